@@ -1,0 +1,74 @@
+// Package natstest runs an in-process NATS server with JetStream for one
+// test: a random port, a temp store directory, shut down at cleanup. It is
+// imported only from _test.go files.
+package natstest
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Server is a test's JetStream server.
+type Server struct {
+	*server.Server
+	// Opts are the options it was started with; Restart reuses them.
+	Opts *server.Options
+	t    testing.TB
+}
+
+// Run starts a JetStream server on a random loopback port with its store in
+// t.TempDir(). Never the machine's 4222.
+func Run(t testing.TB) *Server {
+	t.Helper()
+	opts := &server.Options{
+		Host:      "127.0.0.1",
+		Port:      -1,
+		JetStream: true,
+		StoreDir:  t.TempDir(),
+		NoLog:     true,
+		NoSigs:    true,
+	}
+	s := &Server{Opts: opts, t: t}
+	s.start()
+	return s
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	srv, err := server.NewServer(s.Opts)
+	if err != nil {
+		s.t.Fatalf("natstest: %v", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		s.t.Fatalf("natstest: server not ready")
+	}
+	// Pin the port so a restart comes back on the same address.
+	s.Opts.Port = srv.Addr().(*net.TCPAddr).Port
+	s.Server = srv
+	s.t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+}
+
+// Restart shuts the server down and starts it again on the same port and
+// store directory.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.Shutdown()
+	s.WaitForShutdown()
+	s.start()
+}
+
+// Connect opens a client connection closed at cleanup.
+func (s *Server) Connect(t testing.TB) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatalf("natstest: connect: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}

@@ -1,0 +1,136 @@
+package ratelimit
+
+import (
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// ClientIP decides which address a request comes from, for rate limiting.
+// The zero value trusts no proxy and always returns the TCP peer. It is safe
+// for concurrent use as long as TrustedProxies is not modified.
+type ClientIP struct {
+	// TrustedProxies are the networks of reverse proxies (load balancers,
+	// CDNs) whose X-Forwarded-For entries are believed. Only list proxies that
+	// append the address of their own peer to X-Forwarded-For; anyone else
+	// can write any value there. Empty means none: the header is ignored.
+	TrustedProxies []netip.Prefix
+}
+
+// ParseTrustedProxies parses a comma-separated list of CIDR prefixes and bare
+// IP addresses (a bare address is a single-address prefix), such as
+// "10.0.0.0/8, 192.0.2.7, 2001:db8::/32". Whitespace and empty items are
+// ignored, so "" gives no prefixes. Prefixes are masked ("10.1.2.3/8" becomes
+// 10.0.0.0/8) and IPv4-mapped IPv6 forms are converted to IPv4.
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := parseTrustedProxy(item)
+		if err != nil {
+			return nil, fmt.Errorf("error parsing trusted proxy %q: %w", item, err)
+		}
+		prefixes = append(prefixes, p)
+	}
+	return prefixes, nil
+}
+
+func parseTrustedProxy(item string) (netip.Prefix, error) {
+	if !strings.Contains(item, "/") {
+		addr, err := netip.ParseAddr(item)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		addr = addr.Unmap().WithZone("")
+		return netip.PrefixFrom(addr, addr.BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(item)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p.Masked(), nil
+}
+
+// FromRequest returns the client address of r.
+//
+// It starts from the TCP peer in r.RemoteAddr (IPv4-mapped IPv6 unmapped,
+// zone dropped). If and only if the peer is inside a trusted prefix, it walks
+// X-Forwarded-For (every header line, each a comma-separated list) from the
+// right: each trusted proxy appended the address of its own peer, so the
+// rightmost address that is not itself a trusted proxy is the client, and
+// everything to its left is the client's own claim, which is ignored.
+//
+// The walk stops at the first entry that is not an address (such as
+// "unknown"): nothing to its left can be attributed. FromRequest then returns
+// the last trusted hop reached, which is the peer itself when the rightmost
+// entry is already unusable or the header is absent. Empty items are
+// skipped; entries may carry a port ("192.0.2.1:4711", "[2001:db8::1]:443").
+//
+// The result is the zero netip.Addr only if r.RemoteAddr cannot be parsed,
+// which net/http's server never produces for TCP connections.
+func (c *ClientIP) FromRequest(r *http.Request) netip.Addr {
+	peer := parseHostAddr(r.RemoteAddr)
+	if !peer.IsValid() || !c.trusted(peer) {
+		return peer
+	}
+	client := peer
+	lines := r.Header.Values("X-Forwarded-For")
+	for li := len(lines) - 1; li >= 0; li-- {
+		rest := lines[li]
+		for rest != "" {
+			var item string
+			if i := strings.LastIndexByte(rest, ','); i >= 0 {
+				rest, item = rest[:i], rest[i+1:]
+			} else {
+				rest, item = "", rest
+			}
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			addr := parseHostAddr(item)
+			switch {
+			case !addr.IsValid():
+				return client
+			case !c.trusted(addr):
+				return addr
+			}
+			client = addr
+		}
+	}
+	return client
+}
+
+// trusted reports whether addr is inside one of the trusted prefixes.
+func (c *ClientIP) trusted(addr netip.Addr) bool {
+	for _, p := range c.TrustedProxies {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHostAddr parses "addr", "addr:port", "[addr]" or "[addr]:port", and
+// returns the address unmapped and without zone, or the zero Addr.
+func parseHostAddr(s string) netip.Addr {
+	// "addr:port" first: it is the form of every RemoteAddr.
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap().WithZone("")
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		s = s[1 : len(s)-1]
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return addr.Unmap().WithZone("")
+}
