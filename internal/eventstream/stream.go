@@ -41,8 +41,9 @@ type StreamConfig struct {
 	Duplicates time.Duration
 	// Replicas is the stream's replica count. Defaults to 1.
 	Replicas int
-	// Discard must be DiscardNew (the zero value); DiscardOld is refused.
-	Discard jetstream.DiscardPolicy
+	// Discard is the policy when full: "" or "new" (refuse new messages).
+	// "old" (drop the oldest) is refused: see ErrDiscardOld.
+	Discard string
 }
 
 func (c *StreamConfig) withDefaults() StreamConfig {
@@ -56,8 +57,12 @@ func (c *StreamConfig) withDefaults() StreamConfig {
 
 // Validate reports a configuration gamepipe refuses.
 func (c *StreamConfig) Validate() error {
-	if c.Discard != jetstream.DiscardNew {
+	switch c.Discard {
+	case "", "new":
+	case "old":
 		return ErrDiscardOld
+	default:
+		return fmt.Errorf("unknown discard policy %q: use new", c.Discard)
 	}
 	if c.Duplicates < 0 || c.MaxAge < 0 {
 		return errors.New("stream durations must not be negative")

@@ -121,16 +121,17 @@ func (c *ClientIP) trusted(addr netip.Addr) bool {
 // parseHostAddr parses "addr", "addr:port", "[addr]" or "[addr]:port", and
 // returns the address unmapped and without zone, or the zero Addr.
 func parseHostAddr(s string) netip.Addr {
-	// "addr:port" first: it is the form of every RemoteAddr.
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap().WithZone("")
-	}
-	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
-		s = s[1 : len(s)-1]
-	}
-	addr, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Addr{}
+	// Pick the parser by form rather than by trial, since a failed parse
+	// allocates its error.
+	var addr netip.Addr
+	switch {
+	case len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']':
+		addr, _ = netip.ParseAddr(s[1 : len(s)-1])
+	case s != "" && s[0] == '[', strings.Count(s, ":") == 1:
+		ap, _ := netip.ParseAddrPort(s)
+		addr = ap.Addr()
+	default:
+		addr, _ = netip.ParseAddr(s)
 	}
 	return addr.Unmap().WithZone("")
 }

@@ -23,7 +23,7 @@ type Config struct {
 	Burst int
 
 	// MaxKeys caps the number of keys tracked at once, which bounds memory
-	// (roughly 60 bytes per key). Each shard holds at most MaxKeys/Shards keys,
+	// (under 100 bytes per key: about 9 MiB at the default). Each shard holds at most MaxKeys/Shards keys,
 	// so the total never exceeds MaxKeys. Must be at least Shards. Defaults to
 	// 100_000.
 	MaxKeys int

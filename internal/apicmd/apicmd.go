@@ -1,0 +1,86 @@
+// Package apicmd wires and runs cmd/api: configuration, Postgres, NATS and
+// the TELEMETRY stream, the HTTP server, and an orderly shutdown (stop
+// accepting, finish requests in flight, drain NATS, close the pool).
+package apicmd
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gamepipe/gamepipe/internal/auth"
+	"github.com/gamepipe/gamepipe/internal/config"
+	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/httpapi"
+	"github.com/gamepipe/gamepipe/internal/infra"
+	"github.com/gamepipe/gamepipe/internal/logging"
+	"github.com/gamepipe/gamepipe/internal/metrics"
+	"github.com/gamepipe/gamepipe/internal/ratelimit"
+	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/telemetry"
+)
+
+// Run starts the API and blocks until ctx is cancelled and shutdown is done.
+func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
+	cfg, err := config.APIFromEnv(getenv)
+	if err != nil {
+		return err
+	}
+	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, "api")
+
+	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-api", 0)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	nc, err := infra.NATS(ctx, logger, cfg.NatsURL, "gamepipe-api")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(64<<10),
+		jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout))
+	if err != nil {
+		return err
+	}
+	if _, err := eventstream.EnsureStream(ctx, js, &eventstream.StreamConfig{
+		MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.StreamMaxBytes, Duplicates: cfg.StreamDuplicates,
+	}); err != nil {
+		return err
+	}
+
+	m := metrics.New()
+	api, err := httpapi.New(&httpapi.Config{
+		Limits:       telemetry.Limits{MaxBatch: cfg.MaxBatch},
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		RateLimit:    ratelimit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, MaxKeys: cfg.RateLimitMaxKeys},
+		ClientIP:     ratelimit.ClientIP{TrustedProxies: cfg.TrustedProxies},
+	}, &httpapi.Deps{
+		Logger:    logger,
+		Metrics:   m,
+		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: cfg.PublishTimeout}),
+		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) { return store.KeyLookup(ctx, pool, h) },
+		Ready: []httpapi.Check{
+			{Name: "postgres", Check: infra.PostgresCheck(pool)},
+			{Name: "nats", Check: infra.NATSCheck(nc)},
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	logger.Info().Str("addr", cfg.HTTPAddr).Str("nats", nc.ConnectedServerVersion()).Msg("apicmd: listening")
+	if err := infra.Serve(ctx, api.HTTPServer(cfg.HTTPAddr), 20*time.Second); err != nil {
+		return err
+	}
+	logger.Info().Msg("apicmd: http stopped; draining NATS")
+	if err := nc.Drain(); err != nil {
+		logger.Warn().Err(err).Msg("apicmd: error draining NATS")
+	}
+	logger.Info().Msg("apicmd: stopped")
+	return nil
+}

@@ -1,0 +1,184 @@
+// Package config reads gamepipe's configuration from environment variables,
+// with local defaults that just work, and validates it once. It is the only
+// package that reads the environment, and only through an injected getenv, so
+// the cmd layer stays testable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Getenv is os.Getenv's signature; tests pass a map lookup.
+type Getenv func(string) string
+
+// Common is what every process reads.
+type Common struct {
+	// DatabaseURL is the Postgres URL (DATABASE_URL). The database is created
+	// if missing.
+	DatabaseURL string
+	// NatsURL is the NATS server URL (NATS_URL).
+	NatsURL string
+	// DataDir holds blobs, exports and the local NATS store (DATA_DIR).
+	DataDir string
+	// LogFormat is auto, json or console (LOG_FORMAT); auto is console on a
+	// terminal and JSON otherwise.
+	LogFormat string
+	// LogLevel is a zerolog level name (LOG_LEVEL).
+	LogLevel string
+}
+
+// Defaults for Common.
+const (
+	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/gamepipe?sslmode=disable"
+	DefaultNatsURL     = "nats://127.0.0.1:4222"
+	DefaultDataDir     = "./data"
+)
+
+// reader collects the first error while reading variables, so each
+// constructor reads straight through and reports one clear line.
+type reader struct {
+	getenv Getenv
+	errs   []error
+}
+
+func (r *reader) fail(name, msg string, v string) {
+	r.errs = append(r.errs, fmt.Errorf("%s: %s, got %q", name, msg, v))
+}
+
+func (r *reader) str(name, def string) string {
+	if v := strings.TrimSpace(r.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) oneOf(name, def string, allowed ...string) string {
+	v := strings.ToLower(r.str(name, def))
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.fail(name, "must be one of "+strings.Join(allowed, ", "), v)
+	return def
+}
+
+func (r *reader) positiveInt(name string, def int) int {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		r.fail(name, "must be a positive integer", v)
+		return def
+	}
+	return n
+}
+
+func (r *reader) int64Allow(name string, def int64) int64 {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil || (n <= 0 && n != -1) {
+		r.fail(name, "must be a positive integer or -1", v)
+		return def
+	}
+	return n
+}
+
+func (r *reader) positiveFloat(name string, def float64) float64 {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || n <= 0 {
+		r.fail(name, "must be a positive number", v)
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(name string, def time.Duration) time.Duration {
+	v := r.getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d <= 0 {
+		r.fail(name, "must be a positive duration such as 5s", v)
+		return def
+	}
+	return d
+}
+
+func (r *reader) addr(name, def string) string {
+	v := r.str(name, def)
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		r.fail(name, "must be host:port or :port", v)
+	}
+	return v
+}
+
+func (r *reader) url(name, def string, schemes ...string) string {
+	v := r.str(name, def)
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" {
+		r.fail(name, "must be a URL", redactURL(v))
+		return v
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return v
+		}
+	}
+	r.fail(name, "must use scheme "+strings.Join(schemes, " or "), redactURL(v))
+	return v
+}
+
+func (r *reader) err() error {
+	if len(r.errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(r.errs))
+	for i, e := range r.errs {
+		msgs[i] = e.Error()
+	}
+	// One line, whatever the number of problems.
+	return errors.New("invalid configuration: " + strings.Join(msgs, "; "))
+}
+
+func (r *reader) common() Common {
+	return Common{
+		DatabaseURL: r.url("DATABASE_URL", DefaultDatabaseURL, "postgres", "postgresql"),
+		NatsURL:     r.url("NATS_URL", DefaultNatsURL, "nats", "tls", "ws", "wss"),
+		DataDir:     r.str("DATA_DIR", DefaultDataDir),
+		LogFormat:   r.oneOf("LOG_FORMAT", "auto", "auto", "json", "console"),
+		LogLevel:    r.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "error"),
+	}
+}
+
+// redactURL hides a password in a URL so a config error never prints it.
+func redactURL(v string) string {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "<unparsable>"
+	}
+	return u.Redacted()
+}
+
+// CommonFromEnv reads only the common variables (for the admin command).
+func CommonFromEnv(getenv Getenv) (*Common, error) {
+	r := &reader{getenv: getenv}
+	c := r.common()
+	return &c, r.err()
+}

@@ -1,0 +1,123 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// API is cmd/api's configuration.
+type API struct {
+	Common
+	// HTTPAddr is the listen address (HTTP_ADDR), :4000 as in the document.
+	HTTPAddr string
+	// RateLimit is requests per second per source IP (RATE_LIMIT_RPS).
+	RateLimit float64
+	// RateBurst is the per-IP burst (RATE_LIMIT_BURST); defaults to RateLimit.
+	RateBurst int
+	// RateLimitMaxKeys caps tracked source IPs (RATE_LIMIT_MAX_KEYS).
+	RateLimitMaxKeys int
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed
+	// (TRUSTED_PROXIES, comma-separated). Empty: XFF is ignored.
+	TrustedProxies []netip.Prefix
+	// MaxBodyBytes caps a request body after decompression (MAX_BODY_BYTES).
+	MaxBodyBytes int64
+	// MaxBatch caps events per request (MAX_BATCH_EVENTS).
+	MaxBatch int
+	// PublishTimeout bounds the wait for JetStream acks (PUBLISH_TIMEOUT).
+	PublishTimeout time.Duration
+	// Stream configures TELEMETRY (STREAM_MAX_AGE, STREAM_MAX_BYTES,
+	// STREAM_DUPLICATES).
+	StreamMaxAge     time.Duration
+	StreamMaxBytes   int64
+	StreamDuplicates time.Duration
+	// StreamDiscard is the full-stream policy (STREAM_DISCARD); only "new"
+	// is valid: "old" would drop acknowledged, unconsumed events.
+	StreamDiscard string
+}
+
+// APIFromEnv reads and validates the API's configuration.
+func APIFromEnv(getenv Getenv) (*API, error) {
+	r := &reader{getenv: getenv}
+	c := &API{
+		Common:           r.common(),
+		HTTPAddr:         r.addr("HTTP_ADDR", ":4000"),
+		RateLimit:        r.positiveFloat("RATE_LIMIT_RPS", 10),
+		RateLimitMaxKeys: r.positiveInt("RATE_LIMIT_MAX_KEYS", 100_000),
+		MaxBodyBytes:     int64(r.positiveInt("MAX_BODY_BYTES", 1<<20)),
+		MaxBatch:         r.positiveInt("MAX_BATCH_EVENTS", 500),
+		PublishTimeout:   r.duration("PUBLISH_TIMEOUT", 5*time.Second),
+		StreamMaxAge:     r.duration("STREAM_MAX_AGE", 7*24*time.Hour),
+		StreamMaxBytes:   r.int64Allow("STREAM_MAX_BYTES", -1),
+		StreamDuplicates: r.duration("STREAM_DUPLICATES", 2*time.Minute),
+		StreamDiscard:    r.oneOf("STREAM_DISCARD", "new", "new"),
+	}
+	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
+	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
+	return c, r.err()
+}
+
+// Worker is cmd/worker's configuration.
+type Worker struct {
+	Common
+	// HTTPAddr serves /healthz, /readyz and /metrics (WORKER_HTTP_ADDR).
+	HTTPAddr string
+	// SinkBatchMax is the most messages per sink commit (SINK_BATCH_MAX).
+	SinkBatchMax int
+	// AckWait is the sink consumer's AckWait (SINK_ACK_WAIT).
+	AckWait time.Duration
+	// MaxDeliver bounds deliveries of one message (SINK_MAX_DELIVER).
+	MaxDeliver int
+}
+
+// WorkerFromEnv reads and validates the worker's configuration.
+func WorkerFromEnv(getenv Getenv) (*Worker, error) {
+	r := &reader{getenv: getenv}
+	c := &Worker{
+		Common:       r.common(),
+		HTTPAddr:     r.addr("WORKER_HTTP_ADDR", "127.0.0.1:4001"),
+		SinkBatchMax: r.positiveInt("SINK_BATCH_MAX", 1000),
+		AckWait:      r.duration("SINK_ACK_WAIT", 30*time.Second),
+		MaxDeliver:   r.positiveInt("SINK_MAX_DELIVER", 5),
+	}
+	return c, r.err()
+}
+
+// Exporter is cmd/exporter's configuration.
+type Exporter struct {
+	Common
+	// HTTPAddr serves /healthz, /readyz and /metrics (EXPORTER_HTTP_ADDR).
+	HTTPAddr string
+}
+
+// ExporterFromEnv reads and validates the exporter's configuration.
+func ExporterFromEnv(getenv Getenv) (*Exporter, error) {
+	r := &reader{getenv: getenv}
+	c := &Exporter{
+		Common:   r.common(),
+		HTTPAddr: r.addr("EXPORTER_HTTP_ADDR", "127.0.0.1:4002"),
+	}
+	return c, r.err()
+}
+
+func (r *reader) prefixes(name string) []netip.Prefix {
+	v := r.getenv(name)
+	var out []netip.Prefix
+	for _, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(part); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(part)
+		if err != nil {
+			r.fail(name, "must be comma-separated CIDRs or IP addresses", v)
+			return nil
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out
+}

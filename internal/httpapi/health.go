@@ -1,0 +1,32 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// handleHealthz answers 200 while the process runs.
+func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz answers 200 when every dependency answers, else 503 naming
+// the ones that do not.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status, checks := http.StatusOK, make(map[string]string, len(s.ready))
+	for _, c := range s.ready {
+		if err := c.Check(ctx); err != nil {
+			status, checks[c.Name] = http.StatusServiceUnavailable, err.Error()
+			continue
+		}
+		checks[c.Name] = "ok"
+	}
+	body := map[string]any{"status": "ok", "checks": checks}
+	if status != http.StatusOK {
+		body["status"] = "unavailable"
+	}
+	writeJSON(w, status, body)
+}

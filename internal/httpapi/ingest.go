@@ -1,0 +1,238 @@
+package httpapi
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/telemetry"
+)
+
+// ingestBuf holds one request's buffers; pooled so the hot path does not
+// allocate them per request.
+type ingestBuf struct {
+	body   bytes.Buffer
+	events []telemetry.Event
+	data   []byte
+	msgs   []eventstream.Message
+}
+
+var ingestBufs = sync.Pool{New: func() any { return new(ingestBuf) }}
+
+var queuedBody = []byte(`{"status":"queued"}` + "\n")
+
+// handleIngest is POST /api/events and its aliases: authenticate, check the
+// media type, read and bound the body, decode and validate every event,
+// check the app scope, publish all and wait for every JetStream ack, answer.
+func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
+	info, err := s.auth.publicApp(r)
+	if err != nil {
+		s.reject(w, r, err)
+		return
+	}
+	if err := checkMsgpack(r.Header.Get("Content-Type")); err != nil {
+		s.reject(w, r, err)
+		return
+	}
+
+	buf := ingestBufs.Get().(*ingestBuf)
+	body, err := s.readBody(w, r, &buf.body)
+	if err != nil {
+		ingestBufs.Put(buf)
+		s.reject(w, r, err)
+		return
+	}
+
+	events, err := telemetry.Decode(body, &s.cfg.Limits, buf.events[:0])
+	buf.events = events[:0]
+	if err != nil {
+		ingestBufs.Put(buf)
+		s.reject(w, r, validationToAPI(err))
+		return
+	}
+
+	appID := info.AppID.String()
+	now := s.cfg.Now().UTC()
+	data := buf.data[:0]
+	msgs := buf.msgs[:0]
+	offsets := make([]int, 0, len(events)+1)
+	for i := range events {
+		ev := &events[i]
+		if !strings.EqualFold(ev.AppID, appID) {
+			ingestBufs.Put(buf)
+			s.reject(w, r, &APIError{Status: http.StatusForbidden, Code: "app_mismatch",
+				Message: "app_id does not belong to the token's application", Index: indexOf(i, len(events), body), Field: "app_id"})
+			return
+		}
+		ev.AppID = appID
+		ev.ReceivedAt = now
+		offsets = append(offsets, len(data))
+		if data, err = telemetry.AppendStored(data, ev); err != nil {
+			ingestBufs.Put(buf)
+			writeError(w, r, err)
+			return
+		}
+	}
+	offsets = append(offsets, len(data))
+	for i := range events {
+		msgs = append(msgs, eventstream.Message{Subject: events[i].Subject(), ID: events[i].ID, Data: data[offsets[i]:offsets[i+1]:offsets[i+1]]})
+	}
+	buf.data, buf.msgs = data[:0], msgs[:0]
+
+	start := time.Now()
+	if _, err := s.publisher.Publish(r.Context(), msgs); err != nil {
+		// Do not reuse buf: acks still in flight may retry with its bytes.
+		s.metrics.EventsRejected.WithLabelValues("unavailable").Inc()
+		if !errors.Is(err, eventstream.ErrUnavailable) {
+			writeError(w, r, err)
+			return
+		}
+		s.logger.Warn().Err(err).Str("app_id", appID).Int("events", len(msgs)).Msg("httpapi: publish failed")
+		writeError(w, r, &APIError{Status: http.StatusServiceUnavailable, Code: "unavailable",
+			Message: "events could not be stored right now; retry the same request", RetryAfter: 1})
+		return
+	}
+	s.metrics.PublishLatency.Observe(time.Since(start).Seconds())
+	for i := range events {
+		s.metrics.EventsAccepted.WithLabelValues(string(events[i].Kind)).Inc()
+	}
+	clear(buf.events[:cap(buf.events)][:len(events)]) // drop string references
+	clear(msgs)
+	ingestBufs.Put(buf)
+
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(queuedBody)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(queuedBody)
+}
+
+// indexOf is the batch index for an error, or nil for a single event.
+func indexOf(i, n int, body []byte) *int {
+	if n == 1 && len(body) > 0 && isMap(body[0]) {
+		return nil
+	}
+	return &i
+}
+
+// isMap reports whether a msgpack value starting with b is a map.
+func isMap(b byte) bool { return b&0xf0 == 0x80 || b == 0xde || b == 0xdf }
+
+func (s *Server) reject(w http.ResponseWriter, r *http.Request, err error) {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		s.metrics.EventsRejected.WithLabelValues(apiErr.Code).Inc()
+	}
+	writeError(w, r, err)
+}
+
+// checkMsgpack enforces the document's "Content type must be
+// application/msgpack"; explicit JSON is 415, as is anything else.
+func checkMsgpack(contentType string) error {
+	mt, _, err := mime.ParseMediaType(contentType)
+	switch {
+	case contentType == "" || err != nil:
+		return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "content-type must be application/msgpack")
+	case mt == "application/msgpack" || mt == "application/x-msgpack" || mt == "application/vnd.msgpack":
+		return nil
+	case mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "text/json":
+		return newError(http.StatusUnsupportedMediaType, "json_not_accepted", "JSON is not accepted; send MessagePack with content-type application/msgpack")
+	default:
+		return newError(http.StatusUnsupportedMediaType, "unsupported_media_type", "content-type must be application/msgpack, got "+mt)
+	}
+}
+
+// readBody reads the whole body into buf, at most MaxBodyBytes after
+// decompression, within BodyReadTimeout.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) ([]byte, error) {
+	limit := s.cfg.MaxBodyBytes
+	tooLarge := &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+		Message: "request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
+	if r.ContentLength > limit {
+		w.Header().Set("Connection", "close")
+		return nil, tooLarge
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout))
+
+	var rd io.Reader = http.MaxBytesReader(w, r.Body, limit)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		gz, err := gzip.NewReader(rd)
+		if err != nil {
+			return nil, bodyError(err, tooLarge)
+		}
+		defer gz.Close()
+		rd = io.LimitReader(gz, limit+1)
+	default:
+		return nil, newError(http.StatusUnsupportedMediaType, "unsupported_encoding", "content-encoding must be gzip or absent, got "+enc)
+	}
+
+	buf.Reset()
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	if _, err := buf.ReadFrom(rd); err != nil {
+		err = bodyError(err, tooLarge)
+		if err == tooLarge {
+			w.Header().Set("Connection", "close")
+		}
+		return nil, err
+	}
+	if int64(buf.Len()) > limit {
+		w.Header().Set("Connection", "close")
+		return nil, tooLarge
+	}
+	if buf.Len() == 0 {
+		return nil, &APIError{Status: http.StatusBadRequest, Code: telemetry.CodeEmptyBody, Message: "request body is empty"}
+	}
+	return buf.Bytes(), nil
+}
+
+func bodyError(err error, tooLarge *APIError) error {
+	var maxErr *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &maxErr):
+		return tooLarge // readBody marks the connection to close
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return newError(http.StatusRequestTimeout, "request_timeout", "the request body was not received in time")
+	case errors.Is(err, gzip.ErrHeader), errors.Is(err, gzip.ErrChecksum), errors.Is(err, io.ErrUnexpectedEOF):
+		return newError(http.StatusBadRequest, "invalid_gzip", "the gzip-encoded body is corrupt or truncated")
+	default:
+		return newError(http.StatusBadRequest, "unreadable_body", "the request body could not be read")
+	}
+}
+
+// validationToAPI turns a telemetry.ValidationError into a 400 that names
+// the item's index (for a batch) and field.
+func validationToAPI(err error) error {
+	v, ok := telemetry.AsValidationError(err)
+	if !ok {
+		return err
+	}
+	e := &APIError{Status: http.StatusBadRequest, Code: v.Code, Message: v.Message, Field: v.Field}
+	if v.Index >= 0 {
+		i := v.Index
+		e.Index = &i
+	}
+	return e
+}
+
+// handleSQLSelect is POST /api/sql/select: disabled by design (501) for a
+// caller holding the secret key.
+func (s *Server) handleSQLSelect(w http.ResponseWriter, r *http.Request) {
+	if _, err := s.auth.secretApp(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeError(w, r, newError(http.StatusNotImplemented, "sql_unavailable", "SQL queries are disabled by design; use the dashboard"))
+}

@@ -1,0 +1,144 @@
+// Package httpapi is gamepipe's HTTP API: telemetry ingestion exactly as
+// telemetry-ingestion-api.txt describes it, health and metrics. Handlers
+// validate, publish or enqueue, and answer; they do no slow work.
+package httpapi
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/metrics"
+	"github.com/gamepipe/gamepipe/internal/ratelimit"
+	"github.com/gamepipe/gamepipe/internal/telemetry"
+)
+
+// Publisher is what the API needs from JetStream.
+type Publisher interface {
+	Publish(ctx context.Context, msgs []eventstream.Message) (*eventstream.Result, error)
+}
+
+// Check is one readiness probe (Postgres reachable, NATS connected).
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) error
+}
+
+// Config configures a Server.
+type Config struct {
+	// Limits bounds what one ingestion request may contain.
+	Limits telemetry.Limits
+	// MaxBodyBytes caps a request body, after gzip decompression. Defaults
+	// to 1 MiB.
+	MaxBodyBytes int64
+	// BodyReadTimeout bounds reading one request's body (slow senders are
+	// cut off). Defaults to 10s.
+	BodyReadTimeout time.Duration
+	// HeaderReadTimeout bounds reading a request's headers (slowloris).
+	// Defaults to 5s.
+	HeaderReadTimeout time.Duration
+	// RequestTimeout bounds one request's handling. Defaults to 15s.
+	RequestTimeout time.Duration
+	// KeyCacheTTL is how long a key lookup is cached. Defaults to 30s.
+	KeyCacheTTL time.Duration
+	// RateLimit configures the per-source-IP limit.
+	RateLimit ratelimit.Config
+	// TrustedProxies decides when X-Forwarded-For counts.
+	ClientIP ratelimit.ClientIP
+	// Now returns the time; tests may fix it. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Deps are the Server's collaborators, built by the cmd layer.
+type Deps struct {
+	Logger    zerolog.Logger
+	Metrics   *metrics.Metrics
+	Publisher Publisher
+	KeyLookup KeyLookup
+	Ready     []Check
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	cfg       Config
+	logger    zerolog.Logger
+	metrics   *metrics.Metrics
+	publisher Publisher
+	auth      *authenticator
+	limiter   *ratelimit.Limiter
+	clientIP  *ratelimit.ClientIP
+	ready     []Check
+	handler   http.Handler
+}
+
+// New validates the configuration and builds the routes.
+func New(cfg *Config, deps *Deps) (*Server, error) {
+	c := *cfg
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 1<<20)
+	c.BodyReadTimeout = cmp.Or(c.BodyReadTimeout, 10*time.Second)
+	c.RequestTimeout = cmp.Or(c.RequestTimeout, 15*time.Second)
+	c.HeaderReadTimeout = cmp.Or(c.HeaderReadTimeout, 5*time.Second)
+	c.KeyCacheTTL = cmp.Or(c.KeyCacheTTL, 30*time.Second)
+	c.Limits = c.Limits.WithDefaults()
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if deps.Publisher == nil || deps.KeyLookup == nil {
+		return nil, errors.New("httpapi: Publisher and KeyLookup are required")
+	}
+	if err := c.RateLimit.Validate(); err != nil {
+		return nil, err
+	}
+	m := deps.Metrics
+	if m == nil {
+		m = metrics.New()
+	}
+	s := &Server{
+		cfg:       c,
+		logger:    deps.Logger,
+		metrics:   m,
+		publisher: deps.Publisher,
+		auth:      newAuthenticator(deps.KeyLookup, c.KeyCacheTTL),
+		limiter:   ratelimit.New(c.RateLimit),
+		clientIP:  &c.ClientIP,
+		ready:     deps.Ready,
+	}
+	s.handler = s.observe(s.routes())
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	ingest := s.rateLimited(s.handleIngest)
+	for _, p := range []string{"/api/events", "/api/player", "/api/funnel", "/api/realtime"} {
+		mux.HandleFunc("POST "+p, ingest)
+	}
+	mux.HandleFunc("POST /api/sql/select", s.rateLimited(s.handleSQLSelect))
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNotFound) })
+	return mux
+}
+
+// HTTPServer wraps the handler in an http.Server with timeouts that stop
+// slow clients (slowloris) from holding connections.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: s.cfg.HeaderReadTimeout,
+		ReadTimeout:       s.cfg.BodyReadTimeout + 5*time.Second,
+		WriteTimeout:      s.cfg.RequestTimeout + 5*time.Second,
+		IdleTimeout:       90 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+}

@@ -1,0 +1,117 @@
+// Package infra connects a gamepipe process to its infrastructure: the
+// Postgres pool and the NATS connection, each checked at start with a clear
+// error. Only the internal/*cmd packages use it.
+package infra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	neturl "net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/store"
+)
+
+// Postgres opens a pool named appName (visible in pg_stat_activity), creating
+// the database first when it is missing.
+func Postgres(ctx context.Context, databaseURL, appName string, maxConns int32) (*pgxpool.Pool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := store.EnsureDatabase(ctx, databaseURL); err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("error parsing DATABASE_URL: %w", err)
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = appName
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("error creating postgres pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("error connecting to postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return pool, nil
+}
+
+// NATS connects with endless reconnects, logging connection changes, and
+// checks the server's version and JetStream.
+func NATS(ctx context.Context, logger zerolog.Logger, url, name string) (*nats.Conn, error) {
+	nc, err := nats.Connect(url,
+		nats.Name(name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectJitter(100*time.Millisecond, time.Second),
+		nats.Timeout(5*time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			logger.Warn().Err(err).Msg("infra: NATS disconnected")
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			logger.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("infra: NATS reconnected")
+		}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("error connecting to NATS at %s: %w", redact(url), err)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := eventstream.CheckServer(cctx, nc); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return nc, nil
+}
+
+// redact drops credentials from a NATS URL before it is printed.
+func redact(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "<unparsable url>"
+	}
+	return u.Redacted()
+}
+
+// PostgresCheck is a readiness probe: Postgres answers a ping.
+func PostgresCheck(pool *pgxpool.Pool) func(context.Context) error {
+	return func(ctx context.Context) error { return pool.Ping(ctx) }
+}
+
+// NATSCheck fails while the connection is not connected.
+func NATSCheck(nc *nats.Conn) func(context.Context) error {
+	return func(context.Context) error {
+		if s := nc.Status(); s != nats.CONNECTED {
+			return fmt.Errorf("nats %s", s)
+		}
+		return nil
+	}
+}
+
+// Serve runs srv until ctx ends, then shuts it down gracefully within
+// grace: no new connections, in-flight requests finished.
+func Serve(ctx context.Context, srv *http.Server, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("error serving http on %s: %w", srv.Addr, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("error shutting down http: %w", err)
+	}
+	return nil
+}

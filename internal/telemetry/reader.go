@@ -1,0 +1,337 @@
+package telemetry
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// MessagePack format bytes used by the reader and the stored encoding.
+const (
+	mpNil     = 0xc0
+	mpFalse   = 0xc2
+	mpTrue    = 0xc3
+	mpBin8    = 0xc4
+	mpBin16   = 0xc5
+	mpBin32   = 0xc6
+	mpExt8    = 0xc7
+	mpExt16   = 0xc8
+	mpExt32   = 0xc9
+	mpFloat32 = 0xca
+	mpFloat64 = 0xcb
+	mpUint8   = 0xcc
+	mpUint16  = 0xcd
+	mpUint32  = 0xce
+	mpUint64  = 0xcf
+	mpInt8    = 0xd0
+	mpInt16   = 0xd1
+	mpInt32   = 0xd2
+	mpInt64   = 0xd3
+	mpFixExt1 = 0xd4
+	mpFixExt4 = 0xd6
+	mpFixExt8 = 0xd7
+	mpFix16   = 0xd8
+	mpStr8    = 0xd9
+	mpStr16   = 0xda
+	mpStr32   = 0xdb
+	mpArray16 = 0xdc
+	mpArray32 = 0xdd
+	mpMap16   = 0xde
+	mpMap32   = 0xdf
+)
+
+// reader is a bounded MessagePack reader over a byte slice. It never sizes
+// anything by a claimed length before checking that the length fits in the
+// bytes that remain (an array element takes at least 1 byte, a map entry 2),
+// and it refuses containers deeper than maxDepth. Strings and binaries are
+// returned as views into the input; the reader itself never allocates except
+// to build an error.
+type reader struct {
+	b        []byte
+	off      int
+	maxDepth int
+}
+
+func (r *reader) remaining() int { return len(r.b) - r.off }
+
+// peek returns the next format byte without consuming it.
+func (r *reader) peek() (byte, error) {
+	if r.off >= len(r.b) {
+		return 0, errTruncated("a value")
+	}
+	return r.b[r.off], nil
+}
+
+// readN consumes n bytes and returns them as a view.
+func (r *reader) readN(n uint64) ([]byte, error) {
+	if n > uint64(r.remaining()) {
+		return nil, newError(CodeInvalidMsgpack, "", fmt.Sprintf(
+			"truncated MessagePack: %d bytes claimed but only %d remain", n, r.remaining()))
+	}
+	start := r.off
+	r.off += int(n)
+	return r.b[start:r.off:r.off], nil
+}
+
+// uintN reads a big-endian unsigned integer of size bytes.
+func (r *reader) uintN(size int) (uint64, error) {
+	b, err := r.readN(uint64(size))
+	if err != nil {
+		return 0, err
+	}
+	switch size {
+	case 1:
+		return uint64(b[0]), nil
+	case 2:
+		return uint64(binary.BigEndian.Uint16(b)), nil
+	case 4:
+		return uint64(binary.BigEndian.Uint32(b)), nil
+	default:
+		return binary.BigEndian.Uint64(b), nil
+	}
+}
+
+// arrayLen reads an array header for a container at nesting level depth.
+func (r *reader) arrayLen(depth int) (int, error) {
+	c, err := r.peek()
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	switch {
+	case c&0xf0 == 0x90:
+		r.off++
+		n = uint64(c & 0x0f)
+	case c == mpArray16 || c == mpArray32:
+		r.off++
+		if n, err = r.uintN(2 << (c - mpArray16)); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, newError(CodeInvalidField, "", "expected an array, got "+typeName(c))
+	}
+	return r.container(n, 1, depth, "array")
+}
+
+// mapLen reads a map header for a container at nesting level depth.
+func (r *reader) mapLen(depth int) (int, error) {
+	c, err := r.peek()
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	switch {
+	case c&0xf0 == 0x80:
+		r.off++
+		n = uint64(c & 0x0f)
+	case c == mpMap16 || c == mpMap32:
+		r.off++
+		if n, err = r.uintN(2 << (c - mpMap16)); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, newError(CodeInvalidField, "", "expected a map, got "+typeName(c))
+	}
+	return r.container(n, 2, depth, "map")
+}
+
+// container checks a claimed element count against depth and the bytes left.
+func (r *reader) container(n, minBytes uint64, depth int, what string) (int, error) {
+	if depth > r.maxDepth {
+		return 0, newError(CodeTooDeep, "", fmt.Sprintf(
+			"maps and arrays nest deeper than %d levels", r.maxDepth))
+	}
+	if n*minBytes > uint64(r.remaining()) {
+		return 0, newError(CodeInvalidMsgpack, "", fmt.Sprintf(
+			"truncated MessagePack: %s claims %d entries but only %d bytes remain", what, n, r.remaining()))
+	}
+	return int(n), nil
+}
+
+// strLen reads a str header and returns its length, or ok false (nothing
+// consumed) when the next value is not a str.
+func (r *reader) str() (s []byte, ok bool, err error) {
+	c, err := r.peek()
+	if err != nil {
+		return nil, false, err
+	}
+	var n uint64
+	switch {
+	case c&0xe0 == 0xa0:
+		r.off++
+		n = uint64(c & 0x1f)
+	case c >= mpStr8 && c <= mpStr32:
+		r.off++
+		if n, err = r.uintN(1 << (c - mpStr8)); err != nil {
+			return nil, true, err
+		}
+	default:
+		return nil, false, nil
+	}
+	s, err = r.readN(n)
+	return s, true, err
+}
+
+// bin reads a bin value, or returns ok false (nothing consumed).
+func (r *reader) bin() (b []byte, ok bool, err error) {
+	c, err := r.peek()
+	if err != nil || c < mpBin8 || c > mpBin32 {
+		return nil, false, err
+	}
+	r.off++
+	n, err := r.uintN(1 << (c - mpBin8))
+	if err != nil {
+		return nil, true, err
+	}
+	b, err = r.readN(n)
+	return b, true, err
+}
+
+// ext reads an extension header and payload, or returns ok false.
+func (r *reader) ext() (typ int8, data []byte, ok bool, err error) {
+	c, err := r.peek()
+	if err != nil {
+		return 0, nil, false, err
+	}
+	var n uint64
+	switch {
+	case c >= mpFixExt1 && c <= mpFix16:
+		r.off++
+		n = 1 << (c - mpFixExt1)
+	case c >= mpExt8 && c <= mpExt32:
+		r.off++
+		if n, err = r.uintN(1 << (c - mpExt8)); err != nil {
+			return 0, nil, true, err
+		}
+	default:
+		return 0, nil, false, nil
+	}
+	t, err := r.uintN(1)
+	if err != nil {
+		return 0, nil, true, err
+	}
+	data, err = r.readN(n)
+	return int8(t), data, true, err
+}
+
+// number reads any integer or float as a float64, or returns ok false
+// (nothing consumed) when the next value is not a number. NaN and infinities
+// are returned as they are; callers reject them.
+func (r *reader) number() (f float64, ok bool, err error) {
+	c, err := r.peek()
+	if err != nil {
+		return 0, false, err
+	}
+	switch {
+	case c <= 0x7f:
+		r.off++
+		return float64(c), true, nil
+	case c >= 0xe0:
+		r.off++
+		return float64(int8(c)), true, nil
+	case c == mpFloat32:
+		r.off++
+		u, err := r.uintN(4)
+		return float64(math.Float32frombits(uint32(u))), true, err
+	case c == mpFloat64:
+		r.off++
+		u, err := r.uintN(8)
+		return math.Float64frombits(u), true, err
+	case c >= mpUint8 && c <= mpUint64:
+		r.off++
+		u, err := r.uintN(1 << (c - mpUint8))
+		return float64(u), true, err
+	case c >= mpInt8 && c <= mpInt64:
+		r.off++
+		size := 1 << (c - mpInt8)
+		u, err := r.uintN(size)
+		return float64(signExtend(u, size)), true, err
+	}
+	return 0, false, nil
+}
+
+// signExtend interprets the low size bytes of u as a two's complement int.
+func signExtend(u uint64, size int) int64 {
+	shift := 64 - 8*size
+	return int64(u<<shift) >> shift
+}
+
+// skip consumes one value, checking every length and the depth of every
+// container in it. depth is the nesting level the value would have if it is
+// a container.
+func (r *reader) skip(depth int) error {
+	c, err := r.peek()
+	if err != nil {
+		return err
+	}
+	switch {
+	case c <= 0x7f || c >= 0xe0 || c == mpNil || c == mpFalse || c == mpTrue:
+		r.off++
+		return nil
+	case c&0xf0 == 0x80 || c == mpMap16 || c == mpMap32:
+		n, err := r.mapLen(depth)
+		if err != nil {
+			return err
+		}
+		for range 2 * n {
+			if err := r.skip(depth + 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case c&0xf0 == 0x90 || c == mpArray16 || c == mpArray32:
+		n, err := r.arrayLen(depth)
+		if err != nil {
+			return err
+		}
+		for range n {
+			if err := r.skip(depth + 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case c == 0xc1:
+		return newError(CodeInvalidMsgpack, "", "invalid MessagePack: reserved byte 0xc1")
+	}
+	if _, ok, err := r.str(); ok || err != nil {
+		return err
+	}
+	if _, ok, err := r.bin(); ok || err != nil {
+		return err
+	}
+	if _, _, ok, err := r.ext(); ok || err != nil {
+		return err
+	}
+	_, _, err = r.number()
+	return err
+}
+
+func errTruncated(what string) *ValidationError {
+	return newError(CodeInvalidMsgpack, "", "truncated MessagePack: expected "+what+" but the body ended")
+}
+
+// typeName names the MessagePack type of a format byte, for error messages.
+func typeName(c byte) string {
+	switch {
+	case c <= 0x7f || c >= 0xe0 || (c >= mpUint8 && c <= mpInt64):
+		return "an integer"
+	case c&0xf0 == 0x80 || c == mpMap16 || c == mpMap32:
+		return "a map"
+	case c&0xf0 == 0x90 || c == mpArray16 || c == mpArray32:
+		return "an array"
+	case c&0xe0 == 0xa0 || (c >= mpStr8 && c <= mpStr32):
+		return "a string"
+	case c == mpNil:
+		return "nil"
+	case c == mpFalse || c == mpTrue:
+		return "a boolean"
+	case c >= mpBin8 && c <= mpBin32:
+		return "binary data"
+	case c == mpFloat32 || c == mpFloat64:
+		return "a float"
+	case (c >= mpExt8 && c <= mpExt32) || (c >= mpFixExt1 && c <= mpFix16):
+		return "an extension value"
+	}
+	return "the reserved byte 0x" + strconv.FormatUint(uint64(c), 16)
+}
