@@ -1,0 +1,78 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestAPIFromEnv(t *testing.T) {
+	t.Parallel()
+
+	t.Run("Defaults", func(t *testing.T) {
+		t.Parallel()
+		c, err := APIFromEnv(env(nil))
+		require.NoError(t, err)
+		require.Equal(t, DefaultDatabaseURL, c.DatabaseURL)
+		require.Equal(t, DefaultNatsURL, c.NatsURL)
+		require.Equal(t, ":4000", c.HTTPAddr)
+		require.Equal(t, 10.0, c.RateLimit)
+		require.Equal(t, 10, c.RateBurst)
+		require.Equal(t, 5*time.Second, c.PublishTimeout)
+		require.Empty(t, c.TrustedProxies)
+	})
+
+	t.Run("TrustedProxies", func(t *testing.T) {
+		t.Parallel()
+		c, err := APIFromEnv(env(map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7"}))
+		require.NoError(t, err)
+		require.Len(t, c.TrustedProxies, 2)
+		require.Equal(t, "192.168.1.7/32", c.TrustedProxies[1].String())
+	})
+
+	tests := []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"BadRate", map[string]string{"RATE_LIMIT_RPS": "fast"}, "RATE_LIMIT_RPS"},
+		{"NegativeBody", map[string]string{"MAX_BODY_BYTES": "-1"}, "MAX_BODY_BYTES"},
+		{"BadAddr", map[string]string{"HTTP_ADDR": "4000"}, "HTTP_ADDR"},
+		{"BadDatabaseURL", map[string]string{"DATABASE_URL": "mysql://u:hunter2@h/db"}, "DATABASE_URL"},
+		{"BadNatsURL", map[string]string{"NATS_URL": "http://x"}, "NATS_URL"},
+		{"BadDuration", map[string]string{"PUBLISH_TIMEOUT": "5"}, "PUBLISH_TIMEOUT"},
+		{"DiscardOldRefused", map[string]string{"STREAM_DISCARD": "old"}, "STREAM_DISCARD"},
+		{"BadProxy", map[string]string{"TRUSTED_PROXIES": "not-an-ip"}, "TRUSTED_PROXIES"},
+		{"BadLogFormat", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := APIFromEnv(env(tt.env))
+			require.ErrorContains(t, err, tt.wantErr)
+			require.NotContains(t, err.Error(), "\n", "one clear line")
+			require.NotContains(t, err.Error(), "hunter2", "passwords never printed")
+		})
+	}
+
+	t.Run("SeveralProblemsOneLine", func(t *testing.T) {
+		t.Parallel()
+		_, err := APIFromEnv(env(map[string]string{"RATE_LIMIT_RPS": "x", "HTTP_ADDR": "y"}))
+		require.Error(t, err)
+		require.Equal(t, 1, strings.Count(err.Error(), "invalid configuration"))
+		require.NotContains(t, err.Error(), "\n")
+	})
+}
+
+func TestWorkerFromEnv(t *testing.T) {
+	t.Parallel()
+	c, err := WorkerFromEnv(env(map[string]string{"SINK_ACK_WAIT": "2s"}))
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Second, c.AckWait)
+	_, err = WorkerFromEnv(env(map[string]string{"SINK_BATCH_MAX": "0"}))
+	require.ErrorContains(t, err, "SINK_BATCH_MAX")
+}
