@@ -13,6 +13,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/export"
 	"github.com/gamepipe/gamepipe/internal/httpapi"
 	"github.com/gamepipe/gamepipe/internal/infra"
 	"github.com/gamepipe/gamepipe/internal/logging"
@@ -54,6 +55,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	}
 
 	m := metrics.New()
+	flusher := export.NewFlushTrigger(nc, nil)
 	api, err := httpapi.New(&httpapi.Config{
 		Limits:       telemetry.Limits{MaxBatch: cfg.MaxBatch},
 		MaxBodyBytes: cfg.MaxBodyBytes,
@@ -64,6 +66,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		Metrics:   m,
 		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: cfg.PublishTimeout}),
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) { return store.KeyLookup(ctx, pool, h) },
+		FlushExports: func(ctx context.Context) (any, error) { return flusher.Trigger(ctx) },
 		Ready: []httpapi.Check{
 			{Name: "postgres", Check: infra.PostgresCheck(pool)},
 			{Name: "nats", Check: infra.NATSCheck(nc)},

@@ -61,6 +61,10 @@ type Deps struct {
 	Publisher Publisher
 	KeyLookup KeyLookup
 	Ready     []Check
+	// FlushExports asks every exporter to flush its buffers now and returns
+	// a JSON-able summary of what it triggered (POST /api/export). Nil
+	// disables the route (503).
+	FlushExports func(ctx context.Context) (any, error)
 }
 
 // Server is the API's http.Handler.
@@ -73,6 +77,7 @@ type Server struct {
 	limiter   *ratelimit.Limiter
 	clientIP  *ratelimit.ClientIP
 	ready     []Check
+	flush     func(ctx context.Context) (any, error)
 	handler   http.Handler
 }
 
@@ -107,6 +112,7 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 		limiter:   ratelimit.New(c.RateLimit),
 		clientIP:  &c.ClientIP,
 		ready:     deps.Ready,
+		flush:     deps.FlushExports,
 	}
 	s.handler = s.observe(s.routes())
 	return s, nil
@@ -122,6 +128,7 @@ func (s *Server) routes() *http.ServeMux {
 		mux.HandleFunc("POST "+p, ingest)
 	}
 	mux.HandleFunc("POST /api/sql/select", s.rateLimited(s.handleSQLSelect))
+	mux.HandleFunc("POST /api/export", s.rateLimited(s.handleExport))
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())

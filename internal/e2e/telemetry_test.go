@@ -1,0 +1,148 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestTelemetryEndToEnd(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("DocumentPythonExampleLandsAsRow", func(t *testing.T) {
+		t.Parallel()
+		s := newStack(t, nil)
+		// What the document's Python example sends: msgpack.packb(event,
+		// use_bin_type=True) with datetime.now(timezone.utc).isoformat().
+		event := map[string]any{
+			"event_name":   "Player_Jump",
+			"app_id":       s.app.AppID.String(),
+			"build_id":     "Win64_Shipping_1.0.2",
+			"player_id":    "player_uuid",
+			"session_id":   "session_uuid",
+			"level_id":     "Level_1",
+			"position":     []float64{10.5, 0.0, -5.2},
+			"custom_data":  map[string]any{"weapon": "Sword", "ammo": 10},
+			"input_method": "Gamepad",
+			"timestamp":    time.Now().UTC().Format("2006-01-02T15:04:05.000000") + "+00:00",
+		}
+		status, body := s.post(t, pack(t, event))
+		require.Equal(t, 200, status, body)
+		require.Equal(t, map[string]any{"status": "queued"}, body)
+
+		s.eventuallyCount(t, 1, "SELECT count(*) FROM gameplay_events")
+		var (
+			name, level, input string
+			x, y, z            float64
+			custom             []byte
+		)
+		require.NoError(t, s.db.Pool.QueryRow(ctx, `SELECT event_name, level_id, input_method, pos_x, pos_y, pos_z, custom_data
+			FROM gameplay_events`).Scan(&name, &level, &input, &x, &y, &z, &custom))
+		require.Equal(t, "Player_Jump", name)
+		require.Equal(t, "Level_1", level)
+		require.Equal(t, "Gamepad", input)
+		require.Equal(t, []float64{10.5, 0, -5.2}, []float64{x, y, z})
+		var cd map[string]any
+		require.NoError(t, json.Unmarshal(custom, &cd))
+		require.Equal(t, map[string]any{"weapon": "Sword", "ammo": float64(10)}, cd)
+	})
+
+	t.Run("EveryKindLands", func(t *testing.T) {
+		t.Parallel()
+		s := newStack(t, nil)
+		app := s.app.AppID.String()
+		batch := []any{
+			map[string]any{"event_name": "Create_Player", "app_id": app, "build_id": "b", "player_id": "p1", "region": "EU-West",
+				"hardware": map[string]any{"gpu": "RTX 4090", "ram": "32GB"}, "timestamp": "2026-02-12T10:00:00Z"},
+			map[string]any{"funnel_step_name": "Tutorial_Start", "app_id": app, "build_id": "b", "player_id": "p1",
+				"session_id": "s1", "level_id": "Training_Grounds", "timestamp": "2026-02-12T10:00:00Z"},
+			gameplay(app, 1),
+			map[string]any{"app_id": app, "build_id": "b", "player_id": "p1", "session_id": "s1", "status": "Gameplay",
+				"input_method": "Gamepad", "fps": map[string]any{"mean": 60, "low_5": 55, "low_1": 30},
+				"positions":       []float64{10.0, 0.0, 1.0, 10.1, 0.0, 1.1, 10.2, 0.0, 1.2},
+				"timestamp_start": "2026-02-12T10:00:00Z", "timestamp_end": "2026-02-12T10:00:05Z"},
+		}
+		status, body := s.post(t, pack(t, batch))
+		require.Equal(t, 200, status, body)
+		s.eventuallyCount(t, 1, "SELECT count(*) FROM trajectories")
+		require.Equal(t, 1, s.count(t, "SELECT count(*) FROM players WHERE player_id = 'p1' AND region = 'EU-West'"))
+		require.Equal(t, 1, s.count(t, "SELECT count(*) FROM funnel_steps WHERE funnel_step_name = 'Tutorial_Start'"))
+		require.Equal(t, 1, s.count(t, "SELECT count(*) FROM gameplay_events"))
+		require.Equal(t, 1, s.count(t, "SELECT count(*) FROM trajectories WHERE fps_low_1 = 30 AND cardinality(positions) = 9"))
+	})
+
+	t.Run("BadItemWritesNothing", func(t *testing.T) {
+		t.Parallel()
+		s := newStack(t, nil)
+		app := s.app.AppID.String()
+		batch := []any{gameplay(app, 1), gameplay(app, 2), map[string]any{"event_name": "x", "app_id": app}}
+		status, body := s.post(t, pack(t, batch))
+		require.Equal(t, 400, status)
+		require.Equal(t, float64(2), body["index"])
+		// A later good event is the barrier: once it is in, the bad batch
+		// would be too if any of it had been published.
+		status, _ = s.post(t, pack(t, gameplay(app, 3)))
+		require.Equal(t, 200, status)
+		s.eventuallyCount(t, 1, "SELECT count(*) FROM gameplay_events")
+	})
+
+	t.Run("RetriedBatchWritesEachEventOnce", func(t *testing.T) {
+		t.Parallel()
+		s := newStack(t, nil)
+		batch := make([]any, 20)
+		for i := range batch {
+			batch[i] = gameplay(s.app.AppID.String(), i)
+		}
+		body := pack(t, batch)
+		for range 3 {
+			status, _ := s.post(t, body)
+			require.Equal(t, 200, status)
+		}
+		s.eventuallyCount(t, 20, "SELECT count(*) FROM gameplay_events")
+	})
+
+	t.Run("PartialPublishFailureThenRetryIsExactlyOnce", func(t *testing.T) {
+		t.Parallel()
+		var failed atomic.Bool
+		s := newStack(t, &stackOpts{fault: func(i int) error {
+			if i == 20 && failed.CompareAndSwap(false, true) {
+				return errors.New("injected publish failure")
+			}
+			return nil
+		}})
+		batch := make([]any, 50)
+		for i := range batch {
+			batch[i] = gameplay(s.app.AppID.String(), i)
+		}
+		body := pack(t, batch)
+		status, _ := s.post(t, body)
+		require.Equal(t, 503, status)
+		status, _ = s.post(t, body)
+		require.Equal(t, 200, status)
+		s.eventuallyCount(t, 50, "SELECT count(*) FROM gameplay_events")
+	})
+
+	t.Run("JetStreamDownThenRestartedIsOneRow", func(t *testing.T) {
+		t.Parallel()
+		s := newStack(t, nil)
+		body := pack(t, gameplay(s.app.AppID.String(), 1))
+		s.nats.Shutdown()
+		s.nats.WaitForShutdown()
+		status, resp := s.post(t, body)
+		require.Equal(t, 503, status)
+		require.Equal(t, "unavailable", resp["error"])
+
+		s.nats.Restart()
+		require.Eventually(t, func() bool {
+			status, _ := s.post(t, body)
+			return status == 200
+		}, 30*time.Second, 100*time.Millisecond)
+		s.eventuallyCount(t, 1, "SELECT count(*) FROM gameplay_events")
+	})
+}

@@ -1,0 +1,25 @@
+package httpapi
+
+import (
+	"net/http"
+)
+
+// handleExport is POST /api/export: no header required (as the document
+// says), rate limited. It asks every exporter to flush its in-memory buffers
+// now and answers 202 with what it triggered; the API never touches files.
+// A burst of calls shares one flush request (see export.FlushTrigger).
+func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
+	if s.flush == nil {
+		writeError(w, r, &APIError{Status: http.StatusServiceUnavailable, Code: "export_unavailable",
+			Message: "export is not configured on this server", RetryAfter: 5})
+		return
+	}
+	summary, err := s.flush(r.Context())
+	if err != nil {
+		s.logger.Warn().Err(err).Msg("httpapi: error requesting export flush")
+		writeError(w, r, &APIError{Status: http.StatusServiceUnavailable, Code: "export_unavailable",
+			Message: "could not reach the exporters; retry later", RetryAfter: 1})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"status": "flush_requested", "triggered": summary})
+}
