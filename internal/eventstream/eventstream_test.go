@@ -132,3 +132,24 @@ func TestVersionAtLeast(t *testing.T) {
 		require.Equal(t, tt.ok, VersionAtLeast(tt.have, tt.want), "%s >= %s", tt.have, tt.want)
 	}
 }
+
+func TestNotifier(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ns := natstest.Run(t)
+	js, err := jetstream.New(ns.Connect(t))
+	require.NoError(t, err)
+	s, err := EnsureNotifyStream(ctx, js)
+	require.NoError(t, err)
+
+	n := NewNotifier(js)
+	note := &Notification{Kind: "emote", ID: "e1", AppID: "app", Status: "succeeded", At: time.Now()}
+	require.NoError(t, n.Notify(ctx, note, ""))
+	require.NoError(t, n.Notify(ctx, note, ""), "a repeated step publishes once")
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), info.State.Msgs)
+	m, err := s.GetLastMsgForSubject(ctx, "gamepipe.events.app.emote.succeeded")
+	require.NoError(t, err)
+	require.Contains(t, string(m.Data), `"status":"succeeded"`)
+}

@@ -1,0 +1,148 @@
+package natsd
+
+import (
+	"cmp"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultPort is the client port natsd listens on unless told otherwise. It
+// is not 4222 so that it never collides with a NATS the machine already runs.
+const DefaultPort = 4223
+
+// DefaultSyncInterval is nats-server's own default for how often JetStream
+// fsyncs its file store in the background.
+const DefaultSyncInterval = 2 * time.Minute
+
+// Config is what natsd runs with. The zero value is not valid; build one with
+// ConfigFromEnv or fill every field and call Validate.
+type Config struct {
+	// Host is the interface the client (and monitoring) listeners bind to.
+	// Defaults to 127.0.0.1: natsd is for one developer's machine.
+	Host string
+	// Port is the client port. Defaults to DefaultPort (4223); -1 picks a
+	// free port (tests).
+	Port int
+	// MonitorPort, when not 0, serves nats-server's HTTP monitoring
+	// endpoints (/healthz, /varz, /jsz, ...) on Host.
+	MonitorPort int
+	// StoreDir is the JetStream store directory. Defaults to $DATA_DIR/nats.
+	StoreDir string
+	// SyncInterval is how often JetStream fsyncs its file store in the
+	// background. Defaults to DefaultSyncInterval (the server's default).
+	SyncInterval time.Duration
+	// SyncAlways makes JetStream fsync on every write (NATSD_SYNC_INTERVAL
+	// "always"): slower, but a PubAck then means the message is on disk.
+	SyncAlways bool
+	// Debug turns on the server's debug log lines.
+	Debug bool
+}
+
+// ConfigFromEnv builds a Config from the environment, read through getenv,
+// then applies command-line flags from args, which override it:
+//
+//	NATSD_PORT           -port        client port (default 4223)
+//	NATSD_MONITOR_PORT   -http-port   monitoring port (default off)
+//	NATSD_STORE_DIR      -store-dir   JetStream store (default $DATA_DIR/nats)
+//	NATSD_SYNC_INTERVAL  -sync        duration such as 2m, or "always"
+//	NATSD_DEBUG          -debug       debug logging
+//
+// DATA_DIR defaults to ./data. Usage and flag errors are written to usage.
+func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (*Config, error) {
+	dataDir := cmp.Or(getenv("DATA_DIR"), "./data")
+	port, err := envInt(getenv, "NATSD_PORT", DefaultPort)
+	if err != nil {
+		return nil, err
+	}
+	monitorPort, err := envInt(getenv, "NATSD_MONITOR_PORT", 0)
+	if err != nil {
+		return nil, err
+	}
+	debug := false
+	if v := getenv("NATSD_DEBUG"); v != "" {
+		if debug, err = strconv.ParseBool(v); err != nil {
+			return nil, fmt.Errorf("NATSD_DEBUG: %q is not a boolean", v)
+		}
+	}
+
+	fs := flag.NewFlagSet("natsd", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	fs.IntVar(&port, "port", port, "client port (env NATSD_PORT)")
+	fs.IntVar(&monitorPort, "http-port", monitorPort, "HTTP monitoring port, 0 for none (env NATSD_MONITOR_PORT)")
+	storeDir := fs.String("store-dir", cmp.Or(getenv("NATSD_STORE_DIR"), filepath.Join(dataDir, "nats")), "JetStream store directory (env NATSD_STORE_DIR)")
+	sync := fs.String("sync", getenv("NATSD_SYNC_INTERVAL"), `JetStream fsync interval such as 2m, or "always" (env NATSD_SYNC_INTERVAL)`)
+	fs.BoolVar(&debug, "debug", debug, "debug logging (env NATSD_DEBUG)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	cfg := &Config{
+		Host:         "127.0.0.1",
+		Port:         port,
+		MonitorPort:  monitorPort,
+		StoreDir:     *storeDir,
+		SyncInterval: DefaultSyncInterval,
+		Debug:        debug,
+	}
+	if cfg.SyncInterval, cfg.SyncAlways, err = ParseSync(*sync); err != nil {
+		return nil, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// ParseSync reads a NATSD_SYNC_INTERVAL value: empty for the server default,
+// a positive duration, or "always" for an fsync on every write (the interval
+// then stays at the default, as nats-server's own config parser does).
+func ParseSync(v string) (interval time.Duration, always bool, err error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return DefaultSyncInterval, false, nil
+	case "always":
+		return DefaultSyncInterval, true, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, false, fmt.Errorf(`NATSD_SYNC_INTERVAL: %q is neither a positive duration (such as 2m) nor "always"`, v)
+	}
+	return d, false, nil
+}
+
+// Validate reports the first invalid field.
+func (c *Config) Validate() error {
+	switch {
+	case c.Host == "":
+		return errors.New("natsd: Host is empty")
+	case c.Port != -1 && (c.Port < 1 || c.Port > 65535):
+		return fmt.Errorf("NATSD_PORT: %d is not a port number", c.Port)
+	case c.MonitorPort < 0 || c.MonitorPort > 65535:
+		return fmt.Errorf("NATSD_MONITOR_PORT: %d is not a port number", c.MonitorPort)
+	case c.MonitorPort != 0 && c.MonitorPort == c.Port:
+		return fmt.Errorf("NATSD_MONITOR_PORT: %d is also the client port", c.MonitorPort)
+	case c.StoreDir == "":
+		return errors.New("NATSD_STORE_DIR: empty")
+	case c.SyncInterval <= 0:
+		return fmt.Errorf("NATSD_SYNC_INTERVAL: %s is not positive", c.SyncInterval)
+	}
+	return nil
+}
+
+func envInt(getenv func(string) string, name string, def int) (int, error) {
+	v := getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %q is not a number", name, v)
+	}
+	return n, nil
+}

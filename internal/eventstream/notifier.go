@@ -1,0 +1,86 @@
+package eventstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// NotifyStreamName is the stream of job status notifications that game
+// servers subscribe to instead of polling.
+const NotifyStreamName = "GAMEPIPE_EVENTS"
+
+// NotifySubject names a notification subject:
+// gamepipe.events.<app_id>.<kind>.<status>, kind being emote or generation.
+func NotifySubject(appID, kind, status string) string {
+	return "gamepipe.events." + appID + "." + kind + "." + status
+}
+
+// EnsureNotifyStream creates or updates the notification stream: file
+// storage, a week of history, two-minute dedup window.
+func EnsureNotifyStream(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       NotifyStreamName,
+		Subjects:   []string{"gamepipe.events.>"},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		Discard:    jetstream.DiscardOld, // notifications, not data: old ones may go
+		MaxAge:     7 * 24 * time.Hour,
+		Duplicates: 2 * time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("error ensuring stream %s: %w", NotifyStreamName, err)
+	}
+	return s, nil
+}
+
+// Notification is the body of a status notification.
+type Notification struct {
+	// Kind is "emote" or "generation".
+	Kind string `json:"kind"`
+	// ID is the emote's or generation's id.
+	ID string `json:"id"`
+	// AppID owns it.
+	AppID string `json:"app_id"`
+	// Status is the new status.
+	Status string `json:"status"`
+	// At is when the status changed.
+	At time.Time `json:"at"`
+	// Data carries status-specific fields (a result, an error, progress).
+	Data any `json:"data,omitempty"`
+}
+
+// Notifier publishes status notifications and waits for their acks.
+type Notifier struct {
+	js jetstream.JetStream
+}
+
+// NewNotifier wraps a JetStream context.
+func NewNotifier(js jetstream.JetStream) *Notifier { return &Notifier{js: js} }
+
+// Notify publishes n on its subject. The message id is kind.id.status (plus
+// dedupKey when a status can repeat, such as progress), so a job step that
+// runs twice publishes once within the stream's dedup window.
+func (n *Notifier) Notify(ctx context.Context, note *Notification, dedupKey string) error {
+	data, err := json.Marshal(note)
+	if err != nil {
+		return fmt.Errorf("error encoding notification: %w", err)
+	}
+	id := note.Kind + "." + note.ID + "." + note.Status
+	if dedupKey != "" {
+		id += "." + dedupKey
+	}
+	msg := &nats.Msg{
+		Subject: NotifySubject(note.AppID, note.Kind, note.Status),
+		Data:    data,
+		Header:  nats.Header{jetstream.MsgIDHeader: []string{id}},
+	}
+	if _, err := n.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("%w: error publishing %s notification: %w", ErrUnavailable, note.Status, err)
+	}
+	return nil
+}
