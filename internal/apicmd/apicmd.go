@@ -5,12 +5,18 @@ package apicmd
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"path/filepath"
 	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gamepipe/gamepipe/internal/auth"
+	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/export"
@@ -54,6 +60,21 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 
+	if _, err := eventstream.EnsureNotifyStream(ctx, js); err != nil {
+		return err
+	}
+	// An insert-only River client: the API enqueues, the worker works.
+	riverClient, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger: logging.Slog(logger.With().Str("component", "river").Logger()),
+	})
+	if err != nil {
+		return fmt.Errorf("error creating river client: %w", err)
+	}
+	blobs, err := blob.NewDirStore(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
+
 	m := metrics.New()
 	flusher := export.NewFlushTrigger(nc, nil)
 	api, err := httpapi.New(&httpapi.Config{
@@ -66,6 +87,10 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		Metrics:   m,
 		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: cfg.PublishTimeout}),
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) { return store.KeyLookup(ctx, pool, h) },
+		Jobs: &httpapi.JobDeps{
+			Pool: pool, River: riverClient, Blob: blobs,
+			MaxVideoBytes: cfg.MaxVideoBytes, MaxModelBytes: cfg.MaxModelBytes,
+		},
 		FlushExports: func(ctx context.Context) (any, error) { return flusher.Trigger(ctx) },
 		Ready: []httpapi.Check{
 			{Name: "postgres", Check: infra.PostgresCheck(pool)},

@@ -9,6 +9,7 @@ import (
 // API is cmd/api's configuration.
 type API struct {
 	Common
+	Jobs
 	// HTTPAddr is the listen address (HTTP_ADDR), :4000 as in the document.
 	HTTPAddr string
 	// RateLimit is requests per second per source IP (RATE_LIMIT_RPS).
@@ -41,6 +42,7 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	r := &reader{getenv: getenv}
 	c := &API{
 		Common:           r.common(),
+		Jobs:             r.jobs(),
 		HTTPAddr:         r.addr("HTTP_ADDR", ":4000"),
 		RateLimit:        r.positiveFloat("RATE_LIMIT_RPS", 10),
 		RateLimitMaxKeys: r.positiveInt("RATE_LIMIT_MAX_KEYS", 100_000),
@@ -60,6 +62,7 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 // Worker is cmd/worker's configuration.
 type Worker struct {
 	Common
+	Jobs
 	// HTTPAddr serves /healthz, /readyz and /metrics (WORKER_HTTP_ADDR).
 	HTTPAddr string
 	// SinkBatchMax is the most messages per sink commit (SINK_BATCH_MAX).
@@ -75,6 +78,7 @@ func WorkerFromEnv(getenv Getenv) (*Worker, error) {
 	r := &reader{getenv: getenv}
 	c := &Worker{
 		Common:       r.common(),
+		Jobs:         r.jobs(),
 		HTTPAddr:     r.addr("WORKER_HTTP_ADDR", "127.0.0.1:4001"),
 		SinkBatchMax: r.positiveInt("SINK_BATCH_MAX", 1000),
 		AckWait:      r.duration("SINK_ACK_WAIT", 30*time.Second),

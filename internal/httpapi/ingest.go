@@ -84,7 +84,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	offsets = append(offsets, len(data))
 	for i := range events {
-		msgs = append(msgs, eventstream.Message{Subject: events[i].Subject(), ID: events[i].ID, Data: data[offsets[i]:offsets[i+1]:offsets[i+1]]})
+		// The dedup id is scoped by app: a client chooses its event_id, and
+		// must not be able to shadow another app's events with it.
+		msgs = append(msgs, eventstream.Message{Subject: events[i].Subject(), ID: appID + ":" + events[i].ID, Data: data[offsets[i]:offsets[i+1]:offsets[i+1]]})
 	}
 	buf.data, buf.msgs = data[:0], msgs[:0]
 

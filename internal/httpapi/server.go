@@ -10,8 +10,12 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
+	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/metrics"
 	"github.com/gamepipe/gamepipe/internal/ratelimit"
@@ -65,6 +69,24 @@ type Deps struct {
 	// a JSON-able summary of what it triggered (POST /api/export). Nil
 	// disables the route (503).
 	FlushExports func(ctx context.Context) (any, error)
+	// Jobs serves the game-server job APIs (emotes, generations, models);
+	// nil leaves those routes unregistered.
+	Jobs *JobDeps
+}
+
+// JobDeps are what the job APIs need: the pool for domain rows, River for
+// inserting jobs in the same transaction, blob storage for uploads.
+type JobDeps struct {
+	Pool  *pgxpool.Pool
+	River *river.Client[pgx.Tx]
+	Blob  blob.Store
+	// MaxVideoBytes caps an emote's uploaded video.
+	MaxVideoBytes int64
+	// MaxModelBytes caps an uploaded level model.
+	MaxModelBytes int64
+	// Kinetix and Generaitiv configure the routes of those issues.
+	Kinetix    *KinetixRouteDeps
+	Generaitiv *GeneraitivRouteDeps
 }
 
 // Server is the API's http.Handler.
@@ -78,6 +100,7 @@ type Server struct {
 	clientIP  *ratelimit.ClientIP
 	ready     []Check
 	flush     func(ctx context.Context) (any, error)
+	jobs      *JobDeps
 	handler   http.Handler
 }
 
@@ -113,6 +136,7 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 		clientIP:  &c.ClientIP,
 		ready:     deps.Ready,
 		flush:     deps.FlushExports,
+		jobs:      deps.Jobs,
 	}
 	s.handler = s.observe(s.routes())
 	return s, nil
@@ -129,6 +153,11 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	mux.HandleFunc("POST /api/sql/select", s.rateLimited(s.handleSQLSelect))
 	mux.HandleFunc("POST /api/export", s.rateLimited(s.handleExport))
+	if s.jobs != nil {
+		s.modelRoutes(mux)
+		s.emoteRoutes(mux)
+		s.generationRoutes(mux)
+	}
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
 	mux.Handle("GET /metrics", s.metrics.Handler())

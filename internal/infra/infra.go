@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	neturl "net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -32,7 +33,7 @@ func Postgres(ctx context.Context, databaseURL, appName string, maxConns int32) 
 		return nil, fmt.Errorf("error parsing DATABASE_URL: %w", err)
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = appName
-	if maxConns > 0 {
+	if maxConns > 0 && !strings.Contains(databaseURL, "pool_max_conns") {
 		cfg.MaxConns = maxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -112,6 +113,20 @@ func Serve(ctx context.Context, srv *http.Server, grace time.Duration) error {
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("error shutting down http: %w", err)
+	}
+	return nil
+}
+
+// CheckPoolSize refuses a DATABASE_URL whose pool_max_conns is below need:
+// River's workers would wait on each other for connections and its leader
+// election would time out. Without pool_max_conns the pool is sized to need.
+func CheckPoolSize(databaseURL string, need int32) error {
+	cfg, err := pgxpool.ParseConfig(databaseURL)
+	if err != nil {
+		return fmt.Errorf("error parsing DATABASE_URL: %w", err)
+	}
+	if strings.Contains(databaseURL, "pool_max_conns") && cfg.MaxConns < need {
+		return fmt.Errorf("DATABASE_URL pool_max_conns=%d is too small: the worker needs %d (job concurrency + 8); raise it or lower KINETIX_CONCURRENCY/GENERAITIV_CONCURRENCY", cfg.MaxConns, need)
 	}
 	return nil
 }

@@ -118,9 +118,9 @@ func (d *decoder) textField(f field, required bool) error {
 
 // subjectToken reports whether s can be one token of a NATS subject, which
 // app_id becomes in telemetry.<app_id>.<kind>.
-func subjectToken(s []byte) bool {
-	for _, c := range s {
-		if c <= ' ' || c >= 0x7f || c == '.' || c == '*' || c == '>' {
+func subjectToken[S ~string | ~[]byte](s S) bool {
+	for i := range len(s) {
+		if c := s[i]; c <= ' ' || c >= 0x7f || c == '.' || c == '*' || c == '>' {
 			return false
 		}
 	}
@@ -236,8 +236,8 @@ func (d *decoder) position() (*[3]float64, error) {
 			"position must be an array of 3 numbers, got %d elements", n))
 	}
 	var p [3]float64
-	for i := range p {
-		if p[i], err = d.number(fmt.Sprintf("position[%d]", i)); err != nil {
+	for i, path := range [...]string{"position[0]", "position[1]", "position[2]"} {
+		if p[i], err = d.number(path); err != nil {
 			return nil, err
 		}
 	}

@@ -1,7 +1,9 @@
 package telemetry
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -30,13 +32,39 @@ func (d *decoder) positions() ([]float64, error) {
 			"positions must be a flat [x,y,z,x,y,z,...] array; its length %d is not a multiple of 3", n))
 	}
 	ps := make([]float64, n)
+	b, off := d.r.b, d.r.off
 	for i := range ps {
-		f, ok, err := d.r.number()
-		if !ok || err != nil || f != f || f-f != 0 { // f != f: NaN; f-f != 0: ±Inf
+		// Fast path for the common encodings; anything else, and any
+		// failure, goes through the reader.
+		if off >= len(b) { // unreachable: scan checked the array
+			return nil, d.positionError(i)
+		}
+		var f float64
+		switch c := b[off]; {
+		case c == mpFloat32 && off+5 <= len(b):
+			f = float64(math.Float32frombits(binary.BigEndian.Uint32(b[off+1:])))
+			off += 5
+		case c == mpFloat64 && off+9 <= len(b):
+			f = math.Float64frombits(binary.BigEndian.Uint64(b[off+1:]))
+			off += 9
+		case c <= 0x7f:
+			f = float64(c)
+			off++
+		default:
+			d.r.off = off
+			var ok bool
+			var err error
+			if f, ok, err = d.r.number(); !ok || err != nil {
+				return nil, d.positionError(i)
+			}
+			off = d.r.off
+		}
+		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, d.positionError(i)
 		}
 		ps[i] = f
 	}
+	d.r.off = off
 	return ps, nil
 }
 

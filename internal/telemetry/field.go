@@ -1,5 +1,7 @@
 package telemetry
 
+import "strconv"
+
 // field is a known key of an event map. The text fields come first, in the
 // order of the canonical encoding (see EventID), so that a field below
 // numText indexes the decoder's text views and textFields directly.
@@ -53,7 +55,12 @@ var fieldNames = [numFields]string{
 	fTimestampEnd:   "timestamp_end",
 }
 
-func (f field) String() string { return fieldNames[f] }
+func (f field) String() string {
+	if f < numFields {
+		return fieldNames[f]
+	}
+	return "field" + strconv.Itoa(int(f))
+}
 
 // lookupField maps a request key to its field. The switch on string(key)
 // does not allocate.

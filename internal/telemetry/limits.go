@@ -4,11 +4,11 @@ import "cmp"
 
 // Default limits, used for every Limits field left at zero.
 const (
-	DefaultMaxBatch           = 500
-	DefaultMaxDepth           = 32
-	DefaultMaxStringLen       = 256
-	DefaultMaxCustomDataBytes = 16 << 10
-	DefaultMaxPositions       = 30000
+	DefaultMaxBatch           = 500      // events per batch
+	DefaultMaxDepth           = 32       // nesting levels
+	DefaultMaxStringLen       = 256      // bytes per id or name
+	DefaultMaxCustomDataBytes = 16 << 10 // bytes of JSON per custom_data/hardware
+	DefaultMaxPositions       = 30000    // numbers in positions (10000 points)
 )
 
 // Limits bounds what Decode accepts from a request body. The zero value means

@@ -4,41 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"strconv"
-)
-
-// MessagePack format bytes used by the reader and the stored encoding.
-const (
-	mpNil     = 0xc0
-	mpFalse   = 0xc2
-	mpTrue    = 0xc3
-	mpBin8    = 0xc4
-	mpBin16   = 0xc5
-	mpBin32   = 0xc6
-	mpExt8    = 0xc7
-	mpExt16   = 0xc8
-	mpExt32   = 0xc9
-	mpFloat32 = 0xca
-	mpFloat64 = 0xcb
-	mpUint8   = 0xcc
-	mpUint16  = 0xcd
-	mpUint32  = 0xce
-	mpUint64  = 0xcf
-	mpInt8    = 0xd0
-	mpInt16   = 0xd1
-	mpInt32   = 0xd2
-	mpInt64   = 0xd3
-	mpFixExt1 = 0xd4
-	mpFixExt4 = 0xd6
-	mpFixExt8 = 0xd7
-	mpFix16   = 0xd8
-	mpStr8    = 0xd9
-	mpStr16   = 0xda
-	mpStr32   = 0xdb
-	mpArray16 = 0xdc
-	mpArray32 = 0xdd
-	mpMap16   = 0xde
-	mpMap32   = 0xdf
 )
 
 // reader is a bounded MessagePack reader over a byte slice. It never sizes
@@ -149,8 +114,8 @@ func (r *reader) container(n, minBytes uint64, depth int, what string) (int, err
 	return int(n), nil
 }
 
-// strLen reads a str header and returns its length, or ok false (nothing
-// consumed) when the next value is not a str.
+// str reads a str value as a view, or returns ok false (nothing consumed)
+// when the next value is not a str.
 func (r *reader) str() (s []byte, ok bool, err error) {
 	c, err := r.peek()
 	if err != nil {
@@ -173,7 +138,7 @@ func (r *reader) str() (s []byte, ok bool, err error) {
 	return s, true, err
 }
 
-// bin reads a bin value, or returns ok false (nothing consumed).
+// bin reads a bin value as a view, or returns ok false (nothing consumed).
 func (r *reader) bin() (b []byte, ok bool, err error) {
 	c, err := r.peek()
 	if err != nil || c < mpBin8 || c > mpBin32 {
@@ -188,7 +153,7 @@ func (r *reader) bin() (b []byte, ok bool, err error) {
 	return b, true, err
 }
 
-// ext reads an extension header and payload, or returns ok false.
+// ext reads an extension's type and payload, or returns ok false.
 func (r *reader) ext() (typ int8, data []byte, ok bool, err error) {
 	c, err := r.peek()
 	if err != nil {
@@ -269,6 +234,10 @@ func (r *reader) skip(depth int) error {
 	case c <= 0x7f || c >= 0xe0 || c == mpNil || c == mpFalse || c == mpTrue:
 		r.off++
 		return nil
+	case c&0xe0 == 0xa0:
+		r.off++
+		_, err = r.readN(uint64(c & 0x1f))
+		return err
 	case c&0xf0 == 0x80 || c == mpMap16 || c == mpMap32:
 		n, err := r.mapLen(depth)
 		if err != nil {
@@ -291,47 +260,35 @@ func (r *reader) skip(depth int) error {
 			}
 		}
 		return nil
-	case c == 0xc1:
-		return newError(CodeInvalidMsgpack, "", "invalid MessagePack: reserved byte 0xc1")
+	case c >= mpFloat32 && c <= mpInt64:
+		r.off++
+		_, err = r.readN(fixedSize[c-mpFloat32])
+		return err
+	case c >= mpFixExt1 && c <= mpFix16:
+		r.off++
+		_, err = r.readN(1 + 1<<(c-mpFixExt1))
+		return err
+	case c >= mpStr8 && c <= mpStr32:
+		return r.skipSized(1<<(c-mpStr8), 0)
+	case c >= mpBin8 && c <= mpBin32:
+		return r.skipSized(1<<(c-mpBin8), 0)
+	case c >= mpExt8 && c <= mpExt32:
+		return r.skipSized(1<<(c-mpExt8), 1)
 	}
-	if _, ok, err := r.str(); ok || err != nil {
+	return newError(CodeInvalidMsgpack, "", "invalid MessagePack: reserved byte 0xc1")
+}
+
+// skipSized skips a value whose format byte is followed by a length of
+// lenSize bytes, extra bytes (an extension's type) and the payload.
+func (r *reader) skipSized(lenSize int, extra uint64) error {
+	r.off++
+	n, err := r.uintN(lenSize)
+	if err != nil {
 		return err
 	}
-	if _, ok, err := r.bin(); ok || err != nil {
-		return err
-	}
-	if _, _, ok, err := r.ext(); ok || err != nil {
-		return err
-	}
-	_, _, err = r.number()
+	_, err = r.readN(n + extra)
 	return err
 }
 
-func errTruncated(what string) *ValidationError {
-	return newError(CodeInvalidMsgpack, "", "truncated MessagePack: expected "+what+" but the body ended")
-}
-
-// typeName names the MessagePack type of a format byte, for error messages.
-func typeName(c byte) string {
-	switch {
-	case c <= 0x7f || c >= 0xe0 || (c >= mpUint8 && c <= mpInt64):
-		return "an integer"
-	case c&0xf0 == 0x80 || c == mpMap16 || c == mpMap32:
-		return "a map"
-	case c&0xf0 == 0x90 || c == mpArray16 || c == mpArray32:
-		return "an array"
-	case c&0xe0 == 0xa0 || (c >= mpStr8 && c <= mpStr32):
-		return "a string"
-	case c == mpNil:
-		return "nil"
-	case c == mpFalse || c == mpTrue:
-		return "a boolean"
-	case c >= mpBin8 && c <= mpBin32:
-		return "binary data"
-	case c == mpFloat32 || c == mpFloat64:
-		return "a float"
-	case (c >= mpExt8 && c <= mpExt32) || (c >= mpFixExt1 && c <= mpFix16):
-		return "an extension value"
-	}
-	return "the reserved byte 0x" + strconv.FormatUint(uint64(c), 16)
-}
+// fixedSize is the payload size of float32 (0xca) through int64 (0xd3).
+var fixedSize = [...]uint64{4, 8, 1, 2, 4, 8, 1, 2, 4, 8}

@@ -22,20 +22,24 @@ func checkStored(ev *Event) string {
 			return field(f).String() + " is not valid UTF-8 text without NUL"
 		}
 	}
-	if !subjectToken([]byte(ev.AppID)) {
+	if !subjectToken(ev.AppID) {
 		return "app_id is not a valid subject token"
 	}
-	var texts []field
-	var times []time.Time
+	required := uint32(1<<fAppID | 1<<fBuildID | 1<<fPlayerID)
+	var times [2]time.Time // required timestamps, checked for zero below
 	switch ev.Kind {
 	case KindPlayer:
-		texts, times = []field{fEventName}, []time.Time{ev.Timestamp}
+		required |= 1 << fEventName
+		times = [2]time.Time{ev.Timestamp, ev.Timestamp}
 	case KindFunnel:
-		texts, times = []field{fFunnelStepName, fSessionID}, []time.Time{ev.Timestamp}
+		required |= 1<<fFunnelStepName | 1<<fSessionID
+		times = [2]time.Time{ev.Timestamp, ev.Timestamp}
 	case KindGameplay:
-		texts, times = []field{fEventName, fSessionID}, []time.Time{ev.Timestamp}
+		required |= 1<<fEventName | 1<<fSessionID
+		times = [2]time.Time{ev.Timestamp, ev.Timestamp}
 	case KindRealtime:
-		texts, times = []field{fSessionID}, []time.Time{ev.TimestampStart, ev.TimestampEnd}
+		required |= 1 << fSessionID
+		times = [2]time.Time{ev.TimestampStart, ev.TimestampEnd}
 		switch {
 		case len(ev.Positions) == 0 || len(ev.Positions)%3 != 0:
 			return "positions must be non-empty triples"
@@ -45,16 +49,13 @@ func checkStored(ev *Event) string {
 			return "timestamp_end is before timestamp_start"
 		}
 	}
-	p := textFields(ev)
-	for _, f := range append(texts, fAppID, fBuildID, fPlayerID) {
-		if *p[f] == "" {
-			return f.String() + " is required"
+	for f, s := range textFields(ev) {
+		if required&(1<<f) != 0 && *s == "" {
+			return field(f).String() + " is required"
 		}
 	}
-	for _, t := range times {
-		if t.IsZero() {
-			return "a required timestamp is missing"
-		}
+	if times[0].IsZero() || times[1].IsZero() {
+		return "a required timestamp is missing"
 	}
 	for _, t := range [...]time.Time{ev.Timestamp, ev.TimestampStart, ev.TimestampEnd, ev.ReceivedAt} {
 		if t.Before(minTime) || t.After(maxTime) {

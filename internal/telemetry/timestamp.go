@@ -14,6 +14,8 @@ const timestampExt = -1
 var (
 	minTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
 	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+
+	minUnix, maxUnix = minTime.Unix(), maxTime.Unix()
 )
 
 const timestampHint = "an ISO 8601 UTC string like 2026-02-12T10:00:00Z or 2026-02-12T10:00:00.123456+00:00"
@@ -23,7 +25,7 @@ const timestampHint = "an ISO 8601 UTC string like 2026-02-12T10:00:00Z or 2026-
 // designator: Z, +00:00 or -00:00 ('T' and 'Z' may be lower case). It returns
 // a message for the client when the string is not accepted.
 func parseTimestamp(s []byte) (time.Time, string) {
-	if len(s) < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
 		s[13] != ':' || s[16] != ':' {
 		return time.Time{}, "must be " + timestampHint
 	}
@@ -38,7 +40,7 @@ func parseTimestamp(s []byte) (time.Time, string) {
 	}
 	rest := s[19:]
 	nsec := 0
-	if rest[0] == '.' {
+	if len(rest) > 0 && rest[0] == '.' {
 		n := 1
 		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
 			n++
@@ -117,7 +119,7 @@ func decodeTimestampExt(data []byte) (time.Time, string) {
 	if nsec > 999999999 {
 		return time.Time{}, "is a MessagePack timestamp with invalid nanoseconds"
 	}
-	if sec < minTime.Unix() || sec > maxTime.Unix() {
+	if sec < minUnix || sec > maxUnix {
 		return time.Time{}, "is a MessagePack timestamp outside years 0001-9999"
 	}
 	return time.Unix(sec, int64(nsec)).UTC(), ""

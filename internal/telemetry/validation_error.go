@@ -102,8 +102,14 @@ func printableKey(key []byte) string {
 	const maxKey = 64
 	if len(key) > maxKey {
 		key = key[:maxKey]
-		for len(key) > 0 && !utf8.Valid(key) {
-			key = key[:len(key)-1]
+		// Drop a rune the cut split in half.
+		for i := len(key) - 1; i >= 0 && i >= len(key)-utf8.UTFMax; i-- {
+			if utf8.RuneStart(key[i]) {
+				if !utf8.FullRune(key[i:]) {
+					key = key[:i]
+				}
+				break
+			}
 		}
 	}
 	return strings.ToValidUTF8(string(key), "\uFFFD")

@@ -1,21 +1,29 @@
 // Package workercmd wires and runs cmd/worker: the JetStream sink that writes
-// telemetry into Postgres, and its health and metrics endpoint. Shutdown
-// order: stop fetching, commit and ack the batch in flight, stop HTTP, close
-// NATS, close the pool.
+// telemetry into Postgres, the River workers of every job kind, and the
+// health and metrics endpoint. Shutdown order: stop fetching, commit and ack
+// the batch in flight, let running jobs finish (SoftStopTimeout), stop HTTP,
+// close NATS, close the pools.
 package workercmd
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"path/filepath"
 	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/infra"
+	"github.com/gamepipe/gamepipe/internal/jobs"
 	"github.com/gamepipe/gamepipe/internal/logging"
 	"github.com/gamepipe/gamepipe/internal/metrics"
 	"github.com/gamepipe/gamepipe/internal/sink"
@@ -29,11 +37,28 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, "worker")
 
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-sink", 8)
+	queues := jobs.QueueConfig{KinetixWorkers: cfg.KinetixConcurrency, GeneraitivWorkers: cfg.GeneraitivConcurrency}
+	// River holds a connection per running job plus a few for its own
+	// maintenance; the sink needs two. Size the pool for that, and refuse a
+	// configured pool that is smaller (RELIABILITY.md #27).
+	needConns := int32(queues.MaxWorkers() + 8)
+	if err := infra.CheckPoolSize(cfg.DatabaseURL, needConns); err != nil {
+		return err
+	}
+	sinkPool, err := infra.Postgres(ctx, cfg.DatabaseURL, sink.ApplicationName, 4)
+	if err != nil {
+		return err
+	}
+	defer sinkPool.Close()
+	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-worker", needConns)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	blobs, err := blob.NewDirStore(filepath.Join(cfg.DataDir, "blobs"))
+	if err != nil {
+		return err
+	}
 	nc, err := infra.NATS(ctx, logger, cfg.NatsURL, "gamepipe-worker")
 	if err != nil {
 		return err
@@ -53,10 +78,38 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 
+	if _, err := eventstream.EnsureNotifyStream(ctx, js); err != nil {
+		return err
+	}
+
 	m := metrics.New()
-	sk, err := sink.New(logger, &sink.Config{BatchMax: cfg.SinkBatchMax, Metrics: m}, pool, cons)
+	sk, err := sink.New(logger, &sink.Config{BatchMax: cfg.SinkBatchMax, Metrics: m}, sinkPool, cons)
 	if err != nil {
 		return err
+	}
+
+	workers := river.NewWorkers()
+	if err := jobs.Register(workers, &jobs.Deps{
+		Logger:   logger,
+		Pool:     pool,
+		Blob:     blobs,
+		Notifier: eventstream.NewNotifier(js),
+	}); err != nil {
+		return err
+	}
+	riverClient, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger:               logging.Slog(logger.With().Str("component", "river").Logger()),
+		Queues:               queues.Queues(),
+		Workers:              workers,
+		PeriodicJobs:         jobs.PeriodicJobs(),
+		JobTimeout:           cfg.JobTimeout,
+		MaxAttempts:          cfg.JobMaxAttempts,
+		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		SoftStopTimeout:      cfg.SoftStopTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("error creating river client: %w", err)
 	}
 
 	health := infra.HealthServer(cfg.HTTPAddr, infra.HealthMux(m,
@@ -68,6 +121,16 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	logger.Info().Str("health_addr", cfg.HTTPAddr).Msg("workercmd: started")
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return sk.Run(gctx) })
+	g.Go(func() error {
+		// With SoftStopTimeout set, cancelling Start's context is a soft
+		// stop: running jobs get that long to finish, then are cancelled
+		// and go back to available.
+		if err := riverClient.Start(gctx); err != nil {
+			return fmt.Errorf("error starting river: %w", err)
+		}
+		<-riverClient.Stopped()
+		return nil
+	})
 	g.Go(func() error { return infra.Serve(gctx, health, 5*time.Second) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {

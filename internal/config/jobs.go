@@ -1,0 +1,71 @@
+package config
+
+import "time"
+
+// Jobs is what the api and the worker read about River and the upstreams.
+type Jobs struct {
+	// KinetixBaseURL is the Kinetix API (KINETIX_BASE_URL), by default the
+	// local simulator.
+	KinetixBaseURL string
+	// KinetixAPIKey is used for apps without a key of their own
+	// (KINETIX_API_KEY).
+	KinetixAPIKey string
+	// GeneraitivBaseURL is the Generaitiv API (GENERAITIV_BASE_URL), by
+	// default the local simulator's /v1/.
+	GeneraitivBaseURL string
+	// GeneraitivWSURL is its websocket (GENERAITIV_WS_URL); empty derives it
+	// from the base URL.
+	GeneraitivWSURL string
+	// GeneraitivAPIKey is used for apps without a key of their own
+	// (GENERAITIV_API_KEY).
+	GeneraitivAPIKey string
+	// PublicBaseURL is where upstream webhooks reach the api
+	// (PUBLIC_BASE_URL); empty means no webhooks (websocket instead).
+	PublicBaseURL string
+
+	// JobTimeout bounds one run of a job (JOB_TIMEOUT).
+	JobTimeout time.Duration
+	// JobMaxAttempts bounds a job's attempts (JOB_MAX_ATTEMPTS).
+	JobMaxAttempts int
+	// KinetixConcurrency and GeneraitivConcurrency size the queues
+	// (KINETIX_CONCURRENCY, GENERAITIV_CONCURRENCY).
+	KinetixConcurrency    int
+	GeneraitivConcurrency int
+	// RescueStuckJobsAfter is River's rescue delay (RIVER_RESCUE_AFTER).
+	RescueStuckJobsAfter time.Duration
+	// FetchPollInterval is River's poll interval (RIVER_POLL_INTERVAL).
+	FetchPollInterval time.Duration
+	// SoftStopTimeout is how long a stopping worker lets running jobs
+	// finish before cancelling them (RIVER_SOFT_STOP_TIMEOUT).
+	SoftStopTimeout time.Duration
+
+	// MaxVideoBytes caps an emote's uploaded video (MAX_VIDEO_BYTES).
+	MaxVideoBytes int64
+	// MaxModelBytes caps an uploaded level model (MAX_MODEL_BYTES).
+	MaxModelBytes int64
+}
+
+func (r *reader) jobs() Jobs {
+	j := Jobs{
+		KinetixBaseURL:        r.url("KINETIX_BASE_URL", "http://127.0.0.1:4101", "http", "https"),
+		KinetixAPIKey:         r.str("KINETIX_API_KEY", "gamepipe-local-dev"),
+		GeneraitivBaseURL:     r.url("GENERAITIV_BASE_URL", "http://127.0.0.1:4102/v1/", "http", "https"),
+		GeneraitivAPIKey:      r.str("GENERAITIV_API_KEY", "gamepipe-local-dev"),
+		JobTimeout:            r.duration("JOB_TIMEOUT", time.Minute),
+		JobMaxAttempts:        r.positiveInt("JOB_MAX_ATTEMPTS", 25),
+		KinetixConcurrency:    r.positiveInt("KINETIX_CONCURRENCY", 10),
+		GeneraitivConcurrency: r.positiveInt("GENERAITIV_CONCURRENCY", 10),
+		RescueStuckJobsAfter:  r.duration("RIVER_RESCUE_AFTER", 5*time.Minute),
+		FetchPollInterval:     r.duration("RIVER_POLL_INTERVAL", time.Second),
+		SoftStopTimeout:       r.duration("RIVER_SOFT_STOP_TIMEOUT", 10*time.Second),
+		MaxVideoBytes:         int64(r.positiveInt("MAX_VIDEO_BYTES", 200<<20)),
+		MaxModelBytes:         int64(r.positiveInt("MAX_MODEL_BYTES", 200<<20)),
+	}
+	if v := r.getenv("GENERAITIV_WS_URL"); v != "" {
+		j.GeneraitivWSURL = r.url("GENERAITIV_WS_URL", "", "ws", "wss")
+	}
+	if v := r.getenv("PUBLIC_BASE_URL"); v != "" {
+		j.PublicBaseURL = r.url("PUBLIC_BASE_URL", "", "http", "https")
+	}
+	return j
+}

@@ -1,0 +1,88 @@
+// Package jobs holds gamepipe's River jobs: one file per kind, named
+// <upstream>_<action> (kinetix_emote, generaitiv_generate, ...). Job args
+// hold ids only. Every step reads the domain row first and is safe to run
+// twice; polling an upstream is a snooze, never a held worker slot.
+package jobs
+
+import (
+	"cmp"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/rs/zerolog"
+
+	"github.com/gamepipe/gamepipe/internal/blob"
+	"github.com/gamepipe/gamepipe/internal/eventstream"
+)
+
+// Queue names.
+const (
+	QueueKinetix    = "kinetix"
+	QueueGeneraitiv = "generaitiv"
+)
+
+// Deps are what the workers need, built by the cmd layer.
+type Deps struct {
+	Logger   zerolog.Logger
+	Pool     *pgxpool.Pool
+	Blob     blob.Store
+	Notifier *eventstream.Notifier
+	// Kinetix configures the emote jobs; nil leaves them unregistered.
+	Kinetix *KinetixDeps
+	// Generaitiv configures the image jobs; nil leaves them unregistered.
+	Generaitiv *GeneraitivDeps
+	// Now returns the time; tests may fix it. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Register adds every job kind whose dependencies are set to workers.
+func Register(workers *river.Workers, deps *Deps) error {
+	if deps.Pool == nil {
+		return errors.New("jobs: Pool is required")
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	river.AddWorker(workers, &MaintenanceCleanupWorker{deps: deps})
+	if deps.Kinetix != nil {
+		if err := registerKinetix(workers, deps); err != nil {
+			return err
+		}
+	}
+	if deps.Generaitiv != nil {
+		if err := registerGeneraitiv(workers, deps); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// QueueConfig sizes River's queues.
+type QueueConfig struct {
+	// KinetixWorkers is the kinetix queue's concurrency. Defaults to 10.
+	KinetixWorkers int
+	// GeneraitivWorkers is the generaitiv queue's concurrency. Defaults
+	// to 10.
+	GeneraitivWorkers int
+}
+
+// Queues returns River's queue configuration.
+func (c QueueConfig) Queues() map[string]river.QueueConfig {
+	return map[string]river.QueueConfig{
+		QueueKinetix:     {MaxWorkers: cmp.Or(c.KinetixWorkers, 10)},
+		QueueGeneraitiv:  {MaxWorkers: cmp.Or(c.GeneraitivWorkers, 10)},
+		QueueMaintenance: {MaxWorkers: 1},
+	}
+}
+
+// MaxWorkers is the total concurrency, for sizing the Postgres pool: River
+// needs a connection per running job plus a few for its own maintenance.
+func (c QueueConfig) MaxWorkers() int {
+	total := 0
+	for _, q := range c.Queues() {
+		total += q.MaxWorkers
+	}
+	return total
+}
