@@ -27,6 +27,8 @@ commands:
   apps create --name NAME [--json]         create an app; prints its app_id, public_token and secret_key once
   apps list [--json]                       list apps
   apps rotate --app ID [--grace D] [--json] issue new keys; old ones stop working after the grace (default 0)
+  apps set --app ID [--kinetix-key K] [--generaitiv-key K]
+                                           give an app its own upstream keys ("" clears one)
 `
 
 // ErrUsage is returned for a malformed command line; the usage was printed.
@@ -56,6 +58,8 @@ func Run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 			return appsList(ctx, cfg, args[2:], stdout, stderr)
 		case "rotate":
 			return appsRotate(ctx, cfg, args[2:], stdout, stderr)
+		case "set":
+			return appsSet(ctx, cfg, args[2:], stdout, stderr)
 		}
 	}
 	fmt.Fprint(stderr, usage)
@@ -182,4 +186,42 @@ func appsList(ctx context.Context, cfg *config.Common, args []string, stdout, st
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.ID, a.Name, a.CreatedAt.UTC().Format(time.RFC3339), a.ActiveKeys)
 	}
 	return tw.Flush()
+}
+
+func appsSet(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("set", stderr)
+	app := fs.String("app", "", "the app's id")
+	kinetix := fs.String("kinetix-key", "", "the app's Kinetix API key (empty clears it)")
+	generaitiv := fs.String("generaitiv-key", "", "the app's Generaitiv API key (empty clears it)")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	id, err := uuid.Parse(*app)
+	if err != nil {
+		return fmt.Errorf("%w: --app must be an app id (a UUID)", ErrUsage)
+	}
+	var kin, gen *string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "kinetix-key":
+			kin = kinetix
+		case "generaitiv-key":
+			gen = generaitiv
+		}
+	})
+	if kin == nil && gen == nil {
+		return fmt.Errorf("%w: nothing to set: give --kinetix-key and/or --generaitiv-key", ErrUsage)
+	}
+	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-admin", 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := store.AppSetUpstreamKeys(ctx, pool, id, kin, gen); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no app with id %s", id)
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "updated upstream keys of app %s\n", id)
+	return nil
 }

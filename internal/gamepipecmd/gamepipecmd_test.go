@@ -68,6 +68,23 @@ func TestRun(t *testing.T) {
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 
+	t.Run("AppsSet", func(t *testing.T) {
+		t.Parallel()
+		db := dbtest.NewSchema(t)
+		creds, err := store.AppCreate(ctx, db.Pool, "x")
+		require.NoError(t, err)
+		_, err = run(t, db, "apps", "set", "--app", creds.AppID.String(), "--kinetix-key", "kk")
+		require.NoError(t, err)
+		kin, gen, err := store.AppUpstreamKeys(ctx, db.Pool, creds.AppID)
+		require.NoError(t, err)
+		require.Equal(t, "kk", kin)
+		require.Empty(t, gen)
+		_, err = run(t, db, "apps", "set", "--app", creds.AppID.String())
+		require.ErrorIs(t, err, ErrUsage)
+		_, err = run(t, db, "apps", "set", "--app", uuid.NewString(), "--generaitiv-key", "g")
+		require.ErrorContains(t, err, "no app")
+	})
+
 	t.Run("Usage", func(t *testing.T) {
 		t.Parallel()
 		db := dbtest.NewSchema(t)
