@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gamepipe/gamepipe/internal/store"
 )
 
 func TestTelemetryEndToEnd(t *testing.T) {
@@ -126,6 +128,25 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		status, _ = s.post(t, body)
 		require.Equal(t, 200, status)
 		s.eventuallyCount(t, 50, "SELECT count(*) FROM gameplay_events")
+	})
+
+	t.Run("SameEventIDInTwoAppsBothLand", func(t *testing.T) {
+		t.Parallel()
+		s := newStack(t, nil)
+		other, err := store.AppCreate(ctx, s.db.Pool, "other")
+		require.NoError(t, err)
+		const id = "0b9e2c1e-6f8c-4d59-9a8e-6c1f2f7d9a11"
+		evA := gameplay(s.app.AppID.String(), 1)
+		evA["event_id"] = id
+		evB := gameplay(other.AppID.String(), 1)
+		evB["event_id"] = id
+		evB["timestamp"] = evA["timestamp"]
+		status, _ := s.post(t, pack(t, evA))
+		require.Equal(t, 200, status)
+		s.app = other
+		status, _ = s.post(t, pack(t, evB))
+		require.Equal(t, 200, status)
+		s.eventuallyCount(t, 2, "SELECT count(*) FROM gameplay_events WHERE event_id = $1", id)
 	})
 
 	t.Run("JetStreamDownThenRestartedIsOneRow", func(t *testing.T) {

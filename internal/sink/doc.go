@@ -1,0 +1,46 @@
+// Package sink moves telemetry from the TELEMETRY stream into Postgres: a
+// Sink pulls batches from the durable "sink" consumer, writes each batch in
+// one transaction (store.InsertEvents: COPY into staging, then INSERT ... ON
+// CONFLICT DO NOTHING), and acknowledges the messages only after the commit.
+//
+// # Ack contract
+//
+// A message is acknowledged only once its row (or its dead letter) is
+// committed. Delivery is therefore at least once, and the primary key makes
+// it exactly once in the tables: a message redelivered after a crash between
+// commit and ack, or a late duplicate stored twice in the stream, finds its
+// row and is skipped. In detail:
+//
+//   - Good messages: their rows and the batch's dead letters commit in one
+//     transaction, then each message is acked (Ack; DoubleAck for the last
+//     batch before Run returns). A lost ack only means a redelivery, which
+//     writes nothing.
+//   - Poison messages (bytes telemetry.UnmarshalStored refuses, an event
+//     whose subject is not telemetry.<its app_id>.<its kind>, an event
+//     store.CheckEvent refuses, or one Postgres refuses as data) are written
+//     to the dead_letters table with the reason, stream sequence, subject
+//     and raw bytes, in the same transaction as the good rows, and then
+//     acked like them. They never block the stream or loop on redelivery.
+//   - Postgres unavailable: nothing is acked or nacked. The sink keeps the
+//     batch, marks itself unhealthy (Healthy), and retries the same batch
+//     with exponential backoff while heartbeats (InProgress) keep the
+//     messages from being redelivered elsewhere. Not nacking matters: each
+//     nak would use one of the consumer's MaxDeliver deliveries, and an
+//     outage longer than MaxDeliver retries would make JetStream give up on
+//     the messages. The process never exits because Postgres went away.
+//   - Shutdown: when Run's context is cancelled, the batch in flight is
+//     still committed (with a context detached from Run's, bounded by
+//     Config.CommitTimeout) and acked before Run returns. If Postgres is
+//     unavailable then, the batch is nacked with a delay instead, so another
+//     worker picks it up.
+//   - A crash at any point leaves the messages unacked; JetStream redelivers
+//     them after the consumer's AckWait.
+//
+// Heartbeats: while a batch is being written the sink calls InProgress on
+// each of its messages every AckWait/3 (Config.Heartbeat), so a slow commit
+// does not trigger a redelivery to another worker.
+//
+// The sink's Postgres pool should set application_name to ApplicationName
+// ("gamepipe-sink"), so operators, and the reliability tests, can find its
+// connections in pg_stat_activity.
+package sink

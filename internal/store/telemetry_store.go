@@ -1,0 +1,561 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/gamepipe/gamepipe/internal/telemetry"
+)
+
+// ErrInvalidEvent is wrapped by InsertEvents' error when an event cannot be
+// stored whatever the database's state (see CheckEvent). Retrying the same
+// events fails the same way.
+var ErrInvalidEvent = errors.New("invalid telemetry event")
+
+// InsertResult says what InsertEvents wrote.
+type InsertResult struct {
+	// Inserted counts new rows by kind. Events already stored, and repeats
+	// of an event within the batch, are not counted.
+	Inserted map[telemetry.Kind]int
+	// Skipped counts events whose row already existed or that repeated an
+	// earlier event of the batch.
+	Skipped int
+	// Players counts players rows inserted or updated.
+	Players int
+}
+
+// DeadLetter is a TELEMETRY message the sink could not store.
+type DeadLetter struct {
+	// StreamSeq is the message's stream sequence; a second letter for the
+	// same sequence is ignored.
+	StreamSeq uint64
+	// Subject is the message's subject.
+	Subject string
+	// Data is the message's payload, as received.
+	Data []byte
+	// Reason says why it could not be stored.
+	Reason string
+}
+
+// CheckEvent reports why ev can never be stored, or nil. Events that
+// telemetry.UnmarshalStored accepts pass, except an app_id that is not a
+// UUID. It checks what the tables require: a known kind, UUIDs for the event
+// and app ids, and the kind's name and time columns.
+func CheckEvent(ev *telemetry.Event) error {
+	var u [16]byte
+	switch {
+	case !ev.Kind.Valid():
+		return fmt.Errorf("%w: unknown kind %q", ErrInvalidEvent, ev.Kind)
+	case !parseUUID(ev.ID, &u):
+		return fmt.Errorf("%w: id %q is not a UUID", ErrInvalidEvent, ev.ID)
+	case !parseUUID(ev.AppID, &u):
+		return fmt.Errorf("%w: app_id %q is not a UUID", ErrInvalidEvent, ev.AppID)
+	case ev.OccurredAt().IsZero():
+		return fmt.Errorf("%w: %s event %s has no timestamp", ErrInvalidEvent, ev.Kind, ev.ID)
+	case (ev.Kind == telemetry.KindPlayer || ev.Kind == telemetry.KindGameplay) && ev.EventName == "":
+		return fmt.Errorf("%w: %s event %s has no event_name", ErrInvalidEvent, ev.Kind, ev.ID)
+	case ev.Kind == telemetry.KindFunnel && ev.FunnelStepName == "":
+		return fmt.Errorf("%w: funnel event %s has no funnel_step_name", ErrInvalidEvent, ev.ID)
+	}
+	return nil
+}
+
+// InsertEvents writes events to their kind's table, skipping any event whose
+// row already exists: redelivered and duplicate events make no second row.
+// For Create_Player events it also upserts the players table.
+//
+// Per kind, the events are COPYed into a temporary staging table, then moved
+// with INSERT ... SELECT ... ON CONFLICT DO NOTHING (COPY itself cannot skip
+// conflicts). Staging tables are created once per connection and emptied by
+// the move and at commit. Rows are inserted in primary key order so that two
+// sinks writing overlapping batches (a redelivery racing a slow commit) wait
+// for each other instead of deadlocking.
+//
+// Every event must pass CheckEvent, or nothing is written and the error wraps
+// ErrInvalidEvent. A Postgres error for one event (IsDataError) fails the
+// whole call; run it on a savepoint to isolate the event.
+func InsertEvents(ctx context.Context, tx pgx.Tx, events []telemetry.Event) (*InsertResult, error) {
+	res := &InsertResult{Inserted: make(map[telemetry.Kind]int, len(telemetry.Kinds))}
+	var present [len(kindTables)]int
+	for i := range events {
+		if err := CheckEvent(&events[i]); err != nil {
+			return nil, fmt.Errorf("error checking event %d: %w", i, err)
+		}
+		present[kindIndex(events[i].Kind)]++
+	}
+
+	var create strings.Builder
+	for k, kt := range kindTables {
+		if present[k] > 0 {
+			create.WriteString(kt.createStage)
+			create.WriteString(";\n")
+		}
+	}
+	if create.Len() == 0 {
+		return res, nil
+	}
+	// No arguments: pgx sends this in one round trip, simple protocol.
+	if _, err := tx.Exec(ctx, create.String()); err != nil {
+		return nil, fmt.Errorf("error creating staging tables: %w", err)
+	}
+
+	src := newEventSource(events)
+	for k, kt := range kindTables {
+		if present[k] == 0 {
+			continue
+		}
+		src.reset(kt)
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{kt.stage}, kt.columns, src); err != nil {
+			return nil, fmt.Errorf("error copying %s events: %w", kt.kind, err)
+		}
+	}
+
+	batch := &pgx.Batch{}
+	for k, kt := range kindTables {
+		if present[k] > 0 {
+			batch.Queue(kt.move)
+		}
+	}
+	results := tx.SendBatch(ctx, batch)
+	for k, kt := range kindTables {
+		if present[k] == 0 {
+			continue
+		}
+		var inserted int
+		if kt.kind == telemetry.KindPlayer {
+			if err := results.QueryRow().Scan(&inserted, &res.Players); err != nil {
+				_ = results.Close()
+				return nil, fmt.Errorf("error moving %s events: %w", kt.kind, err)
+			}
+		} else {
+			tag, err := results.Exec()
+			if err != nil {
+				_ = results.Close()
+				return nil, fmt.Errorf("error moving %s events: %w", kt.kind, err)
+			}
+			inserted = int(tag.RowsAffected())
+		}
+		res.Inserted[kt.kind] = inserted
+		res.Skipped += present[k] - inserted
+	}
+	if err := results.Close(); err != nil {
+		return nil, fmt.Errorf("error moving events: %w", err)
+	}
+	return res, nil
+}
+
+// InsertDeadLetters stores letters, ignoring any whose stream sequence is
+// already stored, and returns how many it added. Subject and reason are made
+// valid UTF-8 text first, so a letter is never refused for its bytes.
+func InsertDeadLetters(ctx context.Context, db DBTX, letters []DeadLetter) (int64, error) {
+	if len(letters) == 0 {
+		return 0, nil
+	}
+	seqs := make([]int64, len(letters))
+	subjects := make([]string, len(letters))
+	data := make([][]byte, len(letters))
+	reasons := make([]string, len(letters))
+	for i, l := range letters {
+		seqs[i] = int64(l.StreamSeq)
+		subjects[i] = cleanText(l.Subject)
+		data[i] = l.Data
+		if data[i] == nil {
+			data[i] = []byte{}
+		}
+		reasons[i] = cleanText(l.Reason)
+	}
+	tag, err := db.Exec(ctx, `
+		INSERT INTO dead_letters (stream_seq, subject, data, reason)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[], $4::text[])
+		ON CONFLICT (stream_seq) DO NOTHING`,
+		seqs, subjects, data, reasons)
+	if err != nil {
+		return 0, fmt.Errorf("error inserting dead letters: %w", mapErr(err))
+	}
+	return tag.RowsAffected(), nil
+}
+
+// IsDataError reports whether err is Postgres refusing the data itself
+// (SQLSTATE classes 22 data exception, 23 integrity constraint violation,
+// 54 program limit exceeded) or ErrInvalidEvent: retrying the same rows
+// fails the same way. Anything else (a lost connection, a lock timeout, a
+// shutdown, a deadlock) may succeed on retry.
+func IsDataError(err error) bool {
+	if errors.Is(err, ErrInvalidEvent) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	switch pgErr.Code[:2] {
+	case "22", "23", "54":
+		return true
+	}
+	return false
+}
+
+// cleanText makes s storable in a text column: valid UTF-8 without NUL.
+func cleanText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// parseUUID parses a UUID in canonical form (either case) into u.
+func parseUUID(s string, u *[16]byte) bool {
+	if len(s) != 36 {
+		return false
+	}
+	n := 0
+	for i := range 36 {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if s[i] != '-' {
+				return false
+			}
+			continue
+		}
+		v, ok := unhex(s[i])
+		if !ok {
+			return false
+		}
+		if n%2 == 0 {
+			u[n/2] = v << 4
+		} else {
+			u[n/2] |= v
+		}
+		n++
+	}
+	return true
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// stagePrefix names the per-connection staging tables. Staging tables live
+// as long as their connection, so change the version whenever the columns
+// below change: a connection opened before a deploy then makes new tables
+// instead of copying into stale ones.
+const stagePrefix = "gamepipe_stage_v1_"
+
+// kindTable describes how one event kind is written: the staging table's
+// COPY columns, how a row is filled from an event, and the statement that
+// moves staged rows into the kind's table.
+type kindTable struct {
+	kind    telemetry.Kind
+	table   string
+	stage   string
+	columns []string
+	// createStage creates the staging table if this connection has none.
+	createStage string
+	// move empties the staging table into the target table.
+	move string
+	fill func(s *eventSource, ev *telemetry.Event)
+}
+
+// kindTables is indexed by kindIndex.
+var kindTables = [...]*kindTable{
+	newKindTable(telemetry.KindPlayer, "player_events", "timestamp",
+		[]string{"event_id", "app_id", "build_id", "player_id", "event_name", "region", "hardware", "timestamp", "received_at"},
+		(*eventSource).fillPlayer),
+	newKindTable(telemetry.KindFunnel, "funnel_steps", "timestamp",
+		[]string{"event_id", "app_id", "build_id", "player_id", "session_id", "level_id", "funnel_step_name", "timestamp", "received_at"},
+		(*eventSource).fillFunnel),
+	newKindTable(telemetry.KindGameplay, "gameplay_events", "timestamp",
+		[]string{"event_id", "app_id", "build_id", "player_id", "session_id", "level_id", "event_name",
+			"pos_x", "pos_y", "pos_z", "custom_data", "input_method", "timestamp", "received_at"},
+		(*eventSource).fillGameplay),
+	newKindTable(telemetry.KindRealtime, "trajectories", "timestamp_start",
+		[]string{"event_id", "app_id", "build_id", "player_id", "session_id", "status", "input_method",
+			"fps_mean", "fps_low_5", "fps_low_1", "positions", "timestamp_start", "timestamp_end", "received_at"},
+		(*eventSource).fillRealtime),
+}
+
+func kindIndex(k telemetry.Kind) int {
+	switch k {
+	case telemetry.KindPlayer:
+		return 0
+	case telemetry.KindFunnel:
+		return 1
+	case telemetry.KindGameplay:
+		return 2
+	}
+	return 3
+}
+
+func newKindTable(kind telemetry.Kind, table, timeColumn string, columns []string, fill func(*eventSource, *telemetry.Event)) *kindTable {
+	quoted := make([]string, len(columns))
+	for i, c := range columns {
+		quoted[i] = pgx.Identifier{c}.Sanitize()
+	}
+	cols := strings.Join(quoted, ", ")
+	stage := stagePrefix + table
+	kt := &kindTable{
+		kind:    kind,
+		table:   table,
+		stage:   stage,
+		columns: columns,
+		fill:    fill,
+		// CREATE TABLE AS copies the column types but no NOT NULL, so
+		// num_points, computed on the way out, can be left out.
+		createStage: "CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DELETE ROWS AS SELECT " +
+			cols + " FROM " + table + " WITH NO DATA",
+	}
+	order := " ORDER BY event_id, " + pgx.Identifier{timeColumn}.Sanitize()
+	switch kind {
+	case telemetry.KindPlayer:
+		// The player's identity is the latest non-null value of each field,
+		// by event time, within the batch and then against the stored row.
+		kt.move = `WITH staged AS (DELETE FROM ` + stage + ` RETURNING *),
+inserted AS (
+	INSERT INTO player_events (` + cols + `)
+	SELECT ` + cols + ` FROM staged` + order + `
+	ON CONFLICT DO NOTHING
+	RETURNING 1
+),
+latest AS (
+	SELECT app_id, player_id,
+		min("timestamp") AS first_seen,
+		max("timestamp") AS last_seen,
+		(array_agg(build_id ORDER BY "timestamp" DESC) FILTER (WHERE build_id IS NOT NULL))[1] AS build_id,
+		(array_agg(region ORDER BY "timestamp" DESC) FILTER (WHERE region IS NOT NULL))[1] AS region,
+		(array_agg(hardware ORDER BY "timestamp" DESC) FILTER (WHERE hardware IS NOT NULL))[1] AS hardware
+	FROM staged
+	GROUP BY app_id, player_id
+),
+upserted AS (
+	INSERT INTO players AS p (app_id, player_id, build_id, region, hardware, first_seen, last_seen, updated_at)
+	SELECT app_id, player_id, build_id, region, hardware, first_seen, last_seen, now()
+	FROM latest
+	ORDER BY app_id, player_id
+	ON CONFLICT (app_id, player_id) DO UPDATE SET
+		build_id = CASE WHEN excluded.last_seen >= p.last_seen
+			THEN coalesce(excluded.build_id, p.build_id) ELSE coalesce(p.build_id, excluded.build_id) END,
+		region = CASE WHEN excluded.last_seen >= p.last_seen
+			THEN coalesce(excluded.region, p.region) ELSE coalesce(p.region, excluded.region) END,
+		hardware = CASE WHEN excluded.last_seen >= p.last_seen
+			THEN coalesce(excluded.hardware, p.hardware) ELSE coalesce(p.hardware, excluded.hardware) END,
+		first_seen = least(p.first_seen, excluded.first_seen),
+		last_seen = greatest(p.last_seen, excluded.last_seen),
+		updated_at = now()
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted)::int, (SELECT count(*) FROM upserted)::int`
+	case telemetry.KindRealtime:
+		kt.move = `WITH staged AS (DELETE FROM ` + stage + ` RETURNING *)
+INSERT INTO ` + table + ` (` + cols + `, num_points)
+SELECT ` + cols + `, coalesce(cardinality(positions), 0) / 3 FROM staged` + order + `
+ON CONFLICT DO NOTHING`
+	default:
+		kt.move = `WITH staged AS (DELETE FROM ` + stage + ` RETURNING *)
+INSERT INTO ` + table + ` (` + cols + `)
+SELECT ` + cols + ` FROM staged` + order + `
+ON CONFLICT DO NOTHING`
+	}
+	return kt
+}
+
+// eventSource is a pgx.CopyFromSource over the events of one kind in a
+// slice. It fills one reused row of pgtype values, which pgx encodes before
+// asking for the next row, so most columns are copied without allocating:
+// only jsonb and the positions array are boxed.
+type eventSource struct {
+	events []telemetry.Event
+	kt     *kindTable
+	i      int
+	now    time.Time
+	row    []any
+
+	id, app pgtype.UUID
+	text    [6]pgtype.Text
+	num     [6]pgtype.Float8
+	ts      [3]pgtype.Timestamptz
+
+	positions float8Array
+}
+
+var _ pgx.CopyFromSource = (*eventSource)(nil)
+
+func newEventSource(events []telemetry.Event) *eventSource {
+	return &eventSource{events: events, now: time.Now(), row: make([]any, 0, 16)}
+}
+
+// reset starts a pass over the events of kt's kind.
+func (s *eventSource) reset(kt *kindTable) {
+	s.kt = kt
+	s.i = -1
+	s.row = s.row[:len(kt.columns)]
+}
+
+// Next implements pgx.CopyFromSource.
+func (s *eventSource) Next() bool {
+	for s.i++; s.i < len(s.events); s.i++ {
+		if s.events[s.i].Kind == s.kt.kind {
+			return true
+		}
+	}
+	return false
+}
+
+// Values implements pgx.CopyFromSource.
+func (s *eventSource) Values() ([]any, error) {
+	ev := &s.events[s.i]
+	// CheckEvent has passed: both parse.
+	s.id.Valid = parseUUID(ev.ID, &s.id.Bytes)
+	s.app.Valid = parseUUID(ev.AppID, &s.app.Bytes)
+	s.kt.fill(s, ev)
+	return s.row, nil
+}
+
+// Err implements pgx.CopyFromSource.
+func (s *eventSource) Err() error { return nil }
+
+func (s *eventSource) fillPlayer(ev *telemetry.Event) {
+	s.row[0], s.row[1] = &s.id, &s.app
+	s.row[2] = s.setText(0, ev.BuildID)
+	s.row[3] = s.setText(1, ev.PlayerID)
+	s.row[4] = s.setText(2, ev.EventName)
+	s.row[5] = s.setText(3, ev.Region)
+	s.row[6] = jsonValue(ev.Hardware)
+	s.row[7] = s.setTime(0, ev.Timestamp)
+	s.row[8] = s.receivedAt(ev)
+}
+
+func (s *eventSource) fillFunnel(ev *telemetry.Event) {
+	s.row[0], s.row[1] = &s.id, &s.app
+	s.row[2] = s.setText(0, ev.BuildID)
+	s.row[3] = s.setText(1, ev.PlayerID)
+	s.row[4] = s.setText(2, ev.SessionID)
+	s.row[5] = s.setText(3, ev.LevelID)
+	s.row[6] = s.setText(4, ev.FunnelStepName)
+	s.row[7] = s.setTime(0, ev.Timestamp)
+	s.row[8] = s.receivedAt(ev)
+}
+
+func (s *eventSource) fillGameplay(ev *telemetry.Event) {
+	s.row[0], s.row[1] = &s.id, &s.app
+	s.row[2] = s.setText(0, ev.BuildID)
+	s.row[3] = s.setText(1, ev.PlayerID)
+	s.row[4] = s.setText(2, ev.SessionID)
+	s.row[5] = s.setText(3, ev.LevelID)
+	s.row[6] = s.setText(4, ev.EventName)
+	for i := range 3 {
+		s.row[7+i] = nil
+		if ev.Position != nil {
+			s.row[7+i] = s.setFloat(i, ev.Position[i])
+		}
+	}
+	s.row[10] = jsonValue(ev.CustomData)
+	s.row[11] = s.setText(5, ev.InputMethod)
+	s.row[12] = s.setTime(0, ev.Timestamp)
+	s.row[13] = s.receivedAt(ev)
+}
+
+func (s *eventSource) fillRealtime(ev *telemetry.Event) {
+	s.row[0], s.row[1] = &s.id, &s.app
+	s.row[2] = s.setText(0, ev.BuildID)
+	s.row[3] = s.setText(1, ev.PlayerID)
+	s.row[4] = s.setText(2, ev.SessionID)
+	s.row[5] = s.setText(3, ev.Status)
+	s.row[6] = s.setText(4, ev.InputMethod)
+	s.row[7], s.row[8], s.row[9] = nil, nil, nil
+	if ev.FPS != nil {
+		s.row[7] = s.setFloat(0, ev.FPS.Mean)
+		s.row[8] = s.setFloat(1, ev.FPS.Low5)
+		s.row[9] = s.setFloat(2, ev.FPS.Low1)
+	}
+	s.positions.vals = ev.Positions
+	s.row[10] = &s.positions
+	s.row[11] = s.setTime(0, ev.TimestampStart)
+	s.row[12] = nil
+	if !ev.TimestampEnd.IsZero() {
+		s.row[12] = s.setTime(1, ev.TimestampEnd)
+	}
+	s.row[13] = s.receivedAt(ev)
+}
+
+// setText sets text scratch value i to v, NULL when empty, and returns it.
+func (s *eventSource) setText(i int, v string) *pgtype.Text {
+	s.text[i] = pgtype.Text{String: v, Valid: v != ""}
+	return &s.text[i]
+}
+
+func (s *eventSource) setFloat(i int, v float64) *pgtype.Float8 {
+	s.num[i] = pgtype.Float8{Float64: v, Valid: true}
+	return &s.num[i]
+}
+
+func (s *eventSource) setTime(i int, t time.Time) *pgtype.Timestamptz {
+	s.ts[i] = pgtype.Timestamptz{Time: t, Valid: true}
+	return &s.ts[i]
+}
+
+// receivedAt is the event's ReceivedAt, or now for an event without one.
+func (s *eventSource) receivedAt(ev *telemetry.Event) *pgtype.Timestamptz {
+	if ev.ReceivedAt.IsZero() {
+		return s.setTime(2, s.now)
+	}
+	return s.setTime(2, ev.ReceivedAt)
+}
+
+// jsonValue is raw JSON for a jsonb column, or nil (NULL) when empty.
+func jsonValue(raw json.RawMessage) any {
+	if len(raw) == 0 {
+		return nil
+	}
+	// A []byte, not a json.RawMessage: pgx writes []byte as is.
+	return []byte(raw)
+}
+
+// float8Array is a pgtype.ArrayGetter over a []float64 that pgx encodes
+// without allocating: its generic slice path boxes every element, and a
+// trajectory may hold 30000 numbers.
+type float8Array struct {
+	vals []float64
+	dims [1]pgtype.ArrayDimension
+}
+
+var _ pgtype.ArrayGetter = (*float8Array)(nil)
+
+// Dimensions implements pgtype.ArrayGetter.
+func (a *float8Array) Dimensions() []pgtype.ArrayDimension {
+	if len(a.vals) == 0 {
+		return a.dims[:0] // an empty array, not NULL
+	}
+	a.dims[0] = pgtype.ArrayDimension{Length: int32(len(a.vals)), LowerBound: 1}
+	return a.dims[:]
+}
+
+// Index implements pgtype.ArrayGetter.
+func (a *float8Array) Index(i int) any { return float8Ref{&a.vals[i]} }
+
+// IndexType implements pgtype.ArrayGetter.
+func (a *float8Array) IndexType() any { return float8Ref{} }
+
+// float8Ref is a pgtype.Float64Valuer that fits in an interface without
+// allocating (it is one pointer).
+type float8Ref struct{ p *float64 }
+
+// Float64Value implements pgtype.Float64Valuer.
+func (r float8Ref) Float64Value() (pgtype.Float8, error) {
+	return pgtype.Float8{Float64: *r.p, Valid: true}, nil
+}
