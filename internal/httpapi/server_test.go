@@ -59,6 +59,11 @@ type setupOpts struct {
 
 func setup(t *testing.T, opts *setupOpts) *testBundle {
 	t.Helper()
+	return setupTB(t, opts)
+}
+
+func setupTB(t testing.TB, opts *setupOpts) *testBundle {
+	t.Helper()
 	ctx := context.Background()
 	if opts == nil {
 		opts = &setupOpts{}
@@ -116,7 +121,9 @@ func gameplay(app string, i int) map[string]any {
 	}
 }
 
-func pack(t *testing.T, v any) []byte {
+func pack(t *testing.T, v any) []byte { return packB(t, v) }
+
+func packB(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := msgpack.Marshal(v)
 	require.NoError(t, err)
