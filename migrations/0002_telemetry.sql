@@ -39,6 +39,8 @@ CREATE TABLE player_events (
 
 CREATE TABLE player_events_default PARTITION OF player_events DEFAULT;
 CREATE INDEX player_events_app_id_timestamp_idx ON player_events (app_id, "timestamp");
+-- Backfill exports page through an app's rows by arrival time.
+CREATE INDEX player_events_app_id_received_at_idx ON player_events (app_id, received_at);
 
 COMMENT ON TABLE player_events IS
     'Player Identity (Create_Player) events as received, one row per event_id. The players table holds each player''s current identity.';
@@ -75,6 +77,8 @@ CREATE TABLE funnel_steps (
 
 CREATE TABLE funnel_steps_default PARTITION OF funnel_steps DEFAULT;
 CREATE INDEX funnel_steps_app_id_timestamp_idx ON funnel_steps (app_id, "timestamp");
+-- Backfill exports page through an app's rows by arrival time.
+CREATE INDEX funnel_steps_app_id_received_at_idx ON funnel_steps (app_id, received_at);
 CREATE INDEX funnel_steps_app_id_step_timestamp_idx ON funnel_steps (app_id, funnel_step_name, "timestamp");
 
 COMMENT ON TABLE funnel_steps IS
@@ -101,6 +105,8 @@ CREATE TABLE gameplay_events (
 
 CREATE TABLE gameplay_events_default PARTITION OF gameplay_events DEFAULT;
 CREATE INDEX gameplay_events_app_id_timestamp_idx ON gameplay_events (app_id, "timestamp");
+-- Backfill exports page through an app's rows by arrival time.
+CREATE INDEX gameplay_events_app_id_received_at_idx ON gameplay_events (app_id, received_at);
 CREATE INDEX gameplay_events_app_id_name_timestamp_idx ON gameplay_events (app_id, event_name, "timestamp");
 
 COMMENT ON TABLE gameplay_events IS
@@ -129,6 +135,8 @@ CREATE TABLE trajectories (
 
 CREATE TABLE trajectories_default PARTITION OF trajectories DEFAULT;
 CREATE INDEX trajectories_app_id_timestamp_start_idx ON trajectories (app_id, timestamp_start);
+-- Backfill exports page through an app's rows by arrival time.
+CREATE INDEX trajectories_app_id_received_at_idx ON trajectories (app_id, received_at);
 
 COMMENT ON TABLE trajectories IS
     'Realtime Trajectory events, one row per event_id, partitioned by day of timestamp_start.';

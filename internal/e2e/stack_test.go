@@ -64,13 +64,16 @@ func newStack(t *testing.T, opts *stackOpts) *stack {
 	require.NoError(t, err)
 	_, err = eventstream.EnsureStream(ctx, js, &eventstream.StreamConfig{})
 	require.NoError(t, err)
-	api, err := httpapi.New(&httpapi.Config{RateLimit: ratelimit.Config{Rate: 10_000, Burst: 10_000}}, &httpapi.Deps{
-		Logger:    zerolog.Nop(),
-		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: 2 * time.Second, Fault: opts.fault}),
-		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {
-			return store.KeyLookup(ctx, s.db.Pool, h)
-		},
-	})
+	deps := httpapi.Deps{}
+	if opts.extra != nil {
+		deps = opts.extra(t, s, nc)
+	}
+	deps.Logger = zerolog.Nop()
+	deps.Publisher = eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: 2 * time.Second, Fault: opts.fault})
+	deps.KeyLookup = func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {
+		return store.KeyLookup(ctx, s.db.Pool, h)
+	}
+	api, err := httpapi.New(&httpapi.Config{RateLimit: ratelimit.Config{Rate: 10_000, Burst: 10_000}}, &deps)
 	require.NoError(t, err)
 	s.api = httptest.NewServer(api)
 	t.Cleanup(s.api.Close)

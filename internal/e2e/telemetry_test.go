@@ -1,15 +1,29 @@
 package e2e
 
 import (
+	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/export"
+	"github.com/gamepipe/gamepipe/internal/httpapi"
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
@@ -166,4 +180,73 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		}, 30*time.Second, 100*time.Millisecond)
 		s.eventuallyCount(t, 1, "SELECT count(*) FROM gameplay_events")
 	})
+}
+
+func TestExportFlushRequest(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	// An exporter that only flushes on request (MaxAge an hour).
+	var trigger *export.FlushTrigger
+	dir := t.TempDir()
+	s := newStack(t, &stackOpts{extra: func(t *testing.T, s *stack, nc *nats.Conn) httpapi.Deps {
+		trigger = export.NewFlushTrigger(nc, nil)
+		return httpapi.Deps{FlushExports: func(ctx context.Context) (any, error) { return trigger.Trigger(ctx) }}
+	}})
+	nc, err := nats.Connect(s.natsURL)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	stream, err := eventstream.OpenStream(ctx, js)
+	require.NoError(t, err)
+	cons, err := eventstream.EnsureConsumer(ctx, js, &eventstream.ConsumerConfig{Durable: eventstream.ConsumerExporter, AckWait: 5 * time.Second})
+	require.NoError(t, err)
+	exp, err := export.New(&export.Config{Dir: dir, MaxAge: time.Hour, FetchWait: 100 * time.Millisecond},
+		&export.Deps{Logger: zerolog.Nop(), Conn: nc, Consumer: cons, Stream: stream})
+	require.NoError(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- exp.Run(runCtx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	batch := make([]any, 25)
+	for i := range batch {
+		batch[i] = gameplay(s.app.AppID.String(), i)
+	}
+	status, _ := s.post(t, pack(t, batch))
+	require.Equal(t, 200, status)
+
+	// Until the exporter has fetched them, a flush may write nothing: ask
+	// again until all 25 lines are in files.
+	lines := func() int {
+		n := 0
+		_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".ndjson.gz") {
+				return nil
+			}
+			f, err := os.Open(path)
+			require.NoError(t, err)
+			defer f.Close()
+			zr, err := gzip.NewReader(f)
+			require.NoError(t, err)
+			sc := bufio.NewScanner(zr)
+			sc.Buffer(make([]byte, 1<<20), 1<<20)
+			for sc.Scan() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	require.Eventually(t, func() bool {
+		req, err := http.NewRequest(http.MethodPost, s.api.URL+"/api/export", nil)
+		require.NoError(t, err)
+		resp, err := s.api.Client().Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusAccepted, resp.StatusCode, "%s", body)
+		return lines() == 25
+	}, 20*time.Second, 200*time.Millisecond)
 }

@@ -126,3 +126,17 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg *ConsumerCo
 	}
 	return c, nil
 }
+
+// OpenStream returns TELEMETRY as the API configured it, creating it with
+// the defaults only when it does not exist yet. Consumers (worker, exporter)
+// use it: EnsureStream with their own config would reset the API's limits.
+func OpenStream(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
+	s, err := js.Stream(ctx, StreamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return EnsureStream(ctx, js, &StreamConfig{})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("error looking up stream %s: %w", StreamName, err)
+	}
+	return s, nil
+}

@@ -61,7 +61,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	}
 
 	appID := info.AppID.String()
-	now := s.cfg.Now().UTC()
+	// Postgres keeps microseconds: truncate so every copy of the event
+	// (stream, table, export, backfill) says the same received_at.
+	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
 	data := buf.data[:0]
 	msgs := buf.msgs[:0]
 	offsets := make([]int, 0, len(events)+1)

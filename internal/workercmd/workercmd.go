@@ -68,7 +68,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := eventstream.EnsureStream(ctx, js, &eventstream.StreamConfig{}); err != nil {
+	if _, err := eventstream.OpenStream(ctx, js); err != nil {
 		return err
 	}
 	cons, err := eventstream.EnsureConsumer(ctx, js, &eventstream.ConsumerConfig{

@@ -1,0 +1,65 @@
+// Package export writes telemetry events as gzipped NDJSON files: the
+// streaming Exporter, a durable consumer of the TELEMETRY stream beside the
+// sink, and Backfill, which writes the same files from the Postgres
+// telemetry tables for data older than the stream keeps.
+//
+// # Lines
+//
+// One line per event: json.Marshal of the canonical telemetry.Event, which
+// carries the event id and received_at. A line may repeat (a message
+// redelivered after a crash, or a client retry that arrived after the
+// stream's duplicate window and so became a second message with its own
+// received_at); readers dedup by id. Nothing is ever lost: a message is
+// acknowledged only once its line is in a file under its final name,
+// fsynced, and listed in the day's manifest.
+//
+// # Layout
+//
+//	<Dir>/<app_id>/<kind>/<yyyy-mm-dd>/<hh>-<seq>.ndjson.gz
+//	<Dir>/<app_id>/<kind>/<yyyy-mm-dd>/manifest.json
+//
+// The day and hour are those of the event's received_at, in UTC, not of the
+// client's own timestamp: the stream delivers roughly in received_at order,
+// so an hour's directory stops growing soon after the hour ends and a day
+// can be declared complete (below); client clocks, late uploads and offline
+// play would otherwise keep adding files to old days forever.
+//
+// <seq> is a six-digit, zero-padded number, the next free one in the hour
+// (00-000000, 00-000001, ...). A file is written under
+// "<final>.tmp-<random>", fsynced, then hard-linked to the final name, which
+// fails if the name exists (so several exporters sharing one directory never
+// overwrite each other: the loser takes the next number), the temporary name
+// is removed and the directory fsynced. A final name therefore always holds a
+// whole gzip stream. Readers ignore names containing ".tmp-"; an exporter
+// removes leftovers older than a few minutes when it starts.
+//
+// # Manifest
+//
+// manifest.json lists a day's files with their line counts, sizes and the
+// SHA-256 of their gzip bytes, and the day's total. It is rewritten
+// atomically (temp, fsync, rename) after every flush into the day, under an
+// flock on ".manifest.lock" so that several exporters can share a day; each
+// update also adds any final file the manifest misses (one a crashed
+// exporter linked but never listed).
+//
+// complete becomes true once no more lines can arrive for the day: the day
+// ended more than CompleteGrace ago and every TELEMETRY message stored
+// before that instant has been acknowledged by the exporter consumer (the
+// first unacknowledged message, right after the consumer's ack floor, was
+// stored after the day's end plus CompleteGrace). Because a message is
+// acknowledged only after its file is listed, a complete manifest lists
+// every line of the day. A message could still arrive later only if the API
+// stamped received_at more than CompleteGrace before the stream stored it
+// (clock skew or a very slow publish); its file is then added to the
+// manifest and a warning logged. Days without any event have no directory.
+//
+// # Flush
+//
+// Events are buffered per (app, kind, hour) and written when a buffer
+// reaches MaxFileBytes of NDJSON, when it is older than MaxAge, when the
+// exporter holds MaxBufferedEvents, on shutdown, and on request: every
+// exporter listens on FlushSubject (core NATS, no queue group), flushes
+// everything and replies with a FlushReply. RequestFlush gathers the
+// replies; FlushTrigger coalesces concurrent callers for the API's
+// POST /api/export.
+package export
