@@ -57,7 +57,9 @@ func NATS(ctx context.Context, logger zerolog.Logger, url, name string) (*nats.C
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),
 		nats.Timeout(5*time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			logger.Warn().Err(err).Msg("infra: NATS disconnected")
+			if err != nil { // nil: our own Close or Drain
+				logger.Warn().Err(err).Msg("infra: NATS disconnected")
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			logger.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("infra: NATS reconnected")
