@@ -39,6 +39,8 @@ type stackOpts struct {
 	natsURL string            // use this server instead of an in-process one
 	fault   func(i int) error // publisher fault hook
 	extra   func(t *testing.T, s *stack, nc *nats.Conn) httpapi.Deps
+	stream  *eventstream.StreamConfig // TELEMETRY's config; defaults when nil
+	noSink  bool                      // the test starts the sink itself
 }
 
 func newStack(t *testing.T, opts *stackOpts) *stack {
@@ -62,7 +64,11 @@ func newStack(t *testing.T, opts *stackOpts) *stack {
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(2*time.Second))
 	require.NoError(t, err)
-	_, err = eventstream.EnsureStream(ctx, js, &eventstream.StreamConfig{})
+	streamCfg := opts.stream
+	if streamCfg == nil {
+		streamCfg = &eventstream.StreamConfig{}
+	}
+	_, err = eventstream.EnsureStream(ctx, js, streamCfg)
 	require.NoError(t, err)
 	deps := httpapi.Deps{}
 	if opts.extra != nil {
@@ -78,7 +84,9 @@ func newStack(t *testing.T, opts *stackOpts) *stack {
 	s.api = httptest.NewServer(api)
 	t.Cleanup(s.api.Close)
 
-	s.startSink(t)
+	if !opts.noSink {
+		s.startSink(t)
+	}
 	return s
 }
 
