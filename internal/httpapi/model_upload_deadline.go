@@ -1,0 +1,75 @@
+package httpapi
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"time"
+)
+
+// minTransferBytesPerSecond is the slowest average rate a model upload or
+// download is given time for: a transfer of up to limit bytes gets
+// limit/minTransferBytesPerSecond seconds on top of the usual timeouts
+// (with the default 200 MiB cap, 800 s more).
+const minTransferBytesPerSecond = 256 << 10
+
+// transferWindow is how long moving up to limit bytes may take in total.
+func (s *Server) transferWindow(limit int64) time.Duration {
+	return s.cfg.RequestTimeout + s.cfg.BodyReadTimeout + time.Duration(limit/minTransferBytesPerSecond)*time.Second
+}
+
+// uploadDeadline lifts the server-wide timeouts for one large upload.
+// http.Server.ReadTimeout and Config.RequestTimeout are sized for telemetry
+// bodies of a megabyte; a 200 MiB model needs longer. Instead of one long
+// read deadline, the returned reader moves the deadline forward on every
+// read, by BodyReadTimeout, never past end: a client that stalls is cut off
+// as quickly as for ingestion, and a steady one may take up to end. The
+// returned context (for blob storage) runs until end, detached from the
+// request's RequestTimeout but still cancelled when the client goes away.
+// The caller must call the cancel function.
+func (s *Server) uploadDeadline(w http.ResponseWriter, r *http.Request, limit int64) (context.Context, io.ReadCloser, context.CancelFunc) {
+	end := time.Now().Add(s.transferWindow(limit))
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(end.Add(s.cfg.RequestTimeout))
+
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), end)
+	stop := context.AfterFunc(r.Context(), func() {
+		// Only a cancellation from the connection (the client left), not
+		// the request's own timeout, which an upload outlives.
+		if r.Context().Err() == context.Canceled {
+			cancel()
+		}
+	})
+	body := &deadlineReader{r: r.Body, rc: rc, idle: s.cfg.BodyReadTimeout, end: end}
+	return ctx, body, func() {
+		stop()
+		cancel()
+	}
+}
+
+// deadlineReader extends the connection's read deadline before each read.
+type deadlineReader struct {
+	r    io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+	end  time.Time
+}
+
+func (d *deadlineReader) Read(p []byte) (int, error) {
+	next := time.Now().Add(d.idle)
+	if next.After(d.end) {
+		next = d.end
+	}
+	// An unsupported writer (a test recorder) has no deadline to move.
+	_ = d.rc.SetReadDeadline(next)
+	n, err := d.r.Read(p)
+	if err == io.EOF {
+		// At the body's end net/http starts a background read to notice a
+		// client hanging up; give it the whole window, or an idle deadline
+		// passing while the row is written would cancel the request.
+		_ = d.rc.SetReadDeadline(d.end)
+	}
+	return n, err
+}
+
+func (d *deadlineReader) Close() error { return d.r.Close() }
