@@ -141,8 +141,10 @@ func schemaName(t testing.TB) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	test := nonWord.ReplaceAllString(strings.ToLower(t.Name()), "_")
-	if len(test) > 30 {
-		test = test[:30]
+	// River derives LISTEN channel names from the schema, and Postgres
+	// caps identifiers at 63 bytes: keep the schema name short.
+	if len(test) > 12 {
+		test = test[:12]
 	}
 	return fmt.Sprintf("t_%d_%s_%s", time.Now().Unix(), strings.Trim(test, "_"), hex.EncodeToString(b[:]))
 }
