@@ -43,6 +43,19 @@ type Jobs struct {
 	MaxVideoBytes int64
 	// MaxModelBytes caps an uploaded level model (MAX_MODEL_BYTES).
 	MaxModelBytes int64
+	// KinetixDeadline is how long a Kinetix process may take before its
+	// emote is failed (KINETIX_DEADLINE).
+	KinetixDeadline time.Duration
+
+	// GeneraitivDeadline is how long a generation may wait for its
+	// completion before it is timed out (GENERAITIV_DEADLINE).
+	GeneraitivDeadline time.Duration
+	// GeneraitivMaxImageBytes caps a downloaded generated image
+	// (GENERAITIV_MAX_IMAGE_BYTES).
+	GeneraitivMaxImageBytes int64
+	// GeneraitivRateLimit is the most Generaitiv requests per second one
+	// process sends with one key (GENERAITIV_RATE_LIMIT).
+	GeneraitivRateLimit int
 }
 
 func (r *reader) jobs() Jobs {
@@ -61,6 +74,10 @@ func (r *reader) jobs() Jobs {
 		MaxVideoBytes:         int64(r.positiveInt("MAX_VIDEO_BYTES", 200<<20)),
 		MaxModelBytes:         int64(r.positiveInt("MAX_MODEL_BYTES", 200<<20)),
 	}
+	j.KinetixDeadline = r.duration("KINETIX_DEADLINE", 10*time.Minute)
+	j.GeneraitivDeadline = r.duration("GENERAITIV_DEADLINE", 10*time.Minute)
+	j.GeneraitivMaxImageBytes = int64(r.positiveInt("GENERAITIV_MAX_IMAGE_BYTES", 20<<20))
+	j.GeneraitivRateLimit = r.positiveInt("GENERAITIV_RATE_LIMIT", 5)
 	if v := r.getenv("GENERAITIV_WS_URL"); v != "" {
 		j.GeneraitivWSURL = r.url("GENERAITIV_WS_URL", "", "ws", "wss")
 	}

@@ -1,10 +1,263 @@
 package httpapi
 
-import "net/http"
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
 
-// GeneraitivRouteDeps configures the generation routes (placeholder).
-type GeneraitivRouteDeps struct{}
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/riverqueue/river"
 
-// generationRoutes registers /v1/generations and the webhook (placeholder
-// until that issue lands).
-func (s *Server) generationRoutes(*http.ServeMux) {}
+	"github.com/gamepipe/gamepipe/internal/jobs"
+	"github.com/gamepipe/gamepipe/internal/store"
+)
+
+// GeneraitivRouteDeps configures the generation routes and the Generaitiv
+// webhook receiver.
+type GeneraitivRouteDeps struct {
+	// Deadline is how long a generation may wait for its completion before
+	// generaitiv_deadline marks it timed_out. Defaults to 10m.
+	Deadline time.Duration
+	// PublicBaseURL, when set, makes image URLs in responses absolute.
+	PublicBaseURL string
+	// MaxBodyBytes caps a POST /v1/generations body. Defaults to 64 KiB.
+	MaxBodyBytes int64
+	// MaxWebhookBytes caps a callback body (413 past it). Defaults to
+	// 16 KiB; the document's callbacks are a few hundred bytes.
+	MaxWebhookBytes int64
+	// NATS, when set, wakes the events stream as soon as a notification
+	// for the generation is published; without it the stream polls.
+	NATS *nats.Conn
+	// EventsPollInterval is how often the events stream re-reads the row.
+	// Defaults to 500ms, or 2s when NATS is set.
+	EventsPollInterval time.Duration
+	// BeforeCommit, when set, runs inside the create transaction after the
+	// row and its jobs are inserted; an error rolls everything back. For
+	// tests (RELIABILITY.md #21).
+	BeforeCommit func(ctx context.Context, id uuid.UUID) error
+}
+
+func (d *GeneraitivRouteDeps) withDefaults() *GeneraitivRouteDeps {
+	c := *d
+	c.Deadline = cmp.Or(c.Deadline, 10*time.Minute)
+	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 64<<10)
+	c.MaxWebhookBytes = cmp.Or(c.MaxWebhookBytes, 16<<10)
+	if c.EventsPollInterval == 0 {
+		c.EventsPollInterval = 500 * time.Millisecond
+		if c.NATS != nil {
+			c.EventsPollInterval = 2 * time.Second
+		}
+	}
+	c.PublicBaseURL = strings.TrimRight(c.PublicBaseURL, "/")
+	return &c
+}
+
+// generationRoutes registers /v1/generations and the Generaitiv webhook.
+func (s *Server) generationRoutes(mux *http.ServeMux) {
+	if s.jobs.Generaitiv == nil {
+		return
+	}
+	gen := &generationHandlers{s: s, deps: s.jobs.Generaitiv.withDefaults()}
+	mux.HandleFunc("POST /v1/generations", s.rateLimited(gen.create))
+	mux.HandleFunc("GET /v1/generations", s.rateLimited(gen.list))
+	mux.HandleFunc("GET /v1/generations/{id}", s.rateLimited(gen.get))
+	mux.HandleFunc("GET /v1/generations/{id}/image", s.rateLimited(gen.image))
+	mux.HandleFunc("GET /v1/generations/{id}/events", s.rateLimited(gen.events))
+	mux.HandleFunc("DELETE /v1/generations/{id}", s.rateLimited(gen.cancel))
+	// Not rate limited per IP: callbacks come in bursts from the
+	// upstream's few addresses, and each costs one primary-key lookup.
+	mux.HandleFunc("POST /webhooks/generaitiv/{id}", gen.webhook)
+}
+
+// generationHandlers serve the generation routes.
+type generationHandlers struct {
+	s    *Server
+	deps *GeneraitivRouteDeps
+}
+
+// createResponse is the 202 answer.
+type createResponse struct {
+	ID     string `json:"id"`
+	Status string `json:"status"`
+}
+
+// create inserts the row, its generaitiv_generate job and its
+// generaitiv_deadline job (scheduled at the deadline) in one transaction,
+// under the Idempotency-Key when one is given.
+func (h *generationHandlers) create(w http.ResponseWriter, r *http.Request) {
+	key, err := h.s.auth.secretApp(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.deps.MaxBodyBytes))
+	if err != nil {
+		writeError(w, r, bodyError(err, newError(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body exceeds %d bytes", h.deps.MaxBodyBytes))))
+		return
+	}
+	req, apiErr := parseGenerationRequest(body)
+	if apiErr != nil {
+		writeError(w, r, apiErr)
+		return
+	}
+	input, _ := json.Marshal(req.Input)
+	var publish json.RawMessage
+	if req.Publish != nil {
+		publish, _ = json.Marshal(req.Publish)
+	}
+	ctx := r.Context()
+	insert := func(tx pgx.Tx) (int, any, error) {
+		g := &store.Generation{ID: uuid.New(), AppID: key.AppID, Model: req.Model, Input: input, Publish: publish,
+			DeadlineAt: h.s.cfg.Now().Add(h.deps.Deadline)}
+		if err := store.GenerationInsert(ctx, tx, g); err != nil {
+			return 0, nil, err
+		}
+		if _, err := h.s.jobs.River.InsertManyTx(ctx, tx, []river.InsertManyParams{
+			{Args: jobs.GeneraitivGenerateArgs{GenerationID: g.ID}},
+			{Args: jobs.GeneraitivDeadlineArgs{GenerationID: g.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: g.DeadlineAt}},
+		}); err != nil {
+			return 0, nil, fmt.Errorf("error inserting jobs of generation %s: %w", g.ID, err)
+		}
+		if h.deps.BeforeCommit != nil {
+			if err := h.deps.BeforeCommit(ctx, g.ID); err != nil {
+				return 0, nil, err
+			}
+		}
+		return http.StatusAccepted, createResponse{ID: g.ID.String(), Status: g.Status}, nil
+	}
+
+	idemKey := r.Header.Get("Idempotency-Key")
+	if idemKey == "" {
+		var status int
+		var resp any
+		err := pgx.BeginFunc(ctx, h.s.jobs.Pool, func(tx pgx.Tx) error {
+			var err error
+			status, resp, err = insert(tx)
+			return err
+		})
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeJSON(w, status, resp)
+		return
+	}
+	if len(idemKey) > 255 {
+		writeError(w, r, &APIError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "Idempotency-Key is at most 255 characters", Field: "Idempotency-Key"})
+		return
+	}
+	canonical, _ := json.Marshal(req)
+	hash := sha256.Sum256(canonical)
+	res, err := store.Idempotent(ctx, h.s.jobs.Pool, &store.IdempotencyParams{
+		AppID: key.AppID, Route: "POST /v1/generations", Key: idemKey, RequestHash: hash[:],
+	}, insert)
+	switch {
+	case errors.Is(err, store.ErrIdempotencyMismatch):
+		writeError(w, r, newError(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used for a different request"))
+		return
+	case err != nil:
+		writeError(w, r, err)
+		return
+	}
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(res.Status)
+	_, _ = w.Write(res.Body)
+}
+
+// lookup authenticates and returns the app's generation named by the path;
+// another app's is 404.
+func (h *generationHandlers) lookup(r *http.Request) (*store.Generation, error) {
+	key, err := h.s.auth.secretApp(r)
+	if err != nil {
+		return nil, err
+	}
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return nil, errGenerationNotFound
+	}
+	g, err := store.GenerationGetForApp(r.Context(), h.s.jobs.Pool, key.AppID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errGenerationNotFound
+	}
+	return g, err
+}
+
+var errGenerationNotFound = newError(http.StatusNotFound, "not_found", "no such generation")
+
+func (h *generationHandlers) get(w http.ResponseWriter, r *http.Request) {
+	g, err := h.lookup(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newGenerationView(g, h.deps.PublicBaseURL))
+}
+
+// image serves the stored image, with ranges and conditional requests.
+func (h *generationHandlers) image(w http.ResponseWriter, r *http.Request) {
+	g, err := h.lookup(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if g.ImageKey == "" {
+		writeError(w, r, newError(http.StatusNotFound, "image_not_ready", "the generation has no stored image (yet); its status is "+g.Status))
+		return
+	}
+	body, _, err := h.s.jobs.Blob.Open(r.Context(), g.ImageKey)
+	if err != nil {
+		writeError(w, r, fmt.Errorf("error opening image of generation %s: %w", g.ID, err))
+		return
+	}
+	defer body.Close()
+	w.Header().Set("Content-Type", g.ImageContentType)
+	w.Header().Set("ETag", `"`+g.ImageKey+`"`)
+	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "", time.Time{}, body)
+}
+
+// cancel moves a generation that still waits for the upstream to
+// cancelled, with the generaitiv_finalize job that announces it, in one
+// transaction. Generaitiv has no cancel route: the upstream finishes the
+// work and its completion is recorded as late. Cancelling a cancelled
+// generation answers it again; one that is finalizing or ended is 409.
+func (h *generationHandlers) cancel(w http.ResponseWriter, r *http.Request) {
+	g, err := h.lookup(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	now := h.s.cfg.Now()
+	errNotCancellable := newError(http.StatusConflict, "not_cancellable", "the generation can no longer be cancelled")
+	g, err = store.GenerationUpdate(r.Context(), h.s.jobs.Pool, g.ID, func(tx pgx.Tx, g *store.Generation) error {
+		switch {
+		case g.Status == store.GenerationCancelled:
+			return store.ErrUnchanged
+		case !store.GenerationAwaitingCompletion(g.Status):
+			errNotCancellable.Message += "; its status is " + g.Status
+			return errNotCancellable
+		}
+		g.Status, g.FinishedAt = store.GenerationCancelled, &now
+		g.ErrorCode, g.ErrorMessage = "cancelled", "cancelled at the app's request"
+		_, err := h.s.jobs.River.InsertTx(r.Context(), tx, jobs.GeneraitivFinalizeArgs{GenerationID: g.ID}, nil)
+		return err
+	})
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, newGenerationView(g, h.deps.PublicBaseURL))
+}

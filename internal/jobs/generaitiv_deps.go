@@ -1,9 +1,133 @@
 package jobs
 
-import "github.com/riverqueue/river"
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
-// GeneraitivDeps configures the image jobs (placeholder until the AI image
-// issue lands).
-type GeneraitivDeps struct{}
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
 
-func registerGeneraitiv(*river.Workers, *Deps) error { return nil }
+	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/generaitiv"
+	"github.com/gamepipe/gamepipe/internal/store"
+)
+
+// GeneraitivDeps configures the image jobs: generaitiv_generate submits,
+// generaitiv_follow follows the websocket when there is no public URL for
+// webhooks, generaitiv_finalize downloads, stores and publishes, and
+// generaitiv_deadline times out a generation that never completes.
+type GeneraitivDeps struct {
+	// Client calls Generaitiv with the process-wide key; an app with a key
+	// of its own gets Client.WithKey. When nil it is built from
+	// ClientConfig.
+	Client *generaitiv.Client
+	// ClientConfig configures the client when Client is nil.
+	ClientConfig generaitiv.Config
+	// PublicBaseURL, when set, is where Generaitiv reaches the api: each
+	// generation is submitted with the callback URL
+	// PublicBaseURL/webhooks/generaitiv/{id}?token=…; when empty, the
+	// generation is followed over the websocket instead.
+	PublicBaseURL string
+	// MaxImageBytes caps a downloaded image. Defaults to 20 MiB.
+	MaxImageBytes int64
+	// RateLimitSnooze is the snooze after a 429 that carried no
+	// Retry-After. Defaults to 5s.
+	RateLimitSnooze time.Duration
+	// PublishRetry is the pause after the token id offered as next was
+	// taken by another generation. Defaults to 1s.
+	PublishRetry time.Duration
+	// Fault, when set, is called at named points ("after_submit",
+	// "publish:reserve", "publish:create", "publish:upload"); an error
+	// ends the job run there, as a crash at that point would. For tests.
+	Fault func(point string, id uuid.UUID) error
+}
+
+func registerGeneraitiv(workers *river.Workers, deps *Deps) error {
+	g := deps.Generaitiv
+	if g.Client == nil {
+		c, err := generaitiv.New(&g.ClientConfig)
+		if err != nil {
+			return fmt.Errorf("error building the generaitiv client: %w", err)
+		}
+		g.Client = c
+	}
+	if deps.Blob == nil {
+		return errors.New("jobs: Blob is required for the generaitiv jobs")
+	}
+	g.MaxImageBytes = cmp.Or(g.MaxImageBytes, 20<<20)
+	g.RateLimitSnooze = cmp.Or(g.RateLimitSnooze, 5*time.Second)
+	g.PublishRetry = cmp.Or(g.PublishRetry, time.Second)
+	g.PublicBaseURL = strings.TrimRight(g.PublicBaseURL, "/")
+	river.AddWorker(workers, &GeneraitivGenerateWorker{deps: deps})
+	river.AddWorker(workers, &GeneraitivFollowWorker{deps: deps})
+	river.AddWorker(workers, &GeneraitivFinalizeWorker{deps: deps})
+	river.AddWorker(workers, &GeneraitivDeadlineWorker{deps: deps})
+	return nil
+}
+
+// generaitivClient returns the client for an app: its own key if it has
+// one, else the process-wide key.
+func (d *Deps) generaitivClient(ctx context.Context, appID uuid.UUID) (*generaitiv.Client, error) {
+	_, key, err := store.AppUpstreamKeys(ctx, d.Pool, appID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("error reading upstream keys of app %s: %w", appID, err)
+	}
+	return d.Generaitiv.Client.WithKey(key), nil
+}
+
+func (d *Deps) generaitivFault(point string, id uuid.UUID) error {
+	if d.Generaitiv.Fault == nil {
+		return nil
+	}
+	return d.Generaitiv.Fault(point, id)
+}
+
+// announceGeneration publishes the generation's current status. The
+// message id (kind.id.status) makes a repeat within the stream's dedup
+// window a no-op, so every job run may announce what it finds.
+func (d *Deps) announceGeneration(ctx context.Context, g *store.Generation) error {
+	if d.Notifier == nil {
+		return nil
+	}
+	data := map[string]any{}
+	switch g.Status {
+	case store.GenerationSubmitted:
+		data["workload_id"] = g.WorkloadID
+	case store.GenerationRunning:
+		data["progress"] = g.Progress
+	case store.GenerationSucceeded:
+		data["image_url"] = "/v1/generations/" + g.ID.String() + "/image"
+		if g.TokenID != nil && g.UploadDone {
+			data["token_id"], data["collection"] = *g.TokenID, g.TokenCollection
+		}
+	case store.GenerationFailed, store.GenerationTimedOut, store.GenerationCancelled:
+		data["error"], data["message"] = g.ErrorCode, g.ErrorMessage
+	}
+	err := d.Notifier.Notify(ctx, &eventstream.Notification{
+		Kind: "generation", ID: g.ID.String(), AppID: g.AppID.String(), Status: g.Status, At: g.UpdatedAt, Data: data,
+	}, "")
+	if err != nil {
+		return fmt.Errorf("error announcing generation %s %s: %w", g.ID, g.Status, err)
+	}
+	return nil
+}
+
+// announceProgress publishes a progress value on the progress subject;
+// best effort, since the next value supersedes it.
+func (d *Deps) announceProgress(ctx context.Context, g *store.Generation) {
+	if d.Notifier == nil {
+		return
+	}
+	err := d.Notifier.Notify(ctx, &eventstream.Notification{
+		Kind: "generation", ID: g.ID.String(), AppID: g.AppID.String(), Status: "progress", At: g.UpdatedAt,
+		Data: map[string]any{"progress": g.Progress},
+	}, strconv.Itoa(int(g.Progress)))
+	if err != nil {
+		d.Logger.Warn().Err(err).Str("generation_id", g.ID.String()).Msg("jobs.generaitiv: Error announcing progress")
+	}
+}

@@ -1,0 +1,74 @@
+package generaitiv
+
+import "context"
+
+// GenInput is the generation input the document shows. Nil fields are left
+// to the upstream's defaults.
+type GenInput struct {
+	Prompt               string   `json:"prompt"`
+	PromptStrength       *float64 `json:"prompt_strength,omitempty"`
+	Refine               string   `json:"refine,omitempty"`
+	Scheduler            string   `json:"scheduler,omitempty"`
+	DisableSafetyChecker *bool    `json:"disable_safety_checker,omitempty"`
+	HighNoiseFrac        *float64 `json:"high_noise_frac,omitempty"`
+	LoraScale            *float64 `json:"lora_scale,omitempty"`
+	GuidanceScale        *float64 `json:"guidance_scale,omitempty"`
+	Width                *int     `json:"width,omitempty"`
+	Height               *int     `json:"height,omitempty"`
+	NumInferenceSteps    *int     `json:"num_inference_steps,omitempty"`
+}
+
+// GenRequest is the body of POST /consumer/gen.
+type GenRequest struct {
+	Input GenInput `json:"input"`
+	// Model is a model slug or a training id.
+	Model string `json:"model"`
+	// Webhook, when set, is POSTed the result; otherwise follow the
+	// websocket with the answer's WorkloadID and JWT.
+	Webhook string `json:"webhook,omitempty"`
+}
+
+// GenResponse is the answer to POST /consumer/gen.
+type GenResponse struct {
+	// ID is the workload id.
+	ID string `json:"id"`
+	// WorkloadID and JWT are given when no webhook was: they open the
+	// websocket.
+	WorkloadID string `json:"workload_id,omitempty"`
+	JWT        string `json:"jwt,omitempty"`
+}
+
+// Workload returns the workload id, whichever field carried it.
+func (r *GenResponse) Workload() string {
+	if r.WorkloadID != "" {
+		return r.WorkloadID
+	}
+	return r.ID
+}
+
+// Generate starts a generation (POST /consumer/gen). 429 is retryable with
+// its Retry-After; 402 (IsPaymentRequired) means the account needs a
+// subscription.
+func (c *Client) Generate(ctx context.Context, req *GenRequest) (*GenResponse, error) {
+	var out GenResponse
+	if err := c.do(ctx, "POST", "POST /consumer/gen", "consumer/gen", nil, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Callback is the body of a generation webhook.
+type Callback struct {
+	// Status is COMPLETED or FAILED.
+	Status string `json:"status"`
+	// Link is the image, for COMPLETED.
+	Link string `json:"link,omitempty"`
+	// Message optionally explains a FAILED.
+	Message string `json:"message,omitempty"`
+}
+
+// Callback statuses.
+const (
+	CallbackCompleted = "COMPLETED"
+	CallbackFailed    = "FAILED"
+)

@@ -1,0 +1,95 @@
+package httpapi
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/gamepipe/gamepipe/internal/jobs"
+	"github.com/gamepipe/gamepipe/internal/store"
+)
+
+// errWebhookNotFound answers a wrong token and an unknown generation alike,
+// so a caller cannot tell which it got.
+var errWebhookNotFound = newError(http.StatusNotFound, "not_found", "no such callback")
+
+// callbackBody is the document's webhook body.
+type callbackBody struct {
+	Status  string `json:"status"`
+	Link    string `json:"link"`
+	Message string `json:"message"`
+}
+
+// webhook receives a Generaitiv callback at
+// /webhooks/generaitiv/{id}?token=…. The token is the capability: its
+// SHA-256 is compared in constant time with each hash stored for the
+// generation (one per submit attempt). Under the row lock, in one
+// transaction, a generation still waiting moves on (finalizing, or failed)
+// and its generaitiv_finalize job is inserted; any later callback (a
+// duplicate, or one after the deadline or a cancel) is counted as late,
+// changes nothing else and is still answered 200, so the upstream stops
+// retrying.
+func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.deps.MaxWebhookBytes))
+	if err != nil {
+		writeError(w, r, bodyError(err, newError(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the callback exceeds %d bytes", h.deps.MaxWebhookBytes))))
+		return
+	}
+	id, err := uuid.Parse(r.PathValue("id"))
+	token := r.URL.Query().Get("token")
+	if err != nil || token == "" {
+		writeError(w, r, errWebhookNotFound)
+		return
+	}
+	presented := sha256.Sum256([]byte(token))
+	now := h.s.cfg.Now()
+	accepted := false
+	_, err = store.GenerationUpdate(r.Context(), h.s.jobs.Pool, id, func(tx pgx.Tx, g *store.Generation) error {
+		if !tokenMatches(g.CallbackTokenHashes, presented[:]) {
+			return errWebhookNotFound
+		}
+		var cb callbackBody
+		switch {
+		case json.Unmarshal(body, &cb) != nil:
+			return newError(http.StatusBadRequest, "invalid_callback", "the body is not a JSON object")
+		case cb.Status == "COMPLETED" && cb.Link == "":
+			return newError(http.StatusBadRequest, "invalid_callback", "a COMPLETED callback needs a link")
+		case cb.Status != "COMPLETED" && cb.Status != "FAILED":
+			return newError(http.StatusBadRequest, "invalid_callback", "status must be COMPLETED or FAILED")
+		}
+		if !g.ApplyCompletion(cb.Status == "COMPLETED", cb.Link, cb.Message, now) {
+			return nil // recorded as late; nothing else changes
+		}
+		accepted = true
+		if _, err := h.s.jobs.River.InsertTx(r.Context(), tx, jobs.GeneraitivFinalizeArgs{GenerationID: g.ID}, nil); err != nil {
+			return fmt.Errorf("error inserting finalize job of generation %s: %w", g.ID, err)
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, r, errWebhookNotFound)
+		return
+	case err != nil:
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"received": true, "applied": accepted})
+}
+
+// tokenMatches compares against every stored hash in constant time, not
+// stopping at the first match.
+func tokenMatches(hashes [][]byte, presented []byte) bool {
+	match := 0
+	for _, h := range hashes {
+		match |= subtle.ConstantTimeCompare(h, presented)
+	}
+	return match == 1
+}

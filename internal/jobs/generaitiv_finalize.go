@@ -1,0 +1,159 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/gamepipe/gamepipe/internal/blob"
+	"github.com/gamepipe/gamepipe/internal/generaitiv"
+	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/upstream"
+)
+
+// GeneraitivFinalizeArgs finishes a generation once the upstream is done
+// with it: a completion, a failure or a cancel.
+type GeneraitivFinalizeArgs struct {
+	GenerationID uuid.UUID `json:"generation_id"`
+}
+
+// Kind implements river.JobArgs.
+func (GeneraitivFinalizeArgs) Kind() string { return "generaitiv_finalize" }
+
+// InsertOpts makes the job unique per generation: a duplicate callback
+// cannot start a second finalize.
+func (GeneraitivFinalizeArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGeneraitiv, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// GeneraitivFinalizeWorker runs GeneraitivFinalizeArgs.
+type GeneraitivFinalizeWorker struct {
+	river.WorkerDefaults[GeneraitivFinalizeArgs]
+	deps *Deps
+}
+
+// Work brings a finalizing generation to succeeded: it downloads the image
+// behind the link (through the SSRF guard, size-capped, content type
+// checked) into blob storage, then, where publishing was asked, runs the
+// token chain. Each step is recorded under the row lock before the next,
+// so a retry resumes where the last run stopped. A generation in any other
+// state is only announced (a failure recorded by the webhook, a cancel).
+// On the job's last attempt a step that still fails fails the generation.
+func (w *GeneraitivFinalizeWorker) Work(ctx context.Context, job *river.Job[GeneraitivFinalizeArgs]) error {
+	id := job.Args.GenerationID
+	g, err := store.GenerationGet(ctx, w.deps.Pool, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return river.JobCancel(fmt.Errorf("generation %s does not exist", id))
+	case err != nil:
+		return err
+	case g.Status != store.GenerationFinalizing:
+		return w.deps.announceGeneration(ctx, g)
+	}
+	if err := w.deps.announceGeneration(ctx, g); err != nil {
+		return err
+	}
+	err = w.finalize(ctx, g)
+	var fe *finalizeError
+	switch {
+	case errors.As(err, &fe):
+		return w.fail(ctx, id, fe.code, fe.message, err)
+	case err != nil && job.Attempt >= job.MaxAttempts:
+		return w.fail(ctx, id, "finalize_failed", "the image could not be stored or published: "+err.Error(), err)
+	case err != nil:
+		return err
+	}
+	now := w.deps.Now()
+	g, err = store.GenerationUpdate(ctx, w.deps.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
+		if g.Status != store.GenerationFinalizing {
+			return store.ErrUnchanged
+		}
+		g.Status, g.FinishedAt = store.GenerationSucceeded, &now
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return w.deps.announceGeneration(ctx, g)
+}
+
+// finalizeError is a permanent failure of a step: the generation fails
+// with its code.
+type finalizeError struct {
+	code, message string
+	err           error
+}
+
+func (e *finalizeError) Error() string { return e.message }
+func (e *finalizeError) Unwrap() error { return e.err }
+
+func (w *GeneraitivFinalizeWorker) finalize(ctx context.Context, g *store.Generation) error {
+	if g.ImageKey == "" {
+		var err error
+		if g, err = w.download(ctx, g); err != nil {
+			return err
+		}
+	}
+	if len(g.Publish) == 0 || string(g.Publish) == "null" {
+		return nil
+	}
+	return w.publish(ctx, g)
+}
+
+// download stores the image behind the upstream link.
+func (w *GeneraitivFinalizeWorker) download(ctx context.Context, g *store.Generation) (*store.Generation, error) {
+	limit := w.deps.Generaitiv.MaxImageBytes
+	img, err := w.deps.Generaitiv.Client.OpenImage(ctx, g.UpstreamLink, limit)
+	if err != nil {
+		return nil, classifyDownload(err)
+	}
+	defer img.Body.Close()
+	info, err := w.deps.Blob.Put(ctx, img.Body, limit)
+	if err != nil {
+		return nil, classifyDownload(err)
+	}
+	return store.GenerationUpdate(ctx, w.deps.Pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
+		if g.Status != store.GenerationFinalizing {
+			return errors.New("generation left finalizing during the download")
+		}
+		g.ImageKey, g.ImageSize, g.ImageContentType = info.Key, info.Size, img.ContentType
+		return nil
+	})
+}
+
+func classifyDownload(err error) error {
+	var ue *upstream.Error
+	switch {
+	case errors.Is(err, generaitiv.ErrUnsafeLink):
+		return &finalizeError{code: "unsafe_link", message: "unsafe link: the image link was refused: " + err.Error(), err: err}
+	case errors.Is(err, generaitiv.ErrImageTooLarge), errors.Is(err, blob.ErrTooLarge):
+		return &finalizeError{code: "image_too_large", message: "the generated image exceeds the size limit", err: err}
+	case errors.Is(err, generaitiv.ErrNotImage):
+		return &finalizeError{code: "bad_image", message: "the link does not serve an accepted image: " + err.Error(), err: err}
+	case errors.As(err, &ue) && !ue.Retryable():
+		return &finalizeError{code: "image_unavailable", message: "the image link answered " + ue.Error(), err: err}
+	}
+	return fmt.Errorf("error downloading image: %w", err)
+}
+
+func (w *GeneraitivFinalizeWorker) fail(ctx context.Context, id uuid.UUID, code, message string, cause error) error {
+	now := w.deps.Now()
+	g, err := store.GenerationUpdate(ctx, w.deps.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
+		if store.GenerationTerminal(g.Status) {
+			return store.ErrUnchanged
+		}
+		g.Fail(code, message, now)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := w.deps.announceGeneration(ctx, g); err != nil {
+		return err
+	}
+	return river.JobCancel(fmt.Errorf("error finalizing generation %s: %w", id, cause))
+}

@@ -1,0 +1,114 @@
+package jobs
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertest"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/upstreamsim/generaitivsim"
+)
+
+func TestGeneraitivFollowWorker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	// submitted runs the generate job (websocket mode) for a new generation.
+	submitted := func(t *testing.T, bundle *genBundle, prompt string) *store.Generation {
+		t.Helper()
+		g := bundle.insertGeneration(t, nil, nil)
+		if prompt != "" {
+			_, err := bundle.pool.Exec(ctx, `UPDATE generations SET input = jsonb_set(input, '{prompt}', to_jsonb($2::text)) WHERE id = $1`, g.ID, prompt)
+			require.NoError(t, err)
+		}
+		_, err := newTestWorker(t, bundle, &GeneraitivGenerateWorker{deps: bundle.deps}).
+			Work(ctx, t, bundle.tx(t), GeneraitivGenerateArgs{GenerationID: g.ID}, nil)
+		require.NoError(t, err)
+		return bundle.get(t, g.ID)
+	}
+
+	t.Run("ErrorFailsTheGeneration", func(t *testing.T) {
+		t.Parallel()
+		bundle := genSetup(t, nil)
+		g := submitted(t, bundle, "[fail] please")
+		tx := bundle.tx(t)
+		res, err := newTestWorker(t, bundle, &GeneraitivFollowWorker{deps: bundle.deps}).
+			Work(ctx, t, tx, GeneraitivFollowArgs{GenerationID: g.ID}, nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+		g = bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationFailed, g.Status)
+		require.Equal(t, "upstream_failed", g.ErrorCode)
+		rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, GeneraitivFinalizeArgs{}, nil)
+	})
+
+	t.Run("RecordsProgressAndCompletion", func(t *testing.T) {
+		t.Parallel()
+		bundle := genSetup(t, &genSetupOpts{simTime: 600 * time.Millisecond})
+		g := submitted(t, bundle, "")
+		require.Equal(t, store.GenerationSubmitted, g.Status)
+		tx := bundle.tx(t)
+		res, err := newTestWorker(t, bundle, &GeneraitivFollowWorker{deps: bundle.deps}).
+			Work(ctx, t, tx, GeneraitivFollowArgs{GenerationID: g.ID}, nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+		g = bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationFinalizing, g.Status)
+		require.Equal(t, int16(100), g.Progress)
+		require.Contains(t, g.UpstreamLink, "/images/asset/")
+		require.Equal(t, int32(1), g.Completions)
+		job := rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, GeneraitivFinalizeArgs{}, nil)
+		require.Equal(t, g.ID, job.Args.GenerationID)
+	})
+
+	t.Run("ReconnectsWhenDroppedMidStream", func(t *testing.T) {
+		t.Parallel()
+		bundle := genSetup(t, &genSetupOpts{simTime: 600 * time.Millisecond})
+		bundle.sim.SetFaults(generaitivsim.Faults{WSDropAfter: 3})
+		g := submitted(t, bundle, "")
+		res, err := newTestWorker(t, bundle, &GeneraitivFollowWorker{deps: bundle.deps}).
+			Work(ctx, t, bundle.tx(t), GeneraitivFollowArgs{GenerationID: g.ID}, nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+		require.Equal(t, store.GenerationFinalizing, bundle.get(t, g.ID).Status)
+		require.Equal(t, 2, bundle.sim.Stats().WSConnections)
+	})
+
+	t.Run("StopsWhenCancelledMidStream", func(t *testing.T) {
+		t.Parallel()
+		bundle := genSetup(t, &genSetupOpts{simTime: 3 * time.Second})
+		g := submitted(t, bundle, "")
+		done := make(chan error, 1)
+		tx := bundle.tx(t)
+		w := newTestWorker(t, bundle, &GeneraitivFollowWorker{deps: bundle.deps})
+		go func() {
+			_, err := w.Work(ctx, t, tx, GeneraitivFollowArgs{GenerationID: g.ID}, nil)
+			done <- err
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for bundle.get(t, g.ID).Status != store.GenerationRunning {
+			require.True(t, time.Now().Before(deadline), "the job never recorded progress")
+			time.Sleep(20 * time.Millisecond)
+		}
+		_, err := store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
+			g.Status = store.GenerationCancelled
+			return nil
+		})
+		require.NoError(t, err)
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the follow job did not stop")
+		}
+		g = bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationCancelled, g.Status)
+		require.Less(t, g.Progress, int16(100))
+	})
+}

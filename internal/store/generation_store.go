@@ -1,0 +1,255 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Generation statuses. See migrations/0005_generations.sql for the machine.
+const (
+	GenerationQueued     = "queued"
+	GenerationSubmitting = "submitting"
+	GenerationSubmitted  = "submitted"
+	GenerationRunning    = "running"
+	GenerationFinalizing = "finalizing"
+	GenerationSucceeded  = "succeeded"
+	GenerationFailed     = "failed"
+	GenerationTimedOut   = "timed_out"
+	GenerationCancelled  = "cancelled"
+)
+
+// GenerationTerminal reports whether status is final.
+func GenerationTerminal(status string) bool {
+	switch status {
+	case GenerationSucceeded, GenerationFailed, GenerationTimedOut, GenerationCancelled:
+		return true
+	}
+	return false
+}
+
+// GenerationAwaitingCompletion reports whether a generation in status still
+// waits for the upstream's completion (a callback or socket message would
+// move it on).
+func GenerationAwaitingCompletion(status string) bool {
+	switch status {
+	case GenerationQueued, GenerationSubmitting, GenerationSubmitted, GenerationRunning:
+		return true
+	}
+	return false
+}
+
+// Generation is one AI image generation.
+type Generation struct {
+	ID                  uuid.UUID       `db:"id"`
+	AppID               uuid.UUID       `db:"app_id"`
+	Model               string          `db:"model"`
+	Input               json.RawMessage `db:"input"`
+	Publish             json.RawMessage `db:"publish"`
+	Status              string          `db:"status"`
+	Progress            int16           `db:"progress"`
+	WorkloadID          string          `db:"workload_id"`
+	WSJWT               string          `db:"ws_jwt"`
+	CallbackTokenHashes [][]byte        `db:"callback_token_hashes"`
+	SubmitAttempts      int32           `db:"submit_attempts"`
+	Resubmits           int32           `db:"resubmits"`
+	UpstreamLink        string          `db:"upstream_link"`
+	Completions         int32           `db:"completions"`
+	LateCompletions     int32           `db:"late_completions"`
+	LateLink            string          `db:"late_link"`
+	ImageKey            string          `db:"image_key"`
+	ImageSize           int64           `db:"image_size"`
+	ImageContentType    string          `db:"image_content_type"`
+	TokenID             *string         `db:"token_id"`
+	TokenCollection     string          `db:"token_collection"`
+	TokenCreated        bool            `db:"token_created"`
+	UploadDone          bool            `db:"upload_done"`
+	ErrorCode           string          `db:"error_code"`
+	ErrorMessage        string          `db:"error_message"`
+	DeadlineAt          time.Time       `db:"deadline_at"`
+	SubmittedAt         *time.Time      `db:"submitted_at"`
+	CompletedAt         *time.Time      `db:"completed_at"`
+	FinishedAt          *time.Time      `db:"finished_at"`
+	CreatedAt           time.Time       `db:"created_at"`
+	UpdatedAt           time.Time       `db:"updated_at"`
+}
+
+// Fail moves g to failed with a code and message, stamped at now.
+func (g *Generation) Fail(code, message string, now time.Time) {
+	g.Status, g.ErrorCode, g.ErrorMessage, g.FinishedAt = GenerationFailed, code, message, &now
+}
+
+const generationColumns = `id, app_id, model, input, publish, status, progress, workload_id, ws_jwt,
+	callback_token_hashes, submit_attempts, resubmits, upstream_link, completions, late_completions, late_link,
+	image_key, image_size, image_content_type, token_id, token_collection, token_created, upload_done,
+	error_code, error_message, deadline_at, submitted_at, completed_at, finished_at, created_at, updated_at`
+
+// ErrUnchanged, returned by a GenerationUpdate function, commits nothing
+// and makes GenerationUpdate return the row as read, without error.
+var ErrUnchanged = errors.New("unchanged")
+
+// GenerationInsert inserts a new generation. ID, AppID, Model, Input and
+// DeadlineAt are required; Status defaults to queued.
+func GenerationInsert(ctx context.Context, db DBTX, g *Generation) error {
+	if g.Status == "" {
+		g.Status = GenerationQueued
+	}
+	var publish any
+	if len(g.Publish) > 0 {
+		publish = g.Publish
+	}
+	err := db.QueryRow(ctx, `INSERT INTO generations (id, app_id, model, input, publish, status, deadline_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at, updated_at`,
+		g.ID, g.AppID, g.Model, g.Input, publish, g.Status, g.DeadlineAt).Scan(&g.CreatedAt, &g.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("error inserting generation %s: %w", g.ID, mapErr(err))
+	}
+	return nil
+}
+
+// GenerationGet returns a generation by id, or ErrNotFound.
+func GenerationGet(ctx context.Context, db DBTX, id uuid.UUID) (*Generation, error) {
+	return scanGeneration(db.Query(ctx, `SELECT `+generationColumns+` FROM generations WHERE id = $1`, id))
+}
+
+// GenerationGetForApp returns an app's generation; another app's is
+// ErrNotFound.
+func GenerationGetForApp(ctx context.Context, db DBTX, appID, id uuid.UUID) (*Generation, error) {
+	return scanGeneration(db.Query(ctx, `SELECT `+generationColumns+` FROM generations WHERE id = $1 AND app_id = $2`, id, appID))
+}
+
+func scanGeneration(rows pgx.Rows, err error) (*Generation, error) {
+	if err != nil {
+		return nil, fmt.Errorf("error reading generation: %w", err)
+	}
+	g, err := pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByName[Generation])
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return g, nil
+}
+
+// GenerationUpdate reads the generation under a row lock (SELECT … FOR
+// UPDATE), lets fn check and change it, and writes it back, in one
+// transaction that fn may also use (to insert jobs with it). fn returning
+// ErrUnchanged commits nothing; any other error rolls back and is
+// returned. The result is the row as written (or as read).
+func GenerationUpdate(ctx context.Context, db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, id uuid.UUID, fn func(tx pgx.Tx, g *Generation) error) (*Generation, error) {
+	var out *Generation
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		g, err := scanGeneration(tx.Query(ctx, `SELECT `+generationColumns+` FROM generations WHERE id = $1 FOR UPDATE`, id))
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, g); err != nil {
+			if errors.Is(err, ErrUnchanged) {
+				out = g
+				return nil
+			}
+			return err
+		}
+		if g.CallbackTokenHashes == nil {
+			g.CallbackTokenHashes = [][]byte{}
+		}
+		err = tx.QueryRow(ctx, `UPDATE generations SET status = $2, progress = $3, workload_id = $4, ws_jwt = $5,
+			callback_token_hashes = $6, submit_attempts = $7, resubmits = $8, upstream_link = $9, completions = $10,
+			late_completions = $11, late_link = $12, image_key = $13, image_size = $14, image_content_type = $15,
+			token_id = $16, token_collection = $17, token_created = $18, upload_done = $19, error_code = $20,
+			error_message = $21, submitted_at = $22, completed_at = $23, finished_at = $24, deadline_at = $25, updated_at = now()
+			WHERE id = $1 RETURNING updated_at`,
+			g.ID, g.Status, g.Progress, g.WorkloadID, g.WSJWT, g.CallbackTokenHashes, g.SubmitAttempts, g.Resubmits,
+			g.UpstreamLink, g.Completions, g.LateCompletions, g.LateLink, g.ImageKey, g.ImageSize, g.ImageContentType,
+			g.TokenID, g.TokenCollection, g.TokenCreated, g.UploadDone, g.ErrorCode, g.ErrorMessage,
+			g.SubmittedAt, g.CompletedAt, g.FinishedAt, g.DeadlineAt).Scan(&g.UpdatedAt)
+		if err != nil {
+			return fmt.Errorf("error updating generation %s: %w", id, mapErr(err))
+		}
+		out = g
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GenerationCursor is a position in a list: the last row's created_at and
+// id.
+type GenerationCursor struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// GenerationListParams filter and page a list.
+type GenerationListParams struct {
+	AppID uuid.UUID
+	// Status and Model filter when set.
+	Status string
+	Model  string
+	// Limit is the page size. Defaults to 50.
+	Limit int
+	// After continues after a previous page's last row.
+	After *GenerationCursor
+}
+
+// GenerationList returns an app's generations, newest first.
+func GenerationList(ctx context.Context, db DBTX, p *GenerationListParams) ([]*Generation, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	var afterAt *time.Time
+	var afterID *uuid.UUID
+	if p.After != nil {
+		afterAt, afterID = &p.After.CreatedAt, &p.After.ID
+	}
+	rows, err := db.Query(ctx, `SELECT `+generationColumns+` FROM generations
+		WHERE app_id = $1
+		  AND ($2 = '' OR status = $2)
+		  AND ($3 = '' OR model = $3)
+		  AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
+		ORDER BY created_at DESC, id DESC
+		LIMIT $6`, p.AppID, p.Status, p.Model, afterAt, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("error listing generations: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByName[Generation])
+	if err != nil {
+		return nil, fmt.Errorf("error listing generations: %w", err)
+	}
+	return out, nil
+}
+
+// ApplyCompletion records a completion message from the upstream (webhook
+// or websocket): ok with the image link, or a failure with its message. It
+// reports whether the message moved the generation on. Only a generation
+// still waiting for its completion moves; for any other (a duplicate, or
+// one that arrives after the deadline or a cancel) the message is counted
+// and its link kept in LateLink, and nothing else changes.
+func (g *Generation) ApplyCompletion(ok bool, link, message string, now time.Time) bool {
+	g.Completions++
+	if !GenerationAwaitingCompletion(g.Status) {
+		g.LateCompletions++
+		if ok && g.LateLink == "" && link != g.UpstreamLink {
+			g.LateLink = link
+		}
+		return false
+	}
+	g.CompletedAt = &now
+	if !ok {
+		if message == "" {
+			message = "Generaitiv reported that the generation failed"
+		}
+		g.Fail("upstream_failed", message, now)
+		return true
+	}
+	g.Status, g.UpstreamLink, g.Progress = GenerationFinalizing, link, 100
+	return true
+}

@@ -1,0 +1,159 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gamepipe/gamepipe/internal/dbtest"
+	"github.com/gamepipe/gamepipe/internal/store"
+)
+
+func TestGenerationStore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	type testBundle struct {
+		pool *pgxpool.Pool
+		app  uuid.UUID
+		app2 uuid.UUID
+	}
+	// One schema for the subtests: each works on its own rows.
+	db := dbtest.NewSchema(t)
+	a, err := store.AppCreate(ctx, db.Pool, "a")
+	require.NoError(t, err)
+	b, err := store.AppCreate(ctx, db.Pool, "b")
+	require.NoError(t, err)
+	setup := func(t *testing.T) *testBundle {
+		t.Helper()
+		return &testBundle{pool: db.Pool, app: a.AppID, app2: b.AppID}
+	}
+	insert := func(t *testing.T, bundle *testBundle, app uuid.UUID, model string) *store.Generation {
+		t.Helper()
+		g := &store.Generation{ID: uuid.New(), AppID: app, Model: model, Input: json.RawMessage(`{"prompt":"x"}`),
+			DeadlineAt: time.Now().Add(time.Minute)}
+		require.NoError(t, store.GenerationInsert(ctx, bundle.pool, g))
+		return g
+	}
+
+	t.Run("GetForAppHidesOtherApps", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		g := insert(t, bundle, bundle.app, "m")
+		got, err := store.GenerationGetForApp(ctx, bundle.pool, bundle.app, g.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.GenerationQueued, got.Status)
+		require.Nil(t, got.Publish)
+		require.Empty(t, got.CallbackTokenHashes)
+		_, err = store.GenerationGetForApp(ctx, bundle.pool, bundle.app2, g.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = store.GenerationGet(ctx, bundle.pool, uuid.New())
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
+	t.Run("ListFiltersAndPages", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		model := "list-" + uuid.NewString()
+		var ids []uuid.UUID
+		for range 5 {
+			ids = append(ids, insert(t, bundle, bundle.app, model).ID)
+		}
+		insert(t, bundle, bundle.app2, model)
+		var seen []uuid.UUID
+		var after *store.GenerationCursor
+		for {
+			page, err := store.GenerationList(ctx, bundle.pool, &store.GenerationListParams{AppID: bundle.app, Model: model, Limit: 2, After: after})
+			require.NoError(t, err)
+			for _, g := range page {
+				seen = append(seen, g.ID)
+			}
+			if len(page) < 2 {
+				break
+			}
+			last := page[len(page)-1]
+			after = &store.GenerationCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+		}
+		require.ElementsMatch(t, ids, seen)
+		page, err := store.GenerationList(ctx, bundle.pool, &store.GenerationListParams{AppID: bundle.app, Model: model, Status: store.GenerationFailed})
+		require.NoError(t, err)
+		require.Empty(t, page)
+	})
+
+	t.Run("TokenIDIsUnique", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		tok := "0xabc" + uuid.NewString()
+		g1, g2 := insert(t, bundle, bundle.app, "m"), insert(t, bundle, bundle.app, "m")
+		_, err := store.GenerationUpdate(ctx, bundle.pool, g1.ID, func(_ pgx.Tx, g *store.Generation) error { g.TokenID = &tok; return nil })
+		require.NoError(t, err)
+		_, err = store.GenerationUpdate(ctx, bundle.pool, g2.ID, func(_ pgx.Tx, g *store.Generation) error { g.TokenID = &tok; return nil })
+		require.ErrorIs(t, err, store.ErrConflict)
+	})
+
+	t.Run("UpdateUnchangedAndRollback", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		g := insert(t, bundle, bundle.app, "m")
+		got, err := store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
+			g.Status = store.GenerationFailed
+			return store.ErrUnchanged
+		})
+		require.NoError(t, err)
+		require.Equal(t, store.GenerationFailed, got.Status) // as fn left it, but not written
+		fresh, err := store.GenerationGet(ctx, bundle.pool, g.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.GenerationQueued, fresh.Status)
+
+		boom := errors.New("boom")
+		_, err = store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
+			g.Status = store.GenerationFailed
+			return boom
+		})
+		require.ErrorIs(t, err, boom)
+		fresh, err = store.GenerationGet(ctx, bundle.pool, g.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.GenerationQueued, fresh.Status)
+	})
+
+	t.Run("UpdateUnderLockTransitionsOnce", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		g := insert(t, bundle, bundle.app, "m")
+		var transitions atomic.Int32
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				<-start
+				_, err := store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
+					if g.Status != store.GenerationQueued {
+						return store.ErrUnchanged
+					}
+					g.Status = store.GenerationSubmitting
+					g.SubmitAttempts++
+					g.CallbackTokenHashes = append(g.CallbackTokenHashes, make([]byte, 32))
+					transitions.Add(1)
+					return nil
+				})
+				require.NoError(t, err)
+			})
+		}
+		close(start)
+		wg.Wait()
+		require.Equal(t, int32(1), transitions.Load())
+		fresh, err := store.GenerationGet(ctx, bundle.pool, g.ID)
+		require.NoError(t, err)
+		require.Equal(t, int32(1), fresh.SubmitAttempts)
+		require.Len(t, fresh.CallbackTokenHashes, 1)
+	})
+}
