@@ -90,6 +90,10 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		Jobs: &httpapi.JobDeps{
 			Pool: pool, River: riverClient, Blob: blobs,
 			MaxVideoBytes: cfg.MaxVideoBytes, MaxModelBytes: cfg.MaxModelBytes,
+			Kinetix: &httpapi.KinetixRouteDeps{BaseURL: cfg.KinetixBaseURL, APIKey: cfg.KinetixAPIKey},
+			Generaitiv: &httpapi.GeneraitivRouteDeps{
+				Deadline: cfg.GeneraitivDeadline, PublicBaseURL: cfg.PublicBaseURL, NATS: nc,
+			},
 		},
 		FlushExports: func(ctx context.Context) (any, error) { return flusher.Trigger(ctx) },
 		Ready: []httpapi.Check{

@@ -1,9 +1,157 @@
 package httpapi
 
-import "net/http"
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
 
-// KinetixRouteDeps configures the emote routes (placeholder).
-type KinetixRouteDeps struct{}
+	"github.com/google/uuid"
 
-// emoteRoutes registers /v1/emotes (placeholder until that issue lands).
-func (s *Server) emoteRoutes(*http.ServeMux) {}
+	"github.com/gamepipe/gamepipe/internal/kinetix"
+	"github.com/gamepipe/gamepipe/internal/store"
+)
+
+// KinetixRouteDeps configures the Kinetix pass-through routes (GET
+// /v1/kinetix/plan and /v1/kinetix/qr); nil leaves them unregistered. The
+// emote routes themselves need only JobDeps.
+type KinetixRouteDeps struct {
+	// BaseURL is the Kinetix API. Required.
+	BaseURL string
+	// APIKey is the x-api-key for apps without a key of their own.
+	APIKey string
+	// HTTPClient makes the upstream requests. Defaults to the kinetix
+	// client's pooled one.
+	HTTPClient *http.Client
+	// Timeout bounds one upstream call. Defaults to 10s.
+	Timeout time.Duration
+}
+
+// emoteAPI serves the emote routes (docs/upstreams-kinetix.md, "gamepipe's
+// emote API").
+type emoteAPI struct {
+	s       *Server
+	emotes  *store.EmoteStore
+	kinetix *kinetix.Client // nil without KinetixRouteDeps
+	apiKey  string
+}
+
+// emoteRoutes registers /v1/emotes and, with KinetixRouteDeps, the
+// /v1/kinetix pass-through routes. Every route takes the app's secret key.
+func (s *Server) emoteRoutes(mux *http.ServeMux) {
+	a := &emoteAPI{s: s, emotes: store.NewEmoteStore(s.jobs.Pool)}
+	// Video uploads may take minutes: they get an upload's timeouts.
+	videoLimit := s.jobs.MaxVideoBytes + emoteFormOverhead
+	mux.HandleFunc("POST /v1/emotes", s.rateLimited(s.longUpload(videoLimit, a.handleCreate)))
+	mux.HandleFunc("GET /v1/emotes", s.rateLimited(a.handleList))
+	mux.HandleFunc("GET /v1/emotes/{id}", s.rateLimited(a.handleGet))
+	mux.HandleFunc("DELETE /v1/emotes/{id}", s.rateLimited(a.handleCancel))
+	mux.HandleFunc("POST /v1/emotes/{id}/validate", s.rateLimited(a.handleValidate))
+	mux.HandleFunc("POST /v1/emotes/{id}/retake", s.rateLimited(s.longUpload(videoLimit, a.handleRetake)))
+	mux.HandleFunc("PUT /v1/emotes/{id}/video", s.rateLimited(s.longUpload(videoLimit, a.handleVideo)))
+
+	kd := s.jobs.Kinetix
+	if kd == nil {
+		return
+	}
+	c, err := kinetix.New(&kinetix.Config{BaseURL: kd.BaseURL, APIKey: kd.APIKey, HTTPClient: kd.HTTPClient,
+		Timeout: cmp.Or(kd.Timeout, 10*time.Second)})
+	if err != nil {
+		s.logger.Error().Err(err).Msg("httpapi: Kinetix pass-through routes disabled")
+		return
+	}
+	a.kinetix, a.apiKey = c, kd.APIKey
+	mux.HandleFunc("GET /v1/kinetix/plan", s.rateLimited(a.handlePlan))
+	mux.HandleFunc("GET /v1/kinetix/qr", s.rateLimited(a.handleQR))
+}
+
+// errEmoteNotFound answers unknown emotes and other apps' emotes alike.
+var errEmoteNotFound = newError(http.StatusNotFound, "not_found", "no such emote")
+
+// emoteID reads the {id} path value; a malformed id is not found.
+func emoteID(r *http.Request) (uuid.UUID, error) {
+	id, err := uuid.Parse(r.PathValue("id"))
+	if err != nil {
+		return uuid.Nil, errEmoteNotFound
+	}
+	return id, nil
+}
+
+// mapEmoteStoreErr turns store.ErrNotFound into the 404.
+func mapEmoteStoreErr(err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return errEmoteNotFound
+	}
+	return err
+}
+
+// emoteView is an emote as the API shows it.
+type emoteView struct {
+	ID                   string          `json:"id"`
+	UserID               string          `json:"user_id"`
+	Name                 string          `json:"name"`
+	Start                string          `json:"start"`
+	End                  string          `json:"end"`
+	Mature               bool            `json:"mature"`
+	Status               string          `json:"status"`
+	Video                emoteVideoView  `json:"video"`
+	VideoPending         bool            `json:"video_pending"`
+	ProcessUUID          *string         `json:"process_uuid"`
+	UpstreamStatus       string          `json:"upstream_status,omitempty"`
+	ValidationFlow       bool            `json:"validation_flow"`
+	Result               json.RawMessage `json:"result"`
+	Error                *emoteErrorView `json:"error"`
+	RetakeCount          int             `json:"retake_count"`
+	PreviousProcessUUIDs []string        `json:"previous_process_uuids"`
+	RetakeToken          string          `json:"retake_token,omitempty"`
+	RetakeTokenExpiresAt *time.Time      `json:"retake_token_expires_at,omitempty"`
+	CreatedAt            time.Time       `json:"created_at"`
+	UpdatedAt            time.Time       `json:"updated_at"`
+	FinishedAt           *time.Time      `json:"finished_at"`
+}
+
+type emoteVideoView struct {
+	Size   int64  `json:"size"`
+	Format string `json:"format"`
+}
+
+type emoteErrorView struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// kinetixTokenTTL is how long an upstream token lives (the document's five
+// minutes); it dates the retake token shown to the client.
+const kinetixTokenTTL = 5 * time.Minute
+
+func viewEmote(e *store.Emote) *emoteView {
+	v := &emoteView{
+		ID: e.ID.String(), UserID: e.UserID, Name: e.Name, Start: formatEmoteClock(e.StartMS), End: formatEmoteClock(e.EndMS),
+		Mature: e.Mature, Status: string(e.Status), Video: emoteVideoView{Size: e.VideoSize, Format: e.VideoFormat},
+		VideoPending: e.VideoPending, UpstreamStatus: e.UpstreamStatus, ValidationFlow: e.ValidationFlow,
+		Result: e.Result, RetakeCount: e.RetakeCount, PreviousProcessUUIDs: []string{},
+		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
+	}
+	if e.ProcessUUID != uuid.Nil {
+		p := e.ProcessUUID.String()
+		v.ProcessUUID = &p
+	}
+	for _, p := range e.PreviousProcessUUIDs {
+		v.PreviousProcessUUIDs = append(v.PreviousProcessUUIDs, p.String())
+	}
+	if e.ErrorCode != "" {
+		v.Error = &emoteErrorView{Code: e.ErrorCode, Message: e.ErrorMessage}
+	}
+	// The retake's token is the client's while the emote waits for its new
+	// video (gamepipe uses it for that video).
+	if e.Status == store.EmoteAwaitingVideo && e.Token != "" {
+		exp := e.TokenCreatedAt.Add(kinetixTokenTTL).UTC()
+		v.RetakeToken, v.RetakeTokenExpiresAt = e.Token, &exp
+	}
+	if !e.FinishedAt.IsZero() {
+		f := e.FinishedAt.UTC()
+		v.FinishedAt = &f
+	}
+	return v
+}

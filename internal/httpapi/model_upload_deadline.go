@@ -73,3 +73,16 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 }
 
 func (d *deadlineReader) Close() error { return d.r.Close() }
+
+// longUpload runs h with the timeouts of an upload of up to limit bytes
+// (see uploadDeadline): its body moves the read deadline forward as data
+// arrives, and its context outlives RequestTimeout until the transfer
+// window ends.
+func (s *Server) longUpload(limit int64, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, body, cancel := s.uploadDeadline(w, r, limit)
+		defer cancel()
+		r.Body = body
+		h(w, r.WithContext(ctx))
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/generaitiv"
 	"github.com/gamepipe/gamepipe/internal/infra"
 	"github.com/gamepipe/gamepipe/internal/jobs"
 	"github.com/gamepipe/gamepipe/internal/logging"
@@ -94,6 +95,17 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		Pool:     pool,
 		Blob:     blobs,
 		Notifier: eventstream.NewNotifier(js),
+		Kinetix: &jobs.KinetixDeps{
+			BaseURL: cfg.KinetixBaseURL, APIKey: cfg.KinetixAPIKey, Deadline: cfg.KinetixDeadline,
+		},
+		Generaitiv: &jobs.GeneraitivDeps{
+			ClientConfig: generaitiv.Config{
+				BaseURL: cfg.GeneraitivBaseURL, WSURL: cfg.GeneraitivWSURL, APIKey: cfg.GeneraitivAPIKey,
+				RateLimit: float64(cfg.GeneraitivRateLimit),
+			},
+			PublicBaseURL: cfg.PublicBaseURL,
+			MaxImageBytes: cfg.GeneraitivMaxImageBytes,
+		},
 	}); err != nil {
 		return err
 	}

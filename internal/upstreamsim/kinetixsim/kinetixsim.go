@@ -1,14 +1,160 @@
 // Package kinetixsim simulates the Kinetix user-generated-emote API
-// (placeholder until the emote issue lands).
+// (kinetix-emote-api.txt) for tests, the local stack and benchmarks: every
+// route with its headers and bodies, x-api-key checks, process tokens that
+// are usable once and for TokenTTL, processes that move through their
+// statuses over ProcessDuration, a validation flow switched on per key, and
+// fault injection (latency, 429 with Retry-After, 5xx, timeouts, failing or
+// never-ending processes) with counters a test can read.
+//
+// Where the document is silent (response bodies, status names, error codes)
+// the choices are written down in docs/upstreams-kinetix.md; the client in
+// internal/kinetix follows the same page. This package imports only the
+// standard library and a QR encoder, never the client.
 package kinetixsim
 
 import (
-	"errors"
+	"cmp"
+	"encoding/json"
 	"net/http"
+	"slices"
+	"sync"
+	"time"
 )
 
-// FromEnv returns the simulator's listen address and handler as configured
-// by the environment.
-func FromEnv(getenv func(string) string) (addr string, h http.Handler, err error) {
-	return "", nil, errors.New("kinetix simulator not built yet")
+// Config configures a Server.
+type Config struct {
+	// Keys lists the accepted x-api-key values. Empty accepts any non-empty
+	// key. Each key is its own virtual world: tokens and processes are not
+	// visible with another key.
+	Keys []string
+	// ValidationKeys lists the keys whose processes use the validation flow
+	// (they end in awaiting_validation until validated or retaken). "*"
+	// turns it on for every key.
+	ValidationKeys []string
+	// ProcessDuration is how long a process takes from creation to its end
+	// state. Defaults to 3s.
+	ProcessDuration time.Duration
+	// TokenTTL is how long a process token is usable. Defaults to 5 minutes.
+	TokenTTL time.Duration
+	// MaxVideoBytes caps an uploaded video (413 past it). Defaults to 512 MiB.
+	MaxVideoBytes int64
+	// Latency delays every request. Zero means none.
+	Latency time.Duration
+	// Faults are injected from the start; AddFault adds more.
+	Faults []Fault
+	// Now returns the time; tests may move it. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// Server is the simulator, an http.Handler.
+type Server struct {
+	cfg Config
+	mux *http.ServeMux
+
+	mu         sync.Mutex
+	tokens     map[string]*token
+	processes  map[string]*process
+	validation map[string]bool
+	faults     []*Fault
+	stats      Stats
+}
+
+// New returns a simulator.
+func New(cfg *Config) *Server {
+	c := Config{}
+	if cfg != nil {
+		c = *cfg
+	}
+	c.ProcessDuration = cmp.Or(c.ProcessDuration, 3*time.Second)
+	c.TokenTTL = cmp.Or(c.TokenTTL, 5*time.Minute)
+	c.MaxVideoBytes = cmp.Or(c.MaxVideoBytes, 512<<20)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	s := &Server{
+		cfg:        c,
+		mux:        http.NewServeMux(),
+		tokens:     make(map[string]*token),
+		processes:  make(map[string]*process),
+		validation: make(map[string]bool),
+		stats:      Stats{Requests: make(map[string]int)},
+	}
+	for _, k := range c.ValidationKeys {
+		s.validation[k] = true
+	}
+	for _, f := range c.Faults {
+		s.AddFault(f)
+	}
+	s.mux.HandleFunc("POST /v1/plans", s.handlePlans)
+	s.mux.HandleFunc("GET /v1/process/token", s.handleToken)
+	s.mux.HandleFunc("POST /v1/process", s.handleCreate)
+	s.mux.HandleFunc("GET /v1/process/{uuid}", s.handleProcess)
+	s.mux.HandleFunc("POST /v1/process/{uuid}/validate", s.handleValidate)
+	s.mux.HandleFunc("POST /v1/process/{uuid}/retake", s.handleRetake)
+	s.mux.HandleFunc("GET /v1/process/token/{token}", s.handleTokenStatus)
+	s.mux.HandleFunc("GET /v1/process/dev-token", s.handleDevToken)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such route")
+	})
+	return s
+}
+
+// ServeHTTP counts the request, applies latency and faults, checks the
+// x-api-key, and serves the route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	_, route := s.mux.Handler(r)
+	s.begin(route)
+	defer s.end()
+
+	if !s.inject(w, r, route) {
+		return
+	}
+	if route != "" && !s.authorized(w, r) {
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// authorized checks x-api-key: present, and listed when Keys is set.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	key := r.Header.Get("X-Api-Key")
+	switch {
+	case key == "":
+		writeError(w, http.StatusUnauthorized, "missing_api_key", "the x-api-key header is required")
+		return false
+	case len(s.cfg.Keys) > 0 && !slices.Contains(s.cfg.Keys, key):
+		writeError(w, http.StatusUnauthorized, "invalid_api_key", "the x-api-key is not a known virtual world key")
+		return false
+	}
+	return true
+}
+
+// SetValidationFlow switches the validation flow on or off for a key's
+// processes created from now on.
+func (s *Server) SetValidationFlow(key string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.validation[key] = on
+}
+
+func (s *Server) validationFlow(key string) bool {
+	return s.validation[key] || s.validation["*"]
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now() }
+
+// errorBody is every error response: {"error": code, "message": text}.
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, errorBody{Error: code, Message: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }

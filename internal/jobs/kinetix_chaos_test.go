@@ -1,0 +1,148 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gamepipe/gamepipe/internal/blob"
+	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/upstreamsim/kinetixsim"
+)
+
+// The worker subprocess of TestKinetixWorkerKilled is this test binary
+// running TestKinetixHelperProcess with these variables set.
+const (
+	kinetixHelperEnv      = "GAMEPIPE_KINETIX_HELPER"
+	kinetixHelperDBEnv    = "GAMEPIPE_KINETIX_HELPER_DB"
+	kinetixHelperSimEnv   = "GAMEPIPE_KINETIX_HELPER_SIM"
+	kinetixHelperBlobEnv  = "GAMEPIPE_KINETIX_HELPER_BLOBS"
+	kinetixHelperFaultEnv = "GAMEPIPE_KINETIX_HELPER_FAULT"
+)
+
+// TestKinetixHelperProcess is not a test: it is the worker process that
+// TestKinetixWorkerKilled starts and that SIGKILLs itself at a fault stage.
+func TestKinetixHelperProcess(t *testing.T) {
+	if os.Getenv(kinetixHelperEnv) != "1" {
+		t.Skip("the worker subprocess of TestKinetixWorkerKilled")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	logger := zerolog.New(os.Stderr).With().Str("process", "helper").Logger()
+
+	pool, err := pgxpool.New(ctx, os.Getenv(kinetixHelperDBEnv))
+	require.NoError(t, err)
+	defer pool.Close()
+	blobs, err := blob.NewDirStore(os.Getenv(kinetixHelperBlobEnv))
+	require.NoError(t, err)
+	fault := os.Getenv(kinetixHelperFaultEnv)
+	workers := river.NewWorkers()
+	require.NoError(t, Register(workers, &Deps{Logger: logger, Pool: pool, Blob: blobs, Kinetix: &KinetixDeps{
+		BaseURL: os.Getenv(kinetixHelperSimEnv), APIKey: testKinetixKey, PollMin: 100 * time.Millisecond, PollMax: 200 * time.Millisecond,
+		Fault: func(stage string) {
+			if stage == fault {
+				logger.Info().Str("stage", stage).Msg("helper: SIGKILL")
+				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+				time.Sleep(time.Minute) // the signal is on its way
+			}
+		},
+	}}))
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Queues:  map[string]river.QueueConfig{QueueKinetix: {MaxWorkers: 2}},
+		Workers: workers, FetchCooldown: 20 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond, TestOnly: true,
+	})
+	require.NoError(t, err)
+	require.NoError(t, client.Start(ctx))
+	<-ctx.Done()
+	t.Fatal("helper: the fault never fired")
+}
+
+// TestKinetixWorkerKilled SIGKILLs a worker process in the middle of an
+// emote job and lets a new worker finish it (RELIABILITY.md #22 and #23):
+// the job stays running until River rescues it, the new worker completes
+// the emote, and the simulator sees exactly one POST /v1/process. After a
+// kill right after the create, the retry finds the process through the
+// token status route rather than creating another.
+func TestKinetixWorkerKilled(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("chaos: kills a worker subprocess")
+	}
+	ctx := context.Background()
+
+	for _, stage := range []string{FaultAfterCreate, FaultBeforePoll} {
+		t.Run(stage, func(t *testing.T) {
+			t.Parallel()
+			env := newKinetixEnv(t, &kinetixEnvOpts{sim: &kinetixsim.Config{ProcessDuration: 600 * time.Millisecond}})
+			inserter, err := river.NewClient(riverpgxv5.New(env.db.Pool), &river.Config{})
+			require.NoError(t, err)
+			e := env.enqueue(t, inserter, nil)
+			blobDir := t.TempDir()
+			_, err = mustDirStore(t, blobDir).Put(ctx, bytes.NewReader(testVideo), 0)
+			require.NoError(t, err)
+
+			var out bytes.Buffer
+			cmd := exec.Command(os.Args[0], "-test.run=^TestKinetixHelperProcess$", "-test.v")
+			cmd.Env = append(os.Environ(), kinetixHelperEnv+"=1", kinetixHelperDBEnv+"="+env.db.URL,
+				kinetixHelperSimEnv+"="+env.simURL, kinetixHelperBlobEnv+"="+blobDir, kinetixHelperFaultEnv+"="+stage)
+			cmd.Stdout, cmd.Stderr = &out, &out
+			require.NoError(t, cmd.Start())
+			err = cmd.Wait()
+			var exit *exec.ExitError
+			require.True(t, errors.As(err, &exit), "helper: %v\n%s", err, out.String())
+			status := exit.Sys().(syscall.WaitStatus)
+			require.True(t, status.Signaled() && status.Signal() == syscall.SIGKILL, "helper: %v\n%s", err, out.String())
+
+			require.Equal(t, rivertype.JobStateRunning, jobRow(t, inserter, e.JobID).State, "the dead worker's job")
+			require.Equal(t, 1, env.sim.ProcessesCreated())
+			row := env.get(t, e.ID)
+			if stage == FaultAfterCreate {
+				require.Equal(t, store.EmoteQueued, row.Status, "the uuid was never recorded")
+				require.NotEmpty(t, row.Token, "but the token was")
+			} else {
+				require.Equal(t, store.EmoteProcessing, row.Status)
+			}
+
+			client := env.riverClient(t, 2, func(c *river.Config) {
+				c.JobTimeout, c.RescueStuckJobsAfter = 2*time.Second, 2*time.Second
+			})
+			start(t, client)
+			final := env.waitStatus(t, e.ID, store.EmoteCompleted, 60*time.Second)
+			require.Equal(t, row.Token, final.Token)
+			require.Eventually(t, func() bool {
+				return jobRow(t, client, e.JobID).State == rivertype.JobStateCompleted
+			}, 10*time.Second, 20*time.Millisecond)
+			var meta map[string]any
+			require.NoError(t, json.Unmarshal(jobRow(t, client, e.JobID).Metadata, &meta))
+			require.GreaterOrEqual(t, meta["river:rescue_count"], float64(1))
+
+			require.Equal(t, 1, env.sim.ProcessesCreated())
+			require.Equal(t, 1, env.sim.Requests("POST /v1/process"))
+			if stage == FaultAfterCreate {
+				require.Positive(t, env.sim.Requests("GET /v1/process/token/{token}"))
+			}
+		})
+	}
+}
+
+func mustDirStore(t *testing.T, dir string) *blob.DirStore {
+	t.Helper()
+	s, err := blob.NewDirStore(dir)
+	require.NoError(t, err)
+	return s
+}

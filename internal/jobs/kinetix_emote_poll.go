@@ -1,0 +1,111 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/gamepipe/gamepipe/internal/kinetix"
+	"github.com/gamepipe/gamepipe/internal/store"
+)
+
+// errDeadline is the cause of an emote failed for taking too long.
+type errDeadline struct{ d time.Duration }
+
+func (e errDeadline) Error() string {
+	return fmt.Sprintf("the kinetix process did not finish within %s", e.d)
+}
+
+// poll asks the upstream for the process and either snoozes (still
+// working), or persists its end state: the result and completed, the result
+// and awaiting_validation (validation flow), or the upstream's error and
+// failed. Past the deadline the emote fails and the job is cancelled
+// (RELIABILITY.md #26); a snooze never runs past the deadline, so a process
+// that never finishes costs at most Deadline/PollMin + 1 snoozes.
+func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmoteArgs], e *store.Emote) error {
+	remaining := e.ProcessingStartedAt.Add(w.k.cfg.Deadline).Sub(w.k.deps.Now())
+	if remaining <= 0 {
+		return w.k.fail(ctx, e.ID, "deadline_exceeded", errDeadline{w.k.cfg.Deadline})
+	}
+	client, err := w.k.clientFor(ctx, e.AppID)
+	if err != nil {
+		return err
+	}
+	w.k.fault(FaultBeforePoll)
+	p, err := client.Process(ctx, e.ProcessUUID.String())
+	if err != nil {
+		return w.k.outcome(ctx, job.JobRow, "polling the process", err, func(cause error) error {
+			return w.k.fail(ctx, e.ID, "kinetix_error", cause)
+		})
+	}
+
+	if p.Status.Working() {
+		if string(p.Status) != e.UpstreamStatus {
+			if _, err := w.k.emotes.Update(ctx, e.ID, func(row *store.Emote) error {
+				if row.Status == store.EmoteProcessing && row.ProcessUUID == e.ProcessUUID {
+					row.UpstreamStatus = string(p.Status)
+				}
+				return nil
+			}); err != nil {
+				return fmt.Errorf("error recording the upstream status of emote %s: %w", e.ID, err)
+			}
+		}
+		return river.JobSnooze(min(w.backoff(job), remaining))
+	}
+
+	row, err := w.k.emotes.Update(ctx, e.ID, func(row *store.Emote) error {
+		if row.Status != store.EmoteProcessing || row.ProcessUUID != e.ProcessUUID {
+			return nil
+		}
+		row.UpstreamStatus = string(p.Status)
+		row.ValidationFlow = p.ValidationFlow
+		if p.Emote != nil {
+			row.Result = p.Emote.Raw
+		}
+		switch p.Status {
+		case kinetix.StatusAwaitingValidation:
+			row.Status = store.EmoteAwaitingValidation
+		case kinetix.StatusDone:
+			row.Status, row.FinishedAt = store.EmoteCompleted, w.k.deps.Now()
+		case kinetix.StatusFailed:
+			row.Status, row.FinishedAt = store.EmoteFailed, w.k.deps.Now()
+			row.ErrorCode, row.ErrorMessage = "kinetix_process_failed", "the kinetix process failed"
+			if p.Error != nil {
+				row.ErrorCode, row.ErrorMessage = "kinetix_"+p.Error.Code, p.Error.Message
+			}
+		default: // rejected outside gamepipe, or a status this client does not know
+			row.Status, row.FinishedAt = store.EmoteFailed, w.k.deps.Now()
+			row.ErrorCode = "kinetix_unexpected_status"
+			row.ErrorMessage = fmt.Sprintf("the kinetix process ended in status %q", p.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("error recording the end of process %s of emote %s: %w", e.ProcessUUID, e.ID, err)
+	}
+	w.k.deps.Logger.Info().Str("emote_id", e.ID.String()).Str("status", string(row.Status)).
+		Str("upstream_status", string(p.Status)).Msg("jobs.kinetix_emote: Process ended")
+	return w.k.announce(ctx, row)
+}
+
+// backoff is the next poll's snooze: PollMin doubled for each snooze the
+// job has had so far, capped at PollMax.
+func (w *KinetixEmoteWorker) backoff(job *river.Job[KinetixEmoteArgs]) time.Duration {
+	var meta struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(job.Metadata, &meta)
+	d := w.k.cfg.PollMin
+	for i := 0; i < meta.Snoozes && d < w.k.cfg.PollMax; i++ {
+		d *= 2
+	}
+	return min(d, w.k.cfg.PollMax)
+}
+
+// formatClock writes milliseconds as "HH:MM:SS.mmm".
+func formatClock(ms int64) string {
+	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3_600_000, ms/60_000%60, ms/1000%60, ms%1000)
+}

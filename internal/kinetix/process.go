@@ -1,0 +1,155 @@
+package kinetix
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// ProcessStatus is an upstream process status (docs/upstreams-kinetix.md).
+type ProcessStatus string
+
+// The process statuses.
+const (
+	StatusPending            ProcessStatus = "pending"
+	StatusProcessing         ProcessStatus = "processing"
+	StatusAwaitingValidation ProcessStatus = "awaiting_validation"
+	StatusDone               ProcessStatus = "done"
+	StatusFailed             ProcessStatus = "failed"
+	StatusRejected           ProcessStatus = "rejected"
+)
+
+// Working reports a process still generating (pending or processing).
+func (s ProcessStatus) Working() bool { return s == StatusPending || s == StatusProcessing }
+
+// Process is an ML process.
+type Process struct {
+	UUID           string        `json:"uuid"`
+	UserID         string        `json:"userId"`
+	Name           string        `json:"name"`
+	Mature         bool          `json:"mature"`
+	Start          string        `json:"start"`
+	End            string        `json:"end"`
+	Status         ProcessStatus `json:"status"`
+	Progress       int           `json:"progress"`
+	ValidationFlow bool          `json:"validationFlow"`
+	Validated      bool          `json:"validated"`
+	RetakeOf       string        `json:"retakeOf"`
+	// Emote is the generated emote, once there is one.
+	Emote *Emote `json:"emote"`
+	// Error says why a failed process failed.
+	Error     *ProcessError `json:"error"`
+	CreatedAt time.Time     `json:"createdAt"`
+}
+
+// Emote is a generated emote. Raw keeps the upstream's JSON whole, unknown
+// fields included.
+type Emote struct {
+	UUID         string          `json:"uuid"`
+	Name         string          `json:"name"`
+	AnimationURL string          `json:"animationUrl"`
+	ThumbnailURL string          `json:"thumbnailUrl"`
+	Duration     float64         `json:"duration"`
+	Raw          json.RawMessage `json:"-"`
+}
+
+// UnmarshalJSON keeps the raw object as well as the known fields.
+func (e *Emote) UnmarshalJSON(b []byte) error {
+	type plain Emote
+	if err := json.Unmarshal(b, (*plain)(e)); err != nil {
+		return err
+	}
+	e.Raw = append(json.RawMessage(nil), b...)
+	return nil
+}
+
+// ProcessError is why a process failed.
+type ProcessError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// TokenState is a token's status.
+type TokenState string
+
+// The token statuses.
+const (
+	TokenUnused  TokenState = "unused"
+	TokenUsed    TokenState = "used"
+	TokenExpired TokenState = "expired"
+)
+
+// Token is a process token (the answer of the token, retake and token
+// status routes). It is a credential: never log it.
+type Token struct {
+	Token     string     `json:"token"`
+	UserID    string     `json:"userId"`
+	Status    TokenState `json:"status"`
+	ExpiresAt time.Time  `json:"expiresAt"`
+	// ProcessUUID is the process a used token created.
+	ProcessUUID string `json:"processUuid"`
+	// RetakeOf is the process a retake token retakes.
+	RetakeOf string `json:"retakeOf"`
+}
+
+// CreateToken is GET /v1/process/token: a token for the user, usable once
+// for five minutes to create a process.
+func (c *Client) CreateToken(ctx context.Context, userID string) (*Token, error) {
+	var t Token
+	if err := c.call(ctx, userRequest("GET /v1/process/token", "/v1/process/token", userID), &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// TokenStatus is GET /v1/process/token/{token}: whether the token is
+// unused, used (and by which process) or expired.
+func (c *Client) TokenStatus(ctx context.Context, token, userID string) (*Token, error) {
+	var t Token
+	req := userRequest("GET /v1/process/token/{token}", "/v1/process/token/"+url.PathEscape(token), userID)
+	if err := c.call(ctx, req, &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// Process is GET /v1/process/{uuid}.
+func (c *Client) Process(ctx context.Context, uuid string) (*Process, error) {
+	var p Process
+	req := &request{op: "GET /v1/process/{uuid}", method: http.MethodGet, path: "/v1/process/" + url.PathEscape(uuid)}
+	if err := c.call(ctx, req, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Validate is POST /v1/process/{uuid}/validate: the player keeps the
+// emote, which becomes available (validation flow only).
+func (c *Client) Validate(ctx context.Context, uuid string) (*Process, error) {
+	var p Process
+	if err := c.call(ctx, uuidPost("POST /v1/process/{uuid}/validate", uuid, "validate"), &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// Retake is POST /v1/process/{uuid}/retake: the player rejects the emote;
+// the answer is a new token to create the next process with (validation
+// flow only).
+func (c *Client) Retake(ctx context.Context, uuid string) (*Token, error) {
+	var t Token
+	if err := c.call(ctx, uuidPost("POST /v1/process/{uuid}/retake", uuid, "retake"), &t); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// uuidPost sends the uuid in the path and, as the document lists it, in a
+// JSON body.
+func uuidPost(op, uuid, action string) *request {
+	body, _ := json.Marshal(map[string]string{"uuid": uuid})
+	return &request{op: op, method: http.MethodPost, path: "/v1/process/" + url.PathEscape(uuid) + "/" + action,
+		body: bytesReader(body), length: int64(len(body))}
+}

@@ -1,0 +1,307 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// EmoteStatus is an emote's place in its state machine (see
+// docs/upstreams-kinetix.md).
+type EmoteStatus string
+
+// The emote statuses.
+const (
+	// EmoteQueued: stored, waiting for the upstream process to be created.
+	EmoteQueued EmoteStatus = "queued"
+	// EmoteProcessing: the upstream process exists; the job polls it.
+	EmoteProcessing EmoteStatus = "processing"
+	// EmoteAwaitingValidation: generated, waiting for validate or retake.
+	EmoteAwaitingValidation EmoteStatus = "awaiting_validation"
+	// EmoteValidating: a validate job is telling the upstream.
+	EmoteValidating EmoteStatus = "validating"
+	// EmoteRetaking: a retake job is asking the upstream for a new token.
+	EmoteRetaking EmoteStatus = "retaking"
+	// EmoteAwaitingVideo: retaken; waiting for the new video.
+	EmoteAwaitingVideo EmoteStatus = "awaiting_video"
+	// EmoteCompleted: the emote is available (end state).
+	EmoteCompleted EmoteStatus = "completed"
+	// EmoteFailed: the upstream or gamepipe gave up (end state).
+	EmoteFailed EmoteStatus = "failed"
+	// EmoteCancelled: cancelled by the client (end state).
+	EmoteCancelled EmoteStatus = "cancelled"
+)
+
+// EmoteStatuses lists every status.
+var EmoteStatuses = []EmoteStatus{EmoteQueued, EmoteProcessing, EmoteAwaitingValidation, EmoteValidating,
+	EmoteRetaking, EmoteAwaitingVideo, EmoteCompleted, EmoteFailed, EmoteCancelled}
+
+// Valid reports whether s is one of EmoteStatuses.
+func (s EmoteStatus) Valid() bool { return slices.Contains(EmoteStatuses, s) }
+
+// Finished reports an end state: completed, failed or cancelled.
+func (s EmoteStatus) Finished() bool {
+	return s == EmoteCompleted || s == EmoteFailed || s == EmoteCancelled
+}
+
+// Token statuses, as gamepipe last knew them.
+const (
+	TokenIssued  = "issued"
+	TokenUsed    = "used"
+	TokenExpired = "expired"
+)
+
+// Emote is one row of the emotes table. Empty strings, zero times, uuid.Nil
+// and a zero JobID stand for NULL.
+type Emote struct {
+	ID                   uuid.UUID       `db:"id"`
+	AppID                uuid.UUID       `db:"app_id"`
+	UserID               string          `db:"user_id"`
+	Name                 string          `db:"name"`
+	StartMS              int64           `db:"start_ms"`
+	EndMS                int64           `db:"end_ms"`
+	Mature               bool            `db:"mature"`
+	VideoKey             string          `db:"video_key"`
+	VideoSize            int64           `db:"video_size"`
+	VideoFormat          string          `db:"video_format"`
+	VideoPending         bool            `db:"video_pending"`
+	Status               EmoteStatus     `db:"status"`
+	StatusSeq            int             `db:"status_seq"`
+	NotifiedSeq          int             `db:"notified_seq"`
+	JobID                int64           `db:"job_id"`
+	ProcessUUID          uuid.UUID       `db:"kinetix_process_uuid"`
+	PreviousProcessUUIDs []uuid.UUID     `db:"previous_process_uuids"`
+	Token                string          `db:"token"`
+	TokenCreatedAt       time.Time       `db:"token_created_at"`
+	TokenStatus          string          `db:"token_status"`
+	ValidationFlow       bool            `db:"validation_flow"`
+	UpstreamStatus       string          `db:"upstream_status"`
+	ProcessingStartedAt  time.Time       `db:"processing_started_at"`
+	Result               json.RawMessage `db:"result"`
+	ErrorCode            string          `db:"error_code"`
+	ErrorMessage         string          `db:"error_message"`
+	RetakeCount          int             `db:"retake_count"`
+	IdempotencyKey       string          `db:"idempotency_key"`
+	CreatedAt            time.Time       `db:"created_at"`
+	UpdatedAt            time.Time       `db:"updated_at"`
+	FinishedAt           time.Time       `db:"finished_at"`
+}
+
+// emoteColumns reads NULLs as zero values (year 1 is Go's zero time).
+const emoteColumns = `id, app_id, user_id, name, start_ms, end_ms, mature, video_key, video_size, video_format,
+	video_pending, status, status_seq, notified_seq, coalesce(job_id, 0) AS job_id,
+	coalesce(kinetix_process_uuid, '00000000-0000-0000-0000-000000000000') AS kinetix_process_uuid,
+	previous_process_uuids, coalesce(token, '') AS token,
+	coalesce(token_created_at, '0001-01-01 00:00:00+00') AS token_created_at, coalesce(token_status, '') AS token_status,
+	validation_flow, coalesce(upstream_status, '') AS upstream_status,
+	coalesce(processing_started_at, '0001-01-01 00:00:00+00') AS processing_started_at, result,
+	coalesce(error_code, '') AS error_code, coalesce(error_message, '') AS error_message, retake_count,
+	coalesce(idempotency_key, '') AS idempotency_key, created_at, updated_at,
+	coalesce(finished_at, '0001-01-01 00:00:00+00') AS finished_at`
+
+// TxBeginner is a DBTX that can start a transaction (a pool).
+type TxBeginner interface {
+	DBTX
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// EmoteStore reads and writes emotes.
+type EmoteStore struct {
+	db TxBeginner
+}
+
+// NewEmoteStore returns a store whose Update runs its own transactions on db.
+func NewEmoteStore(db TxBeginner) *EmoteStore { return &EmoteStore{db: db} }
+
+// Insert adds a new emote (ID, AppID and the request fields set; Status
+// defaults to queued).
+func (s *EmoteStore) Insert(ctx context.Context, db DBTX, e *Emote) error {
+	if e.Status == "" {
+		e.Status = EmoteQueued
+	}
+	err := db.QueryRow(ctx, `INSERT INTO emotes (id, app_id, user_id, name, start_ms, end_ms, mature,
+			video_key, video_size, video_format, status, job_id, idempotency_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, 0), NULLIF($13, ''))
+		RETURNING status_seq, notified_seq, created_at, updated_at`,
+		e.ID, e.AppID, e.UserID, e.Name, e.StartMS, e.EndMS, e.Mature, e.VideoKey, e.VideoSize, e.VideoFormat,
+		e.Status, e.JobID, e.IdempotencyKey).Scan(&e.StatusSeq, &e.NotifiedSeq, &e.CreatedAt, &e.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("error inserting emote %s: %w", e.ID, mapErr(err))
+	}
+	return nil
+}
+
+// Get returns an app's emote; ErrNotFound when it does not exist or belongs
+// to another app.
+func (s *EmoteStore) Get(ctx context.Context, db DBTX, appID, id uuid.UUID) (*Emote, error) {
+	return s.one(ctx, db, "SELECT "+emoteColumns+" FROM emotes WHERE id = $1 AND app_id = $2", id, appID)
+}
+
+// GetByID returns any app's emote (for the jobs).
+func (s *EmoteStore) GetByID(ctx context.Context, db DBTX, id uuid.UUID) (*Emote, error) {
+	return s.one(ctx, db, "SELECT "+emoteColumns+" FROM emotes WHERE id = $1", id)
+}
+
+func (s *EmoteStore) one(ctx context.Context, db DBTX, sql string, args ...any) (*Emote, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("error reading emote: %w", err)
+	}
+	e, err := pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByName[Emote])
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return e, nil
+}
+
+// Update reads the emote under a row lock (SELECT … FOR UPDATE), lets fn
+// check and change it, and writes it back, in one transaction. fn returning
+// an error rolls back and Update returns it. When fn changes nothing,
+// nothing is written; when it changes the status, StatusSeq advances.
+func (s *EmoteStore) Update(ctx context.Context, id uuid.UUID, fn func(e *Emote) error) (*Emote, error) {
+	var out *Emote
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var err error
+		out, err = s.UpdateTx(ctx, tx, id, fn)
+		return err
+	})
+	return out, err
+}
+
+// UpdateTx is Update inside the caller's transaction, for steps that insert
+// a River job together with the change.
+func (s *EmoteStore) UpdateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, fn func(e *Emote) error) (*Emote, error) {
+	e, err := s.one(ctx, tx, "SELECT "+emoteColumns+" FROM emotes WHERE id = $1 FOR UPDATE", id)
+	if err != nil {
+		return nil, err
+	}
+	before := *e
+	before.PreviousProcessUUIDs = slices.Clone(e.PreviousProcessUUIDs)
+	before.Result = slices.Clone(e.Result)
+	if err := fn(e); err != nil {
+		return nil, err
+	}
+	if reflect.DeepEqual(before, *e) {
+		return e, nil
+	}
+	if e.Status != before.Status {
+		e.StatusSeq = before.StatusSeq + 1
+	}
+	if e.PreviousProcessUUIDs == nil {
+		e.PreviousProcessUUIDs = []uuid.UUID{}
+	}
+	err = tx.QueryRow(ctx, `UPDATE emotes SET
+			name = $2, start_ms = $3, end_ms = $4, mature = $5, video_key = $6, video_size = $7,
+			video_format = $8, video_pending = $9, status = $10, status_seq = $11, job_id = NULLIF($12, 0),
+			kinetix_process_uuid = NULLIF($13, '00000000-0000-0000-0000-000000000000'::uuid),
+			previous_process_uuids = $14, token = NULLIF($15, ''), token_created_at = $16,
+			token_status = NULLIF($17, ''), validation_flow = $18, upstream_status = NULLIF($19, ''),
+			processing_started_at = $20, result = $21, error_code = NULLIF($22, ''),
+			error_message = NULLIF($23, ''), retake_count = $24, finished_at = $25, updated_at = now()
+		WHERE id = $1 RETURNING updated_at`,
+		e.ID, e.Name, e.StartMS, e.EndMS, e.Mature, e.VideoKey, e.VideoSize, e.VideoFormat, e.VideoPending,
+		e.Status, e.StatusSeq, e.JobID, e.ProcessUUID, e.PreviousProcessUUIDs, e.Token,
+		nullTime(e.TokenCreatedAt), e.TokenStatus, e.ValidationFlow, e.UpstreamStatus,
+		nullTime(e.ProcessingStartedAt), nullJSON(e.Result), e.ErrorCode, e.ErrorMessage, e.RetakeCount,
+		nullTime(e.FinishedAt)).Scan(&e.UpdatedAt)
+	if err != nil {
+		return nil, fmt.Errorf("error updating emote %s: %w", id, mapErr(err))
+	}
+	return e, nil
+}
+
+// MarkNotified records that the notification of status change seq was
+// published. It only moves forward.
+func (s *EmoteStore) MarkNotified(ctx context.Context, id uuid.UUID, seq int) error {
+	if _, err := s.db.Exec(ctx, `UPDATE emotes SET notified_seq = greatest(notified_seq, $2) WHERE id = $1`, id, seq); err != nil {
+		return fmt.Errorf("error marking emote %s notified: %w", id, err)
+	}
+	return nil
+}
+
+// EmoteCursor is the position after the last emote of a page.
+type EmoteCursor struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// EmoteListParams select a page of an app's emotes, newest first.
+type EmoteListParams struct {
+	AppID uuid.UUID
+	// UserID, when set, keeps that player's emotes only.
+	UserID string
+	// Status, when set, keeps emotes in that status only.
+	Status EmoteStatus
+	// Limit is the page size, 1 to 100. Defaults to 20.
+	Limit int
+	// After continues from a previous page's Next.
+	After *EmoteCursor
+}
+
+// List returns a page of emotes and the cursor of the next page (nil on the
+// last page).
+func (s *EmoteStore) List(ctx context.Context, db DBTX, p *EmoteListParams) ([]*Emote, *EmoteCursor, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	limit = min(limit, 100)
+	where := []string{"app_id = $1"}
+	args := []any{p.AppID}
+	add := func(cond string, vals ...any) {
+		for _, v := range vals {
+			args = append(args, v)
+			cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(args)), 1)
+		}
+		where = append(where, cond)
+	}
+	if p.UserID != "" {
+		add("user_id = ?", p.UserID)
+	}
+	if p.Status != "" {
+		add("status = ?", p.Status)
+	}
+	if p.After != nil {
+		add("(created_at, id) < (?, ?)", p.After.CreatedAt, p.After.ID)
+	}
+	args = append(args, limit+1)
+	sql := "SELECT " + emoteColumns + " FROM emotes WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY created_at DESC, id DESC LIMIT $" + strconv.Itoa(len(args))
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("error listing emotes of app %s: %w", p.AppID, err)
+	}
+	emotes, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByName[Emote])
+	if err != nil {
+		return nil, nil, fmt.Errorf("error listing emotes of app %s: %w", p.AppID, err)
+	}
+	var next *EmoteCursor
+	if len(emotes) > limit {
+		emotes = emotes[:limit]
+		last := emotes[limit-1]
+		next = &EmoteCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	return emotes, next, nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func nullJSON(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
