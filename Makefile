@@ -38,8 +38,12 @@ fuzz: ## fuzz the telemetry decoder for FUZZTIME (default 30s)
 	$(GO) test ./internal/telemetry -run '^$$' -fuzz '^FuzzDecodeEvents$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: bench
-bench: ## run the Go benchmarks
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+bench: build ## start a private stack, run every scenario for BENCH_SECONDS (default 10) against its raw ceiling; table in bench/out/
+	./bin/benchrun
+
+.PHONY: bench-micro
+bench-micro: ## run the Go micro-benchmarks of the hot paths (BENCH_COUNT=6 for benchstat, BENCH=regexp to pick)
+	$(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -count $(or $(BENCH_COUNT),1) ./...
 
 .PHONY: vet
 vet: ## go vet

@@ -1,0 +1,193 @@
+// Package benchrun is what `make bench` runs: it starts a private gamepipe
+// stack (the pinned nats-server on a free port with its own store, a fresh
+// database, the api and worker built into bin/), runs each scenario of
+// issue 6 for BENCH_SECONDS together with its raw ceiling measured in the
+// same run, prints one table and writes bench/out/latest.json and
+// latest.md. See bench/README.md.
+//
+// A scenario is one function (ctx, *Bench) → rows; the job rows that need
+// issues 4 and 5 are pending placeholders in Scenarios, each to be
+// replaced by one such function.
+package benchrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gamepipe/gamepipe/internal/loadgen"
+)
+
+// Scenario measures one or more rows of the table.
+type Scenario struct {
+	// Name is a short id, used for profile file names.
+	Name string
+	// Rows are the names of the rows it measures, for the rows written
+	// when it fails.
+	Rows []string
+	// Run measures the rows. It may use what earlier scenarios left in the
+	// Bench (the max ingest rate, the worker running).
+	Run func(ctx context.Context, b *Bench) ([]Row, error)
+}
+
+// Bench is one run's shared state, handed to every scenario in turn.
+type Bench struct {
+	cfg      *Config
+	stack    *stack
+	out      io.Writer
+	terminal bool
+
+	// ingestEventsPerSec is gamepipe's events/s with batches of 100: the
+	// sink lag scenario offers half of it.
+	ingestEventsPerSec float64
+	// maxSources is the most source addresses (so keep-alive connections
+	// to the api) a load used, for the api memory row.
+	maxSources int
+}
+
+// Scenarios lists the scenarios in the order they run, which is also the
+// order of the table.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{Name: "ingest-batch", Rows: []string{rowIngestBatch}, Run: runIngestBatch},
+		{Name: "ingest-single", Rows: []string{rowIngestSingle, rowIngestSingleP99}, Run: runIngestSingle},
+		{Name: "sink", Rows: []string{rowSink}, Run: runSink},
+		{Name: "sink-lag", Rows: []string{rowSinkLag}, Run: runSinkLag},
+		{Name: "emote-jobs", Rows: []string{rowEmoteJobs}, Run: pendingEmoteJobs},
+		{Name: "emotes-in-flight", Rows: []string{rowEmotesInFlight, rowEmotesInFlightRSS}, Run: pendingEmotesInFlight},
+		{Name: "webhook-callbacks", Rows: []string{rowWebhookCallbacks}, Run: pendingWebhookCallbacks},
+		{Name: "api-memory", Rows: []string{rowAPIMemory}, Run: runAPIMemory},
+	}
+}
+
+// Run runs every scenario against a private stack, prints the table to
+// out and writes it under cfg.OutDir. Scenarios that fail leave a row
+// saying so; the others still run.
+func Run(ctx context.Context, cfg *Config, out io.Writer) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	report := &Report{Started: time.Now(), Seconds: cfg.Seconds}
+	apiBin, workerBin := filepath.Join(cfg.BinDir, "api"), filepath.Join(cfg.BinDir, "worker")
+	if cfg.Profile {
+		if err := os.RemoveAll(filepath.Join(cfg.OutDir, "profiles")); err != nil {
+			return fmt.Errorf("error clearing old profiles: %w", err)
+		}
+		var err error
+		if apiBin, workerBin, err = buildProfiling(ctx, cfg, filepath.Join(cfg.BinDir, "bench-pprof"), out); err != nil {
+			return err
+		}
+	}
+	s, err := startStack(ctx, cfg, apiBin, workerBin, out)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	report.Machine = machine(s.natsVersion, s.pgVersion)
+	fmt.Fprintf(out, "bench: %s; %d s per scenario\n", report.Machine, cfg.Seconds)
+
+	b := &Bench{cfg: cfg, stack: s, out: out, terminal: loadgen.IsTerminal(out)}
+	for _, sc := range Scenarios() {
+		if ctx.Err() != nil {
+			break
+		}
+		if !cfg.runs(sc.Name) {
+			continue
+		}
+		rows, err := sc.Run(ctx, b)
+		if err == nil {
+			err = s.alive()
+		}
+		if err != nil {
+			fmt.Fprintf(out, "bench: %s failed: %v\n", sc.Name, err)
+			rows = rows[:0]
+			for _, name := range sc.Rows {
+				rows = append(rows, Row{Scenario: name, Note: "failed: " + err.Error()})
+			}
+		}
+		for _, r := range rows {
+			fmt.Fprintf(out, "bench: %s\n", r)
+		}
+		report.Rows = append(report.Rows, rows...)
+		if errors.Is(err, context.Canceled) || s.alive() != nil {
+			break
+		}
+	}
+
+	fmt.Fprintf(out, "\n%s, %d s per scenario\n\n", report.Machine, cfg.Seconds)
+	report.WriteTable(out)
+	if err := report.WriteFiles(cfg.OutDir); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nwrote %s and %s (logs in %s)\n", filepath.Join(cfg.OutDir, "latest.json"),
+		filepath.Join(cfg.OutDir, "latest.md"), s.logDir)
+	return ctx.Err()
+}
+
+// say prints one line about the run.
+func (b *Bench) say(format string, args ...any) {
+	fmt.Fprintf(b.out, "bench: "+format+"\n", args...)
+}
+
+// load runs loadgen against the api with the bench app, the mix, and
+// progress on the output.
+func (b *Bench) load(ctx context.Context, cfg loadgen.Config) (*loadgen.Result, error) {
+	cfg.URL = b.stack.apiURL
+	cfg.Token = b.stack.app.PublicToken
+	cfg.Generator.AppID = b.stack.app.AppID
+	cfg.Generator.Mix = b.cfg.Mix
+	cfg.SourceRate = b.cfg.sourceRate()
+	b.maxSources = max(b.maxSources, cfg.Sources)
+	prog := loadgen.NewProgress(b.out, b.terminal)
+	cfg.Progress = prog.Update
+	res, err := loadgen.Run(ctx, &cfg)
+	prog.Done()
+	if err != nil {
+		return nil, err
+	}
+	if res.Accepted == 0 {
+		return nil, fmt.Errorf("no request accepted: %s", resultLine(res))
+	}
+	return res, nil
+}
+
+// profile starts profiling a scenario's measured phase when profiling is
+// on (the first round only); wait for the returned profiler after the
+// phase with waitProfiles.
+func (b *Bench) profile(ctx context.Context, name string, round int, targets map[string]string) *profiler {
+	if !b.cfg.Profile || round > 0 {
+		return nil
+	}
+	return startProfiles(ctx, b.cfg.OutDir, name, b.cfg.duration()+warmup, targets)
+}
+
+// waitProfiles waits for a phase's profiles, reporting a failure to save
+// them without failing the scenario.
+func (b *Bench) waitProfiles(p *profiler) {
+	if err := p.wait(); err != nil {
+		b.say("%v", err)
+	}
+}
+
+// sourcesFor is how many source addresses loadgen needs so that the
+// per-IP limit never caps it below reqPerSec, bounded to what one
+// machine's API can hold open.
+func (b *Bench) sourcesFor(reqPerSec float64) int {
+	return min(max(loadgen.SourcesFor(reqPerSec, b.cfg.sourceRate()), 8), 4000)
+}
+
+// resultLine summarises a load result in one line for a row's note.
+func resultLine(r *loadgen.Result) string {
+	var st string
+	for code, n := range r.Statuses {
+		st += fmt.Sprintf(" %d×%d", n, code)
+	}
+	for e, n := range r.Errors {
+		st += fmt.Sprintf(" %d×%s", n, e)
+	}
+	return fmt.Sprintf("%d requests in %.1fs, answers:%s", r.Requests, r.Elapsed.Seconds(), st)
+}

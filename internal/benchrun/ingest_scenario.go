@@ -1,0 +1,198 @@
+package benchrun
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/gamepipe/gamepipe/internal/loadgen"
+)
+
+// Row names of the ingest scenarios.
+const (
+	rowIngestBatch     = "ingest, batches of 100"
+	rowIngestSingle    = "ingest, single events"
+	rowIngestSingleP99 = "ingest, single events, p99"
+)
+
+// rawPoolSize is how many distinct encoded events the raw publishers
+// cycle through (each publish gets its own Nats-Msg-Id).
+const rawPoolSize = 4096
+
+// warmup is sent before each measured phase and left out of it.
+const warmup = time.Second
+
+// best keeps the best of several rounds of one side (raw or gamepipe):
+// on a shared machine the highest throughput seen is the one least
+// disturbed by others.
+type best struct {
+	rate float64
+	cpu  string
+	res  *loadgen.Result    // gamepipe's, for its latencies and statuses
+	lat  *loadgen.Histogram // raw's latencies, for the single-event scenario
+}
+
+func (b *best) offer(rate float64, cpu string, res *loadgen.Result, lat *loadgen.Histogram) {
+	if rate > b.rate {
+		*b = best{rate: rate, cpu: cpu, res: res, lat: lat}
+	}
+}
+
+// runIngestBatch measures events/s accepted with batches of 100 (200 only
+// after every JetStream ack) against the raw ceiling: JetStream async
+// publish of the same encoded events from one Go process, into a stream
+// with TELEMETRY's configuration.
+func runIngestBatch(ctx context.Context, b *Bench) ([]Row, error) {
+	pub, err := b.rawPublisher(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer pub.close(ctx)
+	if _, err := pub.asyncRun(ctx, warmup); err != nil {
+		return nil, err
+	}
+	var raw, ours best
+	sources := 0
+	for round := range b.cfg.Rounds {
+		b.say("%s: raw ceiling, JetStream async publish (64k window) from one process%s...", rowIngestBatch, b.roundLabel(round))
+		var rate float64
+		cpu, err := b.phase("raw", func() (err error) {
+			rate, err = pub.asyncRun(ctx, b.cfg.duration())
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("raw async publish: %w", err)
+		}
+		raw.offer(rate, cpu, nil, nil)
+		if sources == 0 {
+			sources = b.sourcesFor(rate / 100 * 1.2)
+		}
+
+		b.say("%s: gamepipe, %d in flight from %d source addresses%s...", rowIngestBatch, b.cfg.BatchConcurrency, sources, b.roundLabel(round))
+		prof := b.profile(ctx, "ingest-batch", round, map[string]string{"api": b.stack.pprofAPI})
+		var res *loadgen.Result
+		cpu, err = b.phase("gamepipe", func() (err error) {
+			res, err = b.load(ctx, loadgen.Config{BatchSize: 100, Concurrency: b.cfg.BatchConcurrency,
+				Duration: b.cfg.duration(), Warmup: warmup, Sources: sources})
+			return err
+		})
+		b.waitProfiles(prof)
+		if err != nil {
+			return nil, err
+		}
+		ours.offer(res.EventsPerSec(), cpu, res, nil)
+	}
+	b.ingestEventsPerSec = ours.rate
+	row := ratioRow(rowIngestBatch, "events/s", ours.rate, raw.rate, 0.5)
+	row.Note = fmt.Sprintf("events/s answered 200 (after every JetStream ack); %d requests in flight from %d source addresses "+
+		"(≤ %.0f req/s each, limiter on); p99 %s; %s. Raw: async publish, 64k window, same encoded events and Nats-Msg-Id shape, "+
+		"stream with TELEMETRY's config.%s Gamepipe phase: %s. Raw phase: %s.", b.cfg.BatchConcurrency, sources, b.cfg.sourceRate(),
+		ours.res.Latency.Quantile(0.99).Round(100*time.Microsecond), resultLine(ours.res), b.roundsNote(), ours.cpu, raw.cpu)
+	return []Row{row}, nil
+}
+
+// runIngestSingle measures accepted requests/s and their p99 with one
+// event per request against one event per publish round trip, from as many
+// goroutines as requests in flight.
+func runIngestSingle(ctx context.Context, b *Bench) ([]Row, error) {
+	pub, err := b.rawPublisher(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer pub.close(ctx)
+	c := b.cfg.SingleConcurrency
+	if _, _, err := pub.syncRun(ctx, c, warmup); err != nil {
+		return nil, err
+	}
+	var raw, ours best
+	sources := 0
+	for round := range b.cfg.Rounds {
+		b.say("%s: raw ceiling, %d goroutines each publishing one event per round trip%s...", rowIngestSingle, c, b.roundLabel(round))
+		var rate float64
+		var lat *loadgen.Histogram
+		cpu, err := b.phase("raw", func() (err error) {
+			rate, lat, err = pub.syncRun(ctx, c, b.cfg.duration())
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("raw sync publish: %w", err)
+		}
+		raw.offer(rate, cpu, nil, lat)
+		if sources == 0 {
+			sources = b.sourcesFor(rate * 1.2)
+		}
+
+		b.say("%s: gamepipe, %d in flight from %d source addresses%s...", rowIngestSingle, c, sources, b.roundLabel(round))
+		prof := b.profile(ctx, "ingest-single", round, map[string]string{"api": b.stack.pprofAPI})
+		var res *loadgen.Result
+		cpu, err = b.phase("gamepipe", func() (err error) {
+			res, err = b.load(ctx, loadgen.Config{BatchSize: 1, Concurrency: c, Duration: b.cfg.duration(), Warmup: warmup, Sources: sources})
+			return err
+		})
+		b.waitProfiles(prof)
+		if err != nil {
+			return nil, err
+		}
+		ours.offer(res.AcceptedPerSec(), cpu, res, nil)
+	}
+	rate := ratioRow(rowIngestSingle, "requests/s", ours.rate, raw.rate, 0.5)
+	rate.Note = fmt.Sprintf("requests/s answered 200, one event each; %d in flight from %d source addresses (≤ %.0f req/s each); %s. "+
+		"Raw: %d goroutines, one synchronous publish each at a time.%s Gamepipe phase: %s. Raw phase: %s.",
+		c, sources, b.cfg.sourceRate(), resultLine(ours.res), c, b.roundsNote(), ours.cpu, raw.cpu)
+	res := ours.res
+	p99 := limitRow(rowIngestSingleP99, "ms", millis(res.Latency.Quantile(0.99)), millis(raw.lat.Quantile(0.99)), 25)
+	p99.Note = fmt.Sprintf("the phase above: p50 %s, p90 %s, max %s (loadgen's histogram, ±1.6%%); raw p50 %s.",
+		res.Latency.Quantile(0.5).Round(10*time.Microsecond), res.Latency.Quantile(0.9).Round(10*time.Microsecond),
+		res.Latency.Max().Round(10*time.Microsecond), raw.lat.Quantile(0.5).Round(10*time.Microsecond))
+	return []Row{rate, p99}, nil
+}
+
+// rawPublisher prepares a raw publisher with a fresh BENCH_RAW stream.
+func (b *Bench) rawPublisher(ctx context.Context) (*rawPublisher, error) {
+	events, _, err := makeStoredEvents(b.cfg, b.stack.app.AppID, rawPoolSize)
+	if err != nil {
+		return nil, err
+	}
+	return newRawPublisher(ctx, b.stack.natsURL, b.stack.app.AppID, events)
+}
+
+// roundLabel is " (round 2 of 3)" when there are several rounds.
+func (b *Bench) roundLabel(round int) string {
+	if b.cfg.Rounds < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" (round %d of %d)", round+1, b.cfg.Rounds)
+}
+
+// roundsNote says how the rounds were combined.
+func (b *Bench) roundsNote() string {
+	if b.cfg.Rounds < 2 {
+		return ""
+	}
+	return fmt.Sprintf(" Best of %d alternating rounds on each side.", b.cfg.Rounds)
+}
+
+func millis(d time.Duration) float64 {
+	if d == 0 {
+		return math.NaN()
+	}
+	return float64(d) / float64(time.Millisecond)
+}
+
+// rowAPIMemory is the api memory row.
+const rowAPIMemory = "api memory, RSS at the ingest peak"
+
+// runAPIMemory reads the api's peak resident set (VmHWM), which the
+// ingest scenarios set: nothing later loads it as much.
+func runAPIMemory(_ context.Context, b *Bench) ([]Row, error) {
+	peak, current, err := b.stack.api.memory()
+	if err != nil {
+		return nil, err
+	}
+	mb := float64(peak) / (1 << 20)
+	row := limitRow(rowAPIMemory, "MB", mb, math.NaN(), 150)
+	row.Note = fmt.Sprintf("VmHWM of the api process (pid %d) over the whole run, with up to %d keep-alive connections open "+
+		"(one per source address, as many clients); VmRSS now %.0f MB.", b.stack.api.pid(), b.maxSources, float64(current)/(1<<20))
+	return []Row{row}, nil
+}

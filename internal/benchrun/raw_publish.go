@@ -1,0 +1,219 @@
+package benchrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/loadgen"
+	"github.com/gamepipe/gamepipe/internal/telemetry"
+)
+
+// rawStream is the stream the raw publish ceilings write to: TELEMETRY's
+// configuration under another name and subjects, so the raw events do not
+// reach the sink's backlog.
+const (
+	rawStream  = "BENCH_RAW"
+	rawSubject = "benchraw"
+)
+
+// storedEvent is one event as the API publishes it.
+type storedEvent struct {
+	kind telemetry.Kind
+	data []byte
+}
+
+// makeStoredEvents makes n events as the API would publish them: loadgen
+// bodies, decoded and validated by telemetry.Decode, stamped with the app
+// and a received_at, in the stream encoding (telemetry.AppendStored).
+func makeStoredEvents(cfg *Config, appID string, n int) ([]storedEvent, []telemetry.Event, error) {
+	gen, err := loadgen.NewGenerator(&loadgen.GeneratorConfig{AppID: appID, Mix: cfg.Mix})
+	if err != nil {
+		return nil, nil, err
+	}
+	s := gen.NewStream(rand.Uint64())
+	out := make([]storedEvent, 0, n)
+	var all []telemetry.Event
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	for len(out) < n {
+		evs, err := telemetry.Decode(s.AppendBody(nil, min(100, n-len(out)), false), nil, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("error decoding generated events: %w", err)
+		}
+		for i := range evs {
+			evs[i].ReceivedAt = now
+			data, err := telemetry.AppendStored(nil, &evs[i])
+			if err != nil {
+				return nil, nil, err
+			}
+			out = append(out, storedEvent{kind: evs[i].Kind, data: data})
+		}
+		all = append(all, evs...)
+	}
+	return out, all, nil
+}
+
+// rawPublisher publishes stored events to rawStream from its own
+// connection, configured as the api configures its JetStream context.
+type rawPublisher struct {
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	events   []storedEvent
+	subjects map[telemetry.Kind]string
+	idPrefix string
+	seq      atomic.Uint64
+	asyncErr atomic.Int64
+}
+
+func newRawPublisher(ctx context.Context, natsURL, appID string, events []storedEvent) (*rawPublisher, error) {
+	nc, err := nats.Connect(natsURL, nats.Name("gamepipe-bench-raw"))
+	if err != nil {
+		return nil, fmt.Errorf("error connecting to NATS: %w", err)
+	}
+	p := &rawPublisher{nc: nc, events: events, subjects: map[telemetry.Kind]string{}, idPrefix: appID + ":"}
+	p.js, err = jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(64<<10), // as apicmd
+		jetstream.WithPublishAsyncTimeout(5*time.Second),
+		jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *nats.Msg, error) { p.asyncErr.Add(1) }))
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	for _, k := range telemetry.Kinds {
+		p.subjects[k] = rawSubject + "." + appID + "." + string(k)
+	}
+	if err := p.ensureStream(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// ensureStream creates rawStream with TELEMETRY's configuration.
+func (p *rawPublisher) ensureStream(ctx context.Context) error {
+	tel, err := p.js.Stream(ctx, eventstream.StreamName)
+	if err != nil {
+		return fmt.Errorf("error reading the %s stream: %w", eventstream.StreamName, err)
+	}
+	info, err := tel.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("error reading the %s stream: %w", eventstream.StreamName, err)
+	}
+	sc := info.Config
+	sc.Name, sc.Subjects, sc.Description = rawStream, []string{rawSubject + ".>"}, "bench: raw publish ceiling"
+	_ = p.js.DeleteStream(ctx, rawStream)
+	if _, err := p.js.CreateStream(ctx, sc); err != nil {
+		return fmt.Errorf("error creating %s: %w", rawStream, err)
+	}
+	return nil
+}
+
+// close deletes rawStream and closes the connection.
+func (p *rawPublisher) close(ctx context.Context) {
+	_ = p.js.DeleteStream(ctx, rawStream)
+	p.nc.Close()
+}
+
+// msg returns the next message: the next stored event with a fresh
+// Nats-Msg-Id of the same shape as the api's (app id, colon, 36
+// characters).
+func (p *rawPublisher) msg() *nats.Msg {
+	n := p.seq.Add(1)
+	ev := &p.events[int(n)%len(p.events)]
+	id := make([]byte, 0, len(p.idPrefix)+36)
+	id = append(id, p.idPrefix...)
+	id = append(id, "00000000-0000-8000-8000-"...)
+	hex := strconv.FormatUint(n, 16)
+	for range 12 - len(hex) {
+		id = append(id, '0')
+	}
+	id = append(id, hex...)
+	return &nats.Msg{Subject: p.subjects[ev.kind], Data: ev.data, Header: nats.Header{jetstream.MsgIDHeader: []string{string(id)}}}
+}
+
+// asyncRun publishes asynchronously, as fast as the 64k window lets it,
+// for d, then waits for every ack. It returns the events stored per second.
+func (p *rawPublisher) asyncRun(ctx context.Context, d time.Duration) (float64, error) {
+	p.asyncErr.Store(0)
+	start := time.Now()
+	var sent int64
+	for time.Since(start) < d && ctx.Err() == nil {
+		for range 64 {
+			_, err := p.js.PublishMsgAsync(p.msg(), jetstream.WithExpectStream(rawStream))
+			if errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				continue // the window is full: that is the ceiling working
+			}
+			if err != nil {
+				return 0, fmt.Errorf("error publishing: %w", err)
+			}
+			sent++
+		}
+	}
+	select {
+	case <-p.js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		return 0, errors.New("acks still pending 30s after the last publish")
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	elapsed := time.Since(start)
+	stored := sent - p.asyncErr.Load()
+	if stored <= 0 {
+		return 0, fmt.Errorf("no event stored (%d publish errors)", p.asyncErr.Load())
+	}
+	return float64(stored) / elapsed.Seconds(), nil
+}
+
+// syncRun publishes from concurrency goroutines, each one event per round
+// trip (publish, wait for its ack), for d. It returns the events stored per
+// second and the publish latencies.
+func (p *rawPublisher) syncRun(ctx context.Context, concurrency int, d time.Duration) (float64, *loadgen.Histogram, error) {
+	start := time.Now()
+	deadline := start.Add(d)
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total loadgen.Histogram
+		errs  atomic.Int64
+		first atomic.Pointer[error]
+	)
+	for range concurrency {
+		wg.Go(func() {
+			var h loadgen.Histogram
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				t0 := time.Now()
+				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				_, err := p.js.PublishMsg(pctx, p.msg(), jetstream.WithExpectStream(rawStream))
+				cancel()
+				if err != nil {
+					errs.Add(1)
+					first.CompareAndSwap(nil, &err)
+					continue
+				}
+				h.Record(time.Since(t0))
+			}
+			mu.Lock()
+			total.Merge(&h)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if total.Count() == 0 {
+		err := errors.New("no event stored")
+		if e := first.Load(); e != nil {
+			err = fmt.Errorf("no event stored: %w", *e)
+		}
+		return 0, nil, err
+	}
+	return float64(total.Count()) / elapsed.Seconds(), &total, nil
+}

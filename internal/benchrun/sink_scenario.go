@@ -1,0 +1,295 @@
+package benchrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/loadgen"
+	"github.com/gamepipe/gamepipe/internal/telemetry"
+)
+
+// Row names of the sink scenarios.
+const (
+	rowSink    = "sink"
+	rowSinkLag = "sink, lag p99 at half the max ingest rate"
+)
+
+// sampleSize is how many events of the backlog the raw COPY ceiling
+// writes, again and again with fresh ids.
+const sampleSize = 20000
+
+// pollEvery is how often the sink scenarios read the worker's metrics and
+// the consumer's state.
+const pollEvery = 250 * time.Millisecond
+
+// runSink measures rows/s written by the worker while it works through
+// the backlog the ingest scenarios left (the worker was not running
+// then), against pgx CopyFrom of the same rows into the same tables from
+// one connection.
+func runSink(ctx context.Context, b *Bench) ([]Row, error) {
+	s := b.stack
+	sample, backlog, err := b.sampleStream(ctx, sampleSize)
+	if err != nil {
+		return nil, err
+	}
+	b.say("%s: gamepipe, worker started on a backlog of %d events...", rowSink, backlog)
+	if err := s.startWorker(ctx); err != nil {
+		return nil, err
+	}
+	prof := b.profile(ctx, "sink", 0, map[string]string{"worker": s.pprofWrk})
+	var (
+		ours    float64
+		window  time.Duration
+		drained bool
+	)
+	oursCPU, err := b.phase("gamepipe", func() (err error) {
+		ours, window, drained, err = b.measureSink(ctx)
+		return err
+	})
+	b.waitProfiles(prof)
+	if err != nil {
+		return nil, err
+	}
+	// Leave the stream empty for the lag scenario and the worker idle for
+	// the raw ceiling.
+	if err := b.purgeBacklog(ctx); err != nil {
+		return nil, err
+	}
+
+	b.say("%s: raw ceiling, pgx CopyFrom of %d of the same rows (fresh ids) in transactions of %d...", rowSink, len(sample), b.cfg.SinkBatchMax)
+	conn, err := pgx.Connect(ctx, s.dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("error connecting for the raw COPY: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := rawCopy(ctx, conn, s.app.AppID, sample, b.cfg.SinkBatchMax, warmup); err != nil {
+		return nil, err
+	}
+	var raw float64
+	rawCPU, err := b.phase("raw", func() (err error) {
+		raw, err = rawCopy(ctx, conn, s.app.AppID, sample, b.cfg.SinkBatchMax, b.cfg.duration())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	row := ratioRow(rowSink, "rows/s", ours, raw, 0.7)
+	row.Note = fmt.Sprintf("rows/s committed by the worker (gamepipe_sink_rows_total) over %.1fs of a %d-event backlog", window.Seconds(), backlog)
+	if drained {
+		row.Note += " (drained before the end: a lower bound)"
+	}
+	row.Note += fmt.Sprintf(". Raw: plain pgx CopyFrom into the same partitioned tables, no staging table, no ON CONFLICT, "+
+		"no players upsert, %d rows per transaction, one connection. Gamepipe phase: %s. Raw phase: %s.", b.cfg.SinkBatchMax, oursCPU, rawCPU)
+	return []Row{row}, nil
+}
+
+// runSinkLag offers half the max ingest rate (batches of 100) to the api
+// with the worker running, and reads the p99 of the worker's
+// gamepipe_sink_lag_seconds (commit time minus received_at) over that load
+// and until the backlog is written.
+func runSinkLag(ctx context.Context, b *Bench) ([]Row, error) {
+	if b.ingestEventsPerSec <= 0 {
+		return nil, errors.New("needs the batch ingest figure, which failed")
+	}
+	s := b.stack
+	if err := s.startWorker(ctx); err != nil {
+		return nil, err
+	}
+	before, err := scrapeMetrics(ctx, s.workerURL+"/metrics")
+	if err != nil {
+		return nil, err
+	}
+	target := b.ingestEventsPerSec / 2
+	reqRate := target / 100
+	sources := b.sourcesFor(reqRate * 1.1)
+	b.say("%s: gamepipe, %.0f events/s offered from %d source addresses, worker running...", rowSinkLag, target, sources)
+	prof := b.profile(ctx, "sink-lag", 0, map[string]string{"api": s.pprofAPI, "worker": s.pprofWrk})
+	var res *loadgen.Result
+	oursCPU, err := b.phase("gamepipe", func() (err error) {
+		res, err = b.load(ctx, loadgen.Config{BatchSize: 100, Concurrency: b.cfg.BatchConcurrency, Rate: reqRate,
+			Duration: b.cfg.duration(), Sources: sources})
+		return err
+	})
+	b.waitProfiles(prof)
+	if err != nil {
+		return nil, err
+	}
+	maxWait := max(30*time.Second, 2*b.cfg.duration())
+	drainStart := time.Now()
+	drained, err := b.waitDrained(ctx, maxWait)
+	if err != nil {
+		return nil, err
+	}
+	after, err := scrapeMetrics(ctx, s.workerURL+"/metrics")
+	if err != nil {
+		return nil, err
+	}
+	const lagMetric = "gamepipe_sink_lag_seconds"
+	delta := histogramDelta(before.histogram(lagMetric), after.histogram(lagMetric))
+	p99, above := quantile(0.99, delta)
+	p50, _ := quantile(0.5, delta)
+	row := limitRow(rowSinkLag, "s", p99, math.NaN(), 1)
+	row.Note = fmt.Sprintf("%.0f events/s offered (half of %.0f), %.0f accepted; p50 %.3fs; commit time minus received_at, "+
+		"from the worker's %s histogram (buckets 5ms×2^k, interpolated)", target, b.ingestEventsPerSec, res.EventsPerSec(), p50, lagMetric)
+	if above {
+		row.Note += "; p99 is beyond the largest bucket, shown as its bound"
+	}
+	row.Note += "; load phase: " + oursCPU
+	if !drained {
+		row.Note += fmt.Sprintf("; the backlog was not written %s after the load: the sink does not keep up, and p99 is a lower bound", maxWait)
+	} else {
+		row.Note += fmt.Sprintf("; backlog written %.1fs after the load stopped", time.Since(drainStart).Seconds())
+	}
+	return []Row{row}, nil
+}
+
+// sampleStream reads up to n events from the start of TELEMETRY (what the
+// ingest scenarios stored) and returns them with the stream's size.
+func (b *Bench) sampleStream(ctx context.Context, n int) ([]telemetry.Event, uint64, error) {
+	js := b.stack.js
+	stream, err := js.Stream(ctx, eventstream.StreamName)
+	if err != nil {
+		return nil, 0, fmt.Errorf("error opening %s: %w", eventstream.StreamName, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	backlog := info.State.Msgs
+	if backlog == 0 {
+		return nil, 0, errors.New("the stream is empty: the ingest scenarios stored nothing")
+	}
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return nil, 0, fmt.Errorf("error reading %s: %w", eventstream.StreamName, err)
+	}
+	want := int(min(uint64(n), backlog))
+	events := make([]telemetry.Event, 0, want)
+	for len(events) < want {
+		batch, err := cons.Fetch(min(1000, want-len(events)), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return nil, 0, fmt.Errorf("error reading %s: %w", eventstream.StreamName, err)
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			var ev telemetry.Event
+			if err := telemetry.UnmarshalStored(msg.Data(), &ev); err != nil {
+				return nil, 0, fmt.Errorf("error decoding a stored event: %w", err)
+			}
+			events = append(events, ev)
+		}
+		if got == 0 {
+			break
+		}
+	}
+	return events, backlog, nil
+}
+
+// sinkState reads the rows the worker has committed and the messages it has
+// yet to write (pending and unacknowledged).
+func (b *Bench) sinkState(ctx context.Context) (rows float64, left uint64, err error) {
+	m, err := scrapeMetrics(ctx, b.stack.workerURL+"/metrics")
+	if err != nil {
+		return 0, 0, err
+	}
+	cons, err := b.stack.js.Consumer(ctx, eventstream.StreamName, eventstream.ConsumerSink)
+	if err != nil {
+		return 0, 0, fmt.Errorf("error reading the sink consumer: %w", err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("error reading the sink consumer: %w", err)
+	}
+	return m.sum("gamepipe_sink_rows_total"), info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// measureSink measures the worker's rows/s from its first commit for the
+// scenario's duration, or until the backlog is written.
+func (b *Bench) measureSink(ctx context.Context) (rate float64, window time.Duration, drained bool, err error) {
+	var r0 float64
+	var t0 time.Time
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rows, left, err := b.sinkState(ctx)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if rows > 0 || left == 0 {
+			r0, t0 = rows, time.Now()
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, 0, false, errors.New("the worker wrote nothing within a minute")
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			return 0, 0, false, err
+		}
+	}
+	end := t0.Add(b.cfg.duration())
+	r1, t1 := r0, t0
+	for time.Now().Before(end) {
+		if err := sleepCtx(ctx, pollEvery); err != nil {
+			return 0, 0, false, err
+		}
+		rows, left, err := b.sinkState(ctx)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		r1, t1 = rows, time.Now()
+		if left == 0 {
+			drained = true
+			break
+		}
+	}
+	window = t1.Sub(t0)
+	if window <= 0 || r1 <= r0 {
+		return 0, window, drained, errors.New("the worker wrote no rows during the measurement")
+	}
+	return (r1 - r0) / window.Seconds(), window, drained, nil
+}
+
+// purgeBacklog drops what is left in TELEMETRY and waits until the worker
+// has nothing in flight.
+func (b *Bench) purgeBacklog(ctx context.Context) error {
+	stream, err := b.stack.js.Stream(ctx, eventstream.StreamName)
+	if err != nil {
+		return err
+	}
+	if err := stream.Purge(ctx); err != nil {
+		return fmt.Errorf("error purging %s: %w", eventstream.StreamName, err)
+	}
+	if _, err := b.waitDrained(ctx, 60*time.Second); err != nil {
+		return err
+	}
+	return nil
+}
+
+// waitDrained waits until the sink consumer has nothing pending or
+// unacknowledged, at most maxWait, and reports whether it got there.
+func (b *Bench) waitDrained(ctx context.Context, maxWait time.Duration) (bool, error) {
+	deadline := time.Now().Add(maxWait)
+	for {
+		_, left, err := b.sinkState(ctx)
+		if err != nil {
+			return false, err
+		}
+		if left == 0 {
+			return true, nil
+		}
+		if time.Now().After(deadline) {
+			return false, nil
+		}
+		if err := sleepCtx(ctx, pollEvery); err != nil {
+			return false, err
+		}
+	}
+}
