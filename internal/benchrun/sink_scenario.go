@@ -68,6 +68,9 @@ func runSink(ctx context.Context, b *Bench) ([]Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("error connecting for the raw COPY: %w", err)
 	}
+	// The same TOAST compression the worker's sink uses (lz4 where the
+	// server has it), so the ceiling measures the same work.
+	_, _ = conn.Exec(ctx, "SET default_toast_compression = lz4")
 	defer conn.Close(context.WithoutCancel(ctx))
 	if _, err := rawCopy(ctx, conn, s.app.AppID, sample, b.cfg.SinkBatchMax, warmup); err != nil {
 		return nil, err

@@ -67,6 +67,9 @@ type Worker struct {
 	HTTPAddr string
 	// SinkBatchMax is the most messages per sink commit (SINK_BATCH_MAX).
 	SinkBatchMax int
+	// SinkConcurrency is how many sink loops share the consumer
+	// (SINK_CONCURRENCY).
+	SinkConcurrency int
 	// AckWait is the sink consumer's AckWait (SINK_ACK_WAIT).
 	AckWait time.Duration
 	// MaxDeliver bounds deliveries of one message (SINK_MAX_DELIVER).
@@ -77,12 +80,13 @@ type Worker struct {
 func WorkerFromEnv(getenv Getenv) (*Worker, error) {
 	r := &reader{getenv: getenv}
 	c := &Worker{
-		Common:       r.common(),
-		Jobs:         r.jobs(),
-		HTTPAddr:     r.addr("WORKER_HTTP_ADDR", "127.0.0.1:4001"),
-		SinkBatchMax: r.positiveInt("SINK_BATCH_MAX", 1000),
-		AckWait:      r.duration("SINK_ACK_WAIT", 30*time.Second),
-		MaxDeliver:   r.positiveInt("SINK_MAX_DELIVER", 5),
+		Common:          r.common(),
+		Jobs:            r.jobs(),
+		HTTPAddr:        r.addr("WORKER_HTTP_ADDR", "127.0.0.1:4001"),
+		SinkBatchMax:    r.positiveInt("SINK_BATCH_MAX", 1000),
+		SinkConcurrency: r.positiveInt("SINK_CONCURRENCY", 2),
+		AckWait:         r.duration("SINK_ACK_WAIT", 30*time.Second),
+		MaxDeliver:      r.positiveInt("SINK_MAX_DELIVER", 5),
 	}
 	return c, r.err()
 }

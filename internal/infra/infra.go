@@ -21,8 +21,9 @@ import (
 )
 
 // Postgres opens a pool named appName (visible in pg_stat_activity), creating
-// the database first when it is missing.
-func Postgres(ctx context.Context, databaseURL, appName string, maxConns int32) (*pgxpool.Pool, error) {
+// the database first when it is missing. configure, when given, adjusts the
+// pool's configuration before it connects.
+func Postgres(ctx context.Context, databaseURL, appName string, maxConns int32, configure ...func(*pgxpool.Config)) (*pgxpool.Pool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := store.EnsureDatabase(ctx, databaseURL); err != nil {
@@ -35,6 +36,9 @@ func Postgres(ctx context.Context, databaseURL, appName string, maxConns int32) 
 	cfg.ConnConfig.RuntimeParams["application_name"] = appName
 	if maxConns > 0 && !strings.Contains(databaseURL, "pool_max_conns") {
 		cfg.MaxConns = maxConns
+	}
+	for _, f := range configure {
+		f(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
