@@ -19,9 +19,18 @@ import (
 
 // ingestBuf holds one request's buffers; pooled so the hot path does not
 // allocate them per request.
+//
+// floats holds the decoded events' numbers (Event.Positions slices into it),
+// so it may be reused only once nothing reads those events any more: each
+// event is encoded with AppendStored into data before anything else is done
+// with it, and what is published is data, never the events. On a publish
+// failure the whole buffer is dropped, not put back (acks in flight may still
+// retry with data's bytes); keep it that way, and never let an Event of buf
+// escape the handler.
 type ingestBuf struct {
 	body   bytes.Buffer
 	events []telemetry.Event
+	floats telemetry.Scratch
 	data   []byte
 	msgs   []eventstream.Message
 }
@@ -52,7 +61,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	events, err := telemetry.Decode(body, &s.cfg.Limits, buf.events[:0])
+	events, err := telemetry.DecodeWith(body, &s.cfg.Limits, buf.events[:0], &buf.floats)
 	buf.events = events[:0]
 	if err != nil {
 		ingestBufs.Put(buf)

@@ -22,6 +22,16 @@ import (
 // See docs/telemetry.md for the type inference, the fields of each kind and
 // the accepted timestamp forms.
 func Decode(body []byte, lim *Limits, dst []Event) ([]Event, error) {
+	return DecodeWith(body, lim, dst, nil)
+}
+
+// DecodeWith is Decode with the events' numbers (Event.Positions) taken from
+// s instead of allocated for each event, so that a caller decoding request
+// after request reuses the same storage. s is reset first: every event an
+// earlier DecodeWith with s returned then shares storage with the new ones
+// and must no longer be used. A nil s is Decode. Each Positions slice is
+// capped at its length, so appending to it never overwrites another's.
+func DecodeWith(body []byte, lim *Limits, dst []Event, s *Scratch) ([]Event, error) {
 	if len(body) == 0 {
 		return dst, newError(CodeEmptyBody, "", "the request body is empty")
 	}
@@ -33,6 +43,10 @@ func Decode(body []byte, lim *Limits, dst []Event) ([]Event, error) {
 	defer d.release()
 	d.lim = l.WithDefaults()
 	d.r = reader{b: body, maxDepth: d.lim.MaxDepth}
+	if s != nil {
+		s.floats = s.floats[:0]
+		d.scratchFloats = s
+	}
 
 	n0 := len(dst)
 	dst, err := d.decodeBody(dst)
@@ -120,6 +134,43 @@ type decoder struct {
 	hasID bool
 
 	scratch []byte // JSON conversion, canonical encoding, string arena
+
+	scratchFloats *Scratch // DecodeWith's caller-owned storage for numbers, or nil
+}
+
+// Scratch is caller-owned storage that DecodeWith takes the events' numbers
+// from; see DecodeWith. The zero value is ready to use. A Scratch must not be
+// used by two DecodeWith calls at once.
+type Scratch struct {
+	floats []float64
+}
+
+// Bounds of a Scratch's storage, in float64s: it starts at minScratchFloats
+// and doubles, up to maxScratchFloats (1 MiB, like maxPooledScratch), so that
+// a Scratch kept in a pool never pins more than that. A body with more
+// numbers than that gets further storage allocated, as Decode does.
+const (
+	minScratchFloats = 1 << 10
+	maxScratchFloats = maxPooledScratch / 8
+)
+
+// take returns n float64s: a slice of the Scratch's storage, capped at n,
+// or a new slice when there is no Scratch.
+func (s *Scratch) take(n int) []float64 {
+	if s == nil {
+		return make([]float64, n)
+	}
+	l := len(s.floats)
+	if cap(s.floats)-l < n {
+		// The events already decoded keep the old storage; it is not reused.
+		c := min(max(2*cap(s.floats), l+n, minScratchFloats), maxScratchFloats)
+		if c < n {
+			return make([]float64, n)
+		}
+		s.floats, l = make([]float64, 0, c), 0
+	}
+	s.floats = s.floats[:l+n]
+	return s.floats[l : l+n : l+n]
 }
 
 var decoderPool = sync.Pool{New: func() any { return new(decoder) }}
@@ -130,6 +181,7 @@ const maxPooledScratch = 1 << 20
 func (d *decoder) release() {
 	d.r = reader{}
 	d.text = [numText][]byte{}
+	d.scratchFloats = nil
 	if cap(d.scratch) > maxPooledScratch {
 		d.scratch = nil
 	}

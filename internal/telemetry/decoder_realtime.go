@@ -31,7 +31,7 @@ func (d *decoder) positions() ([]float64, error) {
 		return nil, newError(CodeInvalidField, name, fmt.Sprintf(
 			"positions must be a flat [x,y,z,x,y,z,...] array; its length %d is not a multiple of 3", n))
 	}
-	ps := make([]float64, n)
+	ps := d.scratchFloats.take(n)
 	b, off := d.r.b, d.r.off
 	for i := range ps {
 		// Fast path for the common encodings; anything else, and any
@@ -59,7 +59,7 @@ func (d *decoder) positions() ([]float64, error) {
 			}
 			off = d.r.off
 		}
-		if math.IsNaN(f) || math.IsInf(f, 0) {
+		if f-f != 0 { // NaN or ±Inf
 			return nil, d.positionError(i)
 		}
 		ps[i] = f

@@ -51,6 +51,15 @@ func FuzzDecodeEvents(f *testing.F) {
 		evs, err := Decode(body, nil, nil)
 		require.Less(t, heapAllocs()-before, uint64(16*bodyLimit))
 
+		// DecodeWith, with a Scratch reused from input to input, agrees.
+		var err2 error
+		fuzzDst, err2 = DecodeWith(body, nil, fuzzDst[:0], &fuzzScratch)
+		require.Equal(t, err, err2)
+		require.Equal(t, len(evs), len(fuzzDst))
+		for i := range evs {
+			require.Equal(t, evs[i], fuzzDst[i])
+		}
+
 		if err != nil {
 			ve, ok := AsValidationError(err)
 			require.True(t, ok, "error %v is not a *ValidationError", err)
@@ -70,6 +79,13 @@ func FuzzDecodeEvents(f *testing.F) {
 		}
 	})
 }
+
+// fuzzScratch and fuzzDst are FuzzDecodeEvents' reused DecodeWith storage;
+// a fuzzing process runs one input at a time.
+var (
+	fuzzScratch Scratch
+	fuzzDst     []Event
+)
 
 // heapAllocs returns the bytes allocated so far, like MemStats.TotalAlloc
 // but without stopping the world, which would slow the fuzzer tenfold. The

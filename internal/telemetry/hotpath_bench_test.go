@@ -78,6 +78,18 @@ func BenchmarkHotPath(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(evs)*b.N)/b.Elapsed().Seconds(), "events/s")
 		})
+		b.Run(c.name+"/DecodeWith", func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.body)))
+			var dst []Event
+			var s Scratch
+			for b.Loop() {
+				if dst, err = DecodeWith(c.body, nil, dst[:0], &s); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(evs)*b.N)/b.Elapsed().Seconds(), "events/s")
+		})
 		b.Run(c.name+"/EventID", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

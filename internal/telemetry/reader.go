@@ -254,10 +254,16 @@ func (r *reader) skip(depth int) error {
 		if err != nil {
 			return err
 		}
-		for range n {
+		for n > 0 {
+			// Runs of scalars (a trajectory's positions) in a tight loop;
+			// the first element that is not one goes through skip.
+			if n -= r.skipScalars(n); n == 0 {
+				break
+			}
 			if err := r.skip(depth + 1); err != nil {
 				return err
 			}
+			n--
 		}
 		return nil
 	case c >= mpFloat32 && c <= mpInt64:
@@ -277,6 +283,41 @@ func (r *reader) skip(depth int) error {
 	}
 	return newError(CodeInvalidMsgpack, "", "invalid MessagePack: reserved byte 0xc1")
 }
+
+// skipScalars consumes up to n consecutive fixed-size scalars (numbers, nil
+// and booleans) and returns how many it consumed. It stops before the first
+// value that is not one, or whose payload does not fit in the bytes that
+// remain, leaving it (and its error) to skip.
+func (r *reader) skipScalars(n int) int {
+	b, off := r.b, r.off
+	i := 0
+	for ; i < n && off < len(b); i++ {
+		size := int(scalarSize[b[off]])
+		if size == 0 || size > len(b)-off {
+			break
+		}
+		off += size
+	}
+	r.off = off
+	return i
+}
+
+// scalarSize is the encoded size, format byte included, of each format byte
+// that starts a fixed-size scalar: fixints, nil, booleans, floats and sized
+// integers; 0 for every other byte.
+var scalarSize = func() (t [256]uint8) {
+	for c := range 0x80 {
+		t[c] = 1 // positive fixint
+	}
+	for c := 0xe0; c <= 0xff; c++ {
+		t[c] = 1 // negative fixint
+	}
+	t[mpNil], t[mpFalse], t[mpTrue] = 1, 1, 1
+	for c := mpFloat32; c <= mpInt64; c++ {
+		t[c] = 1 + uint8(fixedSize[c-mpFloat32])
+	}
+	return t
+}()
 
 // skipSized skips a value whose format byte is followed by a length of
 // lenSize bytes, extra bytes (an extension's type) and the payload.
