@@ -37,7 +37,11 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, "api")
 
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-api", 0)
+	// Webhook callbacks and job inserts each hold a connection for a short
+	// transaction; pgx's default of 4 queued them (make bench: 74% of the
+	// api's blocked time was pool Acquire). pool_max_conns in DATABASE_URL
+	// overrides it.
+	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-api", 16)
 	if err != nil {
 		return err
 	}

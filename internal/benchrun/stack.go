@@ -46,6 +46,11 @@ type stack struct {
 	app        *devrun.DemoApp
 	natsd, api *child
 	worker     *child
+	// workerEnv is set on top of the worker's environment: the job
+	// scenarios point it at their simulators (restartWorker).
+	workerEnv map[string]string
+	// sims are the upstream simulators the job scenarios started, by name.
+	sims map[string]*sim
 
 	nc   *nats.Conn
 	js   jetstream.JetStream
@@ -242,6 +247,9 @@ func (s *stack) startWorker(ctx context.Context) error {
 	}
 	s.workerURL = "http://" + addr
 	set := map[string]string{"WORKER_HTTP_ADDR": addr}
+	for k, v := range s.workerEnv {
+		set[k] = v
+	}
 	if s.cfg.Profile {
 		if s.pprofWrk, err = freeAddr(); err != nil {
 			return err
@@ -273,6 +281,9 @@ func (s *stack) alive() error {
 func (s *stack) close() {
 	s.worker.stop(stopTimeout)
 	s.api.stop(stopTimeout)
+	for _, sm := range s.sims {
+		sm.close()
+	}
 	if s.nc != nil {
 		s.nc.Close()
 	}

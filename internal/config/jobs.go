@@ -28,7 +28,10 @@ type Jobs struct {
 	// JobMaxAttempts bounds a job's attempts (JOB_MAX_ATTEMPTS).
 	JobMaxAttempts int
 	// KinetixConcurrency and GeneraitivConcurrency size the queues
-	// (KINETIX_CONCURRENCY, GENERAITIV_CONCURRENCY).
+	// (KINETIX_CONCURRENCY, GENERAITIV_CONCURRENCY; defaults 40 and 20).
+	// River fetches at most a queue's concurrency per fetch, about ten
+	// times a second, so they bound job throughput (make bench); the
+	// worker's Postgres pool is their sum plus 8.
 	KinetixConcurrency    int
 	GeneraitivConcurrency int
 	// RescueStuckJobsAfter is River's rescue delay (RIVER_RESCUE_AFTER).
@@ -66,8 +69,8 @@ func (r *reader) jobs() Jobs {
 		GeneraitivAPIKey:      r.str("GENERAITIV_API_KEY", "gamepipe-local-dev"),
 		JobTimeout:            r.duration("JOB_TIMEOUT", time.Minute),
 		JobMaxAttempts:        r.positiveInt("JOB_MAX_ATTEMPTS", 25),
-		KinetixConcurrency:    r.positiveInt("KINETIX_CONCURRENCY", 10),
-		GeneraitivConcurrency: r.positiveInt("GENERAITIV_CONCURRENCY", 10),
+		KinetixConcurrency:    r.positiveInt("KINETIX_CONCURRENCY", 40),
+		GeneraitivConcurrency: r.positiveInt("GENERAITIV_CONCURRENCY", 20),
 		RescueStuckJobsAfter:  r.duration("RIVER_RESCUE_AFTER", 5*time.Minute),
 		FetchPollInterval:     r.duration("RIVER_POLL_INTERVAL", time.Second),
 		SoftStopTimeout:       r.duration("RIVER_SOFT_STOP_TIMEOUT", 10*time.Second),

@@ -23,7 +23,9 @@ import (
 const autoSources = 500
 
 const usage = `loadgen sends realistic telemetry to a running gamepipe API and reports
-requests/s, events/s, latency percentiles and status counts.
+requests/s, events/s, latency percentiles and status counts. With --mode
+emotes or --mode generations it drives the job APIs instead (secret key):
+creates/s accepted, completions/s, latency to completion and final statuses.
 
   loadgen [flags]
 
@@ -56,7 +58,14 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		sourceNet  = fs.String("source-net", DefaultSourceNet.String(), "IPv4 prefix the source addresses come from")
 		progress   = fs.Bool("progress", true, "print progress on stderr every second")
 		asJSON     = fs.Bool("json", false, "print the summary as JSON")
+		mode       = fs.String("mode", "events", "what to send: events (telemetry), emotes or generations (job APIs, secret key)")
+		jobs       JobConfig
 	)
+	fs.StringVar(&jobs.SecretKey, "secret-key", "", "job modes: the app's secret key (default: DATA_DIR/demo-app.json)")
+	fs.BoolVar(&jobs.Track, "track", true, "job modes: poll every accepted job until it ends (completions, latency to completion)")
+	fs.DurationVar(&jobs.PollEvery, "poll-every", 500*time.Millisecond, "job modes: time between two polls of a job")
+	fs.DurationVar(&jobs.Drain, "drain", 2*time.Minute, "job modes: how long to keep tracking after the last create")
+	fs.IntVar(&jobs.ImageSize, "image-size", 128, "generations: width and height of the image asked for")
 	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:4000", "the API's base URL")
 	fs.StringVar(&cfg.Path, "path", "/api/events", "the route to post to")
 	fs.StringVar(&cfg.Token, "token", "", "the app's public token (default: DATA_DIR/demo-app.json)")
@@ -80,6 +89,17 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	}
 
 	var err error
+	if *mode != "events" {
+		if *mode != ModeEmotes && *mode != ModeGenerations {
+			return fmt.Errorf("--mode: %q is not events, emotes or generations", *mode)
+		}
+		if jobs.SourceNet, err = netip.ParsePrefix(*sourceNet); err != nil {
+			return fmt.Errorf("--source-net: %w", err)
+		}
+		jobs.Mode, jobs.URL, jobs.Concurrency, jobs.Duration, jobs.Requests = *mode, cfg.URL, cfg.Concurrency, cfg.Duration, cfg.Requests
+		jobs.Rate, jobs.Sources, jobs.SourceRate, jobs.Warmup, jobs.Timeout = cfg.Rate, cfg.Sources, cfg.SourceRate, cfg.Warmup, cfg.Timeout
+		return mainJobs(ctx, &jobs, getenv, *progress, *asJSON, stdout, stderr)
+	}
 	if cfg.Generator.Mix, err = ParseMix(*mix); err != nil {
 		return err
 	}
@@ -121,6 +141,45 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return err
 	}
 	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res.Summary())
+	}
+	res.WriteSummary(stdout)
+	if res.Requests == 0 {
+		return errors.New("no request was answered")
+	}
+	return nil
+}
+
+// mainJobs runs --mode emotes or generations.
+func mainJobs(ctx context.Context, cfg *JobConfig, getenv func(string) string, progress, asJSON bool, stdout, stderr io.Writer) error {
+	if cfg.SecretKey == "" {
+		dataDir := cmp.Or(getenv("DATA_DIR"), devrun.DefaultDataDir)
+		demo, err := devrun.LoadDemoApp(dataDir)
+		if err != nil {
+			return fmt.Errorf("no --secret-key given, and no demo app to fall back on (run make run once): %w", err)
+		}
+		cfg.SecretKey = demo.SecretKey
+	}
+	if cfg.Sources < 0 {
+		cfg.Sources = autoSourcesFor(cfg.URL, cfg.Rate, cfg.SourceRate)
+		if cfg.Rate == 0 && cfg.Sources > 0 {
+			cfg.Sources = 64 // jobs are heavier than events: 64 × 9 creates/s is plenty
+		}
+	}
+	if progress {
+		p := NewProgress(stderr, IsTerminal(stderr))
+		cfg.Progress = p.UpdateJobs
+		defer p.Done()
+	}
+	fmt.Fprintf(stderr, "loadgen: %s %s, concurrency %d, %s, track %v\n", cfg.Mode, cfg.URL, cfg.Concurrency,
+		describeRate(&Config{Rate: cfg.Rate, Sources: cfg.Sources, SourceRate: cfg.SourceRate}), cfg.Track)
+	res, err := RunJobs(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res.Summary())
