@@ -31,9 +31,10 @@ const (
 // emoteJobSettings are the worker's River settings for the kinetix queue,
 // which the raw ceiling copies.
 func (b *Bench) emoteJobSettings() (concurrency int, poll time.Duration, conns int32) {
-	concurrency = b.cfg.envInt("KINETIX_CONCURRENCY", 10)
+	// The worker's defaults (internal/config/jobs.go), unless overridden.
+	concurrency = b.cfg.envInt("KINETIX_CONCURRENCY", 40)
 	poll = b.cfg.envDuration("RIVER_POLL_INTERVAL", time.Second)
-	q := jobs.QueueConfig{KinetixWorkers: concurrency, GeneraitivWorkers: b.cfg.envInt("GENERAITIV_CONCURRENCY", 10)}
+	q := jobs.QueueConfig{KinetixWorkers: concurrency, GeneraitivWorkers: b.cfg.envInt("GENERAITIV_CONCURRENCY", 20)}
 	return concurrency, poll, int32(q.MaxWorkers() + 8)
 }
 
