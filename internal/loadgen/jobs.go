@@ -539,22 +539,7 @@ func (r *jobRun) reportProgress() (stop func()) {
 	if r.cfg.Progress == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(r.cfg.ProgressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				r.cfg.Progress(r.snapshot(true))
-			}
-		}
-	})
-	var once sync.Once
-	return func() { once.Do(func() { close(done); wg.Wait() }) }
+	return every(r.cfg.ProgressEvery, func() { r.cfg.Progress(r.snapshot(true)) })
 }
 
 // WriteSummary prints the job run's figures.

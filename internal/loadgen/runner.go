@@ -118,24 +118,28 @@ func (r *run) reportProgress() (stop func()) {
 	if r.cfg.Progress == nil {
 		return func() {}
 	}
+	return every(r.cfg.ProgressEvery, func() { r.cfg.Progress(r.result(true)) })
+}
+
+// every calls fn every d until the returned function is called; stop waits
+// for a call in progress and may be called more than once.
+func every(d time.Duration, fn func()) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(r.cfg.ProgressEvery)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				r.cfg.Progress(r.result(true))
+				fn()
 			}
 		}
 	})
-	return func() {
-		close(done)
-		wg.Wait()
-	}
+	var once sync.Once
+	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
 // result gathers the workers' counts. A snapshot is taken while the run
