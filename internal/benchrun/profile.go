@@ -30,7 +30,14 @@ func buildProfiling(ctx context.Context, cfg *Config, dir string, log io.Writer)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", fmt.Errorf("error creating %s: %w", dir, err)
 	}
-	src := filepath.Join(dir, "pprof_overlay.go")
+	// The source sits in a directory whose name starts with "_", which
+	// ./... patterns skip: go build ./... and go vet ./... must not see a
+	// file of package main without a main.
+	srcDir := filepath.Join(dir, "_overlay")
+	if err := os.MkdirAll(srcDir, 0o755); err != nil {
+		return "", "", fmt.Errorf("error creating %s: %w", srcDir, err)
+	}
+	src := filepath.Join(srcDir, "pprof_overlay.go")
 	if err := os.WriteFile(src, []byte(overlayImport), 0o644); err != nil {
 		return "", "", fmt.Errorf("error writing %s: %w", src, err)
 	}

@@ -59,6 +59,8 @@ func TestGeneraitivWebhook(t *testing.T) {
 		require.Zero(t, bundle.finalizeJobs(t, g.ID))
 	})
 
+	// generaitiv_finalize is not a River unique job: the row lock alone
+	// keeps concurrent duplicates from inserting a second one.
 	t.Run("ConcurrentDuplicatesMakeOneFinalizeJob", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)

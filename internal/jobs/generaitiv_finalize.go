@@ -24,10 +24,17 @@ type GeneraitivFinalizeArgs struct {
 // Kind implements river.JobArgs.
 func (GeneraitivFinalizeArgs) Kind() string { return "generaitiv_finalize" }
 
-// InsertOpts makes the job unique per generation: a duplicate callback
-// cannot start a second finalize.
+// InsertOpts puts the job on the generaitiv queue. It is not a River
+// unique job, and needs not be: it is inserted only in the transaction that
+// moves the generation out of the states awaiting a completion (to
+// finalizing, failed or cancelled: the webhook, the websocket follower, a
+// cancel), under the row lock, and nothing moves a generation back into
+// them, so a generation gets exactly one. A duplicate callback finds the
+// row already moved and inserts nothing. (A unique insert costs the webhook
+// a SHA-256 of the args and an entry in River's unique index: finding 12 of
+// bench/README.md.)
 func (GeneraitivFinalizeArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueGeneraitiv, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueueGeneraitiv}
 }
 
 // GeneraitivFinalizeWorker runs GeneraitivFinalizeArgs.
@@ -57,7 +64,7 @@ func (w *GeneraitivFinalizeWorker) Work(ctx context.Context, job *river.Job[Gene
 	if err := w.deps.announceGeneration(ctx, g); err != nil {
 		return err
 	}
-	err = w.finalize(ctx, g)
+	done, err := w.finalize(ctx, g)
 	var fe *finalizeError
 	switch {
 	case errors.As(err, &fe):
@@ -67,18 +74,20 @@ func (w *GeneraitivFinalizeWorker) Work(ctx context.Context, job *river.Job[Gene
 	case err != nil:
 		return err
 	}
-	now := w.deps.Now()
-	g, err = store.GenerationUpdate(ctx, w.deps.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
-		if g.Status != store.GenerationFinalizing {
-			return store.ErrUnchanged
+	if done == nil {
+		now := w.deps.Now()
+		done, err = store.GenerationUpdate(ctx, w.deps.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
+			if g.Status != store.GenerationFinalizing {
+				return store.ErrUnchanged
+			}
+			g.Status, g.FinishedAt = store.GenerationSucceeded, &now
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		g.Status, g.FinishedAt = store.GenerationSucceeded, &now
-		return nil
-	})
-	if err != nil {
-		return err
 	}
-	return w.deps.announceGeneration(ctx, g)
+	return w.deps.announceGeneration(ctx, done)
 }
 
 // finalizeError is a permanent failure of a step: the generation fails
@@ -91,21 +100,30 @@ type finalizeError struct {
 func (e *finalizeError) Error() string { return e.message }
 func (e *finalizeError) Unwrap() error { return e.err }
 
-func (w *GeneraitivFinalizeWorker) finalize(ctx context.Context, g *store.Generation) error {
+// finalize runs the steps still to do. When the download was the last
+// step (nothing to publish), it records the image and succeeded in one
+// update and returns that row; otherwise it returns nil and Work records
+// succeeded.
+func (w *GeneraitivFinalizeWorker) finalize(ctx context.Context, g *store.Generation) (*store.Generation, error) {
+	publish := len(g.Publish) > 0 && string(g.Publish) != "null"
 	if g.ImageKey == "" {
 		var err error
-		if g, err = w.download(ctx, g); err != nil {
-			return err
+		if g, err = w.download(ctx, g, !publish); err != nil {
+			return nil, err
+		}
+		if !publish {
+			return g, nil
 		}
 	}
-	if len(g.Publish) == 0 || string(g.Publish) == "null" {
-		return nil
+	if !publish {
+		return nil, nil
 	}
-	return w.publish(ctx, g)
+	return nil, w.publish(ctx, g)
 }
 
-// download stores the image behind the upstream link.
-func (w *GeneraitivFinalizeWorker) download(ctx context.Context, g *store.Generation) (*store.Generation, error) {
+// download stores the image behind the upstream link; with last, the
+// generation also succeeds in the same update.
+func (w *GeneraitivFinalizeWorker) download(ctx context.Context, g *store.Generation, last bool) (*store.Generation, error) {
 	limit := w.deps.Generaitiv.MaxImageBytes
 	img, err := w.deps.Generaitiv.Client.OpenImage(ctx, g.UpstreamLink, limit)
 	if err != nil {
@@ -116,11 +134,15 @@ func (w *GeneraitivFinalizeWorker) download(ctx context.Context, g *store.Genera
 	if err != nil {
 		return nil, classifyDownload(err)
 	}
+	now := w.deps.Now()
 	return store.GenerationUpdate(ctx, w.deps.Pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
 		if g.Status != store.GenerationFinalizing {
 			return errors.New("generation left finalizing during the download")
 		}
 		g.ImageKey, g.ImageSize, g.ImageContentType = info.Key, info.Size, img.ContentType
+		if last {
+			g.Status, g.FinishedAt = store.GenerationSucceeded, &now
+		}
 		return nil
 	})
 }
