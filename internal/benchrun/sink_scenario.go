@@ -106,6 +106,11 @@ func runSinkLag(ctx context.Context, b *Bench) ([]Row, error) {
 	if err := s.startWorker(ctx); err != nil {
 		return nil, err
 	}
+	// Start from an empty stream also when the sink scenario (which purges
+	// what it leaves) was not run.
+	if err := b.purgeBacklog(ctx); err != nil {
+		return nil, err
+	}
 	before, err := scrapeMetrics(ctx, s.workerURL+"/metrics")
 	if err != nil {
 		return nil, err

@@ -53,27 +53,36 @@ func benchEvents(n, points int) []telemetry.Event {
 
 // BenchmarkCopyRows measures building the COPY rows of a sink batch (1000
 // events of the default mix, trajectories of 275 points): what the sink
-// does per row besides Postgres's own work. The encoding of the values
-// into the COPY stream is pgx's, and is left out.
+// does per row besides Postgres's own work, for the staging tables and for
+// the direct COPY (which sorts by primary key first). The encoding of the
+// values into the COPY stream is pgx's, and is left out.
 //
 //	go test -run '^$' -bench CopyRows -benchmem ./internal/store/
 func BenchmarkCopyRows(b *testing.B) {
-	events := benchEvents(1000, 275)
-	src := newEventSource(events)
-	b.ReportAllocs()
-	rows := 0
-	for b.Loop() {
-		for _, kt := range kindTables {
-			src.reset(kt)
-			for src.Next() {
-				if _, err := src.Values(); err != nil {
-					b.Fatal(err)
-				}
-				rows++
-			}
+	for _, direct := range []bool{false, true} {
+		name := "staged"
+		if direct {
+			name = "direct"
 		}
+		b.Run(name, func(b *testing.B) {
+			events := benchEvents(1000, 275)
+			src := newEventSource(events)
+			b.ReportAllocs()
+			rows := 0
+			for b.Loop() {
+				for _, kt := range kindTables {
+					src.reset(kt, direct && kt.direct)
+					for src.Next() {
+						if _, err := src.Values(); err != nil {
+							b.Fatal(err)
+						}
+						rows++
+					}
+				}
+			}
+			b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
-	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
 
 // BenchmarkParseUUID measures the id and app id parsing done for every

@@ -70,12 +70,18 @@ func CheckEvent(ev *telemetry.Event) error {
 // row already exists: redelivered and duplicate events make no second row.
 // For Create_Player events it also upserts the players table.
 //
-// Per kind, the events are COPYed into a temporary staging table, then moved
-// with INSERT ... SELECT ... ON CONFLICT DO NOTHING (COPY itself cannot skip
-// conflicts). Staging tables are created once per connection and emptied by
-// the move and at commit. Rows are inserted in primary key order so that two
-// sinks writing overlapping batches (a redelivery racing a slow commit) wait
-// for each other instead of deadlocking.
+// Events of the kinds without a side table (funnel, gameplay, realtime) are
+// first COPYed straight into their tables, on a savepoint: a batch without
+// duplicates, nearly every batch, costs what a plain COPY costs. If a row
+// already exists (a redelivery, or an event repeated within the batch) the
+// COPY fails with a unique violation, the savepoint is rolled back and
+// those events take the staged path: COPY into a temporary staging table,
+// then INSERT ... SELECT ... ON CONFLICT DO NOTHING (COPY itself cannot skip
+// conflicts). Player events always take the staged path, which also
+// upserts players. Staging tables are created once per connection and
+// emptied by the move and at commit. Rows are written in primary key order
+// so that two sinks writing overlapping batches (a redelivery racing a slow
+// commit) wait for each other instead of deadlocking.
 //
 // Every event must pass CheckEvent, or nothing is written and the error wraps
 // ErrInvalidEvent. A Postgres error for one event (IsDataError) fails the
@@ -89,7 +95,70 @@ func InsertEvents(ctx context.Context, tx pgx.Tx, events []telemetry.Event) (*In
 		}
 		present[kindIndex(events[i].Kind)]++
 	}
+	src := newEventSource(events)
+	staged := present
+	direct, err := copyDirect(ctx, tx, src, &present)
+	switch {
+	case err != nil:
+		return nil, err
+	case direct:
+		for k, kt := range kindTables {
+			if kt.direct && present[k] > 0 {
+				res.Inserted[kt.kind] = present[k]
+				staged[k] = 0
+			}
+		}
+	}
+	if err := insertStaged(ctx, tx, src, &staged, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
 
+// directSavepoint guards the direct COPYs of one InsertEvents call.
+const directSavepoint = "gamepipe_direct_copy"
+
+// copyDirect COPYs the events of the direct kinds into their tables on a
+// savepoint and reports whether they are written. false with a nil error
+// means there were none, or one already existed: the savepoint was rolled
+// back and they are to be staged.
+func copyDirect(ctx context.Context, tx pgx.Tx, src *eventSource, present *[len(kindTables)]int) (bool, error) {
+	some := false
+	for k, kt := range kindTables {
+		some = some || (kt.direct && present[k] > 0)
+	}
+	if !some {
+		return false, nil
+	}
+	if _, err := tx.Exec(ctx, "SAVEPOINT "+directSavepoint); err != nil {
+		return false, fmt.Errorf("error starting the direct copy: %w", err)
+	}
+	for k, kt := range kindTables {
+		if !kt.direct || present[k] == 0 {
+			continue
+		}
+		src.reset(kt, true)
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{kt.table}, kt.directColumns, src); err != nil {
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+				return false, fmt.Errorf("error copying %s events: %w", kt.kind, err)
+			}
+			// A row exists: nothing of this call's COPYs stays.
+			if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT "+directSavepoint+"; RELEASE SAVEPOINT "+directSavepoint); err != nil {
+				return false, fmt.Errorf("error undoing the direct copy: %w", err)
+			}
+			return false, nil
+		}
+	}
+	if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT "+directSavepoint); err != nil {
+		return false, fmt.Errorf("error ending the direct copy: %w", err)
+	}
+	return true, nil
+}
+
+// insertStaged writes the events of the kinds counted in present through
+// the staging tables, and adds what it wrote to res.
+func insertStaged(ctx context.Context, tx pgx.Tx, src *eventSource, present *[len(kindTables)]int, res *InsertResult) error {
 	var create strings.Builder
 	for k, kt := range kindTables {
 		if present[k] > 0 {
@@ -98,21 +167,20 @@ func InsertEvents(ctx context.Context, tx pgx.Tx, events []telemetry.Event) (*In
 		}
 	}
 	if create.Len() == 0 {
-		return res, nil
+		return nil
 	}
 	// No arguments: pgx sends this in one round trip, simple protocol.
 	if _, err := tx.Exec(ctx, create.String()); err != nil {
-		return nil, fmt.Errorf("error creating staging tables: %w", err)
+		return fmt.Errorf("error creating staging tables: %w", err)
 	}
 
-	src := newEventSource(events)
 	for k, kt := range kindTables {
 		if present[k] == 0 {
 			continue
 		}
-		src.reset(kt)
+		src.reset(kt, false)
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{kt.stage}, kt.columns, src); err != nil {
-			return nil, fmt.Errorf("error copying %s events: %w", kt.kind, err)
+			return fmt.Errorf("error copying %s events: %w", kt.kind, err)
 		}
 	}
 
@@ -131,13 +199,13 @@ func InsertEvents(ctx context.Context, tx pgx.Tx, events []telemetry.Event) (*In
 		if kt.kind == telemetry.KindPlayer {
 			if err := results.QueryRow().Scan(&inserted, &res.Players); err != nil {
 				_ = results.Close()
-				return nil, fmt.Errorf("error moving %s events: %w", kt.kind, err)
+				return fmt.Errorf("error moving %s events: %w", kt.kind, err)
 			}
 		} else {
 			tag, err := results.Exec()
 			if err != nil {
 				_ = results.Close()
-				return nil, fmt.Errorf("error moving %s events: %w", kt.kind, err)
+				return fmt.Errorf("error moving %s events: %w", kt.kind, err)
 			}
 			inserted = int(tag.RowsAffected())
 		}
@@ -145,9 +213,9 @@ func InsertEvents(ctx context.Context, tx pgx.Tx, events []telemetry.Event) (*In
 		res.Skipped += present[k] - inserted
 	}
 	if err := results.Close(); err != nil {
-		return nil, fmt.Errorf("error moving events: %w", err)
+		return fmt.Errorf("error moving events: %w", err)
 	}
-	return res, nil
+	return nil
 }
 
 // InsertDeadLetters stores letters, ignoring any whose stream sequence is
@@ -262,6 +330,10 @@ type kindTable struct {
 	table   string
 	stage   string
 	columns []string
+	// direct kinds are COPYed straight into table first, with
+	// directColumns: columns and any the staged move computes.
+	direct        bool
+	directColumns []string
 	// createStage creates the staging table if this connection has none.
 	createStage string
 	// move empties the staging table into the target table.
@@ -307,11 +379,13 @@ func newKindTable(kind telemetry.Kind, table, timeColumn string, columns []strin
 	cols := strings.Join(quoted, ", ")
 	stage := stagePrefix + table
 	kt := &kindTable{
-		kind:    kind,
-		table:   table,
-		stage:   stage,
-		columns: columns,
-		fill:    fill,
+		kind:          kind,
+		table:         table,
+		stage:         stage,
+		columns:       columns,
+		fill:          fill,
+		direct:        kind != telemetry.KindPlayer,
+		directColumns: columns,
 		// CREATE TABLE AS copies the column types but no NOT NULL, so
 		// num_points, computed on the way out, can be left out.
 		createStage: "CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DELETE ROWS AS SELECT " +
@@ -358,6 +432,7 @@ upserted AS (
 )
 SELECT (SELECT count(*) FROM inserted)::int, (SELECT count(*) FROM upserted)::int`
 	case telemetry.KindRealtime:
+		kt.directColumns = append(columns[:len(columns):len(columns)], "num_points")
 		kt.move = `WITH staged AS (DELETE FROM ` + stage + ` RETURNING *)
 INSERT INTO ` + table + ` (` + cols + `, num_points)
 SELECT ` + cols + `, coalesce(cardinality(positions), 0) / 3 FROM staged` + order + `

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -145,6 +146,28 @@ func TestInsertEvents(t *testing.T) {
 		for _, table := range []string{"player_events", "funnel_steps", "gameplay_events", "trajectories", "players"} {
 			require.Equal(t, 1, count(t, bundle.pool, "SELECT count(*) FROM "+table), table)
 		}
+	})
+
+	// A batch whose kinds were COPYed straight into their tables up to a
+	// stored event is undone and staged whole: nothing is lost or doubled.
+	t.Run("StoredEventInLaterKindStagesTheBatch", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := setup(t)
+		stored := newEvent(telemetry.KindGameplay, bundle.appID, bundle.at)
+		insert(t, bundle.pool, []telemetry.Event{stored})
+
+		batch := []telemetry.Event{newEvent(telemetry.KindRealtime, bundle.appID, bundle.at), newEvent(telemetry.KindFunnel, bundle.appID, bundle.at)}
+		for range 3 {
+			batch = append(batch, newEvent(telemetry.KindGameplay, bundle.appID, bundle.at))
+		}
+		batch = append(batch, stored)
+		res := insert(t, bundle.pool, batch)
+		require.Equal(t, 1, res.Skipped)
+		require.Equal(t, map[telemetry.Kind]int{telemetry.KindRealtime: 1, telemetry.KindFunnel: 1, telemetry.KindGameplay: 3}, res.Inserted)
+		require.Equal(t, 1, count(t, bundle.pool, "SELECT count(*) FROM trajectories"))
+		require.Equal(t, 1, count(t, bundle.pool, "SELECT count(*) FROM funnel_steps"))
+		require.Equal(t, 4, count(t, bundle.pool, "SELECT count(*) FROM gameplay_events"))
 	})
 
 	t.Run("EmptyBatch", func(t *testing.T) {
@@ -418,4 +441,48 @@ func BenchmarkInsertEvents(b *testing.B) {
 		require.NoError(b, tx.Rollback(ctx))
 	}
 	b.ReportMetric(float64(len(events))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// A sink connection (PrepareSinkConn) encodes positions itself: what it
+// stores must read back as what a plain connection stores.
+func TestPrepareSinkConnPositions(t *testing.T) {
+	t.Parallel()
+
+	schema := dbtest.NewSchema(t)
+	cfg, err := pgxpool.ParseConfig(schema.URL)
+	require.NoError(t, err)
+	cfg.AfterConnect = store.PrepareSinkConn
+	sinkPool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(sinkPool.Close)
+
+	appID := newUUID()
+	at := time.Date(2026, 2, 12, 10, 0, 0, 0, time.UTC)
+	cases := [][]float64{
+		{},
+		{1, 2, 3},
+		{-0.5, 1e300, -1e-300, 0, math.MaxFloat64, math.SmallestNonzeroFloat64},
+	}
+	long := make([]float64, 3*5000)
+	for i := range long {
+		long[i] = float64(i) * 0.25
+	}
+	cases = append(cases, long)
+	for _, pool := range []*pgxpool.Pool{sinkPool, schema.Pool} {
+		var events []telemetry.Event
+		for _, positions := range cases {
+			ev := newEvent(telemetry.KindRealtime, appID, at)
+			ev.Positions = positions
+			events = append(events, ev)
+		}
+		insert(t, pool, events)
+		for i, ev := range events {
+			var got []float64
+			var numPoints int
+			require.NoError(t, schema.Pool.QueryRow(t.Context(), `SELECT positions, num_points FROM trajectories WHERE event_id = $1`,
+				ev.ID).Scan(&got, &numPoints))
+			require.Equal(t, cases[i], got, "case %d", i)
+			require.Equal(t, len(cases[i])/3, numPoints, "case %d", i)
+		}
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -30,6 +29,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/logging"
 	"github.com/gamepipe/gamepipe/internal/metrics"
 	"github.com/gamepipe/gamepipe/internal/sink"
+	"github.com/gamepipe/gamepipe/internal/store"
 )
 
 // Run starts the worker and blocks until ctx is cancelled and it has stopped.
@@ -49,14 +49,9 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 	sinkPool, err := infra.Postgres(ctx, cfg.DatabaseURL, sink.ApplicationName, int32(2*cfg.SinkConcurrency+2), func(c *pgxpool.Config) {
-		// Trajectories' positions arrays are TOASTed: lz4 compresses them
-		// several times faster than the default pglz (make bench: raw COPY
-		// 9.5k → 27k rows/s). A server built without lz4 refuses the SET,
-		// and keeps pglz.
-		c.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-			_, _ = conn.Exec(ctx, "SET default_toast_compression = lz4")
-			return nil
-		}
+		// lz4 for trajectories' TOASTed positions (make bench: raw COPY
+		// 9.5k → 27k rows/s against pglz) and their fast encoding.
+		c.AfterConnect = store.PrepareSinkConn
 	})
 	if err != nil {
 		return err
