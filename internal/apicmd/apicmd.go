@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -36,6 +37,13 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, "api")
+	// Most of the api's memory is per open connection (net/http's read and
+	// write buffers, a goroutine each) and the GC's headroom over it: a soft
+	// limit trims the headroom when many clients are connected (make bench,
+	// api memory row: finding 13). GOMEMLIMIT, read by the runtime, wins.
+	if cfg.MemoryLimit > 0 && getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 
 	// Webhook callbacks and job inserts each hold a connection for a short
 	// transaction; pgx's default of 4 queued them (make bench: 74% of the

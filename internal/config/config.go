@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -93,6 +94,34 @@ func (r *reader) int64Allow(name string, def int64) int64 {
 		return def
 	}
 	return n
+}
+
+// byteSize reads a size in bytes with an optional unit (B, KiB, MiB,
+// GiB), as GOMEMLIMIT does; "off" or 0 is 0.
+func (r *reader) byteSize(name string, def int64) int64 {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return def
+	}
+	if v == "off" {
+		return 0
+	}
+	num, shift := v, 0
+	for _, u := range []struct {
+		suffix string
+		shift  int
+	}{{"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"B", 0}} {
+		if strings.HasSuffix(v, u.suffix) {
+			num, shift = strings.TrimSpace(strings.TrimSuffix(v, u.suffix)), u.shift
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64>>shift {
+		r.fail(name, "must be a size such as 128MiB, or off", v)
+		return def
+	}
+	return n << shift
 }
 
 func (r *reader) positiveFloat(name string, def float64) float64 {

@@ -76,3 +76,16 @@ func TestWorkerFromEnv(t *testing.T) {
 	_, err = WorkerFromEnv(env(map[string]string{"SINK_BATCH_MAX": "0"}))
 	require.ErrorContains(t, err, "SINK_BATCH_MAX")
 }
+
+func TestAPIMemoryLimit(t *testing.T) {
+	t.Parallel()
+	for give, want := range map[string]int64{"": 128 << 20, "off": 0, "0": 0, "64MiB": 64 << 20, "1GiB": 1 << 30, "4096": 4096, "512KiB": 512 << 10, "100 MiB": 100 << 20} {
+		cfg, err := APIFromEnv(env(map[string]string{"API_MEMORY_LIMIT": give}))
+		require.NoError(t, err, give)
+		require.Equal(t, want, cfg.MemoryLimit, give)
+	}
+	for _, bad := range []string{"-1", "lots", "12MB", "9999999999GiB"} {
+		_, err := APIFromEnv(env(map[string]string{"API_MEMORY_LIMIT": bad}))
+		require.ErrorContains(t, err, "API_MEMORY_LIMIT", bad)
+	}
+}

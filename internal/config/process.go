@@ -35,6 +35,10 @@ type API struct {
 	// StreamDiscard is the full-stream policy (STREAM_DISCARD); only "new"
 	// is valid: "old" would drop acknowledged, unconsumed events.
 	StreamDiscard string
+	// MemoryLimit is the Go runtime's soft memory limit for the api in
+	// bytes (API_MEMORY_LIMIT, e.g. 128MiB; off or 0: none). GOMEMLIMIT,
+	// when set, wins.
+	MemoryLimit int64
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -53,6 +57,7 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 		StreamMaxBytes:   r.int64Allow("STREAM_MAX_BYTES", -1),
 		StreamDuplicates: r.duration("STREAM_DUPLICATES", 2*time.Minute),
 		StreamDiscard:    r.oneOf("STREAM_DISCARD", "new", "new"),
+		MemoryLimit:      r.byteSize("API_MEMORY_LIMIT", 128<<20),
 	}
 	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
