@@ -35,7 +35,9 @@ type callbackBody struct {
 // and its generaitiv_finalize job is inserted; any later callback (a
 // duplicate, or one after the deadline or a cancel) is counted as late,
 // changes nothing else and is still answered 200, so the upstream stops
-// retrying.
+// retrying. The change is written first and the token checked on the row
+// it returns, a wrong token rolling it back: one statement instead of a
+// locked read and a write.
 func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.deps.MaxWebhookBytes))
 	if err != nil {
@@ -49,30 +51,35 @@ func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	presented := sha256.Sum256([]byte(token))
-	now := h.s.cfg.Now()
-	accepted := false
-	_, err = store.GenerationUpdate(r.Context(), h.s.jobs.Pool, id, func(tx pgx.Tx, g *store.Generation) error {
-		if !tokenMatches(g.CallbackTokenHashes, presented[:]) {
-			return errWebhookNotFound
-		}
-		var cb callbackBody
-		switch {
-		case json.Unmarshal(body, &cb) != nil:
-			return newError(http.StatusBadRequest, "invalid_callback", "the body is not a JSON object")
-		case cb.Status == "COMPLETED" && cb.Link == "":
-			return newError(http.StatusBadRequest, "invalid_callback", "a COMPLETED callback needs a link")
-		case cb.Status != "COMPLETED" && cb.Status != "FAILED":
-			return newError(http.StatusBadRequest, "invalid_callback", "status must be COMPLETED or FAILED")
-		}
-		if !g.ApplyCompletion(cb.Status == "COMPLETED", cb.Link, cb.Message, now) {
-			return nil // recorded as late; nothing else changes
-		}
-		accepted = true
-		if _, err := h.s.jobs.River.InsertTx(r.Context(), tx, jobs.GeneraitivFinalizeArgs{GenerationID: g.ID}, nil); err != nil {
-			return fmt.Errorf("error inserting finalize job of generation %s: %w", g.ID, err)
-		}
-		return nil
-	})
+	var (
+		cb       callbackBody
+		accepted bool
+	)
+	if bad := checkCallback(body, &cb); bad != nil {
+		// Say 400 only to the holder of a valid token: anyone else gets
+		// the 404 of an unknown generation.
+		_, err = store.GenerationUpdate(r.Context(), h.s.jobs.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
+			if !tokenMatches(g.CallbackTokenHashes, presented[:]) {
+				return errWebhookNotFound
+			}
+			return bad
+		})
+	} else {
+		completion := store.Completion{OK: cb.Status == "COMPLETED", Link: cb.Link, Message: cb.Message, At: h.s.cfg.Now()}
+		_, accepted, err = store.GenerationComplete(r.Context(), h.s.jobs.Pool, id, completion, func(tx pgx.Tx, g *store.Generation, applied bool) error {
+			// Checked on the row as written: a wrong token rolls back.
+			if !tokenMatches(g.CallbackTokenHashes, presented[:]) {
+				return errWebhookNotFound
+			}
+			if !applied {
+				return nil // recorded as late; nothing else changes
+			}
+			if _, err := h.s.jobs.River.InsertTx(r.Context(), tx, jobs.GeneraitivFinalizeArgs{GenerationID: g.ID}, nil); err != nil {
+				return fmt.Errorf("error inserting finalize job of generation %s: %w", g.ID, err)
+			}
+			return nil
+		})
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, r, errWebhookNotFound)
@@ -82,6 +89,19 @@ func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"received": true, "applied": accepted})
+}
+
+// checkCallback parses a callback body into cb, or says why it is not one.
+func checkCallback(body []byte, cb *callbackBody) error {
+	switch {
+	case json.Unmarshal(body, cb) != nil:
+		return newError(http.StatusBadRequest, "invalid_callback", "the body is not a JSON object")
+	case cb.Status == "COMPLETED" && cb.Link == "":
+		return newError(http.StatusBadRequest, "invalid_callback", "a COMPLETED callback needs a link")
+	case cb.Status != "COMPLETED" && cb.Status != "FAILED":
+		return newError(http.StatusBadRequest, "invalid_callback", "status must be COMPLETED or FAILED")
+	}
+	return nil
 }
 
 // tokenMatches compares against every stored hash in constant time, not

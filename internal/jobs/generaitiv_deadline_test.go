@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
@@ -40,8 +41,10 @@ func TestGeneraitivDeadlineWorker(t *testing.T) {
 			g.Status, g.DeadlineAt = store.GenerationSubmitted, time.Now().Add(-time.Second)
 		})
 		require.Equal(t, river.EventKindJobCompleted, run(t, bundle, g))
-		g = bundle.get(t, g.ID)
-		require.False(t, g.ApplyCompletion(true, "http://x/late.png", "", time.Now()))
+		late := store.Completion{OK: true, Link: "http://x/late.png", At: time.Now()}
+		g, applied, err := store.GenerationComplete(t.Context(), bundle.pool, g.ID, late, func(pgx.Tx, *store.Generation, bool) error { return nil })
+		require.NoError(t, err)
+		require.False(t, applied)
 		require.Equal(t, store.GenerationTimedOut, g.Status)
 		require.Equal(t, int32(1), g.LateCompletions)
 		require.Equal(t, "http://x/late.png", g.LateLink)

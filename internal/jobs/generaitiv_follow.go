@@ -83,9 +83,9 @@ func (w *GeneraitivFollowWorker) Work(ctx context.Context, job *river.Job[Genera
 	case err != nil:
 		return fmt.Errorf("error following generation %s: %w", id, err)
 	}
-	now := w.deps.Now()
-	g, err = store.GenerationUpdate(ctx, w.deps.Pool, id, func(tx pgx.Tx, g *store.Generation) error {
-		if !g.ApplyCompletion(res.Completed, res.Link, res.Message, now) {
+	completion := store.Completion{OK: res.Completed, Link: res.Link, Message: res.Message, At: w.deps.Now()}
+	_, _, err = store.GenerationComplete(ctx, w.deps.Pool, id, completion, func(tx pgx.Tx, _ *store.Generation, applied bool) error {
+		if !applied {
 			return nil // counted as late; nothing else changes
 		}
 		_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, GeneraitivFinalizeArgs{GenerationID: id}, nil)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -77,6 +78,14 @@ type Generation struct {
 	FinishedAt          *time.Time      `db:"finished_at"`
 	CreatedAt           time.Time       `db:"created_at"`
 	UpdatedAt           time.Time       `db:"updated_at"`
+}
+
+// scanTargets are g's fields in generationColumns' order.
+func (g *Generation) scanTargets() []any {
+	return []any{&g.ID, &g.AppID, &g.Model, &g.Input, &g.Publish, &g.Status, &g.Progress, &g.WorkloadID, &g.WSJWT,
+		&g.CallbackTokenHashes, &g.SubmitAttempts, &g.Resubmits, &g.UpstreamLink, &g.Completions, &g.LateCompletions, &g.LateLink,
+		&g.ImageKey, &g.ImageSize, &g.ImageContentType, &g.TokenID, &g.TokenCollection, &g.TokenCreated, &g.UploadDone,
+		&g.ErrorCode, &g.ErrorMessage, &g.DeadlineAt, &g.SubmittedAt, &g.CompletedAt, &g.FinishedAt, &g.CreatedAt, &g.UpdatedAt}
 }
 
 // Fail moves g to failed with a code and message, stamped at now.
@@ -227,29 +236,99 @@ func GenerationList(ctx context.Context, db DBTX, p *GenerationListParams) ([]*G
 	return out, nil
 }
 
-// ApplyCompletion records a completion message from the upstream (webhook
-// or websocket): ok with the image link, or a failure with its message. It
-// reports whether the message moved the generation on. Only a generation
-// still waiting for its completion moves; for any other (a duplicate, or
-// one that arrives after the deadline or a cancel) the message is counted
-// and its link kept in LateLink, and nothing else changes.
-func (g *Generation) ApplyCompletion(ok bool, link, message string, now time.Time) bool {
-	g.Completions++
-	if !GenerationAwaitingCompletion(g.Status) {
-		g.LateCompletions++
-		if ok && g.LateLink == "" && link != g.UpstreamLink {
-			g.LateLink = link
-		}
-		return false
+// Completion is a completion message from the upstream (webhook or
+// websocket): OK with the image link, or a failure with its message.
+type Completion struct {
+	OK      bool
+	Link    string
+	Message string
+	// At is when it arrived.
+	At time.Time
+}
+
+// awaitingStatuses are the states GenerationAwaitingCompletion accepts.
+var awaitingStatuses = []string{GenerationQueued, GenerationSubmitting, GenerationSubmitted, GenerationRunning}
+
+// completeSQL applies a completion in one statement, under the row lock
+// its CTE takes: every message is counted; a generation still awaiting
+// its completion moves on (finalizing with the link, or failed), and any
+// other (a duplicate, or one after the deadline or a cancel) counts it as
+// late and keeps its first differing link in late_link. It returns whether
+// the generation was awaiting (applied) and the row as written.
+var completeSQL = `WITH old AS (
+	SELECT id, status = ANY($6::text[]) AS awaiting FROM generations WHERE id = $1 FOR UPDATE
+)
+UPDATE generations g SET
+	completions = g.completions + 1,
+	late_completions = g.late_completions + CASE WHEN old.awaiting THEN 0 ELSE 1 END,
+	late_link = CASE WHEN NOT old.awaiting AND $2 AND g.late_link = '' AND $3 <> g.upstream_link THEN $3 ELSE g.late_link END,
+	status = CASE WHEN NOT old.awaiting THEN g.status WHEN $2 THEN '` + GenerationFinalizing + `' ELSE '` + GenerationFailed + `' END,
+	upstream_link = CASE WHEN old.awaiting AND $2 THEN $3 ELSE g.upstream_link END,
+	progress = CASE WHEN old.awaiting AND $2 THEN 100 ELSE g.progress END,
+	error_code = CASE WHEN old.awaiting AND NOT $2 THEN 'upstream_failed' ELSE g.error_code END,
+	error_message = CASE WHEN old.awaiting AND NOT $2 THEN $4 ELSE g.error_message END,
+	completed_at = CASE WHEN old.awaiting THEN $5 ELSE g.completed_at END,
+	finished_at = CASE WHEN old.awaiting AND NOT $2 THEN $5 ELSE g.finished_at END,
+	updated_at = now()
+FROM old
+WHERE g.id = old.id
+RETURNING old.awaiting, ` + prefixColumns("g.", generationColumns)
+
+// GenerationComplete records a completion message in one statement (see
+// completeSQL), then calls then, in the same transaction, with the row as
+// written and whether the message moved the generation on (applied):
+// then inserts the job that follows, or refuses the message by returning
+// an error, which rolls everything back. An unknown id is ErrNotFound.
+//
+// It is GenerationUpdate's read, change and write in one round trip: a
+// webhook callback is one statement and a job insert (make bench, webhook
+// callbacks row: finding 12 of bench/README.md).
+func GenerationComplete(ctx context.Context, db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, id uuid.UUID, c Completion, then func(tx pgx.Tx, g *Generation, applied bool) error) (*Generation, bool, error) {
+	message := c.Message
+	if !c.OK && message == "" {
+		message = "Generaitiv reported that the generation failed"
 	}
-	g.CompletedAt = &now
-	if !ok {
-		if message == "" {
-			message = "Generaitiv reported that the generation failed"
+	var (
+		out     *Generation
+		applied bool
+	)
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, completeSQL, id, c.OK, c.Link, message, c.At, awaitingStatuses)
+		if err != nil {
+			return fmt.Errorf("error recording completion of generation %s: %w", id, err)
 		}
-		g.Fail("upstream_failed", message, now)
-		return true
+		g, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (*Generation, error) {
+			var g Generation
+			var awaiting bool
+			scan := append([]any{&awaiting}, g.scanTargets()...)
+			if err := row.Scan(scan...); err != nil {
+				return nil, err
+			}
+			applied = awaiting
+			return &g, nil
+		})
+		if err != nil {
+			return mapErr(err)
+		}
+		if err := then(tx, g, applied); err != nil {
+			return err
+		}
+		out = g
+		return nil
+	})
+	if err != nil {
+		return nil, false, err
 	}
-	g.Status, g.UpstreamLink, g.Progress = GenerationFinalizing, link, 100
-	return true
+	return out, applied, nil
+}
+
+// prefixColumns qualifies each column of a comma-separated list.
+func prefixColumns(prefix, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, c := range parts {
+		parts[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -45,6 +45,72 @@ func TestGenerationStore(t *testing.T) {
 		return g
 	}
 
+	t.Run("CompleteAppliesOnceThenCountsLate", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		g := insert(t, bundle, bundle.app, "m")
+		noop := func(pgx.Tx, *store.Generation, bool) error { return nil }
+		at := time.Now().UTC().Truncate(time.Microsecond)
+
+		got, applied, err := store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{OK: true, Link: "https://x/1.png", At: at}, noop)
+		require.NoError(t, err)
+		require.True(t, applied)
+		require.Equal(t, store.GenerationFinalizing, got.Status)
+		require.Equal(t, "https://x/1.png", got.UpstreamLink)
+		require.Equal(t, int16(100), got.Progress)
+		require.True(t, at.Equal(*got.CompletedAt))
+		require.Nil(t, got.FinishedAt)
+		require.Equal(t, int32(1), got.Completions)
+		require.Zero(t, got.LateCompletions)
+
+		// The same link again, then a different one: late; the first
+		// differing link is kept.
+		for _, link := range []string{"https://x/1.png", "https://x/2.png", "https://x/3.png"} {
+			got, applied, err = store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{OK: true, Link: link, At: time.Now()}, noop)
+			require.NoError(t, err)
+			require.False(t, applied)
+		}
+		require.Equal(t, store.GenerationFinalizing, got.Status)
+		require.Equal(t, "https://x/1.png", got.UpstreamLink)
+		require.Equal(t, "https://x/2.png", got.LateLink)
+		require.True(t, at.Equal(*got.CompletedAt))
+		require.Equal(t, int32(4), got.Completions)
+		require.Equal(t, int32(3), got.LateCompletions)
+		require.Equal(t, got.UpdatedAt, mustGet(t, bundle.pool, g.ID).UpdatedAt)
+	})
+
+	t.Run("CompleteFailureFails", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		g := insert(t, bundle, bundle.app, "m")
+		noop := func(pgx.Tx, *store.Generation, bool) error { return nil }
+		got, applied, err := store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{At: time.Now()}, noop)
+		require.NoError(t, err)
+		require.True(t, applied)
+		require.Equal(t, store.GenerationFailed, got.Status)
+		require.Equal(t, "upstream_failed", got.ErrorCode)
+		require.Equal(t, "Generaitiv reported that the generation failed", got.ErrorMessage)
+		require.NotNil(t, got.FinishedAt)
+		require.Empty(t, got.UpstreamLink)
+	})
+
+	t.Run("CompleteRefusedRollsBack", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		g := insert(t, bundle, bundle.app, "m")
+		refused := errors.New("refused")
+		_, _, err := store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{OK: true, Link: "https://x/1.png", At: time.Now()},
+			func(pgx.Tx, *store.Generation, bool) error { return refused })
+		require.ErrorIs(t, err, refused)
+		got := mustGet(t, bundle.pool, g.ID)
+		require.Equal(t, store.GenerationQueued, got.Status)
+		require.Zero(t, got.Completions)
+
+		_, _, err = store.GenerationComplete(ctx, bundle.pool, uuid.New(), store.Completion{At: time.Now()},
+			func(pgx.Tx, *store.Generation, bool) error { return nil })
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
 	t.Run("GetForAppHidesOtherApps", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)
@@ -156,4 +222,11 @@ func TestGenerationStore(t *testing.T) {
 		require.Equal(t, int32(1), fresh.SubmitAttempts)
 		require.Len(t, fresh.CallbackTokenHashes, 1)
 	})
+}
+
+func mustGet(t *testing.T, db store.DBTX, id uuid.UUID) *store.Generation {
+	t.Helper()
+	g, err := store.GenerationGet(context.Background(), db, id)
+	require.NoError(t, err)
+	return g
 }
