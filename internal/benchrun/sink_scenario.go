@@ -146,7 +146,7 @@ func runSinkLag(ctx context.Context, b *Bench) ([]Row, error) {
 	p50, _ := quantile(0.5, delta)
 	row := limitRow(rowSinkLag, "s", p99, math.NaN(), 1)
 	row.Note = fmt.Sprintf("%.0f events/s offered (half of %.0f), %.0f accepted; p50 %.3fs; commit time minus received_at, "+
-		"from the worker's %s histogram (buckets 5ms×2^k, interpolated)", target, b.ingestEventsPerSec, res.EventsPerSec(), p50, lagMetric)
+		"from the worker's %s histogram (buckets of 50–100ms up to 1s, interpolated)", target, b.ingestEventsPerSec, res.EventsPerSec(), p50, lagMetric)
 	if above {
 		row.Note += "; p99 is beyond the largest bucket, shown as its bound"
 	}
