@@ -18,7 +18,7 @@ import (
 const callbackSenders = 16
 
 // runWebhookCallbacks measures Generaitiv webhook callbacks/s taken by the
-// api (token checked, the generation moved to finalizing and its
+// api (the generation moved to finalizing, the token checked and its
 // generaitiv_finalize job inserted, in one transaction), then how the
 // finalize jobs take them to succeeded; against River InsertTx of one job
 // per transaction from one process.
@@ -145,8 +145,8 @@ func runWebhookCallbacks(ctx context.Context, b *Bench) ([]Row, error) {
 	}
 
 	row := ratioRow(rowWebhookCallbacks, "callbacks/s", ours, raw, 0.5)
-	row.Note = fmt.Sprintf("callbacks answered 200 and applied by POST /webhooks/generaitiv/{id}?token= (token hash check under the row lock, "+
-		"status → finalizing and the unique generaitiv_finalize insert in one transaction), %d sent %d at a time in %.2fs (answers %v); "+
+	row.Note = fmt.Sprintf("callbacks answered 200 and applied by POST /webhooks/generaitiv/{id}?token= (one UPDATE under the row lock: "+
+		"status → finalizing, token hash checked on the row; the generaitiv_finalize insert; one transaction), %d sent %d at a time in %.2fs (answers %v); "+
 		"the callbacks are the simulator's own (GENERAITIV_SIM_SECONDS=0.001), caught at PUBLIC_BASE_URL by the bench from %d generations "+
 		"created through the api over %s (%s; all %d submitted and called back %.0f/s on average: the generate jobs) and then sent at once, with the worker stopped (as in the raw phase, the inserted jobs are not worked while inserting is measured). "+
 		"%s. Raw: River InsertTx of one no-op job per transaction (begin, insert, commit), %d goroutines, one process. "+

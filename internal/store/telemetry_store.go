@@ -279,42 +279,35 @@ func cleanText(s string) string {
 
 // parseUUID parses a UUID in canonical form (either case) into u.
 func parseUUID(s string, u *[16]byte) bool {
-	if len(s) != 36 {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
 	}
-	n := 0
-	for i := range 36 {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if s[i] != '-' {
-				return false
-			}
-			continue
-		}
-		v, ok := unhex(s[i])
-		if !ok {
-			return false
-		}
-		if n%2 == 0 {
-			u[n/2] = v << 4
-		} else {
-			u[n/2] |= v
-		}
-		n++
+	bad := byte(0)
+	for i, at := range uuidHexAt {
+		hi, lo := hexValue[s[at]], hexValue[s[at+1]]
+		bad |= hi | lo
+		u[i] = hi<<4 | lo&0x0f
 	}
-	return true
+	return bad&0x80 == 0
 }
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
+// uuidHexAt is where each byte's two hex digits start in a canonical UUID.
+var uuidHexAt = [16]int{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
+
+// hexValue maps a hex digit to its value and anything else to 0x80.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0x80
 	}
-	return 0, false
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c-'a') + 10
+		t[c-'a'+'A'] = byte(c-'a') + 10
+	}
+	return t
+}()
 
 // stagePrefix names the per-connection staging tables. Staging tables live
 // as long as their connection, so change the version whenever the columns
