@@ -66,19 +66,21 @@ func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 		})
 	} else {
 		completion := store.Completion{OK: cb.Status == "COMPLETED", Link: cb.Link, Message: cb.Message, At: h.s.cfg.Now()}
-		_, accepted, err = store.GenerationComplete(r.Context(), h.s.jobs.Pool, id, completion, func(tx pgx.Tx, g *store.Generation, applied bool) error {
+		var done *store.Completed
+		done, err = store.GenerationComplete(r.Context(), h.s.jobs.Pool, id, completion, func(tx pgx.Tx, done *store.Completed) error {
 			// Checked on the row as written: a wrong token rolls back.
-			if !tokenMatches(g.CallbackTokenHashes, presented[:]) {
+			if !tokenMatches(done.CallbackTokenHashes, presented[:]) {
 				return errWebhookNotFound
 			}
-			if !applied {
+			if !done.Applied {
 				return nil // recorded as late; nothing else changes
 			}
-			if _, err := h.s.jobs.River.InsertTx(r.Context(), tx, jobs.GeneraitivFinalizeArgs{GenerationID: g.ID}, nil); err != nil {
-				return fmt.Errorf("error inserting finalize job of generation %s: %w", g.ID, err)
+			if _, err := h.s.jobs.River.InsertTx(r.Context(), tx, jobs.GeneraitivFinalizeArgs{GenerationID: id}, nil); err != nil {
+				return fmt.Errorf("error inserting finalize job of generation %s: %w", id, err)
 			}
 			return nil
 		})
+		accepted = err == nil && done.Applied
 	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):

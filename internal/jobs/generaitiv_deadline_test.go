@@ -42,9 +42,10 @@ func TestGeneraitivDeadlineWorker(t *testing.T) {
 		})
 		require.Equal(t, river.EventKindJobCompleted, run(t, bundle, g))
 		late := store.Completion{OK: true, Link: "http://x/late.png", At: time.Now()}
-		g, applied, err := store.GenerationComplete(t.Context(), bundle.pool, g.ID, late, func(pgx.Tx, *store.Generation, bool) error { return nil })
+		done, err := store.GenerationComplete(t.Context(), bundle.pool, g.ID, late, func(pgx.Tx, *store.Completed) error { return nil })
 		require.NoError(t, err)
-		require.False(t, applied)
+		require.False(t, done.Applied)
+		g = bundle.get(t, g.ID)
 		require.Equal(t, store.GenerationTimedOut, g.Status)
 		require.Equal(t, int32(1), g.LateCompletions)
 		require.Equal(t, "http://x/late.png", g.LateLink)

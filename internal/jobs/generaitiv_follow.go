@@ -84,8 +84,8 @@ func (w *GeneraitivFollowWorker) Work(ctx context.Context, job *river.Job[Genera
 		return fmt.Errorf("error following generation %s: %w", id, err)
 	}
 	completion := store.Completion{OK: res.Completed, Link: res.Link, Message: res.Message, At: w.deps.Now()}
-	_, _, err = store.GenerationComplete(ctx, w.deps.Pool, id, completion, func(tx pgx.Tx, _ *store.Generation, applied bool) error {
-		if !applied {
+	_, err = store.GenerationComplete(ctx, w.deps.Pool, id, completion, func(tx pgx.Tx, done *store.Completed) error {
+		if !done.Applied {
 			return nil // counted as late; nothing else changes
 		}
 		_, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, GeneraitivFinalizeArgs{GenerationID: id}, nil)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,14 +77,6 @@ type Generation struct {
 	FinishedAt          *time.Time      `db:"finished_at"`
 	CreatedAt           time.Time       `db:"created_at"`
 	UpdatedAt           time.Time       `db:"updated_at"`
-}
-
-// scanTargets are g's fields in generationColumns' order.
-func (g *Generation) scanTargets() []any {
-	return []any{&g.ID, &g.AppID, &g.Model, &g.Input, &g.Publish, &g.Status, &g.Progress, &g.WorkloadID, &g.WSJWT,
-		&g.CallbackTokenHashes, &g.SubmitAttempts, &g.Resubmits, &g.UpstreamLink, &g.Completions, &g.LateCompletions, &g.LateLink,
-		&g.ImageKey, &g.ImageSize, &g.ImageContentType, &g.TokenID, &g.TokenCollection, &g.TokenCreated, &g.UploadDone,
-		&g.ErrorCode, &g.ErrorMessage, &g.DeadlineAt, &g.SubmittedAt, &g.CompletedAt, &g.FinishedAt, &g.CreatedAt, &g.UpdatedAt}
 }
 
 // Fail moves g to failed with a code and message, stamped at now.
@@ -272,63 +263,53 @@ UPDATE generations g SET
 	updated_at = now()
 FROM old
 WHERE g.id = old.id
-RETURNING old.awaiting, ` + prefixColumns("g.", generationColumns)
+RETURNING old.awaiting, g.status, g.callback_token_hashes`
+
+// Completed is what GenerationComplete wrote.
+type Completed struct {
+	ID     uuid.UUID
+	Status string
+	// CallbackTokenHashes are the row's, to check a webhook's token
+	// against.
+	CallbackTokenHashes [][]byte
+	// Applied says the message moved the generation on; otherwise it was
+	// counted as late.
+	Applied bool
+}
 
 // GenerationComplete records a completion message in one statement (see
-// completeSQL), then calls then, in the same transaction, with the row as
-// written and whether the message moved the generation on (applied):
-// then inserts the job that follows, or refuses the message by returning
-// an error, which rolls everything back. An unknown id is ErrNotFound.
+// completeSQL), then calls then, in the same transaction, with what it
+// wrote: then inserts the job that follows an applied completion, or
+// refuses the message by returning an error, which rolls everything back.
+// An unknown id is ErrNotFound.
 //
-// It is GenerationUpdate's read, change and write in one round trip: a
-// webhook callback is one statement and a job insert (make bench, webhook
-// callbacks row: finding 12 of bench/README.md).
+// It is GenerationUpdate's locked read, change and write in one statement
+// that returns only what its callers need: a webhook callback is that
+// statement and a job insert (make bench, webhook callbacks row: finding 12
+// of bench/README.md).
 func GenerationComplete(ctx context.Context, db interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
-}, id uuid.UUID, c Completion, then func(tx pgx.Tx, g *Generation, applied bool) error) (*Generation, bool, error) {
+}, id uuid.UUID, c Completion, then func(tx pgx.Tx, done *Completed) error) (*Completed, error) {
 	message := c.Message
 	if !c.OK && message == "" {
 		message = "Generaitiv reported that the generation failed"
 	}
-	var (
-		out     *Generation
-		applied bool
-	)
+	var out *Completed
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, completeSQL, id, c.OK, c.Link, message, c.At, awaitingStatuses)
+		done := &Completed{ID: id}
+		err := tx.QueryRow(ctx, completeSQL, id, c.OK, c.Link, message, c.At, awaitingStatuses).
+			Scan(&done.Applied, &done.Status, &done.CallbackTokenHashes)
 		if err != nil {
-			return fmt.Errorf("error recording completion of generation %s: %w", id, err)
+			return fmt.Errorf("error recording completion of generation %s: %w", id, mapErr(err))
 		}
-		g, err := pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (*Generation, error) {
-			var g Generation
-			var awaiting bool
-			scan := append([]any{&awaiting}, g.scanTargets()...)
-			if err := row.Scan(scan...); err != nil {
-				return nil, err
-			}
-			applied = awaiting
-			return &g, nil
-		})
-		if err != nil {
-			return mapErr(err)
-		}
-		if err := then(tx, g, applied); err != nil {
+		if err := then(tx, done); err != nil {
 			return err
 		}
-		out = g
+		out = done
 		return nil
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return out, applied, nil
-}
-
-// prefixColumns qualifies each column of a comma-separated list.
-func prefixColumns(prefix, columns string) string {
-	parts := strings.Split(columns, ",")
-	for i, c := range parts {
-		parts[i] = prefix + strings.TrimSpace(c)
-	}
-	return strings.Join(parts, ", ")
+	return out, nil
 }

@@ -49,12 +49,14 @@ func TestGenerationStore(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)
 		g := insert(t, bundle, bundle.app, "m")
-		noop := func(pgx.Tx, *store.Generation, bool) error { return nil }
+		noop := func(pgx.Tx, *store.Completed) error { return nil }
 		at := time.Now().UTC().Truncate(time.Microsecond)
 
-		got, applied, err := store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{OK: true, Link: "https://x/1.png", At: at}, noop)
+		done, err := store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{OK: true, Link: "https://x/1.png", At: at}, noop)
 		require.NoError(t, err)
-		require.True(t, applied)
+		require.True(t, done.Applied)
+		require.Equal(t, store.GenerationFinalizing, done.Status)
+		got := mustGet(t, bundle.pool, g.ID)
 		require.Equal(t, store.GenerationFinalizing, got.Status)
 		require.Equal(t, "https://x/1.png", got.UpstreamLink)
 		require.Equal(t, int16(100), got.Progress)
@@ -66,27 +68,29 @@ func TestGenerationStore(t *testing.T) {
 		// The same link again, then a different one: late; the first
 		// differing link is kept.
 		for _, link := range []string{"https://x/1.png", "https://x/2.png", "https://x/3.png"} {
-			got, applied, err = store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{OK: true, Link: link, At: time.Now()}, noop)
+			done, err = store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{OK: true, Link: link, At: time.Now()}, noop)
 			require.NoError(t, err)
-			require.False(t, applied)
+			require.False(t, done.Applied)
+			require.Equal(t, store.GenerationFinalizing, done.Status)
 		}
+		got = mustGet(t, bundle.pool, g.ID)
 		require.Equal(t, store.GenerationFinalizing, got.Status)
 		require.Equal(t, "https://x/1.png", got.UpstreamLink)
 		require.Equal(t, "https://x/2.png", got.LateLink)
 		require.True(t, at.Equal(*got.CompletedAt))
 		require.Equal(t, int32(4), got.Completions)
 		require.Equal(t, int32(3), got.LateCompletions)
-		require.Equal(t, got.UpdatedAt, mustGet(t, bundle.pool, g.ID).UpdatedAt)
 	})
 
 	t.Run("CompleteFailureFails", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)
 		g := insert(t, bundle, bundle.app, "m")
-		noop := func(pgx.Tx, *store.Generation, bool) error { return nil }
-		got, applied, err := store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{At: time.Now()}, noop)
+		noop := func(pgx.Tx, *store.Completed) error { return nil }
+		done, err := store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{At: time.Now()}, noop)
 		require.NoError(t, err)
-		require.True(t, applied)
+		require.True(t, done.Applied)
+		got := mustGet(t, bundle.pool, g.ID)
 		require.Equal(t, store.GenerationFailed, got.Status)
 		require.Equal(t, "upstream_failed", got.ErrorCode)
 		require.Equal(t, "Generaitiv reported that the generation failed", got.ErrorMessage)
@@ -99,15 +103,15 @@ func TestGenerationStore(t *testing.T) {
 		bundle := setup(t)
 		g := insert(t, bundle, bundle.app, "m")
 		refused := errors.New("refused")
-		_, _, err := store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{OK: true, Link: "https://x/1.png", At: time.Now()},
-			func(pgx.Tx, *store.Generation, bool) error { return refused })
+		_, err := store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{OK: true, Link: "https://x/1.png", At: time.Now()},
+			func(pgx.Tx, *store.Completed) error { return refused })
 		require.ErrorIs(t, err, refused)
 		got := mustGet(t, bundle.pool, g.ID)
 		require.Equal(t, store.GenerationQueued, got.Status)
 		require.Zero(t, got.Completions)
 
-		_, _, err = store.GenerationComplete(ctx, bundle.pool, uuid.New(), store.Completion{At: time.Now()},
-			func(pgx.Tx, *store.Generation, bool) error { return nil })
+		_, err = store.GenerationComplete(ctx, bundle.pool, uuid.New(), store.Completion{At: time.Now()},
+			func(pgx.Tx, *store.Completed) error { return nil })
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 
