@@ -87,7 +87,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 
-	m := metrics.New()
+	m := metrics.NewAPI()
 	flusher := export.NewFlushTrigger(nc, nil)
 	api, err := httpapi.New(&httpapi.Config{
 		Limits:       telemetry.Limits{MaxBatch: cfg.MaxBatch},

@@ -88,7 +88,7 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 		return err
 	}
 
-	m := metrics.New()
+	m := metrics.NewExporter()
 	exp, err := export.New(&export.Config{
 		Dir:               filepath.Join(cfg.DataDir, "exports"),
 		InstanceID:        set.InstanceID,

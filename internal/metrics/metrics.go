@@ -40,8 +40,24 @@ type Metrics struct {
 	SinkErrors prometheus.Counter
 }
 
-// New builds the collectors on a fresh registry.
-func New() *Metrics {
+// New builds the collectors on a fresh registry and registers them all,
+// with the Go and process collectors. Processes use NewAPI, NewWorker and
+// NewExporter, which register only what they update.
+func New() *Metrics { return build(true, true) }
+
+// NewAPI serves the api's collectors: HTTP, events and publishing.
+func NewAPI() *Metrics { return build(true, false) }
+
+// NewWorker serves the sink's collectors.
+func NewWorker() *Metrics { return build(false, true) }
+
+// NewExporter serves only the Go and process collectors; the exporter
+// registers its own on Registry.
+func NewExporter() *Metrics { return build(false, false) }
+
+// build makes every collector, so no field is ever nil, and registers the
+// sets asked for.
+func build(api, sink bool) *Metrics {
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -79,12 +95,13 @@ func New() *Metrics {
 			Name: "gamepipe_sink_batch_errors_total", Help: "Sink batches that failed and were left for redelivery.",
 		}),
 	}
-	m.Registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.HTTPRequests, m.HTTPDuration, m.EventsAccepted, m.EventsRejected, m.PublishLatency,
-		m.SinkBatchSize, m.SinkLag, m.SinkRows, m.SinkDeadLetters, m.SinkErrors,
-	)
+	m.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if api {
+		m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.EventsAccepted, m.EventsRejected, m.PublishLatency)
+	}
+	if sink {
+		m.Registry.MustRegister(m.SinkBatchSize, m.SinkLag, m.SinkRows, m.SinkDeadLetters, m.SinkErrors)
+	}
 	return m
 }
 

@@ -89,7 +89,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 
-	m := metrics.New()
+	m := metrics.NewWorker()
 	// Several sink loops share the durable consumer, so fetching and
 	// decoding one batch overlaps with committing another.
 	sinks := make([]*sink.Sink, cfg.SinkConcurrency)
