@@ -46,6 +46,9 @@ func Register(workers *river.Workers, deps *Deps) error {
 		deps.Now = time.Now
 	}
 	river.AddWorker(workers, &MaintenanceCleanupWorker{deps: deps})
+	if deps.Blob != nil {
+		river.AddWorker(workers, &MaintenanceBlobSweepWorker{deps: deps})
+	}
 	if deps.Kinetix != nil {
 		if err := registerKinetix(workers, deps); err != nil {
 			return err

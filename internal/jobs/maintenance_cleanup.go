@@ -47,11 +47,18 @@ func (w *MaintenanceCleanupWorker) Work(ctx context.Context, _ *river.Job[Mainte
 	}
 }
 
-// PeriodicJobs are the jobs River's leader schedules.
-func PeriodicJobs() []*river.PeriodicJob {
-	return []*river.PeriodicJob{
+// PeriodicJobs are the jobs River's leader schedules. The blob sweep is
+// scheduled only where a blob store is configured (blobs).
+func PeriodicJobs(blobs bool) []*river.PeriodicJob {
+	jobs := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
 			func() (river.JobArgs, *river.InsertOpts) { return MaintenanceCleanupArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
 	}
+	if blobs {
+		jobs = append(jobs, river.NewPeriodicJob(river.PeriodicInterval(6*time.Hour),
+			func() (river.JobArgs, *river.InsertOpts) { return MaintenanceBlobSweepArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	return jobs
 }

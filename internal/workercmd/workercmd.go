@@ -123,7 +123,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		Logger:               logging.Slog(logger.With().Str("component", "river").Logger()),
 		Queues:               queues.Queues(),
 		Workers:              workers,
-		PeriodicJobs:         jobs.PeriodicJobs(),
+		PeriodicJobs:         jobs.PeriodicJobs(true),
 		JobTimeout:           cfg.JobTimeout,
 		MaxAttempts:          cfg.JobMaxAttempts,
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
