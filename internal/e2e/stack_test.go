@@ -41,6 +41,7 @@ type stackOpts struct {
 	extra   func(t *testing.T, s *stack, nc *nats.Conn) httpapi.Deps
 	stream  *eventstream.StreamConfig // TELEMETRY's config; defaults when nil
 	noSink  bool                      // the test starts the sink itself
+	db      *dbtest.Schema            // a migrated database to use instead of a fresh schema
 }
 
 func newStack(t *testing.T, opts *stackOpts) *stack {
@@ -49,7 +50,10 @@ func newStack(t *testing.T, opts *stackOpts) *stack {
 	if opts == nil {
 		opts = &stackOpts{}
 	}
-	s := &stack{db: dbtest.NewSchema(t), natsURL: opts.natsURL}
+	s := &stack{db: opts.db, natsURL: opts.natsURL}
+	if s.db == nil {
+		s.db = dbtest.NewSchema(t)
+	}
 	if s.natsURL == "" {
 		s.nats = natstest.Run(t)
 		s.natsURL = s.nats.ClientURL()
