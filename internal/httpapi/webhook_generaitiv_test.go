@@ -170,8 +170,14 @@ func TestGeneraitivWebhook(t *testing.T) {
 			status, out := bundle.callback(t, g.ID.String(), token, body)
 			require.Equal(t, http.StatusBadRequest, status)
 			require.Equal(t, "invalid_callback", out["error"])
+			// Only the holder of a valid token learns the body is wrong.
+			status, out = bundle.callback(t, g.ID.String(), token+"x", body)
+			require.Equal(t, http.StatusNotFound, status)
+			require.Equal(t, "not_found", out["error"])
 		}
-		require.Equal(t, store.GenerationSubmitted, bundle.get(t, g.ID).Status)
+		g = bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationSubmitted, g.Status)
+		require.Zero(t, g.Completions)
 	})
 
 	t.Run("OversizedIs413", func(t *testing.T) {
