@@ -26,6 +26,7 @@ import (
 // genBundle is what the generaitiv job tests share.
 type genBundle struct {
 	pool   *pgxpool.Pool
+	dbURL  string
 	deps   *Deps
 	sim    *generaitivsim.Server
 	simURL string
@@ -61,7 +62,7 @@ func genSetup(t *testing.T, opts *genSetupOpts) *genBundle {
 		Generaitiv: &GeneraitivDeps{Client: client, PublicBaseURL: opts.publicBaseURL, MaxImageBytes: opts.maxImageBytes,
 			PublishRetry: 50 * time.Millisecond}}
 	require.NoError(t, Register(river.NewWorkers(), deps))
-	return &genBundle{pool: db.Pool, deps: deps, sim: sim, simURL: srv.URL, client: client, appID: app.AppID}
+	return &genBundle{pool: db.Pool, dbURL: db.URL, deps: deps, sim: sim, simURL: srv.URL, client: client, appID: app.AppID}
 }
 
 func cmpDur(a, b time.Duration) time.Duration {
