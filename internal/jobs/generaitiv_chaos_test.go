@@ -1,28 +1,22 @@
 package jobs
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/blob"
@@ -30,10 +24,8 @@ import (
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
-// The worker subprocess of TestGeneraitivWorkerKilled is this test binary
-// running TestGeneraitivHelperProcess with these variables set.
+// Variables of the worker subprocess of TestGeneraitivWorkerKilled.
 const (
-	generaitivHelperEnv       = "GAMEPIPE_GENERAITIV_HELPER"
 	generaitivHelperDBEnv     = "GAMEPIPE_GENERAITIV_HELPER_DB"
 	generaitivHelperSimEnv    = "GAMEPIPE_GENERAITIV_HELPER_SIM"
 	generaitivHelperPublicEnv = "GAMEPIPE_GENERAITIV_HELPER_PUBLIC"
@@ -43,15 +35,7 @@ const (
 // TestGeneraitivWorkerKilled starts and that SIGKILLs itself right after
 // Generaitiv accepted a generation, before the row records it.
 func TestGeneraitivHelperProcess(t *testing.T) {
-	if os.Getenv(generaitivHelperEnv) != "1" {
-		t.Skip("the worker subprocess of TestGeneraitivWorkerKilled")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	logger := zerolog.New(os.Stderr).With().Str("process", "helper").Logger()
-	pool, err := pgxpool.New(ctx, os.Getenv(generaitivHelperDBEnv))
-	require.NoError(t, err)
-	defer pool.Close()
+	ctx, logger, pool := helperProcess(t, generaitivHelperDBEnv)
 	blobs, err := blob.NewDirStore(t.TempDir())
 	require.NoError(t, err)
 	workers := river.NewWorkers()
@@ -60,22 +44,12 @@ func TestGeneraitivHelperProcess(t *testing.T) {
 		PublicBaseURL: os.Getenv(generaitivHelperPublicEnv),
 		Fault: func(point string, _ uuid.UUID) error {
 			if point == "after_submit" {
-				logger.Info().Str("point", point).Msg("helper: SIGKILL")
-				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				time.Sleep(time.Minute) // the signal is on its way
+				killSelf(logger, point)
 			}
 			return nil
 		},
 	}}))
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Queues:  map[string]river.QueueConfig{QueueGeneraitiv: {MaxWorkers: 2}},
-		Workers: workers, FetchCooldown: 20 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond, TestOnly: true,
-	})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	<-ctx.Done()
-	t.Fatal("helper: the fault never fired")
+	workUntilKilled(ctx, t, pool, workers, QueueGeneraitiv)
 }
 
 // caughtCallback is a webhook the simulator delivered.
@@ -116,17 +90,8 @@ func TestGeneraitivWorkerKilled(t *testing.T) {
 	job, err := inserter.Insert(ctx, GeneraitivGenerateArgs{GenerationID: g.ID}, nil)
 	require.NoError(t, err)
 
-	var out bytes.Buffer
-	cmd := exec.Command(os.Args[0], "-test.run=^TestGeneraitivHelperProcess$", "-test.v")
-	cmd.Env = append(os.Environ(), generaitivHelperEnv+"=1", generaitivHelperDBEnv+"="+bundle.dbURL,
+	runUntilKilled(t, "TestGeneraitivHelperProcess", generaitivHelperDBEnv+"="+bundle.dbURL,
 		generaitivHelperSimEnv+"="+bundle.simURL, generaitivHelperPublicEnv+"="+catcher.URL)
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Start())
-	err = cmd.Wait()
-	var exit *exec.ExitError
-	require.True(t, errors.As(err, &exit), "helper: %v\n%s", err, out.String())
-	status := exit.Sys().(syscall.WaitStatus)
-	require.True(t, status.Signaled() && status.Signal() == syscall.SIGKILL, "helper: %v\n%s", err, out.String())
 
 	require.Equal(t, rivertype.JobStateRunning, jobRow(t, inserter, job.Job.ID).State, "the dead worker's job")
 	row := bundle.get(t, g.ID)

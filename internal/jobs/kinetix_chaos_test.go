@@ -4,19 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"log/slog"
 	"os"
-	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
-	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/blob"
@@ -24,10 +18,8 @@ import (
 	"github.com/gamepipe/gamepipe/internal/upstreamsim/kinetixsim"
 )
 
-// The worker subprocess of TestKinetixWorkerKilled is this test binary
-// running TestKinetixHelperProcess with these variables set.
+// Variables of the worker subprocess of TestKinetixWorkerKilled.
 const (
-	kinetixHelperEnv      = "GAMEPIPE_KINETIX_HELPER"
 	kinetixHelperDBEnv    = "GAMEPIPE_KINETIX_HELPER_DB"
 	kinetixHelperSimEnv   = "GAMEPIPE_KINETIX_HELPER_SIM"
 	kinetixHelperBlobEnv  = "GAMEPIPE_KINETIX_HELPER_BLOBS"
@@ -37,16 +29,7 @@ const (
 // TestKinetixHelperProcess is not a test: it is the worker process that
 // TestKinetixWorkerKilled starts and that SIGKILLs itself at a fault stage.
 func TestKinetixHelperProcess(t *testing.T) {
-	if os.Getenv(kinetixHelperEnv) != "1" {
-		t.Skip("the worker subprocess of TestKinetixWorkerKilled")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	logger := zerolog.New(os.Stderr).With().Str("process", "helper").Logger()
-
-	pool, err := pgxpool.New(ctx, os.Getenv(kinetixHelperDBEnv))
-	require.NoError(t, err)
-	defer pool.Close()
+	ctx, logger, pool := helperProcess(t, kinetixHelperDBEnv)
 	blobs, err := blob.NewDirStore(os.Getenv(kinetixHelperBlobEnv))
 	require.NoError(t, err)
 	fault := os.Getenv(kinetixHelperFaultEnv)
@@ -55,21 +38,11 @@ func TestKinetixHelperProcess(t *testing.T) {
 		BaseURL: os.Getenv(kinetixHelperSimEnv), APIKey: testKinetixKey, PollMin: 100 * time.Millisecond, PollMax: 200 * time.Millisecond,
 		Fault: func(stage string) {
 			if stage == fault {
-				logger.Info().Str("stage", stage).Msg("helper: SIGKILL")
-				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-				time.Sleep(time.Minute) // the signal is on its way
+				killSelf(logger, stage)
 			}
 		},
 	}}))
-	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Queues:  map[string]river.QueueConfig{QueueKinetix: {MaxWorkers: 2}},
-		Workers: workers, FetchCooldown: 20 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond, TestOnly: true,
-	})
-	require.NoError(t, err)
-	require.NoError(t, client.Start(ctx))
-	<-ctx.Done()
-	t.Fatal("helper: the fault never fired")
+	workUntilKilled(ctx, t, pool, workers, QueueKinetix)
 }
 
 // TestKinetixWorkerKilled SIGKILLs a worker process in the middle of an
@@ -96,17 +69,8 @@ func TestKinetixWorkerKilled(t *testing.T) {
 			_, err = mustDirStore(t, blobDir).Put(ctx, bytes.NewReader(testVideo), 0)
 			require.NoError(t, err)
 
-			var out bytes.Buffer
-			cmd := exec.Command(os.Args[0], "-test.run=^TestKinetixHelperProcess$", "-test.v")
-			cmd.Env = append(os.Environ(), kinetixHelperEnv+"=1", kinetixHelperDBEnv+"="+env.db.URL,
-				kinetixHelperSimEnv+"="+env.simURL, kinetixHelperBlobEnv+"="+blobDir, kinetixHelperFaultEnv+"="+stage)
-			cmd.Stdout, cmd.Stderr = &out, &out
-			require.NoError(t, cmd.Start())
-			err = cmd.Wait()
-			var exit *exec.ExitError
-			require.True(t, errors.As(err, &exit), "helper: %v\n%s", err, out.String())
-			status := exit.Sys().(syscall.WaitStatus)
-			require.True(t, status.Signaled() && status.Signal() == syscall.SIGKILL, "helper: %v\n%s", err, out.String())
+			runUntilKilled(t, "TestKinetixHelperProcess", kinetixHelperDBEnv+"="+env.db.URL, kinetixHelperSimEnv+"="+env.simURL,
+				kinetixHelperBlobEnv+"="+blobDir, kinetixHelperFaultEnv+"="+stage)
 
 			require.Equal(t, rivertype.JobStateRunning, jobRow(t, inserter, e.JobID).State, "the dead worker's job")
 			require.Equal(t, 1, env.sim.ProcessesCreated())
