@@ -2,8 +2,9 @@ package config
 
 import (
 	"net/netip"
-	"strings"
 	"time"
+
+	"github.com/gamepipe/gamepipe/internal/ratelimit"
 )
 
 // API is cmd/api's configuration.
@@ -32,9 +33,6 @@ type API struct {
 	StreamMaxAge     time.Duration
 	StreamMaxBytes   int64
 	StreamDuplicates time.Duration
-	// StreamDiscard is the full-stream policy (STREAM_DISCARD); only "new"
-	// is valid: "old" would drop acknowledged, unconsumed events.
-	StreamDiscard string
 	// MemoryLimit is the Go runtime's soft memory limit for the api in
 	// bytes (API_MEMORY_LIMIT, e.g. 128MiB; off or 0: none). GOMEMLIMIT,
 	// when set, wins.
@@ -56,11 +54,13 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 		StreamMaxAge:     r.duration("STREAM_MAX_AGE", 7*24*time.Hour),
 		StreamMaxBytes:   r.int64Allow("STREAM_MAX_BYTES", -1),
 		StreamDuplicates: r.duration("STREAM_DUPLICATES", 2*time.Minute),
-		StreamDiscard:    r.oneOf("STREAM_DISCARD", "new", "new"),
 		MemoryLimit:      r.byteSize("API_MEMORY_LIMIT", 128<<20),
 	}
 	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
+	// The full-stream policy: only "new" is valid, as "old" would drop
+	// acknowledged, unconsumed events; so it is checked, not kept.
+	r.oneOf("STREAM_DISCARD", "new", "new")
 	return c, r.err()
 }
 
@@ -115,22 +115,10 @@ func ExporterFromEnv(getenv Getenv) (*Exporter, error) {
 
 func (r *reader) prefixes(name string) []netip.Prefix {
 	v := r.getenv(name)
-	var out []netip.Prefix
-	for _, part := range strings.Split(v, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		if p, err := netip.ParsePrefix(part); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(part)
-		if err != nil {
-			r.fail(name, "must be comma-separated CIDRs or IP addresses", v)
-			return nil
-		}
-		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	out, err := ratelimit.ParseTrustedProxies(v)
+	if err != nil {
+		r.fail(name, "must be comma-separated CIDRs or IP addresses", v)
+		return nil
 	}
 	return out
 }

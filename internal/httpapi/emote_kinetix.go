@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gamepipe/gamepipe/internal/kinetix"
+	"github.com/gamepipe/gamepipe/internal/ratelimit"
 	"github.com/gamepipe/gamepipe/internal/store"
 	"github.com/gamepipe/gamepipe/internal/upstream"
 )
@@ -90,7 +91,7 @@ func kinetixError(r *http.Request, err error) error {
 	switch {
 	case ue.RateLimited():
 		e := newError(http.StatusTooManyRequests, "kinetix_rate_limited", "Kinetix is rate limiting; retry after the Retry-After delay")
-		e.RetryAfter = max(1, int((ue.RetryAfter+999_999_999)/1_000_000_000))
+		e.RetryAfter = ratelimit.RetryAfterSeconds(ue.RetryAfter)
 		return e
 	case errors.Is(err, kinetix.ErrInvalidAPIKey):
 		return newError(http.StatusBadGateway, "kinetix_key_rejected", "Kinetix refused this app's key")

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -49,6 +50,9 @@ var inputRules = map[string]inputRule{
 	"num_inference_steps":    {kind: "integer", min: 1, max: 150},
 }
 
+// inputNames are inputRules' names, sorted: the order fields are checked in.
+var inputNames = slices.Sorted(maps.Keys(inputRules))
+
 var (
 	modelPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$`)
 	slugPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
@@ -64,7 +68,7 @@ func decodeObject(data []byte, prefix string, allowed ...string) (map[string]jso
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(data, &m); err != nil || m == nil {
 		field := strings.TrimSuffix(prefix, ".")
-		return nil, invalidField(field, "%s must be a JSON object", cmpOr(field, "the body"))
+		return nil, invalidField(field, "%s must be a JSON object", cmp.Or(field, "the body"))
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !slices.Contains(allowed, k) {
@@ -72,13 +76,6 @@ func decodeObject(data []byte, prefix string, allowed ...string) (map[string]jso
 		}
 	}
 	return m, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // parseGenerationRequest validates a request body; the error names the
@@ -95,12 +92,11 @@ func parseGenerationRequest(body []byte) (*generationRequest, *APIError) {
 	if top["input"] == nil {
 		return nil, invalidField("input", "input is required")
 	}
-	names := slices.Sorted(maps.Keys(inputRules))
-	in, apiErr := decodeObject(top["input"], "input.", names...)
+	in, apiErr := decodeObject(top["input"], "input.", inputNames...)
 	if apiErr != nil {
 		return nil, apiErr
 	}
-	for _, name := range names {
+	for _, name := range inputNames {
 		v, err := checkInput(name, inputRules[name], in[name])
 		if err != nil {
 			return nil, err

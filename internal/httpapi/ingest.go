@@ -28,11 +28,12 @@ import (
 // retry with data's bytes); keep it that way, and never let an Event of buf
 // escape the handler.
 type ingestBuf struct {
-	body   bytes.Buffer
-	events []telemetry.Event
-	floats telemetry.Scratch
-	data   []byte
-	msgs   []eventstream.Message
+	body    bytes.Buffer
+	events  []telemetry.Event
+	floats  telemetry.Scratch
+	data    []byte
+	offsets []int
+	msgs    []eventstream.Message
 }
 
 var ingestBufs = sync.Pool{New: func() any { return new(ingestBuf) }}
@@ -75,7 +76,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
 	data := buf.data[:0]
 	msgs := buf.msgs[:0]
-	offsets := make([]int, 0, len(events)+1)
+	offsets := buf.offsets[:0]
 	for i := range events {
 		ev := &events[i]
 		if !strings.EqualFold(ev.AppID, appID) {
@@ -94,12 +95,18 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	offsets = append(offsets, len(data))
+	// One subject per kind: a request's events share the app.
+	var subjects [telemetry.NumKinds]string
 	for i := range events {
+		k := events[i].Kind.Index() // valid: decoded
+		if subjects[k] == "" {
+			subjects[k] = events[i].Subject()
+		}
 		// The dedup id is scoped by app: a client chooses its event_id, and
 		// must not be able to shadow another app's events with it.
-		msgs = append(msgs, eventstream.Message{Subject: events[i].Subject(), ID: appID + ":" + events[i].ID, Data: data[offsets[i]:offsets[i+1]:offsets[i+1]]})
+		msgs = append(msgs, eventstream.Message{Subject: subjects[k], ID: appID + ":" + events[i].ID, Data: data[offsets[i]:offsets[i+1]:offsets[i+1]]})
 	}
-	buf.data, buf.msgs = data[:0], msgs[:0]
+	buf.data, buf.msgs, buf.offsets = data[:0], msgs[:0], offsets[:0]
 
 	start := time.Now()
 	if _, err := s.publisher.Publish(r.Context(), msgs); err != nil {
@@ -115,8 +122,14 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.PublishLatency.Observe(time.Since(start).Seconds())
+	var accepted [telemetry.NumKinds]int
 	for i := range events {
-		s.metrics.EventsAccepted.WithLabelValues(string(events[i].Kind)).Inc()
+		accepted[events[i].Kind.Index()]++
+	}
+	for k, n := range accepted {
+		if n > 0 {
+			s.metrics.EventsAccepted.WithLabelValues(string(telemetry.Kinds[k])).Add(float64(n))
+		}
 	}
 	clear(buf.events[:cap(buf.events)][:len(events)]) // drop string references
 	clear(msgs)
@@ -166,9 +179,7 @@ func checkMsgpack(contentType string) error {
 // readBody reads the whole body into buf, at most MaxBodyBytes after
 // decompression, within BodyReadTimeout.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) ([]byte, error) {
-	limit := s.cfg.MaxBodyBytes
-	tooLarge := &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
-		Message: "request body exceeds " + strconv.FormatInt(limit, 10) + " bytes"}
+	limit, tooLarge := s.cfg.MaxBodyBytes, s.tooLarge
 	if r.ContentLength > limit {
 		w.Header().Set("Connection", "close")
 		return nil, tooLarge

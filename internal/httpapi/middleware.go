@@ -100,7 +100,7 @@ func requestID(given string) string {
 // rateLimited refuses requests past the per-source-IP limit with 429.
 func (s *Server) rateLimited(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ip := s.clientIP.FromRequest(r)
+		ip := s.cfg.ClientIP.FromRequest(r)
 		if ok, wait := s.limiter.Allow(ip, time.Now()); !ok {
 			s.metrics.EventsRejected.WithLabelValues("rate_limited").Inc()
 			e := newError(http.StatusTooManyRequests, "rate_limited", "too many requests from this address; retry after the Retry-After delay")

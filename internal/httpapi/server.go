@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -97,11 +98,12 @@ type Server struct {
 	publisher Publisher
 	auth      *authenticator
 	limiter   *ratelimit.Limiter
-	clientIP  *ratelimit.ClientIP
 	ready     []Check
 	flush     func(ctx context.Context) (any, error)
 	jobs      *JobDeps
 	handler   http.Handler
+	// tooLarge answers a body over cfg.MaxBodyBytes.
+	tooLarge *APIError
 }
 
 // New validates the configuration and builds the routes.
@@ -133,10 +135,11 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 		publisher: deps.Publisher,
 		auth:      newAuthenticator(deps.KeyLookup, c.KeyCacheTTL),
 		limiter:   ratelimit.New(c.RateLimit),
-		clientIP:  &c.ClientIP,
 		ready:     deps.Ready,
 		flush:     deps.FlushExports,
 		jobs:      deps.Jobs,
+		tooLarge: &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
+			Message: "request body exceeds " + strconv.FormatInt(c.MaxBodyBytes, 10) + " bytes"},
 	}
 	s.handler = s.observe(s.routes())
 	return s, nil

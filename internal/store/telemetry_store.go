@@ -93,7 +93,7 @@ func InsertEvents(ctx context.Context, tx pgx.Tx, events []telemetry.Event) (*In
 		if err := CheckEvent(&events[i]); err != nil {
 			return nil, fmt.Errorf("error checking event %d: %w", i, err)
 		}
-		present[kindIndex(events[i].Kind)]++
+		present[events[i].Kind.Index()]++ // valid: CheckEvent
 	}
 	src := newEventSource(events)
 	staged := present
@@ -334,7 +334,7 @@ type kindTable struct {
 	fill func(s *eventSource, ev *telemetry.Event)
 }
 
-// kindTables is indexed by kindIndex.
+// kindTables is indexed by telemetry.Kind.Index.
 var kindTables = [...]*kindTable{
 	newKindTable(telemetry.KindPlayer, "player_events", "timestamp",
 		[]string{"event_id", "app_id", "build_id", "player_id", "event_name", "region", "hardware", "timestamp", "received_at"},
@@ -350,18 +350,6 @@ var kindTables = [...]*kindTable{
 		[]string{"event_id", "app_id", "build_id", "player_id", "session_id", "status", "input_method",
 			"fps_mean", "fps_low_5", "fps_low_1", "positions", "timestamp_start", "timestamp_end", "received_at"},
 		(*eventSource).fillRealtime),
-}
-
-func kindIndex(k telemetry.Kind) int {
-	switch k {
-	case telemetry.KindPlayer:
-		return 0
-	case telemetry.KindFunnel:
-		return 1
-	case telemetry.KindGameplay:
-		return 2
-	}
-	return 3
 }
 
 func newKindTable(kind telemetry.Kind, table, timeColumn string, columns []string, fill func(*eventSource, *telemetry.Event)) *kindTable {

@@ -21,8 +21,26 @@ const (
 	KindRealtime Kind = "realtime" // Realtime Trajectory
 )
 
-// Kinds lists every kind, in a stable order.
+// Kinds lists every kind, in a stable order: Kind.Index's.
 var Kinds = []Kind{KindPlayer, KindFunnel, KindGameplay, KindRealtime}
+
+// NumKinds is len(Kinds), for arrays indexed by Kind.Index.
+const NumKinds = 4
+
+// Index is k's position in Kinds, or -1 for a kind that is not valid.
+func (k Kind) Index() int {
+	switch k {
+	case KindPlayer:
+		return 0
+	case KindFunnel:
+		return 1
+	case KindGameplay:
+		return 2
+	case KindRealtime:
+		return 3
+	}
+	return -1
+}
 
 // Valid reports whether k is one of the four kinds.
 func (k Kind) Valid() bool {
