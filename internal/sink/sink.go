@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/gamepipe/gamepipe/internal/metrics"
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
@@ -28,7 +27,6 @@ type Sink struct {
 	logger    zerolog.Logger
 	pool      *pgxpool.Pool
 	cons      jetstream.Consumer
-	metrics   *metrics.Metrics
 	heartbeat time.Duration
 
 	health  atomic.Pointer[error] // nil when healthy
@@ -66,7 +64,6 @@ func New(logger zerolog.Logger, cfg *Config, pool *pgxpool.Pool, cons jetstream.
 		logger:    logger.With().Str("component", "sink").Logger(),
 		pool:      pool,
 		cons:      cons,
-		metrics:   c.Metrics,
 		heartbeat: heartbeat,
 	}
 	s.setHealth(errNotRunning)
@@ -169,13 +166,13 @@ func (s *Sink) handle(ctx context.Context, msgs []jetstream.Msg) {
 	s.ack(ctx, msgs)
 
 	now := time.Now()
-	s.metrics.SinkBatchSize.Observe(float64(len(msgs)))
+	s.cfg.Metrics.SinkBatchSize.Observe(float64(len(msgs)))
 	for kind, n := range res.Inserted {
-		s.metrics.SinkRows.WithLabelValues(string(kind)).Add(float64(n))
+		s.cfg.Metrics.SinkRows.WithLabelValues(string(kind)).Add(float64(n))
 	}
-	s.metrics.SinkDeadLetters.Add(float64(letters))
+	s.cfg.Metrics.SinkDeadLetters.Add(float64(letters))
 	for i := range b.events {
-		s.metrics.SinkLag.Observe(now.Sub(b.events[i].ReceivedAt).Seconds())
+		s.cfg.Metrics.SinkLag.Observe(now.Sub(b.events[i].ReceivedAt).Seconds())
 	}
 	s.logger.Debug().Int("batch_size", len(msgs)).Int("skipped", res.Skipped).Int64("dead_letters", letters).
 		Dur("duration", now.Sub(start)).Msg("sink: Wrote batch")
@@ -202,7 +199,7 @@ func (s *Sink) writeWithRetry(ctx context.Context, b *batch) (*store.InsertResul
 			isolate = true
 			continue
 		}
-		s.metrics.SinkErrors.Inc()
+		s.cfg.Metrics.SinkErrors.Inc()
 		s.setHealth(err)
 		s.logger.Error().Err(err).Int("batch_size", len(b.msgs)).Dur("retry_in", backoff).Msg("sink: Error writing batch")
 		if ctx.Err() != nil || !sleep(ctx, backoff) {
@@ -264,7 +261,9 @@ func (s *Sink) ack(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		if err != nil {
 			failed++
-			firstErr = cmpErr(firstErr, err)
+			if firstErr == nil {
+				firstErr = err
+			}
 		}
 	}
 	if failed > 0 {
@@ -369,11 +368,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,11 +38,7 @@ func GenerationTerminal(status string) bool {
 // waits for the upstream's completion (a callback or socket message would
 // move it on).
 func GenerationAwaitingCompletion(status string) bool {
-	switch status {
-	case GenerationQueued, GenerationSubmitting, GenerationSubmitted, GenerationRunning:
-		return true
-	}
-	return false
+	return slices.Contains(awaitingStatuses, status)
 }
 
 // Generation is one AI image generation.
@@ -237,7 +234,7 @@ type Completion struct {
 	At time.Time
 }
 
-// awaitingStatuses are the states GenerationAwaitingCompletion accepts.
+// awaitingStatuses are the states awaiting a completion.
 var awaitingStatuses = []string{GenerationQueued, GenerationSubmitting, GenerationSubmitted, GenerationRunning}
 
 // completeSQL applies a completion in one statement, under the row lock

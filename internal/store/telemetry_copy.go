@@ -53,11 +53,10 @@ func newEventSource(events []telemetry.Event) *eventSource {
 func (s *eventSource) reset(kt *kindTable, direct bool) {
 	s.kt, s.direct = kt, direct
 	s.i = -1
+	s.row = s.row[:len(kt.columns)]
 	if !direct {
-		s.row = s.row[:len(kt.columns)]
 		return
 	}
-	s.row = s.row[:len(kt.directColumns)]
 	if s.keys == nil {
 		s.keys = make([][16]byte, len(s.events)*2)
 	}
@@ -181,10 +180,8 @@ func (s *eventSource) fillRealtime(ev *telemetry.Event) {
 		s.row[12] = s.setTime(1, ev.TimestampEnd)
 	}
 	s.row[13] = s.receivedAt(ev)
-	if s.direct {
-		s.numPoints = pgtype.Int4{Int32: int32(len(ev.Positions) / 3), Valid: true}
-		s.row[14] = &s.numPoints
-	}
+	s.numPoints = pgtype.Int4{Int32: int32(len(ev.Positions) / 3), Valid: true}
+	s.row[14] = &s.numPoints
 }
 
 // setText sets text scratch value i to v, NULL when empty, and returns it.

@@ -138,7 +138,7 @@ func copyDirect(ctx context.Context, tx pgx.Tx, src *eventSource, present *[len(
 			continue
 		}
 		src.reset(kt, true)
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{kt.table}, kt.directColumns, src); err != nil {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{kt.table}, kt.columns, src); err != nil {
 			var pgErr *pgconn.PgError
 			if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
 				return false, fmt.Errorf("error copying %s events: %w", kt.kind, err)
@@ -313,7 +313,7 @@ var hexValue = func() (t [256]byte) {
 // as long as their connection, so change the version whenever the columns
 // below change: a connection opened before a deploy then makes new tables
 // instead of copying into stale ones.
-const stagePrefix = "gamepipe_stage_v1_"
+const stagePrefix = "gamepipe_stage_v2_"
 
 // kindTable describes how one event kind is written: the staging table's
 // COPY columns, how a row is filled from an event, and the statement that
@@ -323,10 +323,8 @@ type kindTable struct {
 	table   string
 	stage   string
 	columns []string
-	// direct kinds are COPYed straight into table first, with
-	// directColumns: columns and any the staged move computes.
-	direct        bool
-	directColumns []string
+	// direct kinds are COPYed straight into table first.
+	direct bool
 	// createStage creates the staging table if this connection has none.
 	createStage string
 	// move empties the staging table into the target table.
@@ -348,7 +346,7 @@ var kindTables = [...]*kindTable{
 		(*eventSource).fillGameplay),
 	newKindTable(telemetry.KindRealtime, "trajectories", "timestamp_start",
 		[]string{"event_id", "app_id", "build_id", "player_id", "session_id", "status", "input_method",
-			"fps_mean", "fps_low_5", "fps_low_1", "positions", "timestamp_start", "timestamp_end", "received_at"},
+			"fps_mean", "fps_low_5", "fps_low_1", "positions", "timestamp_start", "timestamp_end", "received_at", "num_points"},
 		(*eventSource).fillRealtime),
 }
 
@@ -360,15 +358,12 @@ func newKindTable(kind telemetry.Kind, table, timeColumn string, columns []strin
 	cols := strings.Join(quoted, ", ")
 	stage := stagePrefix + table
 	kt := &kindTable{
-		kind:          kind,
-		table:         table,
-		stage:         stage,
-		columns:       columns,
-		fill:          fill,
-		direct:        kind != telemetry.KindPlayer,
-		directColumns: columns,
-		// CREATE TABLE AS copies the column types but no NOT NULL, so
-		// num_points, computed on the way out, can be left out.
+		kind:    kind,
+		table:   table,
+		stage:   stage,
+		columns: columns,
+		fill:    fill,
+		direct:  kind != telemetry.KindPlayer,
 		createStage: "CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DELETE ROWS AS SELECT " +
 			cols + " FROM " + table + " WITH NO DATA",
 	}
@@ -412,12 +407,6 @@ upserted AS (
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted)::int, (SELECT count(*) FROM upserted)::int`
-	case telemetry.KindRealtime:
-		kt.directColumns = append(columns[:len(columns):len(columns)], "num_points")
-		kt.move = `WITH staged AS (DELETE FROM ` + stage + ` RETURNING *)
-INSERT INTO ` + table + ` (` + cols + `, num_points)
-SELECT ` + cols + `, coalesce(cardinality(positions), 0) / 3 FROM staged` + order + `
-ON CONFLICT DO NOTHING`
 	default:
 		kt.move = `WITH staged AS (DELETE FROM ` + stage + ` RETURNING *)
 INSERT INTO ` + table + ` (` + cols + `)

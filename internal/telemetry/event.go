@@ -43,13 +43,7 @@ func (k Kind) Index() int {
 }
 
 // Valid reports whether k is one of the four kinds.
-func (k Kind) Valid() bool {
-	switch k {
-	case KindPlayer, KindFunnel, KindGameplay, KindRealtime:
-		return true
-	}
-	return false
-}
+func (k Kind) Valid() bool { return k.Index() >= 0 }
 
 // FPS is a realtime trajectory's frame-rate summary.
 type FPS struct {

@@ -67,11 +67,7 @@ func (e *ValidationError) Error() string {
 
 // AsValidationError returns the *ValidationError in err's chain, if any.
 func AsValidationError(err error) (*ValidationError, bool) {
-	var ve *ValidationError
-	if errors.As(err, &ve) {
-		return ve, true
-	}
-	return nil, false
+	return errors.AsType[*ValidationError](err)
 }
 
 // newError builds a ValidationError that Decode later stamps with the batch
