@@ -101,7 +101,10 @@ func (s *DirStore) sweepBatch(ctx context.Context, cutoff time.Time, keys []stri
 	if err != nil {
 		return err
 	}
-	type movedBlob struct{ key, path, trash string }
+	type movedBlob struct {
+		key, path, trash string
+		size             int64
+	}
 	var moved []movedBlob
 	for _, key := range keys {
 		if used[key] {
@@ -117,13 +120,14 @@ func (s *DirStore) sweepBatch(ctx context.Context, cutoff time.Time, keys []stri
 			}
 			return fmt.Errorf("error moving blob %s: %w", key, err)
 		}
-		if info, err := os.Stat(trash); err != nil || !info.ModTime().Before(cutoff) {
+		info, err := os.Stat(trash)
+		if err != nil || !info.ModTime().Before(cutoff) {
 			if err := restore(trash, p); err != nil {
 				return err
 			}
 			continue
 		}
-		moved = append(moved, movedBlob{key, p, trash})
+		moved = append(moved, movedBlob{key, p, trash, info.Size()})
 	}
 	if len(moved) == 0 {
 		return nil
@@ -140,7 +144,6 @@ func (s *DirStore) sweepBatch(ctx context.Context, cutoff time.Time, keys []stri
 			}
 			continue
 		}
-		info, serr := os.Stat(m.trash)
 		if rerr := os.Remove(m.trash); rerr != nil {
 			if errors.Is(rerr, fs.ErrNotExist) {
 				continue // another sweep put it back
@@ -148,9 +151,7 @@ func (s *DirStore) sweepBatch(ctx context.Context, cutoff time.Time, keys []stri
 			return fmt.Errorf("error deleting blob %s: %w", m.key, rerr)
 		}
 		res.Deleted++
-		if serr == nil {
-			res.Bytes += info.Size()
-		}
+		res.Bytes += m.size
 	}
 	return err
 }

@@ -75,6 +75,8 @@ type Client struct {
 	http     *http.Client
 	guarded  *http.Client
 	limiters *limiters
+	// lim is limiters' bucket for key.
+	lim *rate.Limiter
 }
 
 // limiters holds one token bucket per API key, shared by every Client made
@@ -121,7 +123,7 @@ func New(cfg *Config) (*Client, error) {
 	if c.Transport == nil {
 		c.Transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	return &Client{
+	cl := &Client{
 		cfg:      c,
 		base:     base,
 		ws:       ws,
@@ -129,7 +131,9 @@ func New(cfg *Config) (*Client, error) {
 		http:     &http.Client{Transport: c.Transport},
 		guarded:  &http.Client{Transport: NewGuard(c.AllowHosts).Transport(), CheckRedirect: checkRedirect},
 		limiters: &limiters{rate: rate.Limit(c.RateLimit), burst: c.RateBurst, byKey: map[[32]byte]*rate.Limiter{}},
-	}, nil
+	}
+	cl.lim = cl.limiters.get(cl.key)
+	return cl, nil
 }
 
 func wsURL(base *url.URL, given string) (*url.URL, error) {
@@ -157,17 +161,14 @@ func (c *Client) WithKey(key string) *Client {
 		return c
 	}
 	cp := *c
-	cp.key = key
+	cp.key, cp.lim = key, c.limiters.get(key)
 	return &cp
 }
-
-// AllowHosts returns the hosts the SSRF guard lets through.
-func (c *Client) AllowHosts() []string { return append([]string{}, c.cfg.AllowHosts...) }
 
 // do sends one REST call to path (relative to BaseURL, already escaped): rate limited, Bearer auth, JSON in and out, its
 // own timeout. A non-2xx answer is an *upstream.Error.
 func (c *Client) do(ctx context.Context, method, op, path string, query url.Values, in, out any) error {
-	if err := c.limiters.get(c.key).Wait(ctx); err != nil {
+	if err := c.lim.Wait(ctx); err != nil {
 		return fmt.Errorf("error waiting for the generaitiv rate limiter: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -97,7 +98,7 @@ func genSetup(t testing.TB, opts *genTestOpts) *genTestBundle {
 	appB, err := store.AppCreate(ctx, db.Pool, "b")
 	require.NoError(t, err)
 
-	sim := generaitivsim.New(&generaitivsim.Config{GenerationTime: cmpDuration(opts.simTime, 300*time.Millisecond),
+	sim := generaitivsim.New(&generaitivsim.Config{GenerationTime: cmp.Or(opts.simTime, 300*time.Millisecond),
 		WebhookRetryDelay: 100 * time.Millisecond, GenRate: 1000, GenBurst: 1000})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(func() { simSrv.Close(); sim.Close() })
@@ -151,13 +152,6 @@ func genSetup(t testing.TB, opts *genTestOpts) *genTestBundle {
 		defer cancel()
 		_ = b.workers.Stop(sctx)
 	})
-	return b
-}
-
-func cmpDuration(a, b time.Duration) time.Duration {
-	if a != 0 {
-		return a
-	}
 	return b
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/gamepipe/gamepipe/internal/generaitiv"
 	"github.com/gamepipe/gamepipe/internal/jobs"
 	"github.com/gamepipe/gamepipe/internal/store"
 )
@@ -19,13 +20,6 @@ import (
 // errWebhookNotFound answers a wrong token and an unknown generation alike,
 // so a caller cannot tell which it got.
 var errWebhookNotFound = newError(http.StatusNotFound, "not_found", "no such callback")
-
-// callbackBody is the document's webhook body.
-type callbackBody struct {
-	Status  string `json:"status"`
-	Link    string `json:"link"`
-	Message string `json:"message"`
-}
 
 // webhook receives a Generaitiv callback at
 // /webhooks/generaitiv/{id}?token=…. The token is the capability: its
@@ -52,7 +46,7 @@ func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 	}
 	presented := sha256.Sum256([]byte(token))
 	var (
-		cb       callbackBody
+		cb       generaitiv.Callback
 		accepted bool
 	)
 	if bad := checkCallback(body, &cb); bad != nil {
@@ -65,7 +59,7 @@ func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 			return bad
 		})
 	} else {
-		completion := store.Completion{OK: cb.Status == "COMPLETED", Link: cb.Link, Message: cb.Message, At: h.s.cfg.Now()}
+		completion := store.Completion{OK: cb.Status == generaitiv.CallbackCompleted, Link: cb.Link, Message: cb.Message, At: h.s.cfg.Now()}
 		var done *store.Completed
 		done, err = store.GenerationComplete(r.Context(), h.s.jobs.Pool, id, completion, func(tx pgx.Tx, done *store.Completed) error {
 			// Checked on the row as written: a wrong token rolls back.
@@ -94,13 +88,13 @@ func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkCallback parses a callback body into cb, or says why it is not one.
-func checkCallback(body []byte, cb *callbackBody) error {
+func checkCallback(body []byte, cb *generaitiv.Callback) error {
 	switch {
 	case json.Unmarshal(body, cb) != nil:
 		return newError(http.StatusBadRequest, "invalid_callback", "the body is not a JSON object")
-	case cb.Status == "COMPLETED" && cb.Link == "":
+	case cb.Status == generaitiv.CallbackCompleted && cb.Link == "":
 		return newError(http.StatusBadRequest, "invalid_callback", "a COMPLETED callback needs a link")
-	case cb.Status != "COMPLETED" && cb.Status != "FAILED":
+	case cb.Status != generaitiv.CallbackCompleted && cb.Status != generaitiv.CallbackFailed:
 		return newError(http.StatusBadRequest, "invalid_callback", "status must be COMPLETED or FAILED")
 	}
 	return nil

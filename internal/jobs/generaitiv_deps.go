@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/gamepipe/gamepipe/internal/eventstream"
@@ -130,4 +131,24 @@ func (d *Deps) announceProgress(ctx context.Context, g *store.Generation) {
 	if err != nil {
 		d.Logger.Warn().Err(err).Str("generation_id", g.ID.String()).Msg("jobs.generaitiv: Error announcing progress")
 	}
+}
+
+// failGeneration marks the generation failed unless it has ended already,
+// announces it and cancels the job, naming what it was doing.
+func (d *Deps) failGeneration(ctx context.Context, id uuid.UUID, doing, code, message string, cause error) error {
+	now := d.Now()
+	g, err := store.GenerationUpdate(ctx, d.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
+		if store.GenerationTerminal(g.Status) {
+			return store.ErrUnchanged
+		}
+		g.Fail(code, message, now)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := d.announceGeneration(ctx, g); err != nil {
+		return err
+	}
+	return river.JobCancel(fmt.Errorf("error %s generation %s: %w", doing, id, cause))
 }

@@ -68,9 +68,9 @@ func (w *GeneraitivFinalizeWorker) Work(ctx context.Context, job *river.Job[Gene
 	var fe *finalizeError
 	switch {
 	case errors.As(err, &fe):
-		return w.fail(ctx, id, fe.code, fe.message, err)
+		return w.deps.failGeneration(ctx, id, "finalizing", fe.code, fe.message, err)
 	case err != nil && job.Attempt >= job.MaxAttempts:
-		return w.fail(ctx, id, "finalize_failed", "the image could not be stored or published: "+err.Error(), err)
+		return w.deps.failGeneration(ctx, id, "finalizing", "finalize_failed", "the image could not be stored or published: "+err.Error(), err)
 	case err != nil:
 		return err
 	}
@@ -160,22 +160,4 @@ func classifyDownload(err error) error {
 		return &finalizeError{code: "image_unavailable", message: "the image link answered " + ue.Error(), err: err}
 	}
 	return fmt.Errorf("error downloading image: %w", err)
-}
-
-func (w *GeneraitivFinalizeWorker) fail(ctx context.Context, id uuid.UUID, code, message string, cause error) error {
-	now := w.deps.Now()
-	g, err := store.GenerationUpdate(ctx, w.deps.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
-		if store.GenerationTerminal(g.Status) {
-			return store.ErrUnchanged
-		}
-		g.Fail(code, message, now)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := w.deps.announceGeneration(ctx, g); err != nil {
-		return err
-	}
-	return river.JobCancel(fmt.Errorf("error finalizing generation %s: %w", id, cause))
 }

@@ -103,7 +103,7 @@ func (w *GeneraitivGenerateWorker) Work(ctx context.Context, job *river.Job[Gene
 	}
 	req := &generaitiv.GenRequest{Model: g.Model}
 	if err := json.Unmarshal(g.Input, &req.Input); err != nil {
-		return w.fail(ctx, id, "invalid_input", "the stored input cannot be decoded", err)
+		return w.deps.failGeneration(ctx, id, "submitting", "invalid_input", "the stored input cannot be decoded", err)
 	}
 	if webhook {
 		req.Webhook = w.deps.Generaitiv.PublicBaseURL + "/webhooks/generaitiv/" + id.String() + "?token=" + token
@@ -116,7 +116,7 @@ func (w *GeneraitivGenerateWorker) Work(ctx context.Context, job *river.Job[Gene
 		return err
 	}
 	if !webhook && resp.JWT == "" {
-		return w.fail(ctx, id, "upstream_error", "Generaitiv answered no websocket token", errors.New("no jwt"))
+		return w.deps.failGeneration(ctx, id, "submitting", "upstream_error", "Generaitiv answered no websocket token", errors.New("no jwt"))
 	}
 	now := w.deps.Now()
 	g, err = store.GenerationUpdate(ctx, w.deps.Pool, id, func(tx pgx.Tx, g *store.Generation) error {
@@ -149,7 +149,7 @@ func (w *GeneraitivGenerateWorker) submitFailed(ctx context.Context, id uuid.UUI
 	case !errors.As(err, &ue):
 		return err
 	case generaitiv.IsPaymentRequired(err):
-		return w.fail(ctx, id, "payment_required",
+		return w.deps.failGeneration(ctx, id, "submitting", "payment_required",
 			"Generaitiv refused the generation with 402 Payment Required: the account of the API key needs a paid subscription", err)
 	case ue.RateLimited():
 		// Refused, so not submitted: back to queued, and the token of this
@@ -176,27 +176,8 @@ func (w *GeneraitivGenerateWorker) submitFailed(ctx context.Context, id uuid.UUI
 	case ue.Retryable():
 		return err
 	default:
-		return w.fail(ctx, id, "upstream_rejected", "Generaitiv rejected the generation: "+ue.Message, err)
+		return w.deps.failGeneration(ctx, id, "submitting", "upstream_rejected", "Generaitiv rejected the generation: "+ue.Message, err)
 	}
-}
-
-// fail marks the generation failed, announces it and cancels the job.
-func (w *GeneraitivGenerateWorker) fail(ctx context.Context, id uuid.UUID, code, message string, cause error) error {
-	now := w.deps.Now()
-	g, err := store.GenerationUpdate(ctx, w.deps.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
-		if store.GenerationTerminal(g.Status) {
-			return store.ErrUnchanged
-		}
-		g.Fail(code, message, now)
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := w.deps.announceGeneration(ctx, g); err != nil {
-		return err
-	}
-	return river.JobCancel(fmt.Errorf("error submitting generation %s: %w", id, cause))
 }
 
 // newCallbackToken returns 32 random bytes, URL-safe.

@@ -28,10 +28,7 @@ type GeneraitivPublish struct {
 }
 
 // GeneraitivAttribute is one token trait; Value is a string or a number.
-type GeneraitivAttribute struct {
-	TraitType string `json:"trait_type"`
-	Value     any    `json:"value"`
-}
+type GeneraitivAttribute = generaitiv.Attribute
 
 // oneToken is the amount of a published token: a single edition.
 const oneToken = "0x0000000000000000000000000000000000000000000000000000000000000001"
@@ -95,9 +92,9 @@ func (w *GeneraitivFinalizeWorker) reserveToken(ctx context.Context, client *gen
 }
 
 func (w *GeneraitivFinalizeWorker) createToken(ctx context.Context, client *generaitiv.Client, g *store.Generation, pub *GeneraitivPublish) (*store.Generation, error) {
-	attrs := make([]generaitiv.Attribute, 0, len(pub.Attributes))
-	for _, a := range pub.Attributes {
-		attrs = append(attrs, generaitiv.Attribute{TraitType: a.TraitType, Value: a.Value})
+	attrs := pub.Attributes
+	if attrs == nil {
+		attrs = []generaitiv.Attribute{} // the body says "attributes": [], not null
 	}
 	err := client.CreateToken(ctx, g.TokenCollection, &generaitiv.NewToken{
 		TokenID: *g.TokenID, Amount: oneToken, Attributes: attrs, Name: pub.Name, Description: pub.Description,

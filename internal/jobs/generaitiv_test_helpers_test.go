@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http/httptest"
@@ -48,7 +49,7 @@ func genSetup(t *testing.T, opts *genSetupOpts) *genBundle {
 	}
 	ctx := context.Background()
 	db := dbtest.NewSchema(shortNamed{TB: t, name: "jobs_gen"})
-	sim := generaitivsim.New(&generaitivsim.Config{GenerationTime: cmpDur(opts.simTime, 300*time.Millisecond)})
+	sim := generaitivsim.New(&generaitivsim.Config{GenerationTime: cmp.Or(opts.simTime, 300*time.Millisecond)})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { srv.Close(); sim.Close() })
 	client, err := generaitiv.New(&generaitiv.Config{BaseURL: srv.URL + "/v1/", APIKey: "k", RateLimit: 1000, RateBurst: 1000,
@@ -63,13 +64,6 @@ func genSetup(t *testing.T, opts *genSetupOpts) *genBundle {
 			PublishRetry: 50 * time.Millisecond}}
 	require.NoError(t, Register(river.NewWorkers(), deps))
 	return &genBundle{pool: db.Pool, dbURL: db.URL, deps: deps, sim: sim, simURL: srv.URL, client: client, appID: app.AppID}
-}
-
-func cmpDur(a, b time.Duration) time.Duration {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 // insertGeneration adds a generation and applies mutate to it.

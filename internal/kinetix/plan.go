@@ -1,6 +1,7 @@
 package kinetix
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -24,7 +25,7 @@ type Plan struct {
 func (c *Client) Plan(ctx context.Context) (*Plan, error) {
 	var raw json.RawMessage
 	req := &request{op: "POST /v1/plans", method: http.MethodPost, path: "/v1/plans",
-		body: bytesReader([]byte("{}")), length: 2}
+		body: bytes.NewReader([]byte("{}")), length: 2}
 	if err := c.call(ctx, req, &raw); err != nil {
 		return nil, err
 	}

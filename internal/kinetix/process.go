@@ -1,6 +1,7 @@
 package kinetix
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -151,5 +152,5 @@ func (c *Client) Retake(ctx context.Context, uuid string) (*Token, error) {
 func uuidPost(op, uuid, action string) *request {
 	body, _ := json.Marshal(map[string]string{"uuid": uuid})
 	return &request{op: op, method: http.MethodPost, path: "/v1/process/" + url.PathEscape(uuid) + "/" + action,
-		body: bytesReader(body), length: int64(len(body))}
+		body: bytes.NewReader(body), length: int64(len(body))}
 }

@@ -80,5 +80,3 @@ func (c *Client) CreateProcess(ctx context.Context, token string, req *CreatePro
 	}
 	return &p, nil
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
