@@ -119,12 +119,6 @@ func (c *Client) send(ctx context.Context, req *request) (*http.Response, contex
 	resp, err := c.http.Do(hr)
 	if err != nil {
 		cancel()
-		// Drop *url.Error's URL: the token status route has the token in
-		// its path, and errors end up in logs and job rows.
-		var urlErr *url.Error
-		if errors.As(err, &urlErr) {
-			err = urlErr.Err
-		}
 		return nil, nil, upstream.FromTransport(service, req.op, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

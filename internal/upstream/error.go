@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -130,10 +131,16 @@ func FromResponse(service, op string, resp *http.Response, parse func(body []byt
 }
 
 // FromTransport wraps a transport failure (connection refused, reset,
-// timeout) as a retryable Error. A cancelled context stays as it is.
+// timeout) as a retryable Error. A cancelled context stays as it is. A
+// *url.Error's URL is dropped: URLs carry secrets (Kinetix's token status
+// path, Generaitiv's websocket jwt and signed upload URLs), and these
+// errors end up in logs and job rows.
 func FromTransport(service, op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
+	}
+	if urlErr, ok := errors.AsType[*url.Error](err); ok {
+		err = urlErr.Err
 	}
 	return &Error{Service: service, Op: op, Err: err}
 }

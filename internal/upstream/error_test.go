@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"testing"
 	"time"
 
@@ -56,4 +57,18 @@ func TestError(t *testing.T) {
 	netErr := FromTransport("s", "GET /", errors.New("connection refused"))
 	require.True(t, IsRetryable(netErr))
 	require.ErrorIs(t, FromTransport("s", "GET /", context.Canceled), context.Canceled)
+}
+
+// A transport error never carries the request's URL: it may hold a secret.
+func TestFromTransportDropsURL(t *testing.T) {
+	t.Parallel()
+	secret := "https://ws.example/v1?jwt=s3cr3t"
+	cause := errors.New("connection refused")
+	wrapped := fmt.Errorf("failed to dial: %w", &url.Error{Op: "Get", URL: secret, Err: cause})
+	err := FromTransport("s", "websocket", wrapped)
+	require.NotContains(t, err.Error(), "s3cr3t")
+	require.ErrorIs(t, err, cause)
+	var ue *Error
+	require.ErrorAs(t, err, &ue)
+	require.True(t, ue.Retryable())
 }
