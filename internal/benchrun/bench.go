@@ -180,12 +180,17 @@ func (b *Bench) sourcesFor(reqPerSec float64) int {
 
 // resultLine summarises a load result in one line for a row's note.
 func resultLine(r *loadgen.Result) string {
+	return fmt.Sprintf("%d requests in %.1fs, answers:%s", r.Requests, r.Elapsed.Seconds(), answers(r.Statuses, r.Errors))
+}
+
+// answers lists status codes and transport errors by count: " 98×200 2×429".
+func answers(statuses map[int]int64, errs map[string]int64) string {
 	var st string
-	for code, n := range r.Statuses {
+	for code, n := range statuses {
 		st += fmt.Sprintf(" %d×%d", n, code)
 	}
-	for e, n := range r.Errors {
+	for e, n := range errs {
 		st += fmt.Sprintf(" %d×%s", n, e)
 	}
-	return fmt.Sprintf("%d requests in %.1fs, answers:%s", r.Requests, r.Elapsed.Seconds(), st)
+	return st
 }

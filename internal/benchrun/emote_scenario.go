@@ -191,14 +191,7 @@ func (b *Bench) loadJobs(ctx context.Context, cfg loadgen.JobConfig) (*loadgen.J
 }
 
 func jobResultLine(r *loadgen.JobResult) string {
-	var st string
-	for code, n := range r.Statuses {
-		st += fmt.Sprintf(" %d×%d", n, code)
-	}
-	for e, n := range r.Errors {
-		st += fmt.Sprintf(" %d×%s", n, e)
-	}
-	return fmt.Sprintf("%d creates in %.1fs, answers:%s", r.Requests, r.Elapsed.Seconds(), st)
+	return fmt.Sprintf("%d creates in %.1fs, answers:%s", r.Requests, r.Elapsed.Seconds(), answers(r.Statuses, r.Errors))
 }
 
 // heldAfter is how long a kinetix job may stay running before the

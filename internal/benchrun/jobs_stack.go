@@ -71,8 +71,7 @@ func (s *stack) startSim(ctx context.Context, name string, env map[string]string
 // restartWorker stops the worker, if one runs, and starts it again with
 // env on top of its environment.
 func (s *stack) restartWorker(ctx context.Context, env map[string]string) error {
-	s.worker.stop(stopTimeout)
-	s.worker = nil
+	s.stopWorker()
 	s.workerEnv = env
 	return s.startWorker(ctx)
 }

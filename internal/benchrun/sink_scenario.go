@@ -209,15 +209,22 @@ func (b *Bench) sinkState(ctx context.Context) (rows float64, left uint64, err e
 	if err != nil {
 		return 0, 0, err
 	}
+	left, err = b.sinkLeft(ctx)
+	return m.sum("gamepipe_sink_rows_total"), left, err
+}
+
+// sinkLeft reads the messages the worker has yet to write (pending and
+// unacknowledged).
+func (b *Bench) sinkLeft(ctx context.Context) (uint64, error) {
 	cons, err := b.stack.js.Consumer(ctx, eventstream.StreamName, eventstream.ConsumerSink)
 	if err != nil {
-		return 0, 0, fmt.Errorf("error reading the sink consumer: %w", err)
+		return 0, fmt.Errorf("error reading the sink consumer: %w", err)
 	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return 0, 0, fmt.Errorf("error reading the sink consumer: %w", err)
+		return 0, fmt.Errorf("error reading the sink consumer: %w", err)
 	}
-	return m.sum("gamepipe_sink_rows_total"), info.NumPending + uint64(info.NumAckPending), nil
+	return info.NumPending + uint64(info.NumAckPending), nil
 }
 
 // measureSink measures the worker's rows/s from its first commit for the
@@ -286,7 +293,7 @@ func (b *Bench) purgeBacklog(ctx context.Context) error {
 func (b *Bench) waitDrained(ctx context.Context, maxWait time.Duration) (bool, error) {
 	deadline := time.Now().Add(maxWait)
 	for {
-		_, left, err := b.sinkState(ctx)
+		left, err := b.sinkLeft(ctx)
 		if err != nil {
 			return false, err
 		}

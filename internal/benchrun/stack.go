@@ -180,10 +180,10 @@ func (s *stack) createDatabase(ctx context.Context) error {
 	}
 	s.dbURL = s.cfg.databaseURL()
 
-	if _, err := s.runOnce(ctx, "migrate", "migrate"); err != nil {
+	if _, err := s.runOnce(ctx, "migrate"); err != nil {
 		return err
 	}
-	out, err := s.runOnce(ctx, "apps-create", "apps", "create", "--name", "bench", "--json")
+	out, err := s.runOnce(ctx, "apps", "create", "--name", "bench", "--json")
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func (s *stack) createDatabase(ctx context.Context) error {
 }
 
 // runOnce runs `gamepipe args...` and returns its standard output.
-func (s *stack) runOnce(ctx context.Context, name string, args ...string) ([]byte, error) {
+func (s *stack) runOnce(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, s.bin("gamepipe"), args...)
 	cmd.Env = s.env(nil)
 	var stderr strings.Builder

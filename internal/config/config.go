@@ -39,6 +39,7 @@ const (
 	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/gamepipe?sslmode=disable"
 	DefaultNatsURL     = "nats://127.0.0.1:4222"
 	DefaultDataDir     = "./data"
+	DefaultHTTPAddr    = ":4000" // the api's, as in the ingestion document
 )
 
 // reader collects the first error while reading variables, so each

@@ -45,7 +45,7 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	c := &API{
 		Common:           r.common(),
 		Jobs:             r.jobs(),
-		HTTPAddr:         r.addr("HTTP_ADDR", ":4000"),
+		HTTPAddr:         r.addr("HTTP_ADDR", DefaultHTTPAddr),
 		RateLimit:        r.positiveFloat("RATE_LIMIT_RPS", 10),
 		RateLimitMaxKeys: r.positiveInt("RATE_LIMIT_MAX_KEYS", 100_000),
 		MaxBodyBytes:     int64(r.positiveInt("MAX_BODY_BYTES", 1<<20)),

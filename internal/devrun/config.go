@@ -8,14 +8,15 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/devrun/natsd"
 )
 
-// Defaults the gamepipe binaries share; devrun must agree with them.
+// Defaults devrun shares with the gamepipe binaries.
 const (
-	DefaultNATSURL  = "nats://127.0.0.1:4222"
-	DefaultDataDir  = "./data"
-	DefaultHTTPAddr = ":4000"
+	DefaultNATSURL  = config.DefaultNatsURL
+	DefaultDataDir  = config.DefaultDataDir
+	DefaultHTTPAddr = config.DefaultHTTPAddr
 )
 
 // Config is what devrun runs with.
@@ -54,14 +55,13 @@ type Config struct {
 // environ is the whole environment, passed on to the children.
 func ConfigFromEnv(getenv func(string) string, environ []string) (*Config, error) {
 	cfg := &Config{
-		BinDir:   cmp.Or(getenv("DEVRUN_BIN_DIR"), "./bin"),
-		DataDir:  cmp.Or(getenv("DATA_DIR"), DefaultDataDir),
-		NATSURL:  cmp.Or(getenv("NATS_URL"), DefaultNATSURL),
-		HTTPAddr: cmp.Or(getenv("HTTP_ADDR"), DefaultHTTPAddr),
+		BinDir:   getenv("DEVRUN_BIN_DIR"),
+		DataDir:  getenv("DATA_DIR"),
+		NATSURL:  getenv("NATS_URL"),
+		HTTPAddr: getenv("HTTP_ADDR"),
 		Env:      environ,
 		Color:    getenv("NO_COLOR") == "" && getenv("TERM") != "dumb",
 	}
-	cfg.NATSDPort = natsd.DefaultPort
 	if v := getenv("NATSD_PORT"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
@@ -76,7 +76,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string) (*Config, error
 		}
 		cfg.StopTimeout = d
 	}
-	return cfg, cfg.validate()
+	return cfg, cfg.validate() // which fills in the defaults
 }
 
 // setDefaults fills the zero fields.

@@ -112,7 +112,7 @@ func (r *runner) run(ctx context.Context, procs []*Process) error {
 	}
 	r.env = childEnv(r.cfg.Env, map[string]string{"NATS_URL": natsURL, "DATA_DIR": r.cfg.DataDir}, map[string]string{"LOG_FORMAT": "console"})
 
-	if _, err := r.runOnce(ctx, "migrate", "migrate"); err != nil {
+	if _, err := r.runOnce(ctx, "migrate", false, "migrate"); err != nil {
 		return err
 	}
 	app, err := r.demoApp(ctx)
@@ -196,7 +196,7 @@ func (r *runner) demoApp(ctx context.Context) (*DemoApp, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return app, err
 	}
-	out, err := r.runOnce(ctx, "gamepipe", "apps", "create", "--name", "demo", "--json")
+	out, err := r.runOnce(ctx, "gamepipe", true, "apps", "create", "--name", "demo", "--json")
 	if err != nil {
 		return nil, err
 	}
@@ -210,14 +210,14 @@ func (r *runner) demoApp(ctx context.Context) (*DemoApp, error) {
 	return app, nil
 }
 
-// runOnce runs `gamepipe args...` to its end, labelled name, and returns its
-// standard output; its standard error goes to the terminal. If ctx ends
-// first, the command is stopped.
-func (r *runner) runOnce(ctx context.Context, name string, args ...string) ([]byte, error) {
+// runOnce runs `gamepipe args...` to its end, labelled name. With capture
+// it returns the standard output; without, the output goes to the terminal
+// with the standard error. If ctx ends first, the command is stopped.
+func (r *runner) runOnce(ctx context.Context, name string, capture bool, args ...string) ([]byte, error) {
 	var stdout bytes.Buffer
-	p := &Process{Name: name, Path: r.bin("gamepipe"), Args: args, Env: r.env, Stdout: &stdout}
-	if name == "migrate" {
-		p.Stdout = nil // its output is for reading, not parsing
+	p := &Process{Name: name, Path: r.bin("gamepipe"), Args: args, Env: r.env}
+	if capture {
+		p.Stdout = &stdout
 	}
 	if err := p.Start(r.out); err != nil {
 		return nil, err

@@ -162,6 +162,7 @@ func (w *hourWriter) write(ctx context.Context, q *kindQuery, hour time.Time) (l
 	// microsecond precision.
 	lastAt, lastID, lastT := hour.Add(-time.Microsecond), "00000000-0000-0000-0000-000000000000", hour
 	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf) // one JSON value and '\n' per event
 	for page := 0; ; page++ {
 		rows, err := w.db.Query(ctx, q.sql, w.appID, hour, hour.Add(time.Hour), lastAt, lastID, lastT, w.pageSize)
 		if err != nil {
@@ -175,13 +176,10 @@ func (w *hourWriter) write(ctx context.Context, q *kindQuery, hour time.Time) (l
 				rows.Close()
 				return 0, err
 			}
-			line, err := json.Marshal(&ev)
-			if err != nil {
+			if err := enc.Encode(&ev); err != nil {
 				rows.Close()
 				return 0, fmt.Errorf("error encoding event %s: %w", ev.ID, err)
 			}
-			buf.Write(line)
-			buf.WriteByte('\n')
 			lastAt, lastID, lastT = ev.ReceivedAt, ev.ID, ev.OccurredAt()
 			n++
 		}

@@ -39,6 +39,7 @@ func (k bufferKey) day() dayKey {
 type buffer struct {
 	key   bufferKey
 	lines bytes.Buffer
+	enc   *json.Encoder // writes lines: one JSON value and '\n' each
 	msgs  []jetstream.Msg
 	seqs  []uint64 // stream sequence of each message
 	// since is when the first line was added (for MaxAge).
@@ -47,15 +48,16 @@ type buffer struct {
 
 // add appends ev's line and keeps its message for the ack.
 func (b *buffer) add(ev *telemetry.Event, msg jetstream.Msg, seq uint64, now time.Time) error {
-	line, err := json.Marshal(ev)
-	if err != nil {
+	if b.enc == nil {
+		b.enc = json.NewEncoder(&b.lines)
+	}
+	// Encode writes nothing when it fails.
+	if err := b.enc.Encode(ev); err != nil {
 		return fmt.Errorf("error encoding event %s: %w", ev.ID, err)
 	}
 	if len(b.msgs) == 0 {
 		b.since = now
 	}
-	b.lines.Write(line)
-	b.lines.WriteByte('\n')
 	b.msgs = append(b.msgs, msg)
 	b.seqs = append(b.seqs, seq)
 	return nil

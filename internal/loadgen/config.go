@@ -103,15 +103,17 @@ func (c *Config) withDefaults() (Config, error) {
 
 // rate is the requests per second the run aims at, 0 for as fast as it
 // can: the lower of Rate and what the sources may send.
-func (c *Config) rate() float64 {
-	r := c.Rate
-	if c.Sources > 0 {
-		cap := float64(c.Sources) * c.SourceRate
-		if r == 0 || cap < r {
-			r = cap
+func (c *Config) rate() float64 { return cappedRate(c.Rate, c.Sources, c.SourceRate) }
+
+// cappedRate is the rate a run can send: rate (0: open throttle), capped
+// at sources × sourceRate when it binds to sources addresses.
+func cappedRate(rate float64, sources int, sourceRate float64) float64 {
+	if sources > 0 {
+		if limit := float64(sources) * sourceRate; rate == 0 || limit < rate {
+			rate = limit
 		}
 	}
-	return r
+	return rate
 }
 
 // SourcesFor is how many source addresses a run needs to send rate

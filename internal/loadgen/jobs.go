@@ -226,9 +226,8 @@ func RunJobs(ctx context.Context, cfg *JobConfig) (*JobResult, error) {
 }
 
 type trackedJob struct {
-	id       string
-	accepted time.Time
-	next     time.Time
+	id   string
+	next time.Time
 }
 
 type jobRun struct {
@@ -239,7 +238,7 @@ type jobRun struct {
 	pending  chan *trackedJob
 	open     atomic.Int64 // tracked jobs not yet ended
 
-	start, measureFrom, deadline time.Time
+	measureFrom, deadline time.Time
 
 	mu            sync.Mutex
 	res           JobResult
@@ -251,18 +250,11 @@ type jobRun struct {
 func (r *jobRun) run(ctx context.Context) *JobResult {
 	c := &r.cfg
 	var interval time.Duration
-	rate := c.Rate
-	if c.Sources > 0 {
-		if capacity := float64(c.Sources) * c.SourceRate; rate == 0 || capacity < rate {
-			rate = capacity
-		}
-	}
-	if rate > 0 {
+	if rate := cappedRate(c.Rate, c.Sources, c.SourceRate); rate > 0 {
 		interval = time.Duration(float64(time.Second) / rate)
 	}
 	p := newPacer(interval, c.Requests)
-	r.start = time.Now()
-	r.measureFrom = r.start.Add(c.Warmup)
+	r.measureFrom = time.Now().Add(c.Warmup)
 	if c.Duration > 0 {
 		r.deadline = r.measureFrom.Add(c.Duration)
 	}
@@ -272,8 +264,8 @@ func (r *jobRun) run(ctx context.Context) *JobResult {
 	pollCtx, stopPolls := context.WithCancel(ctx)
 	defer stopPolls()
 	var polls sync.WaitGroup
-	for i, cl := range r.pollers {
-		polls.Go(func() { r.pollLoop(pollCtx, cl, i) })
+	for _, cl := range r.pollers {
+		polls.Go(func() { r.pollLoop(pollCtx, cl) })
 	}
 
 	var wg sync.WaitGroup
@@ -360,7 +352,7 @@ func (r *jobRun) create(ctx context.Context, cl *http.Client, slot int64) {
 	r.record(start, done, status, id, err)
 	if c.Track && id != "" {
 		r.open.Add(1)
-		r.pending <- &trackedJob{id: id, accepted: done, next: done.Add(c.PollEvery)}
+		r.pending <- &trackedJob{id: id, next: done.Add(c.PollEvery)}
 	}
 }
 
@@ -429,7 +421,7 @@ func (r *jobRun) createRequest(ctx context.Context, slot int64) (*http.Request, 
 
 // pollLoop polls tracked jobs from one source address, at most SourceRate
 // requests per second.
-func (r *jobRun) pollLoop(ctx context.Context, cl *http.Client, _ int) {
+func (r *jobRun) pollLoop(ctx context.Context, cl *http.Client) {
 	c := &r.cfg
 	every := time.Duration(float64(time.Second) / c.SourceRate)
 	path := "/v1/emotes/"

@@ -206,14 +206,8 @@ func (w *worker) loop(ctx context.Context, p *pacer) {
 		if !ok || (!r.deadline.IsZero() && !at.Before(r.deadline)) {
 			return
 		}
-		if d := time.Until(at); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		if sleepCtx(ctx, time.Until(at)) != nil {
+			return
 		}
 		w.send(ctx, r.posters[int(slot%int64(len(r.posters)))])
 	}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gamepipe/gamepipe/internal/config"
 )
 
 // DefaultPort is the client port natsd listens on unless told otherwise. It
@@ -55,7 +57,7 @@ type Config struct {
 //
 // DATA_DIR defaults to ./data. Usage and flag errors are written to usage.
 func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (*Config, error) {
-	dataDir := cmp.Or(getenv("DATA_DIR"), "./data")
+	dataDir := cmp.Or(getenv("DATA_DIR"), config.DefaultDataDir)
 	port, err := envInt(getenv, "NATSD_PORT", DefaultPort)
 	if err != nil {
 		return nil, err
