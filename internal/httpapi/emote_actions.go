@@ -145,12 +145,7 @@ func (a *emoteAPI) handleVideo(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	up, err := a.readEmoteUpload(w, r)
-	if err != nil {
-		writeError(w, r, err)
-		return
-	}
-	f, err := up.parse("video")
+	up, f, err := a.readVideoUpload(w, r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -185,6 +180,11 @@ func (a *emoteAPI) optionalUpload(w http.ResponseWriter, r *http.Request) (*emot
 		}
 		return nil, nil, nil
 	}
+	return a.readVideoUpload(w, r)
+}
+
+// readVideoUpload reads a multipart body that carries a new video.
+func (a *emoteAPI) readVideoUpload(w http.ResponseWriter, r *http.Request) (*emoteUpload, *emoteFields, error) {
 	up, err := a.readEmoteUpload(w, r)
 	if err != nil {
 		return nil, nil, err

@@ -38,7 +38,7 @@ func (b *batch) decode(logger zerolog.Logger, msgs []jetstream.Msg) {
 		reason := ""
 		if err := telemetry.UnmarshalStored(msg.Data(), ev); err != nil {
 			reason = err.Error()
-		} else if ev.Subject() != msg.Subject() {
+		} else if !ev.HasSubject(msg.Subject()) {
 			reason = fmt.Sprintf("subject %q does not match the event's app_id and kind (%s)", msg.Subject(), ev.Subject())
 		} else if err := store.CheckEvent(ev); err != nil {
 			reason = err.Error()

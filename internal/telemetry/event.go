@@ -6,6 +6,7 @@ package telemetry
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -111,6 +112,18 @@ func (e *Event) OccurredAt() time.Time {
 // Subject is the JetStream subject the event is published on.
 func (e *Event) Subject() string {
 	return Subject(e.AppID, e.Kind)
+}
+
+// HasSubject reports whether subject is e.Subject(), without building it.
+func (e *Event) HasSubject(subject string) bool {
+	rest, ok := strings.CutPrefix(subject, "telemetry.")
+	if !ok {
+		return false
+	}
+	if rest, ok = strings.CutPrefix(rest, e.AppID); !ok {
+		return false
+	}
+	return rest == "."+string(e.Kind)
 }
 
 // Subject names the TELEMETRY stream subject for an app and kind.
