@@ -277,7 +277,12 @@ func cleanText(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
-// parseUUID parses a UUID in canonical form (either case) into u.
+// parseUUID parses a UUID in canonical form (either case) into u. It runs
+// twice per stored event; google/uuid's Parse, which also accepts the urn,
+// braced and unhyphenated forms the telemetry decoder never lets through,
+// measures about three times slower here (BenchmarkParseUUID against
+// uuid.Parse: ~35 ns against ~100 ns), so the sink keeps this one and the
+// tests check it against google/uuid.
 func parseUUID(s string, u *[16]byte) bool {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return false
