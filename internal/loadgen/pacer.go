@@ -3,24 +3,29 @@ package loadgen
 import (
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // pacer hands out numbered request slots, at most one every interval, and
-// at most limit of them (0: no limit). It never lets a late caller catch
-// up with a burst: a slot is never scheduled earlier than the moment it is
-// asked for, so any two slots n apart are at least n×interval apart. The
+// at most limit of them (0: no limit). The timing is a token bucket of
+// depth one (golang.org/x/time/rate), so a late caller never catches up
+// with a burst: any two slots n apart are at least n×interval apart. The
 // runner sends slot k from source address k mod N, which is how each
 // address stays under its own rate.
 type pacer struct {
-	mu       sync.Mutex
-	interval time.Duration // 0: no pacing
-	limit    int64         // 0: unlimited
-	next     time.Time
-	issued   int64
+	mu     sync.Mutex
+	bucket *rate.Limiter // nil: no pacing
+	limit  int64         // 0: unlimited
+	issued int64
 }
 
 func newPacer(interval time.Duration, limit int64) *pacer {
-	return &pacer{interval: interval, limit: limit}
+	p := &pacer{limit: limit}
+	if interval > 0 {
+		p.bucket = rate.NewLimiter(rate.Every(interval), 1)
+	}
+	return p
 }
 
 // reserve returns the next slot's number and when it may be sent, or ok
@@ -33,13 +38,8 @@ func (p *pacer) reserve(now time.Time) (slot int64, at time.Time, ok bool) {
 	}
 	slot = p.issued
 	p.issued++
-	if p.interval <= 0 {
+	if p.bucket == nil {
 		return slot, now, true
 	}
-	if p.next.Before(now) {
-		p.next = now
-	}
-	at = p.next
-	p.next = p.next.Add(p.interval)
-	return slot, at, true
+	return slot, now.Add(p.bucket.ReserveN(now, 1).DelayFrom(now)), true
 }

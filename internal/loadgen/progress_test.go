@@ -69,7 +69,7 @@ func TestResultSummary(t *testing.T) {
 	for _, want := range []string{
 		"requests    4,000 (2,000/s), accepted 3,990 (1,995/s)",
 		"events      399,000 accepted (199,500/s)",
-		"p50 1.01ms", "max 50.0ms", // a bucket's highest value, never optimistic
+		"p50 1.00ms", "max 50.2ms", // the highest value of its 1% bucket, never optimistic
 		"status      200 3,990, 429 5, timeout 5",
 		"sent        gameplay 300,000, realtime 99,000",
 		"first error i/o timeout",
@@ -80,6 +80,6 @@ func TestResultSummary(t *testing.T) {
 	s := r.Summary()
 	require.InDelta(t, 199500, s.EventsPerSec, 1e-6)
 	require.Equal(t, map[string]int64{"200": 3990, "429": 5}, s.Statuses)
-	require.InDelta(t, 50, s.LatencyMS["max"], 1e-9)
+	require.InDelta(t, 50, s.LatencyMS["max"], 0.5)
 	require.Equal(t, "-1,234", count(-1234))
 }
