@@ -1,7 +1,18 @@
-// Package telemetry is the ingestion API's domain: the four event kinds of
-// telemetry-ingestion-api.txt, bounded MessagePack decoding and validation of
+// Package telemetry is the ingestion API's domain: the four event kinds of the
+// telemetry Developer API, bounded MessagePack decoding and validation of
 // request bodies, the canonical encoding that travels on the TELEMETRY stream,
-// and the deterministic event id. It is pure: no I/O.
+// and the deterministic event id. It is pure: no I/O. The contract is
+// docs/telemetry.md.
+//
+// The request decoder is hand-written rather than vmihailenco/msgpack's,
+// which the rest of gamepipe uses, for two reasons. Safety: it checks every
+// length prefix against the bytes actually present before it allocates, and
+// bounds depth, strings and collections, so a 5-byte body cannot claim 4
+// billion elements (msgpack's generic decoder allocates from the prefix).
+// Speed: it decodes straight into the typed events with fast paths for runs
+// of numbers (trajectory positions), which the benchmarks in this package
+// measure at a third of the generic path's time; TestReaderMatchesMsgpack
+// keeps it in agreement with the library.
 package telemetry
 
 import (
