@@ -34,7 +34,7 @@ const (
 
 // authenticator resolves presented keys, caching results so the ingestion
 // hot path does not query Postgres per request (README.md, "Configuration":
-// KEY_STALE_MAX; docs/telemetry.md, "Authentication").
+// AUTH_STALE_MAX; docs/telemetry.md, "Authentication").
 //
 //   - Keys that exist live in an LRU cache (knownKeysMax) and are looked up
 //     again once older than ttl: a rotated-out key keeps working for at most
