@@ -81,9 +81,15 @@ func (a *authenticator) resolve(ctx context.Context, key string) (*store.KeyInfo
 	}
 	h := auth.HashKey(key)
 	now := a.now()
+	var (
+		notFoundUntil time.Time
+		isUnknown     bool
+	)
 	a.mu.Lock()
 	k, isKnown := a.known.get(h)
-	notFoundUntil, isUnknown := a.unknown.get(h)
+	if !isKnown {
+		notFoundUntil, isUnknown = a.unknown.get(h)
+	}
 	a.mu.Unlock()
 	switch {
 	case isKnown && now.Sub(k.checked) < a.ttl:
