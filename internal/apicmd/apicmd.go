@@ -48,8 +48,10 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	// Webhook callbacks and job inserts each hold a connection for a short
 	// transaction; pgx's default of 4 queued them (make bench: 74% of the
 	// api's blocked time was pool Acquire). pool_max_conns in DATABASE_URL
-	// overrides it.
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-api", 16)
+	// overrides it. The api starts without Postgres and answers /readyz 503
+	// until it is reachable; ingestion serves known keys from the cache
+	// meanwhile (README.md, AUTH_STALE_MAX).
+	pool, err := infra.PostgresLazy(ctx, logger, cfg.DatabaseURL, "gamepipe-api", 16)
 	if err != nil {
 		return err
 	}
@@ -94,6 +96,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimit:    ratelimit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, MaxKeys: cfg.RateLimitMaxKeys},
 		ClientIP:     ratelimit.ClientIP{TrustedProxies: cfg.TrustedProxies},
+		KeyStaleMax:  cfg.AuthStaleMax,
 	}, &httpapi.Deps{
 		Logger:    logger,
 		Metrics:   m,

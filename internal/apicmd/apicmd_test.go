@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,4 +69,148 @@ func TestRun(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("api did not stop")
 	}
+}
+
+// TestRunWithoutPostgres starts the api while Postgres cannot be reached: it
+// serves /healthz, answers /readyz 503 and refuses ingestion with a
+// retryable 503, then becomes ready once Postgres answers.
+func TestRunWithoutPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dbtest.NewSchema(t)
+	ns := natstest.Run(t)
+	app, err := store.AppCreate(ctx, db.Pool, "game")
+	require.NoError(t, err)
+
+	// Postgres's address for the api: a port where nothing listens yet.
+	pgAddr, addr := freeAddr(t), freeAddr(t)
+	u, err := url.Parse(db.URL)
+	require.NoError(t, err)
+	target := u.Host
+	u.Host = pgAddr
+	env := map[string]string{
+		"DATABASE_URL": u.String(), "NATS_URL": ns.ClientURL(), "DATA_DIR": t.TempDir(),
+		"HTTP_ADDR": addr, "LOG_FORMAT": "json",
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- Run(runCtx, func(k string) string { return env[k] }, io.Discard) }()
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	var (
+		exited bool
+		runErr error
+	)
+	require.Eventually(t, func() bool {
+		select {
+		case runErr = <-done:
+			exited = true
+			return true
+		default:
+		}
+		status, _ := get("/healthz")
+		return status == http.StatusOK
+	}, 20*time.Second, 50*time.Millisecond, "api serves /healthz without Postgres")
+	require.False(t, exited, "api exited: %v", runErr)
+	status, body := get("/readyz")
+	require.Equal(t, http.StatusServiceUnavailable, status, body)
+	require.Contains(t, body, "postgres")
+
+	funnel := func() (int, string) {
+		b, err := msgpack.Marshal(map[string]any{
+			"funnel_step_name": "Tutorial_Start", "app_id": app.AppID.String(), "build_id": "b", "player_id": "p",
+			"session_id": "s", "timestamp": "2026-02-12T10:00:00Z",
+		})
+		require.NoError(t, err)
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/funnel", bytes.NewReader(b))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/msgpack")
+		req.Header.Set("x-public-token", app.PublicToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+	// A key never seen cannot be checked yet: retry later, not "invalid".
+	status, body = funnel()
+	require.Equal(t, http.StatusServiceUnavailable, status, body)
+
+	// Postgres comes up at that address.
+	forward(t, pgAddr, target)
+	require.Eventually(t, func() bool {
+		status, _ := get("/readyz")
+		return status == http.StatusOK
+	}, 30*time.Second, 50*time.Millisecond, "api becomes ready once Postgres answers")
+	status, body = funnel()
+	require.Equal(t, http.StatusOK, status, body)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("api did not stop")
+	}
+}
+
+// freeAddr returns a local address where nothing listens.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// forward listens on addr and relays each connection to target until the
+// test ends.
+func forward(t *testing.T, addr, target string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(t, err)
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	track := func(c net.Conn) {
+		mu.Lock()
+		defer mu.Unlock()
+		conns = append(conns, c)
+	}
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", target)
+			if err != nil {
+				_ = in.Close()
+				continue
+			}
+			track(in)
+			track(out)
+			go func() { _, _ = io.Copy(out, in); _ = out.Close() }()
+			go func() { _, _ = io.Copy(in, out); _ = in.Close() }()
+		}
+	}()
 }

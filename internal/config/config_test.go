@@ -89,3 +89,15 @@ func TestAPIMemoryLimit(t *testing.T) {
 		require.ErrorContains(t, err, "API_MEMORY_LIMIT", bad)
 	}
 }
+
+func TestAPIAuthStaleMax(t *testing.T) {
+	t.Parallel()
+	cfg, err := APIFromEnv(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, 10*time.Minute, cfg.AuthStaleMax)
+	cfg, err = APIFromEnv(env(map[string]string{"AUTH_STALE_MAX": "90s"}))
+	require.NoError(t, err)
+	require.Equal(t, 90*time.Second, cfg.AuthStaleMax)
+	_, err = APIFromEnv(env(map[string]string{"AUTH_STALE_MAX": "forever"}))
+	require.ErrorContains(t, err, "AUTH_STALE_MAX")
+}

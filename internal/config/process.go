@@ -37,6 +37,9 @@ type API struct {
 	// bytes (API_MEMORY_LIMIT, e.g. 128MiB; off or 0: none). GOMEMLIMIT,
 	// when set, wins.
 	MemoryLimit int64
+	// AuthStaleMax is how long a known key keeps being accepted from the
+	// api's cache while Postgres cannot be asked (AUTH_STALE_MAX).
+	AuthStaleMax time.Duration
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -55,6 +58,7 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 		StreamMaxBytes:   r.int64Allow("STREAM_MAX_BYTES", -1),
 		StreamDuplicates: r.duration("STREAM_DUPLICATES", 2*time.Minute),
 		MemoryLimit:      r.byteSize("API_MEMORY_LIMIT", 128<<20),
+		AuthStaleMax:     r.duration("AUTH_STALE_MAX", 10*time.Minute),
 	}
 	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")

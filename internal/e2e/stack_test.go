@@ -42,6 +42,7 @@ type stackOpts struct {
 	stream  *eventstream.StreamConfig // TELEMETRY's config; defaults when nil
 	noSink  bool                      // the test starts the sink itself
 	db      *dbtest.Schema            // a migrated database to use instead of a fresh schema
+	keyTTL  time.Duration             // the api's key cache TTL; its default when zero
 }
 
 func newStack(t *testing.T, opts *stackOpts) *stack {
@@ -83,7 +84,7 @@ func newStack(t *testing.T, opts *stackOpts) *stack {
 	deps.KeyLookup = func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {
 		return store.KeyLookup(ctx, s.db.Pool, h)
 	}
-	api, err := httpapi.New(&httpapi.Config{RateLimit: ratelimit.Config{Rate: 10_000, Burst: 10_000}}, &deps)
+	api, err := httpapi.New(&httpapi.Config{RateLimit: ratelimit.Config{Rate: 10_000, Burst: 10_000}, KeyCacheTTL: opts.keyTTL}, &deps)
 	require.NoError(t, err)
 	s.api = httptest.NewServer(api)
 	t.Cleanup(s.api.Close)

@@ -51,6 +51,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	// KeyCacheTTL is how long a key lookup is cached. Defaults to 30s.
 	KeyCacheTTL time.Duration
+	// KeyStaleMax is how long after its last successful lookup a known key
+	// is still accepted while lookups fail (Postgres unreachable). Defaults
+	// to 10m.
+	KeyStaleMax time.Duration
 	// RateLimit configures the per-source-IP limit.
 	RateLimit ratelimit.Config
 	// TrustedProxies decides when X-Forwarded-For counts.
@@ -114,6 +118,7 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 	c.RequestTimeout = cmp.Or(c.RequestTimeout, 15*time.Second)
 	c.HeaderReadTimeout = cmp.Or(c.HeaderReadTimeout, 5*time.Second)
 	c.KeyCacheTTL = cmp.Or(c.KeyCacheTTL, 30*time.Second)
+	c.KeyStaleMax = cmp.Or(c.KeyStaleMax, 10*time.Minute)
 	c.Limits = c.Limits.WithDefaults()
 	if c.Now == nil {
 		c.Now = time.Now
@@ -133,7 +138,7 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 		logger:    deps.Logger,
 		metrics:   m,
 		publisher: deps.Publisher,
-		auth:      newAuthenticator(deps.KeyLookup, c.KeyCacheTTL),
+		auth:      newAuthenticator(deps.KeyLookup, c.KeyCacheTTL, c.KeyStaleMax, c.Now),
 		limiter:   ratelimit.New(c.RateLimit),
 		ready:     deps.Ready,
 		flush:     deps.FlushExports,

@@ -29,6 +29,56 @@ func Postgres(ctx context.Context, databaseURL, appName string, maxConns int32, 
 	if err := store.EnsureDatabase(ctx, databaseURL); err != nil {
 		return nil, err
 	}
+	cfg, err := poolConfig(databaseURL, appName, maxConns, configure)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("error creating postgres pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("error connecting to postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return pool, nil
+}
+
+// PostgresLazy is Postgres without waiting for Postgres: the pool connects
+// on first use, and the database is created (when missing) in the
+// background, retried until that succeeds or ctx ends. Until Postgres
+// answers, queries fail and PostgresCheck reports it; only a bad
+// DATABASE_URL is an error.
+func PostgresLazy(ctx context.Context, logger zerolog.Logger, databaseURL, appName string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := poolConfig(databaseURL, appName, maxConns, nil)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("error creating postgres pool: %w", err)
+	}
+	go func() {
+		for wait := 250 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+			ectx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			err := store.EnsureDatabase(ectx, databaseURL)
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				return
+			}
+			logger.Warn().Err(err).Msg("infra: postgres unavailable; not ready, retrying")
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+	}()
+	return pool, nil
+}
+
+// poolConfig parses databaseURL into a pool configuration named appName.
+func poolConfig(databaseURL, appName string, maxConns int32, configure []func(*pgxpool.Config)) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("error parsing DATABASE_URL: %w", err)
@@ -40,15 +90,7 @@ func Postgres(ctx context.Context, databaseURL, appName string, maxConns int32, 
 	for _, f := range configure {
 		f(cfg)
 	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("error creating postgres pool: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("error connecting to postgres at %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
-	}
-	return pool, nil
+	return cfg, nil
 }
 
 // NATS connects with endless reconnects, logging connection changes, and

@@ -73,6 +73,19 @@ func (c *Cluster) Restart(t testing.TB) {
 	c.pgctl(t, "restart", "-m", "fast")
 }
 
+// Stop is pg_ctl stop -m fast: every connection is closed and the server
+// stays down until Resume.
+func (c *Cluster) Stop(t testing.TB) {
+	t.Helper()
+	c.pgctl(t, "stop", "-m", "fast")
+}
+
+// Resume starts a stopped cluster again on the same port.
+func (c *Cluster) Resume(t testing.TB) {
+	t.Helper()
+	c.pgctl(t, "start")
+}
+
 func (c *Cluster) data() string { return filepath.Join(c.dir, "data") }
 
 func (c *Cluster) pgctl(t testing.TB, action string, args ...string) {
