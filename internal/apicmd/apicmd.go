@@ -82,7 +82,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("error creating river client: %w", err)
 	}
-	blobs, err := blob.NewDirStore(filepath.Join(cfg.DataDir, "blobs"))
+	blobs, err := blob.NewDirStoreWithConfig(filepath.Join(cfg.DataDir, "blobs"), &blob.DirStoreConfig{MinFreeBytes: cfg.BlobMinFreeBytes})
 	if err != nil {
 		return err
 	}

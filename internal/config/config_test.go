@@ -89,3 +89,17 @@ func TestAPIMemoryLimit(t *testing.T) {
 		require.ErrorContains(t, err, "API_MEMORY_LIMIT", bad)
 	}
 }
+
+func TestBlobMinFreeBytes(t *testing.T) {
+	t.Parallel()
+	for give, want := range map[string]int64{"": 1 << 30, "off": 0, "0": 0, "512MiB": 512 << 20, "10GiB": 10 << 30} {
+		api, err := APIFromEnv(env(map[string]string{"BLOB_MIN_FREE_BYTES": give}))
+		require.NoError(t, err, give)
+		require.Equal(t, want, api.BlobMinFreeBytes, give)
+		worker, err := WorkerFromEnv(env(map[string]string{"BLOB_MIN_FREE_BYTES": give}))
+		require.NoError(t, err, give)
+		require.Equal(t, want, worker.BlobMinFreeBytes, give)
+	}
+	_, err := WorkerFromEnv(env(map[string]string{"BLOB_MIN_FREE_BYTES": "-5"}))
+	require.ErrorContains(t, err, "BLOB_MIN_FREE_BYTES")
+}
