@@ -105,6 +105,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 			Kinetix: &httpapi.KinetixRouteDeps{BaseURL: cfg.KinetixBaseURL, APIKey: cfg.KinetixAPIKey},
 			Generaitiv: &httpapi.GeneraitivRouteDeps{
 				Deadline: cfg.GeneraitivDeadline, PublicBaseURL: cfg.PublicBaseURL, NATS: nc,
+				MaxEventStreamsPerApp: cfg.SSEMaxStreamsPerApp,
 			},
 		},
 		FlushExports: func(ctx context.Context) (any, error) { return flusher.Trigger(ctx) },

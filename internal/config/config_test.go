@@ -103,3 +103,15 @@ func TestBlobMinFreeBytes(t *testing.T) {
 	_, err := WorkerFromEnv(env(map[string]string{"BLOB_MIN_FREE_BYTES": "-5"}))
 	require.ErrorContains(t, err, "BLOB_MIN_FREE_BYTES")
 }
+
+func TestSSEMaxStreamsPerApp(t *testing.T) {
+	t.Parallel()
+	c, err := APIFromEnv(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, 100, c.SSEMaxStreamsPerApp)
+	c, err = APIFromEnv(env(map[string]string{"SSE_MAX_STREAMS_PER_APP": "7"}))
+	require.NoError(t, err)
+	require.Equal(t, 7, c.SSEMaxStreamsPerApp)
+	_, err = APIFromEnv(env(map[string]string{"SSE_MAX_STREAMS_PER_APP": "0"}))
+	require.ErrorContains(t, err, "SSE_MAX_STREAMS_PER_APP")
+}

@@ -37,6 +37,9 @@ type API struct {
 	// bytes (API_MEMORY_LIMIT, e.g. 128MiB; off or 0: none). GOMEMLIMIT,
 	// when set, wins.
 	MemoryLimit int64
+	// SSEMaxStreamsPerApp caps an app's open generation events streams in
+	// one api process (SSE_MAX_STREAMS_PER_APP); past it, 429.
+	SSEMaxStreamsPerApp int
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -56,6 +59,7 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 		StreamDuplicates: r.duration("STREAM_DUPLICATES", 2*time.Minute),
 		MemoryLimit:      r.byteSize("API_MEMORY_LIMIT", 128<<20),
 	}
+	c.SSEMaxStreamsPerApp = r.positiveInt("SSE_MAX_STREAMS_PER_APP", 100)
 	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	// The full-stream policy: only "new" is valid, as "old" would drop
