@@ -84,7 +84,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("error creating river client: %w", err)
 	}
-	blobs, err := blob.NewDirStore(filepath.Join(cfg.DataDir, "blobs"))
+	blobs, err := blob.NewDirStoreWithConfig(filepath.Join(cfg.DataDir, "blobs"), &blob.DirStoreConfig{MinFreeBytes: cfg.BlobMinFreeBytes})
 	if err != nil {
 		return err
 	}
@@ -108,6 +108,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 			Kinetix: &httpapi.KinetixRouteDeps{BaseURL: cfg.KinetixBaseURL, APIKey: cfg.KinetixAPIKey},
 			Generaitiv: &httpapi.GeneraitivRouteDeps{
 				Deadline: cfg.GeneraitivDeadline, PublicBaseURL: cfg.PublicBaseURL, NATS: nc,
+				MaxEventStreamsPerApp: cfg.SSEMaxStreamsPerApp,
 			},
 		},
 		FlushExports: func(ctx context.Context) (any, error) { return flusher.Trigger(ctx) },

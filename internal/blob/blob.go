@@ -17,6 +17,13 @@ var ErrNotFound = errors.New("blob not found")
 // nothing is stored.
 var ErrTooLarge = errors.New("blob exceeds the size limit")
 
+// ErrInsufficientStorage is returned by Put when the store has no room for
+// the content: the filesystem is full, or storing it would leave less free
+// space than the store keeps in reserve. Nothing is stored; the same Put
+// may succeed once space is freed, so callers answer "retry later" (HTTP
+// 507) rather than blame the content. Its message names no path.
+var ErrInsufficientStorage = errors.New("insufficient storage for the blob")
+
 // Info describes a stored blob.
 type Info struct {
 	// Key is the blob's address: the lower-case hex SHA-256 of its content.
@@ -30,7 +37,8 @@ type Store interface {
 	// Put streams r into the store, at most limit bytes (ErrTooLarge past
 	// it; limit ≤ 0 means no limit), and returns its key and size. Storing
 	// content that exists already is a no-op that returns the same key.
-	// A failed or cancelled Put leaves nothing behind.
+	// A failed or cancelled Put leaves nothing behind. A Put that meets a
+	// full store fails with ErrInsufficientStorage.
 	Put(ctx context.Context, r io.Reader, limit int64) (Info, error)
 	// Open returns a reader of the blob; the caller closes it.
 	Open(ctx context.Context, key string) (io.ReadSeekCloser, Info, error)

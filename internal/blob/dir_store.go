@@ -20,15 +20,40 @@ var _ Store = (*DirStore)(nil)
 // a crash never leaves a partial blob under a key. Several processes may
 // share one directory.
 type DirStore struct {
-	dir string
+	dir     string
+	minFree int64
 }
 
-// NewDirStore creates dir if needed and returns a store over it.
+// DirStoreConfig configures a DirStore.
+type DirStoreConfig struct {
+	// MinFreeBytes is the free space Put keeps on the directory's
+	// filesystem for everything else that lives there (Postgres, logs,
+	// exports, a local NATS store): a Put that starts below it, or whose
+	// content would take the free space below it, fails with
+	// ErrInsufficientStorage and leaves nothing behind. 0 keeps no reserve;
+	// a full filesystem still fails with ErrInsufficientStorage. The
+	// reserve is checked on each Put, so several processes sharing the
+	// directory may together go below it by at most one check interval
+	// each (see reserveCheckEvery).
+	MinFreeBytes int64
+}
+
+// NewDirStore creates dir if needed and returns a store over it that keeps
+// no free-space reserve.
 func NewDirStore(dir string) (*DirStore, error) {
+	return NewDirStoreWithConfig(dir, &DirStoreConfig{})
+}
+
+// NewDirStoreWithConfig creates dir if needed and returns a store over it
+// configured by cfg.
+func NewDirStoreWithConfig(dir string, cfg *DirStoreConfig) (*DirStore, error) {
+	if cfg.MinFreeBytes < 0 {
+		return nil, fmt.Errorf("blob: MinFreeBytes %d is negative", cfg.MinFreeBytes)
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o750); err != nil {
 		return nil, fmt.Errorf("error creating blob directory %s: %w", dir, err)
 	}
-	return &DirStore{dir: dir}, nil
+	return &DirStore{dir: dir, minFree: cfg.MinFreeBytes}, nil
 }
 
 func (s *DirStore) path(key string) (string, error) {
@@ -53,11 +78,17 @@ func validKey(key string) bool {
 
 // Put implements Store.
 func (s *DirStore) Put(ctx context.Context, r io.Reader, limit int64) (Info, error) {
+	// Below the reserve, refuse before reading or writing a byte.
+	if s.minFree > 0 {
+		if headroom, ok := s.headroom(); ok && headroom <= 0 {
+			return Info{}, ErrInsufficientStorage
+		}
+	}
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	tmp, err := os.OpenFile(filepath.Join(s.dir, "tmp", hex.EncodeToString(rnd[:])), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 	if err != nil {
-		return Info{}, fmt.Errorf("error creating temporary blob: %w", err)
+		return Info{}, storageError("error creating temporary blob", err)
 	}
 	committed := false
 	defer func() {
@@ -72,26 +103,26 @@ func (s *DirStore) Put(ctx context.Context, r io.Reader, limit int64) (Info, err
 	if limit > 0 {
 		src = io.LimitReader(r, limit+1)
 	}
-	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, src})
+	n, err := io.Copy(io.MultiWriter(&reserveWriter{w: tmp, s: s}, h), ctxReader{ctx, src})
 	if err != nil {
-		return Info{}, fmt.Errorf("error writing blob: %w", err)
+		return Info{}, storageError("error writing blob", err)
 	}
 	if limit > 0 && n > limit {
 		return Info{}, ErrTooLarge
 	}
 	if err := tmp.Sync(); err != nil {
-		return Info{}, fmt.Errorf("error syncing blob: %w", err)
+		return Info{}, storageError("error syncing blob", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return Info{}, fmt.Errorf("error closing blob: %w", err)
+		return Info{}, storageError("error closing blob", err)
 	}
 	info := Info{Key: hex.EncodeToString(h.Sum(nil)), Size: n}
 	final, _ := s.path(info.Key)
 	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
-		return Info{}, fmt.Errorf("error creating blob directory: %w", err)
+		return Info{}, storageError("error creating blob directory", err)
 	}
 	if err := os.Rename(tmp.Name(), final); err != nil {
-		return Info{}, fmt.Errorf("error storing blob %s: %w", info.Key, err)
+		return Info{}, storageError("error storing blob "+info.Key, err)
 	}
 	committed = true
 	if d, err := os.Open(filepath.Dir(final)); err == nil {

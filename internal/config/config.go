@@ -25,7 +25,8 @@ type Common struct {
 	DatabaseURL string
 	// NatsURL is the NATS server URL (NATS_URL).
 	NatsURL string
-	// DataDir holds blobs, exports and the local NATS store (DATA_DIR).
+	// DataDir holds blobs and exports (DATA_DIR); the local natsd keeps its
+	// store beside it (NATSD_STORE_DIR).
 	DataDir string
 	// LogFormat is auto, json or console (LOG_FORMAT); auto is console on a
 	// terminal and JSON otherwise.

@@ -101,3 +101,29 @@ func TestAPIAuthStaleMax(t *testing.T) {
 	_, err = APIFromEnv(env(map[string]string{"AUTH_STALE_MAX": "forever"}))
 	require.ErrorContains(t, err, "AUTH_STALE_MAX")
 }
+
+func TestBlobMinFreeBytes(t *testing.T) {
+	t.Parallel()
+	for give, want := range map[string]int64{"": 1 << 30, "off": 0, "0": 0, "512MiB": 512 << 20, "10GiB": 10 << 30} {
+		api, err := APIFromEnv(env(map[string]string{"BLOB_MIN_FREE_BYTES": give}))
+		require.NoError(t, err, give)
+		require.Equal(t, want, api.BlobMinFreeBytes, give)
+		worker, err := WorkerFromEnv(env(map[string]string{"BLOB_MIN_FREE_BYTES": give}))
+		require.NoError(t, err, give)
+		require.Equal(t, want, worker.BlobMinFreeBytes, give)
+	}
+	_, err := WorkerFromEnv(env(map[string]string{"BLOB_MIN_FREE_BYTES": "-5"}))
+	require.ErrorContains(t, err, "BLOB_MIN_FREE_BYTES")
+}
+
+func TestSSEMaxStreamsPerApp(t *testing.T) {
+	t.Parallel()
+	c, err := APIFromEnv(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, 100, c.SSEMaxStreamsPerApp)
+	c, err = APIFromEnv(env(map[string]string{"SSE_MAX_STREAMS_PER_APP": "7"}))
+	require.NoError(t, err)
+	require.Equal(t, 7, c.SSEMaxStreamsPerApp)
+	_, err = APIFromEnv(env(map[string]string{"SSE_MAX_STREAMS_PER_APP": "0"}))
+	require.ErrorContains(t, err, "SSE_MAX_STREAMS_PER_APP")
+}

@@ -59,7 +59,18 @@ type Jobs struct {
 	// GeneraitivRateLimit is the most Generaitiv requests per second one
 	// process sends with one key (GENERAITIV_RATE_LIMIT).
 	GeneraitivRateLimit int
+
+	// BlobMinFreeBytes is the free space blob storage leaves on its
+	// filesystem (BLOB_MIN_FREE_BYTES, e.g. 1GiB; off or 0: none): an
+	// upload or image download that would go below it is refused, 507 for
+	// a client, a later retry for a job.
+	BlobMinFreeBytes int64
 }
+
+// DefaultBlobMinFreeBytes is BLOB_MIN_FREE_BYTES's default: room enough
+// for Postgres, logs and a local NATS store to keep working when uploads
+// have filled the rest of the disk.
+const DefaultBlobMinFreeBytes = 1 << 30
 
 func (r *reader) jobs() Jobs {
 	j := Jobs{
@@ -81,6 +92,7 @@ func (r *reader) jobs() Jobs {
 	j.GeneraitivDeadline = r.duration("GENERAITIV_DEADLINE", 10*time.Minute)
 	j.GeneraitivMaxImageBytes = int64(r.positiveInt("GENERAITIV_MAX_IMAGE_BYTES", 20<<20))
 	j.GeneraitivRateLimit = r.positiveInt("GENERAITIV_RATE_LIMIT", 5)
+	j.BlobMinFreeBytes = r.byteSize("BLOB_MIN_FREE_BYTES", DefaultBlobMinFreeBytes)
 	if v := r.getenv("GENERAITIV_WS_URL"); v != "" {
 		j.GeneraitivWSURL = r.url("GENERAITIV_WS_URL", "", "ws", "wss")
 	}

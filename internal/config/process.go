@@ -40,6 +40,9 @@ type API struct {
 	// AuthStaleMax is how long a known key keeps being accepted from the
 	// api's cache while Postgres cannot be asked (AUTH_STALE_MAX).
 	AuthStaleMax time.Duration
+	// SSEMaxStreamsPerApp caps an app's open generation events streams in
+	// one api process (SSE_MAX_STREAMS_PER_APP); past it, 429.
+	SSEMaxStreamsPerApp int
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -60,6 +63,7 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 		MemoryLimit:      r.byteSize("API_MEMORY_LIMIT", 128<<20),
 		AuthStaleMax:     r.duration("AUTH_STALE_MAX", 10*time.Minute),
 	}
+	c.SSEMaxStreamsPerApp = r.positiveInt("SSE_MAX_STREAMS_PER_APP", 100)
 	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	// The full-stream policy: only "new" is valid, as "old" would drop

@@ -25,9 +25,13 @@ type Config struct {
 	// exporter, natsd and, if built, upstreamsim. Defaults to ./bin.
 	BinDir string
 	// DataDir is DATA_DIR, shared with the children: demo-app.json,
-	// demo-event.msgpack and natsd's JetStream store live there. Defaults to
-	// ./data.
+	// demo-event.msgpack, blobs and exports live there. Defaults to ./data.
 	DataDir string
+	// NATSDStoreDir is the JetStream store of a natsd devrun starts
+	// (NATSD_STORE_DIR). Defaults to natsd.DefaultStoreDir(DataDir), beside
+	// DATA_DIR and not in it, so uploads filling DATA_DIR or a reset of it
+	// leave JetStream alone.
+	NATSDStoreDir string
 	// NATSURL is the NATS to use if it will do (NATS_URL). Defaults to
 	// nats://127.0.0.1:4222.
 	NATSURL string
@@ -55,12 +59,13 @@ type Config struct {
 // environ is the whole environment, passed on to the children.
 func ConfigFromEnv(getenv func(string) string, environ []string) (*Config, error) {
 	cfg := &Config{
-		BinDir:   getenv("DEVRUN_BIN_DIR"),
-		DataDir:  getenv("DATA_DIR"),
-		NATSURL:  getenv("NATS_URL"),
-		HTTPAddr: getenv("HTTP_ADDR"),
-		Env:      environ,
-		Color:    getenv("NO_COLOR") == "" && getenv("TERM") != "dumb",
+		BinDir:        getenv("DEVRUN_BIN_DIR"),
+		DataDir:       getenv("DATA_DIR"),
+		NATSDStoreDir: getenv("NATSD_STORE_DIR"),
+		NATSURL:       getenv("NATS_URL"),
+		HTTPAddr:      getenv("HTTP_ADDR"),
+		Env:           environ,
+		Color:         getenv("NO_COLOR") == "" && getenv("TERM") != "dumb",
 	}
 	if v := getenv("NATSD_PORT"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -83,6 +88,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string) (*Config, error
 func (c *Config) setDefaults() {
 	c.BinDir = cmp.Or(c.BinDir, "./bin")
 	c.DataDir = cmp.Or(c.DataDir, DefaultDataDir)
+	c.NATSDStoreDir = cmp.Or(c.NATSDStoreDir, natsd.DefaultStoreDir(c.DataDir))
 	c.NATSURL = cmp.Or(c.NATSURL, DefaultNATSURL)
 	c.NATSDPort = cmp.Or(c.NATSDPort, natsd.DefaultPort)
 	c.NATSCheckTimeout = cmp.Or(c.NATSCheckTimeout, 2*time.Second)

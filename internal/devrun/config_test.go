@@ -19,6 +19,7 @@ func TestConfigFromEnv(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "./bin", cfg.BinDir)
 	require.Equal(t, "./data", cfg.DataDir)
+	require.Equal(t, "data-nats", cfg.NATSDStoreDir, "natsd's store is beside DATA_DIR, not in it")
 	require.Equal(t, "nats://127.0.0.1:4222", cfg.NATSURL)
 	require.Equal(t, 4223, cfg.NATSDPort)
 	require.Equal(t, ":4000", cfg.HTTPAddr)
@@ -37,11 +38,16 @@ func TestConfigFromEnv(t *testing.T) {
 	}), nil)
 	require.NoError(t, err)
 	require.Equal(t, "/var/gp", cfg.DataDir)
+	require.Equal(t, "/var/gp-nats", cfg.NATSDStoreDir)
 	require.Equal(t, "nats://10.0.0.2:4222", cfg.NATSURL)
 	require.Equal(t, 5000, cfg.NATSDPort)
 	require.Equal(t, 3*time.Second, cfg.StopTimeout)
 	require.False(t, cfg.Color)
 	require.Equal(t, "http://127.0.0.2:8080", cfg.apiBase())
+
+	cfg, err = ConfigFromEnv(envFunc(map[string]string{"DATA_DIR": "/var/gp", "NATSD_STORE_DIR": "/mnt/js"}), nil)
+	require.NoError(t, err)
+	require.Equal(t, "/mnt/js", cfg.NATSDStoreDir)
 }
 
 func TestConfigFromEnv_Invalid(t *testing.T) {

@@ -5,7 +5,8 @@
 //
 //  1. decides on NATS: the server at NATS_URL if eventstream.CheckServer
 //     passes, else natsd (the nats-server pinned in go.mod) started on
-//     NATSD_PORT with its store in DATA_DIR/nats, saying why in one line;
+//     NATSD_PORT with its store in NATSD_STORE_DIR (beside DATA_DIR, not
+//     in it), saying why in one line;
 //  2. runs `gamepipe migrate`;
 //  3. on the first start creates a demo app (DATA_DIR/demo-app.json), and at
 //     every start prints its credentials and a curl command that posts a
@@ -166,7 +167,7 @@ func (r *runner) startNATS(ctx context.Context) (string, error) {
 	r.nats = &Process{
 		Name: "natsd",
 		Path: r.bin("natsd"),
-		Env:  childEnv(r.cfg.Env, map[string]string{"NATSD_PORT": port, "DATA_DIR": r.cfg.DataDir}, nil),
+		Env:  childEnv(r.cfg.Env, map[string]string{"NATSD_PORT": port, "DATA_DIR": r.cfg.DataDir, "NATSD_STORE_DIR": r.cfg.NATSDStoreDir}, nil),
 	}
 	if err := r.nats.Start(r.out); err != nil {
 		return "", err

@@ -240,8 +240,10 @@ func TestRun_StartsNatsdForOldServer(t *testing.T) {
 	for _, name := range services {
 		require.Less(t, strings.Index(got, name+" stopping"), natsdStop, "%s stopped before natsd", name)
 	}
-	_, err = os.Stat(filepath.Join(s.cfg.DataDir, "nats", "jetstream"))
-	require.NoError(t, err, "natsd's store is in DATA_DIR/nats")
+	_, err = os.Stat(filepath.Join(s.cfg.DataDir+"-nats", "jetstream"))
+	require.NoError(t, err, "natsd's store is beside DATA_DIR")
+	_, err = os.Stat(filepath.Join(s.cfg.DataDir, "nats"))
+	require.ErrorIs(t, err, os.ErrNotExist, "natsd's store is not in DATA_DIR")
 }
 
 func freePort(t *testing.T) int {

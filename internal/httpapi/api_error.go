@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"github.com/rs/zerolog"
+
+	"github.com/gamepipe/gamepipe/internal/blob"
 )
 
 // APIError is an error meant for the client: a status, a stable code, a
@@ -32,6 +34,11 @@ func newError(status int, code, msg string) *APIError {
 var (
 	errUnauthorized = newError(http.StatusUnauthorized, "unauthorized", "missing or invalid token")
 	errNotFound     = newError(http.StatusNotFound, "not_found", "no such route")
+	// errInsufficientStorage answers a request whose content found no room
+	// in blob storage: the same request may succeed later, so it says so
+	// (unlike a 4xx), and it names no path.
+	errInsufficientStorage = &APIError{Status: http.StatusInsufficientStorage, Code: "insufficient_storage",
+		Message: "the server has no room to store this content now; retry later", RetryAfter: 60}
 )
 
 // writeError is the one place errors become responses. Client errors are
@@ -43,6 +50,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &apiErr):
 		logger.Info().Str("error_code", apiErr.Code).Int("status", apiErr.Status).Msg(apiErr.Message)
+	case errors.Is(err, blob.ErrInsufficientStorage):
+		apiErr = errInsufficientStorage
+		logger.Error().Err(err).Msg("httpapi: blob storage is full")
 	case errors.Is(err, context.DeadlineExceeded):
 		apiErr = &APIError{Status: http.StatusServiceUnavailable, Code: "timeout", Message: "the request took too long; retry later", RetryAfter: 1}
 		logger.Warn().Err(err).Msg("httpapi: request timed out")

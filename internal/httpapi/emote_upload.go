@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -92,11 +93,14 @@ func (a *emoteAPI) readEmoteUpload(w http.ResponseWriter, r *http.Request) (*emo
 // emoteUploadError classifies a failure to read or store the body.
 func emoteUploadError(ctx context.Context, err error) error {
 	var tooBig *http.MaxBytesError
+	var pathErr *fs.PathError
 	switch {
 	case errors.Is(err, blob.ErrTooLarge), errors.As(err, &tooBig):
 		return emoteFieldError("video", "video_too_large", "the video is larger than this server accepts")
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case errors.Is(err, blob.ErrInsufficientStorage), errors.As(err, &pathErr):
+		return err // storage's fault, not the client's: writeError answers 507 or 500, without the path
 	}
 	return newError(http.StatusBadRequest, "invalid_request", "error reading the multipart body: "+err.Error())
 }

@@ -4,12 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
-	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
@@ -18,40 +14,34 @@ import (
 // first and on every status change, "progress" events carry
 // {"progress":n}. The stream ends after a final status, or shortly before
 // the request's time limit, with a retry hint so an EventSource reconnects
-// (each connection starts with the current status). Notifications on
-// gamepipe.events.<app_id>.generation.* wake it at once when NATS is
-// configured; it also re-reads the row every EventsPollInterval.
+// (each connection starts with the current status). The process's
+// generationWatch wakes it when the generation changes (a notification on
+// gamepipe.events.<app_id>.generation.*, or its shared poll every
+// EventsPollInterval); it then re-reads the row. An app past
+// MaxEventStreamsPerApp open streams in this process gets 429.
 func (h *generationHandlers) events(w http.ResponseWriter, r *http.Request) {
 	g, err := h.lookup(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	var wake <-chan struct{}
+	if !store.GenerationTerminal(g.Status) {
+		st, err := h.watch.add(g.AppID, g.ID, store.GenerationState{Status: g.Status, Progress: g.Progress})
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		defer h.watch.remove(st)
+		wake = st.wake
+	}
 	rc := http.NewResponseController(w)
 	ctx := r.Context()
-	wake := make(chan struct{}, 1)
-	if h.deps.NATS != nil {
-		subject := eventstream.NotifySubject(g.AppID.String(), "generation", ">")
-		want := `"id":"` + g.ID.String() + `"`
-		sub, err := h.deps.NATS.Subscribe(subject, func(m *nats.Msg) {
-			if strings.Contains(string(m.Data), want) {
-				select {
-				case wake <- struct{}{}:
-				default:
-				}
-			}
-		})
-		if err == nil {
-			defer func() { _ = sub.Unsubscribe() }()
-		}
-	}
 	stop := time.NewTimer(time.Hour)
 	if dl, ok := ctx.Deadline(); ok {
 		stop.Reset(time.Until(dl) - time.Second)
 	}
 	defer stop.Stop()
-	ticker := time.NewTicker(h.deps.EventsPollInterval)
-	defer ticker.Stop()
 
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -80,7 +70,6 @@ func (h *generationHandlers) events(w http.ResponseWriter, r *http.Request) {
 		case <-stop.C:
 			return
 		case <-wake:
-		case <-ticker.C:
 		}
 		fresh, err := store.GenerationGet(ctx, h.s.jobs.Pool, g.ID)
 		if err != nil {

@@ -76,6 +76,10 @@ type genTestOpts struct {
 	deadline     time.Duration
 	simTime      time.Duration
 	beforeCommit func(ctx context.Context, id uuid.UUID) error
+	// eventsPollInterval defaults to 200ms; maxEventStreams to the route's
+	// default.
+	eventsPollInterval time.Duration
+	maxEventStreams    int
 }
 
 func genSetup(t testing.TB, opts *genTestOpts) *genTestBundle {
@@ -107,8 +111,8 @@ func genSetup(t testing.TB, opts *genTestOpts) *genTestBundle {
 	require.NoError(t, err)
 	apiSrv := httptest.NewUnstartedServer(nil)
 	publicURL := "http://" + apiSrv.Listener.Addr().String()
-	routeDeps := &GeneraitivRouteDeps{Deadline: opts.deadline, NATS: nc, EventsPollInterval: 200 * time.Millisecond,
-		BeforeCommit: opts.beforeCommit}
+	routeDeps := &GeneraitivRouteDeps{Deadline: opts.deadline, NATS: nc, EventsPollInterval: cmp.Or(opts.eventsPollInterval, 200*time.Millisecond),
+		BeforeCommit: opts.beforeCommit, MaxEventStreamsPerApp: opts.maxEventStreams}
 	api, err := New(&Config{RateLimit: ratelimit.Config{Rate: 100000, Burst: 100000}, RequestTimeout: 20 * time.Second}, &Deps{
 		Logger:    zerolog.Nop(),
 		Publisher: nopPublisher{},

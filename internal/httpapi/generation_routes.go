@@ -34,12 +34,17 @@ type GeneraitivRouteDeps struct {
 	// MaxWebhookBytes caps a callback body (413 past it). Defaults to
 	// 16 KiB; the document's callbacks are a few hundred bytes.
 	MaxWebhookBytes int64
-	// NATS, when set, wakes the events stream as soon as a notification
-	// for the generation is published; without it the stream polls.
+	// NATS, when set, wakes the events streams as soon as a notification
+	// for their generation is published (one subscription per process);
+	// without it the streams rely on the poll.
 	NATS *nats.Conn
-	// EventsPollInterval is how often the events stream re-reads the row.
-	// Defaults to 500ms, or 2s when NATS is set.
+	// EventsPollInterval is how often the process reads the state of every
+	// generation with an open events stream, in one query. Defaults to
+	// 500ms, or 2s when NATS is set.
 	EventsPollInterval time.Duration
+	// MaxEventStreamsPerApp caps an app's open events streams in this
+	// process (429 past it). Defaults to 100.
+	MaxEventStreamsPerApp int
 	// BeforeCommit, when set, runs inside the create transaction after the
 	// row and its jobs are inserted; an error rolls everything back. For
 	// tests (RELIABILITY.md #21).
@@ -51,6 +56,7 @@ func (d *GeneraitivRouteDeps) withDefaults() *GeneraitivRouteDeps {
 	c.Deadline = cmp.Or(c.Deadline, 10*time.Minute)
 	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 64<<10)
 	c.MaxWebhookBytes = cmp.Or(c.MaxWebhookBytes, 16<<10)
+	c.MaxEventStreamsPerApp = cmp.Or(c.MaxEventStreamsPerApp, 100)
 	if c.EventsPollInterval == 0 {
 		c.EventsPollInterval = 500 * time.Millisecond
 		if c.NATS != nil {
@@ -67,6 +73,7 @@ func (s *Server) generationRoutes(mux *http.ServeMux) {
 		return
 	}
 	gen := &generationHandlers{s: s, deps: s.jobs.Generaitiv.withDefaults()}
+	gen.watch = newGenerationWatch(s.logger, gen.deps.NATS, s.jobs.Pool, gen.deps.EventsPollInterval, gen.deps.MaxEventStreamsPerApp)
 	mux.HandleFunc("POST /v1/generations", s.rateLimited(gen.create))
 	mux.HandleFunc("GET /v1/generations", s.rateLimited(gen.list))
 	mux.HandleFunc("GET /v1/generations/{id}", s.rateLimited(gen.get))
@@ -80,8 +87,9 @@ func (s *Server) generationRoutes(mux *http.ServeMux) {
 
 // generationHandlers serve the generation routes.
 type generationHandlers struct {
-	s    *Server
-	deps *GeneraitivRouteDeps
+	s     *Server
+	deps  *GeneraitivRouteDeps
+	watch *generationWatch
 }
 
 // createResponse is the 202 answer.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -37,6 +38,10 @@ func (GeneraitivFinalizeArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueGeneraitiv}
 }
 
+// storageFullRetry is how long a finalize waits when blob storage has no
+// room for the image.
+const storageFullRetry = time.Minute
+
 // GeneraitivFinalizeWorker runs GeneraitivFinalizeArgs.
 type GeneraitivFinalizeWorker struct {
 	river.WorkerDefaults[GeneraitivFinalizeArgs]
@@ -49,7 +54,8 @@ type GeneraitivFinalizeWorker struct {
 // token chain. Each step is recorded under the row lock before the next,
 // so a retry resumes where the last run stopped. A generation in any other
 // state is only announced (a failure recorded by the webhook, a cancel).
-// On the job's last attempt a step that still fails fails the generation.
+// On the job's last attempt a step that still fails fails the generation;
+// a full blob storage only postpones the job (snoozes do not use attempts).
 func (w *GeneraitivFinalizeWorker) Work(ctx context.Context, job *river.Job[GeneraitivFinalizeArgs]) error {
 	id := job.Args.GenerationID
 	g, err := store.GenerationGet(ctx, w.deps.Pool, id)
@@ -67,6 +73,11 @@ func (w *GeneraitivFinalizeWorker) Work(ctx context.Context, job *river.Job[Gene
 	done, err := w.finalize(ctx, g)
 	var fe *finalizeError
 	switch {
+	case errors.Is(err, blob.ErrInsufficientStorage):
+		// Not the generation's fault, and no reason to spend its attempts:
+		// the image is downloaded again once there is room.
+		w.deps.Logger.Error().Err(err).Str("generation_id", id.String()).Msg("jobs.generaitiv_finalize: Blob storage is full; retrying later")
+		return river.JobSnooze(storageFullRetry)
 	case errors.As(err, &fe):
 		return w.deps.failGeneration(ctx, id, "finalizing", fe.code, fe.message, err)
 	case err != nil && job.Attempt >= job.MaxAttempts:

@@ -62,7 +62,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 	defer pool.Close()
-	blobs, err := blob.NewDirStore(filepath.Join(cfg.DataDir, "blobs"))
+	blobs, err := blob.NewDirStoreWithConfig(filepath.Join(cfg.DataDir, "blobs"), &blob.DirStoreConfig{MinFreeBytes: cfg.BlobMinFreeBytes})
 	if err != nil {
 		return err
 	}

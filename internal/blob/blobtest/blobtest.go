@@ -1,4 +1,5 @@
-// Package blobtest is the conformance suite every blob.Store must pass. It is
+// Package blobtest is the conformance suite every blob.Store must pass, and
+// MountTmpfs, a small real filesystem to fill up. It is
 // imported only from _test.go files.
 package blobtest
 

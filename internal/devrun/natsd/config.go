@@ -34,7 +34,8 @@ type Config struct {
 	// MonitorPort, when not 0, serves nats-server's HTTP monitoring
 	// endpoints (/healthz, /varz, /jsz, ...) on Host.
 	MonitorPort int
-	// StoreDir is the JetStream store directory. Defaults to $DATA_DIR/nats.
+	// StoreDir is the JetStream store directory. Defaults to
+	// DefaultStoreDir($DATA_DIR), beside DATA_DIR rather than in it.
 	StoreDir string
 	// SyncInterval is how often JetStream fsyncs its file store in the
 	// background. Defaults to DefaultSyncInterval (the server's default).
@@ -51,7 +52,7 @@ type Config struct {
 //
 //	NATSD_PORT           -port        client port (default 4223)
 //	NATSD_MONITOR_PORT   -http-port   monitoring port (default off)
-//	NATSD_STORE_DIR      -store-dir   JetStream store (default $DATA_DIR/nats)
+//	NATSD_STORE_DIR      -store-dir   JetStream store (default $DATA_DIR-nats)
 //	NATSD_SYNC_INTERVAL  -sync        duration such as 2m, or "always"
 //	NATSD_DEBUG          -debug       debug logging
 //
@@ -77,7 +78,7 @@ func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (
 	fs.SetOutput(usage)
 	fs.IntVar(&port, "port", port, "client port (env NATSD_PORT)")
 	fs.IntVar(&monitorPort, "http-port", monitorPort, "HTTP monitoring port, 0 for none (env NATSD_MONITOR_PORT)")
-	storeDir := fs.String("store-dir", cmp.Or(getenv("NATSD_STORE_DIR"), filepath.Join(dataDir, "nats")), "JetStream store directory (env NATSD_STORE_DIR)")
+	storeDir := fs.String("store-dir", cmp.Or(getenv("NATSD_STORE_DIR"), DefaultStoreDir(dataDir)), "JetStream store directory (env NATSD_STORE_DIR)")
 	sync := fs.String("sync", getenv("NATSD_SYNC_INTERVAL"), `JetStream fsync interval such as 2m, or "always" (env NATSD_SYNC_INTERVAL)`)
 	fs.BoolVar(&debug, "debug", debug, "debug logging (env NATSD_DEBUG)")
 	if err := fs.Parse(args); err != nil {
@@ -99,6 +100,25 @@ func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (
 		return nil, err
 	}
 	return cfg, cfg.Validate()
+}
+
+// DefaultStoreDir is where the JetStream store goes unless told otherwise:
+// a sibling of dataDir named after it with "-nats" appended (./data-nats
+// for ./data). It is kept out of DATA_DIR so that a store there is not
+// caught by whatever fills or cleans DATA_DIR (blob uploads, exports, a
+// reset of the local state); on a shared disk the blob store's
+// BLOB_MIN_FREE_BYTES reserve is what leaves JetStream room, and a
+// production NATS keeps its store on a volume of its own.
+func DefaultStoreDir(dataDir string) string {
+	d := filepath.Clean(dataDir)
+	if b := filepath.Base(d); b == "." || b == ".." {
+		// "." has no name to suffix: name the sibling after the real
+		// directory.
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs
+		}
+	}
+	return d + "-nats"
 }
 
 // ParseSync reads a NATSD_SYNC_INTERVAL value: empty for the server default,

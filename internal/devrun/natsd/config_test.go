@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +24,7 @@ func TestConfigFromEnv_Defaults(t *testing.T) {
 	require.Equal(t, &Config{
 		Host:         "127.0.0.1",
 		Port:         4223,
-		StoreDir:     "data/nats",
+		StoreDir:     "data-nats",
 		SyncInterval: 2 * time.Minute,
 	}, cfg)
 }
@@ -41,7 +44,7 @@ func TestConfigFromEnv_EnvAndFlags(t *testing.T) {
 		Host:         "127.0.0.1",
 		Port:         5222,
 		MonitorPort:  8222,
-		StoreDir:     "/srv/gp/nats",
+		StoreDir:     "/srv/gp-nats",
 		SyncInterval: 2 * time.Minute,
 		SyncAlways:   true,
 		Debug:        true,
@@ -116,5 +119,29 @@ func TestParseSync(t *testing.T) {
 	for _, in := range []string{"never", "-1s", "0", "5"} {
 		_, _, err := ParseSync(in)
 		require.Error(t, err, in)
+	}
+}
+
+func TestDefaultStoreDir(t *testing.T) {
+	t.Parallel()
+	cwd, err := os.Getwd()
+	require.NoError(t, err)
+	for dataDir, want := range map[string]string{
+		"./data":    "data-nats",
+		"data/":     "data-nats",
+		"/srv/gp":   "/srv/gp-nats",
+		"/srv/gp/":  "/srv/gp-nats",
+		".":         cwd + "-nats",
+		"../shared": "../shared-nats",
+	} {
+		got := DefaultStoreDir(dataDir)
+		require.Equal(t, want, got, dataDir)
+		absData, err := filepath.Abs(dataDir)
+		require.NoError(t, err)
+		absGot, err := filepath.Abs(got)
+		require.NoError(t, err)
+		rel, err := filepath.Rel(absData, absGot)
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(rel, ".."+string(filepath.Separator)), "%s is outside %s", got, dataDir)
 	}
 }
