@@ -1,6 +1,19 @@
 package generaitiv
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/gamepipe/gamepipe/internal/upstream"
+)
+
+// ErrCustomModelUnsupported is wrapped in the error of a generation the
+// upstream refused because its model is a custom one (a training id): the
+// document says custom models are not supported yet.
+var ErrCustomModelUnsupported = errors.New("generaitiv: custom models are not supported yet")
 
 // GenInput is the generation input the document shows. Nil fields are left
 // to the upstream's defaults.
@@ -52,9 +65,35 @@ func (r *GenResponse) Workload() string {
 func (c *Client) Generate(ctx context.Context, req *GenRequest) (*GenResponse, error) {
 	var out GenResponse
 	if err := c.do(ctx, "POST", "POST /consumer/gen", "consumer/gen", nil, req, &out); err != nil {
+		if refusesCustomModel(err) {
+			return nil, fmt.Errorf("%w (model %q): %w", ErrCustomModelUnsupported, req.Model, err)
+		}
 		return nil, err
 	}
 	return &out, nil
+}
+
+// refusesCustomModel reports a 4xx whose code or message speaks of custom
+// models. The match is lenient (case, separators) since the document names
+// no error code.
+func refusesCustomModel(err error) bool {
+	var ue *upstream.Error
+	if !errors.As(err, &ue) || ue.Status < 400 || ue.Status >= 500 || ue.Status == http.StatusTooManyRequests {
+		return false
+	}
+	return strings.Contains(normalizeWord(ue.Code+" "+ue.Message), "custommodel")
+}
+
+// normalizeWord lower-cases s and drops everything but letters and digits,
+// so "CUSTOM_MODELS", "custom-model" and "Custom models" compare alike.
+func normalizeWord(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // Callback is the body of a generation webhook.

@@ -72,8 +72,8 @@ func (s *Server) handleLatestCollections(w http.ResponseWriter, r *http.Request,
 
 func sortCollections(cs []collection) {
 	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && (cs[j].CreatedAt.After(cs[j-1].CreatedAt) ||
-			cs[j].CreatedAt.Equal(cs[j-1].CreatedAt) && cs[j].Slug < cs[j-1].Slug); j-- {
+		for j := i; j > 0 && (cs[j].CreatedAt.After(cs[j-1].CreatedAt.Time) ||
+			cs[j].CreatedAt.Equal(cs[j-1].CreatedAt.Time) && cs[j].Slug < cs[j-1].Slug); j-- {
 			cs[j], cs[j-1] = cs[j-1], cs[j]
 		}
 	}
@@ -98,9 +98,10 @@ func (s *Server) handleCollectionTokens(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	out := []map[string]any{}
-	for _, t := range window(s.sortedTokens(func(t *token) bool { return t.Slug == c.Slug }), cursor, collectionPageSize) {
+	for _, t := range window(s.sortedTokens(c.holds), cursor, collectionPageSize) {
 		out = append(out, map[string]any{
-			"metadata": t.Metadata, "tokenId": t.TokenID, "collection": t.Collection, "status": t.Status,
+			"metadata": t.Metadata, "token_refresh_requested_at": t.Refreshed,
+			"tokenId": t.TokenID, "collection": t.Collection, "status": t.Status,
 			"total": "1", "entity": "TOKEN", "name": t.Metadata.Name, "created": t.Created, "modified": t.Created,
 			"contract_type": "ERC1155", "token_uri": tokenURI(t.TokenID), "amount": t.Amount,
 			"virtual_address": t.VirtualAddress, "pk": "TOKEN", "creator_address": t.Creator,
@@ -244,12 +245,15 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, calle
 	c := s.findCollection(slug)
 	if c == nil {
 		c = &collection{Name: slug, Slug: slug, Address: virtualCollection, Owner: caller.Address, Virtual: true,
-			Status: "ACTIVE", VirtualAddress: caller.Address, CreatedAt: time.Now().UTC()}
+			Status: "ACTIVE", VirtualAddress: caller.Address, CreatedAt: now()}
 		s.cols[slug] = c
 	}
 	if !strings.EqualFold(c.Owner, caller.Address) {
 		writeErr(w, http.StatusForbidden, "forbidden", "the collection belongs to another user")
 		return
+	}
+	if body.Attributes == nil {
+		body.Attributes = []attribute{}
 	}
 	meta := metadata{Name: body.Name, Description: body.Description, Attributes: body.Attributes}
 	if t, ok := s.tokens[id]; ok {
@@ -262,7 +266,9 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, calle
 		return
 	}
 	s.tokens[id] = &token{Collection: virtualCollection, TokenID: id, Creator: caller.Address, Status: "ACTIVE",
-		VirtualAddress: c.VirtualAddress, Slug: c.Slug, Metadata: meta, Amount: body.Amount, Created: time.Now().UTC()}
+		VirtualAddress: c.VirtualAddress, Slug: c.Slug, Metadata: meta, Amount: body.Amount, Created: now(),
+		Listing: newListing(0, time.Now(), 0)}
+	s.tokens[id].Refreshed = s.tokens[id].Created
 	s.stats.TokensCreated++
 	writeJSON(w, http.StatusOK, map[string]string{"success": "true"})
 }
