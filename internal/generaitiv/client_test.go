@@ -26,13 +26,19 @@ func setup(t *testing.T, simCfg *generaitivsim.Config, cfg *generaitiv.Config) *
 	if simCfg == nil {
 		simCfg = &generaitivsim.Config{GenerationTime: 300 * time.Millisecond}
 	}
+	// The websocket has an address of its own, as in the document.
+	simCfg.SeparateWebsocket = true
 	sim := generaitivsim.New(simCfg)
 	srv := httptest.NewServer(sim)
-	t.Cleanup(func() { srv.Close(); sim.Close() })
+	ws := httptest.NewServer(sim.WebsocketHandler())
+	t.Cleanup(func() { srv.Close(); ws.Close(); sim.Close() })
 	if cfg == nil {
 		cfg = &generaitiv.Config{}
 	}
 	cfg.BaseURL, cfg.APIKey = srv.URL+"/v1/", "test-key"
+	if cfg.WSURL == "" {
+		cfg.WSURL = "ws" + strings.TrimPrefix(ws.URL, "http")
+	}
 	cfg.RateLimit, cfg.RateBurst = 1000, 1000
 	cfg.FollowBackoff = 20 * time.Millisecond
 	c, err := generaitiv.New(cfg)
@@ -104,6 +110,55 @@ func TestClient(t *testing.T) {
 		_, err := bundle.client.Generate(ctx, &generaitiv.GenRequest{Model: "m", Input: generaitiv.GenInput{Prompt: "p"}})
 		require.True(t, generaitiv.IsPaymentRequired(err))
 		require.False(t, upstream.IsRetryable(err))
+	})
+
+	t.Run("CustomModelRefusedClearly", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t, nil, nil)
+		_, err := bundle.client.Generate(ctx, &generaitiv.GenRequest{Model: "0x" + strings.Repeat("f", 64),
+			Input: generaitiv.GenInput{Prompt: "p"}})
+		require.ErrorIs(t, err, generaitiv.ErrCustomModelUnsupported)
+		require.False(t, upstream.IsRetryable(err))
+		require.Contains(t, err.Error(), "custom models are not supported")
+		_, err = bundle.client.Generate(ctx, &generaitiv.GenRequest{Model: "<model slug without brackets>",
+			Input: generaitiv.GenInput{Prompt: "p"}})
+		require.Error(t, err)
+		require.NotErrorIs(t, err, generaitiv.ErrCustomModelUnsupported)
+	})
+
+	t.Run("UploadRefusalsAreReadFromTheStoresXML", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t, nil, nil)
+		addr, err := bundle.client.UserInfo(ctx)
+		require.NoError(t, err)
+		id, err := bundle.client.NextTokenID(ctx, addr)
+		require.NoError(t, err)
+		require.NoError(t, bundle.client.CreateToken(ctx, "up", &generaitiv.NewToken{TokenID: id, Amount: "0x01", Name: "n"}))
+		signed, err := bundle.client.UploadURL(ctx, id, "image.jpg")
+		require.NoError(t, err)
+		err = bundle.client.PutUpload(ctx, signed, "image/png", strings.NewReader("x"), 1)
+		var ue *upstream.Error
+		require.ErrorAs(t, err, &ue)
+		require.Equal(t, http.StatusForbidden, ue.Status)
+		require.Equal(t, "SignatureDoesNotMatch", ue.Code)
+		require.Error(t, bundle.client.PutUpload(ctx, signed, "image/jpeg", strings.NewReader("x"), -1))
+	})
+
+	t.Run("AddressLookups", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t, nil, nil)
+		const virtual = "0x4b3887515Cd5A0deEaBd6b59f0B8CC87d3608c95"
+		c, err := bundle.client.Collection(ctx, virtual)
+		require.NoError(t, err)
+		require.Equal(t, virtual, c.Address)
+		page, err := bundle.client.CollectionTokens(ctx, virtual, "0")
+		require.NoError(t, err)
+		require.NotEmpty(t, page.Result)
+		latest, err := bundle.client.LatestTokens(ctx, generaitiv.Page{Size: 1})
+		require.NoError(t, err)
+		require.Len(t, latest, 1)
+		require.NotNil(t, latest[0].Listing, "the document's listing is decoded")
+		require.NotEmpty(t, latest[0].Listing.Price)
 	})
 
 	t.Run("PaginationHelpers", func(t *testing.T) {
