@@ -14,7 +14,8 @@ type Jobs struct {
 	// default the local simulator's /v1/.
 	GeneraitivBaseURL string
 	// GeneraitivWSURL is its websocket (GENERAITIV_WS_URL); empty derives it
-	// from the base URL.
+	// from the base URL. With the default base URL it defaults to the local
+	// simulator's websocket address, ws://127.0.0.1:4103/.
 	GeneraitivWSURL string
 	// GeneraitivAPIKey is used for apps without a key of their own
 	// (GENERAITIV_API_KEY).
@@ -83,6 +84,9 @@ func (r *reader) jobs() Jobs {
 	j.GeneraitivRateLimit = r.positiveInt("GENERAITIV_RATE_LIMIT", 5)
 	if v := r.getenv("GENERAITIV_WS_URL"); v != "" {
 		j.GeneraitivWSURL = r.url("GENERAITIV_WS_URL", "", "ws", "wss")
+	} else if r.getenv("GENERAITIV_BASE_URL") == "" {
+		// The local simulator serves its websocket on an address of its own.
+		j.GeneraitivWSURL = "ws://127.0.0.1:4103/"
 	}
 	if v := r.getenv("PUBLIC_BASE_URL"); v != "" {
 		j.PublicBaseURL = r.url("PUBLIC_BASE_URL", "", "http", "https")
