@@ -20,6 +20,10 @@ type Jobs struct {
 	// GeneraitivAPIKey is used for apps without a key of their own
 	// (GENERAITIV_API_KEY).
 	GeneraitivAPIKey string
+	// KinetixGameAPIKey is the x-api-key of POST /v1/plans
+	// (KINETIX_GAME_API_KEY), the game's key; empty uses the virtual
+	// world's key (the app's own, or KinetixAPIKey).
+	KinetixGameAPIKey string
 	// PublicBaseURL is where upstream webhooks reach the api
 	// (PUBLIC_BASE_URL); empty means no webhooks (websocket instead).
 	PublicBaseURL string
@@ -88,6 +92,7 @@ func (r *reader) jobs() Jobs {
 		// The local simulator serves its websocket on an address of its own.
 		j.GeneraitivWSURL = "ws://127.0.0.1:4103/"
 	}
+	j.KinetixGameAPIKey = r.str("KINETIX_GAME_API_KEY", "")
 	if v := r.getenv("PUBLIC_BASE_URL"); v != "" {
 		j.PublicBaseURL = r.url("PUBLIC_BASE_URL", "", "http", "https")
 	}
