@@ -23,9 +23,16 @@ type testBundle struct {
 
 func setup(t *testing.T, simCfg *generaitivsim.Config, cfg *generaitiv.Config) *testBundle {
 	t.Helper()
+	return setupMode(t, false, simCfg, cfg)
+}
+
+// setupMode is setup with the simulator's variations mode on or off.
+func setupMode(t *testing.T, variations bool, simCfg *generaitivsim.Config, cfg *generaitiv.Config) *testBundle {
+	t.Helper()
 	if simCfg == nil {
 		simCfg = &generaitivsim.Config{GenerationTime: 300 * time.Millisecond}
 	}
+	simCfg.Variations = variations
 	// The websocket has an address of its own, as in the document.
 	simCfg.SeparateWebsocket = true
 	sim := generaitivsim.New(simCfg)
@@ -46,9 +53,21 @@ func setup(t *testing.T, simCfg *generaitivsim.Config, cfg *generaitiv.Config) *
 	return &testBundle{sim: sim, server: srv, client: c}
 }
 
+// TestClient runs against the simulator as documented and in its
+// variations mode (extra fields, other casing of the websocket's type
+// words and a word of its own, opaque cursors).
 func TestClient(t *testing.T) {
 	t.Parallel()
+	t.Run("Documented", func(t *testing.T) { t.Parallel(); testClient(t, false) })
+	t.Run("Variations", func(t *testing.T) { t.Parallel(); testClient(t, true) })
+}
+
+func testClient(t *testing.T, variations bool) {
 	ctx := context.Background()
+	setup := func(t *testing.T, simCfg *generaitivsim.Config, cfg *generaitiv.Config) *testBundle {
+		t.Helper()
+		return setupMode(t, variations, simCfg, cfg)
+	}
 
 	t.Run("AuthErrorIsPermanent", func(t *testing.T) {
 		t.Parallel()

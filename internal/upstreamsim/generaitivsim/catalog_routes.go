@@ -1,6 +1,7 @@
 package generaitivsim
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -82,13 +83,10 @@ func sortCollections(cs []collection) {
 // handleCollectionTokens pages a collection's tokens: cursor is the offset
 // of the first token (default 0); a page shorter than pageSize is the last.
 func (s *Server) handleCollectionTokens(w http.ResponseWriter, r *http.Request, _ *user) {
-	cursor := 0
-	if v := r.URL.Query().Get("cursor"); v != "" {
-		var err error
-		if cursor, err = strconv.Atoi(v); err != nil || cursor < 0 {
-			writeErr(w, http.StatusBadRequest, "invalid_cursor", "cursor must be a non-negative integer")
-			return
-		}
+	cursor, ok := s.readCursor(r.URL.Query().Get("cursor"))
+	if !ok {
+		writeErr(w, http.StatusBadRequest, "invalid_cursor", "cursor is not one this API gave")
+		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -107,7 +105,35 @@ func (s *Server) handleCollectionTokens(w http.ResponseWriter, r *http.Request, 
 			"virtual_address": t.VirtualAddress, "pk": "TOKEN", "creator_address": t.Creator,
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"pageSize": collectionPageSize, "result": out})
+	answer := map[string]any{"pageSize": collectionPageSize, "result": out}
+	if s.cfg.Variations {
+		// An opaque cursor for the next page, null after the last.
+		answer["cursor"] = nil
+		if len(out) == collectionPageSize {
+			answer["cursor"] = opaqueCursor(cursor + len(out))
+		}
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// readCursor reads a cursor: the offset of the first token, or in
+// variations mode an opaque cursor this simulator gave ("0" and "" start).
+func (s *Server) readCursor(v string) (int, bool) {
+	if v == "" || v == "0" {
+		return 0, true
+	}
+	if s.cfg.Variations {
+		raw, err := base64.RawURLEncoding.DecodeString(v)
+		rest, ok := strings.CutPrefix(string(raw), "sim-cursor:")
+		n, nerr := strconv.Atoi(rest)
+		return n, err == nil && ok && nerr == nil && n >= 0
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= 0
+}
+
+func opaqueCursor(offset int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("sim-cursor:" + strconv.Itoa(offset)))
 }
 
 func tokenURI(id string) string {

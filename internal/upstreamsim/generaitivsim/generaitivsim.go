@@ -4,8 +4,9 @@
 // generations completed by webhook or followed over the websocket. The
 // image behind a completion link is a real PNG of the requested size.
 //
-// It follows the document alone and imports only the standard library and
-// the websocket library, never gamepipe's client. Where the document is
+// It follows the document alone and imports only the standard library, the
+// websocket library and x/crypto's Keccak (for checksum-case addresses),
+// never gamepipe's client. Where the document is
 // silent the simulator makes a choice, and docs/upstreams-generaitiv.md
 // lists each one; the client relies on nothing else.
 //

@@ -134,6 +134,9 @@ func (s *Server) Stats() Stats {
 // document writes (see routes). The websocket is served here too unless
 // Config.SeparateWebsocket is set; WebsocketHandler serves it alone.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Variations {
+		w = &variedWriter{ResponseWriter: w}
+	}
 	if !s.cfg.SeparateWebsocket && isWebsocket(r) {
 		s.handleWebsocket(w, r)
 		return
@@ -240,6 +243,9 @@ func baseURL(r *http.Request) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if _, ok := w.(*variedWriter); ok {
+		v = varied(v)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
