@@ -2,6 +2,7 @@ package generaitiv_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -263,4 +264,21 @@ func testClient(t *testing.T, variations bool) {
 		require.Contains(t, tok.Metadata.Image, "/images/upload/")
 		require.Equal(t, []generaitiv.Attribute{{TraitType: "k", Value: "v"}}, tok.Metadata.Attributes)
 	})
+}
+
+// TestCallbackIsReadLeniently: a webhook's status word in another case, and
+// a failure explained under "error", are still understood.
+func TestCallbackIsReadLeniently(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]generaitiv.Callback{
+		`{"status":"COMPLETED","link":"https://x/y.png"}`:       {Status: "COMPLETED", Link: "https://x/y.png"},
+		`{"status":"completed","link":"https://x/y.png","n":1}`: {Status: "COMPLETED", Link: "https://x/y.png"},
+		`{"status":"Failed","message":"m"}`:                     {Status: "FAILED", Message: "m"},
+		`{"status":"FAILED","error":"e"}`:                       {Status: "FAILED", Message: "e"},
+		`{"status":"FAILED","error":{"code":1}}`:                {Status: "FAILED"},
+	} {
+		var got generaitiv.Callback
+		require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+		require.Equal(t, want, got, body)
+	}
 }

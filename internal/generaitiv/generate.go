@@ -2,6 +2,7 @@ package generaitiv
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -104,6 +105,26 @@ type Callback struct {
 	Link string `json:"link,omitempty"`
 	// Message optionally explains a FAILED.
 	Message string `json:"message,omitempty"`
+}
+
+// UnmarshalJSON reads a callback leniently: the status word in any case,
+// and the failure's text from "message" or, failing that, a string
+// "error".
+func (cb *Callback) UnmarshalJSON(b []byte) error {
+	var raw struct {
+		Status  string          `json:"status"`
+		Link    string          `json:"link"`
+		Message string          `json:"message"`
+		Error   json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	*cb = Callback{Status: strings.ToUpper(strings.TrimSpace(raw.Status)), Link: raw.Link, Message: raw.Message}
+	if cb.Message == "" {
+		_ = json.Unmarshal(raw.Error, &cb.Message)
+	}
+	return nil
 }
 
 // Callback statuses.
