@@ -4,7 +4,10 @@
 // are usable once and for TokenTTL, processes that move through their
 // statuses over ProcessDuration, a validation flow switched on per key, and
 // fault injection (latency, 429 with Retry-After, 5xx, timeouts, failing or
-// never-ending processes) with counters a test can read.
+// never-ending processes) with counters a test can read. Every documented
+// header is checked (Content-Type included), GameAPIKeys can be told from
+// VirtualWorldKeys, and a variations mode answers the way a real service
+// may where the document is silent.
 //
 // Where the document is silent (response bodies, status names, error codes)
 // the choices are written down in docs/upstreams-kinetix.md; the client in
