@@ -1,6 +1,7 @@
 // Command upstreamsim serves the Kinetix and Generaitiv simulators on local
 // ports (KINETIX_SIM_ADDR, default 127.0.0.1:4101; GENERAITIV_SIM_ADDR,
-// default 127.0.0.1:4102) for the local stack and the benchmarks.
+// default 127.0.0.1:4102, with its websocket on GENERAITIV_SIM_WS_ADDR,
+// default 127.0.0.1:4103) for the local stack and the benchmarks.
 package main
 
 import (

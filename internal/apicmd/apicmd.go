@@ -105,7 +105,8 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		Jobs: &httpapi.JobDeps{
 			Pool: pool, River: riverClient, Blob: blobs,
 			MaxVideoBytes: cfg.MaxVideoBytes, MaxModelBytes: cfg.MaxModelBytes,
-			Kinetix: &httpapi.KinetixRouteDeps{BaseURL: cfg.KinetixBaseURL, APIKey: cfg.KinetixAPIKey},
+			Kinetix: &httpapi.KinetixRouteDeps{BaseURL: cfg.KinetixBaseURL, APIKey: cfg.KinetixAPIKey,
+				GameAPIKey: cfg.KinetixGameAPIKey},
 			Generaitiv: &httpapi.GeneraitivRouteDeps{
 				Deadline: cfg.GeneraitivDeadline, PublicBaseURL: cfg.PublicBaseURL, NATS: nc,
 				MaxEventStreamsPerApp: cfg.SSEMaxStreamsPerApp,

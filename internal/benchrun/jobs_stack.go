@@ -45,7 +45,7 @@ func (s *stack) startSim(ctx context.Context, name string, env map[string]string
 	if err != nil {
 		return nil, err
 	}
-	set := map[string]string{"KINETIX_SIM_ADDR": kAddr, "GENERAITIV_SIM_ADDR": gAddr}
+	set := map[string]string{"KINETIX_SIM_ADDR": kAddr, "GENERAITIV_SIM_ADDR": gAddr, "GENERAITIV_SIM_WS_ADDR": gAddr}
 	for k, v := range env {
 		set[k] = v
 	}

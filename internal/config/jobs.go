@@ -14,11 +14,16 @@ type Jobs struct {
 	// default the local simulator's /v1/.
 	GeneraitivBaseURL string
 	// GeneraitivWSURL is its websocket (GENERAITIV_WS_URL); empty derives it
-	// from the base URL.
+	// from the base URL. With the default base URL it defaults to the local
+	// simulator's websocket address, ws://127.0.0.1:4103/.
 	GeneraitivWSURL string
 	// GeneraitivAPIKey is used for apps without a key of their own
 	// (GENERAITIV_API_KEY).
 	GeneraitivAPIKey string
+	// KinetixGameAPIKey is the x-api-key of POST /v1/plans
+	// (KINETIX_GAME_API_KEY), the game's key; empty uses the virtual
+	// world's key (the app's own, or KinetixAPIKey).
+	KinetixGameAPIKey string
 	// PublicBaseURL is where upstream webhooks reach the api
 	// (PUBLIC_BASE_URL); empty means no webhooks (websocket instead).
 	PublicBaseURL string
@@ -95,7 +100,11 @@ func (r *reader) jobs() Jobs {
 	j.BlobMinFreeBytes = r.byteSize("BLOB_MIN_FREE_BYTES", DefaultBlobMinFreeBytes)
 	if v := r.getenv("GENERAITIV_WS_URL"); v != "" {
 		j.GeneraitivWSURL = r.url("GENERAITIV_WS_URL", "", "ws", "wss")
+	} else if r.getenv("GENERAITIV_BASE_URL") == "" {
+		// The local simulator serves its websocket on an address of its own.
+		j.GeneraitivWSURL = "ws://127.0.0.1:4103/"
 	}
+	j.KinetixGameAPIKey = r.str("KINETIX_GAME_API_KEY", "")
 	if v := r.getenv("PUBLIC_BASE_URL"); v != "" {
 		j.PublicBaseURL = r.url("PUBLIC_BASE_URL", "", "http", "https")
 	}

@@ -2,6 +2,7 @@ package generaitiv_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,16 +24,29 @@ type testBundle struct {
 
 func setup(t *testing.T, simCfg *generaitivsim.Config, cfg *generaitiv.Config) *testBundle {
 	t.Helper()
+	return setupMode(t, false, simCfg, cfg)
+}
+
+// setupMode is setup with the simulator's variations mode on or off.
+func setupMode(t *testing.T, variations bool, simCfg *generaitivsim.Config, cfg *generaitiv.Config) *testBundle {
+	t.Helper()
 	if simCfg == nil {
 		simCfg = &generaitivsim.Config{GenerationTime: 300 * time.Millisecond}
 	}
+	simCfg.Variations = variations
+	// The websocket has an address of its own, as in the document.
+	simCfg.SeparateWebsocket = true
 	sim := generaitivsim.New(simCfg)
 	srv := httptest.NewServer(sim)
-	t.Cleanup(func() { srv.Close(); sim.Close() })
+	ws := httptest.NewServer(sim.WebsocketHandler())
+	t.Cleanup(func() { srv.Close(); ws.Close(); sim.Close() })
 	if cfg == nil {
 		cfg = &generaitiv.Config{}
 	}
 	cfg.BaseURL, cfg.APIKey = srv.URL+"/v1/", "test-key"
+	if cfg.WSURL == "" {
+		cfg.WSURL = "ws" + strings.TrimPrefix(ws.URL, "http")
+	}
 	cfg.RateLimit, cfg.RateBurst = 1000, 1000
 	cfg.FollowBackoff = 20 * time.Millisecond
 	c, err := generaitiv.New(cfg)
@@ -40,9 +54,21 @@ func setup(t *testing.T, simCfg *generaitivsim.Config, cfg *generaitiv.Config) *
 	return &testBundle{sim: sim, server: srv, client: c}
 }
 
+// TestClient runs against the simulator as documented and in its
+// variations mode (extra fields, other casing of the websocket's type
+// words and a word of its own, opaque cursors).
 func TestClient(t *testing.T) {
 	t.Parallel()
+	t.Run("Documented", func(t *testing.T) { t.Parallel(); testClient(t, false) })
+	t.Run("Variations", func(t *testing.T) { t.Parallel(); testClient(t, true) })
+}
+
+func testClient(t *testing.T, variations bool) {
 	ctx := context.Background()
+	setup := func(t *testing.T, simCfg *generaitivsim.Config, cfg *generaitiv.Config) *testBundle {
+		t.Helper()
+		return setupMode(t, variations, simCfg, cfg)
+	}
 
 	t.Run("AuthErrorIsPermanent", func(t *testing.T) {
 		t.Parallel()
@@ -106,6 +132,55 @@ func TestClient(t *testing.T) {
 		require.False(t, upstream.IsRetryable(err))
 	})
 
+	t.Run("CustomModelRefusedClearly", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t, nil, nil)
+		_, err := bundle.client.Generate(ctx, &generaitiv.GenRequest{Model: "0x" + strings.Repeat("f", 64),
+			Input: generaitiv.GenInput{Prompt: "p"}})
+		require.ErrorIs(t, err, generaitiv.ErrCustomModelUnsupported)
+		require.False(t, upstream.IsRetryable(err))
+		require.Contains(t, err.Error(), "custom models are not supported")
+		_, err = bundle.client.Generate(ctx, &generaitiv.GenRequest{Model: "<model slug without brackets>",
+			Input: generaitiv.GenInput{Prompt: "p"}})
+		require.Error(t, err)
+		require.NotErrorIs(t, err, generaitiv.ErrCustomModelUnsupported)
+	})
+
+	t.Run("UploadRefusalsAreReadFromTheStoresXML", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t, nil, nil)
+		addr, err := bundle.client.UserInfo(ctx)
+		require.NoError(t, err)
+		id, err := bundle.client.NextTokenID(ctx, addr)
+		require.NoError(t, err)
+		require.NoError(t, bundle.client.CreateToken(ctx, "up", &generaitiv.NewToken{TokenID: id, Amount: "0x01", Name: "n"}))
+		signed, err := bundle.client.UploadURL(ctx, id, "image.jpg")
+		require.NoError(t, err)
+		err = bundle.client.PutUpload(ctx, signed, "image/png", strings.NewReader("x"), 1)
+		var ue *upstream.Error
+		require.ErrorAs(t, err, &ue)
+		require.Equal(t, http.StatusForbidden, ue.Status)
+		require.Equal(t, "SignatureDoesNotMatch", ue.Code)
+		require.Error(t, bundle.client.PutUpload(ctx, signed, "image/jpeg", strings.NewReader("x"), -1))
+	})
+
+	t.Run("AddressLookups", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t, nil, nil)
+		const virtual = "0x4b3887515Cd5A0deEaBd6b59f0B8CC87d3608c95"
+		c, err := bundle.client.Collection(ctx, virtual)
+		require.NoError(t, err)
+		require.Equal(t, virtual, c.Address)
+		page, err := bundle.client.CollectionTokens(ctx, virtual, "0")
+		require.NoError(t, err)
+		require.NotEmpty(t, page.Result)
+		latest, err := bundle.client.LatestTokens(ctx, generaitiv.Page{Size: 1})
+		require.NoError(t, err)
+		require.Len(t, latest, 1)
+		require.NotNil(t, latest[0].Listing, "the document's listing is decoded")
+		require.NotEmpty(t, latest[0].Listing.Price)
+	})
+
 	t.Run("PaginationHelpers", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t, nil, nil)
@@ -162,7 +237,7 @@ func TestClient(t *testing.T) {
 		require.NoError(t, err)
 		id, err := bundle.client.NextTokenID(ctx, addr)
 		require.NoError(t, err)
-		require.True(t, strings.HasPrefix(id, addr))
+		require.True(t, strings.HasPrefix(id, strings.ToLower(addr)))
 		again, err := bundle.client.NextTokenID(ctx, addr)
 		require.NoError(t, err)
 		require.Equal(t, id, again, "the next id stays until a token is created")
@@ -189,4 +264,21 @@ func TestClient(t *testing.T) {
 		require.Contains(t, tok.Metadata.Image, "/images/upload/")
 		require.Equal(t, []generaitiv.Attribute{{TraitType: "k", Value: "v"}}, tok.Metadata.Attributes)
 	})
+}
+
+// TestCallbackIsReadLeniently: a webhook's status word in another case, and
+// a failure explained under "error", are still understood.
+func TestCallbackIsReadLeniently(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]generaitiv.Callback{
+		`{"status":"COMPLETED","link":"https://x/y.png"}`:       {Status: "COMPLETED", Link: "https://x/y.png"},
+		`{"status":"completed","link":"https://x/y.png","n":1}`: {Status: "COMPLETED", Link: "https://x/y.png"},
+		`{"status":"Failed","message":"m"}`:                     {Status: "FAILED", Message: "m"},
+		`{"status":"FAILED","error":"e"}`:                       {Status: "FAILED", Message: "e"},
+		`{"status":"FAILED","error":{"code":1}}`:                {Status: "FAILED"},
+	} {
+		var got generaitiv.Callback
+		require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+		require.Equal(t, want, got, body)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/coder/websocket"
@@ -136,14 +137,16 @@ func (c *Client) followOnce(ctx context.Context, target string, res *FollowResul
 			return got, fmt.Errorf("error reading websocket: %w", err)
 		}
 		got = true
-		var ev Event
-		if err := json.Unmarshal(data, &ev); err != nil {
+		ev, ok := decodeEvent(data)
+		if !ok {
 			continue // an unreadable message is skipped, not fatal
 		}
-		switch ev.Type {
+		// Type words are matched without regard to case; an unknown one is
+		// skipped, so the workload counts as still running.
+		switch strings.ToUpper(ev.Type) {
 		case EventInProgress:
 			if onProgress != nil {
-				if err := onProgress(ctx, &ev); err != nil {
+				if err := onProgress(ctx, ev); err != nil {
 					return got, &stopError{err: err}
 				}
 			}
@@ -157,4 +160,41 @@ func (c *Client) followOnce(ctx context.Context, target string, res *FollowResul
 			return got, nil
 		}
 	}
+}
+
+// decodeEvent reads one message leniently: a "message" that is text rather
+// than progress (as an ERROR may carry) becomes the error text.
+func decodeEvent(data []byte) (*Event, bool) {
+	var raw struct {
+		Type    string          `json:"type"`
+		Message json.RawMessage `json:"message"`
+		Link    string          `json:"link"`
+		Error   json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(data, &raw) != nil {
+		return nil, false
+	}
+	ev := &Event{Type: raw.Type, Link: raw.Link, Error: textOf(raw.Error)}
+	var p Progress
+	if len(raw.Message) > 0 && raw.Message[0] == '{' && json.Unmarshal(raw.Message, &p) == nil {
+		ev.Message = &p
+	} else if ev.Error == "" {
+		ev.Error = textOf(raw.Message)
+	}
+	return ev, true
+}
+
+// textOf returns a JSON string's text, an object's "message", or "".
+func textOf(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var o struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &o) == nil {
+		return o.Message
+	}
+	return ""
 }

@@ -14,9 +14,21 @@ import (
 	"github.com/gamepipe/gamepipe/internal/upstreamsim/generaitivsim"
 )
 
+// TestFollow runs against the simulator as documented and in its
+// variations mode (extra fields, other casing of the websocket's type
+// words and a word of its own, opaque cursors).
 func TestFollow(t *testing.T) {
 	t.Parallel()
+	t.Run("Documented", func(t *testing.T) { t.Parallel(); testFollow(t, false) })
+	t.Run("Variations", func(t *testing.T) { t.Parallel(); testFollow(t, true) })
+}
+
+func testFollow(t *testing.T, variations bool) {
 	ctx := context.Background()
+	setup := func(t *testing.T, simCfg *generaitivsim.Config, cfg *generaitiv.Config) *testBundle {
+		t.Helper()
+		return setupMode(t, variations, simCfg, cfg)
+	}
 
 	start := func(t *testing.T, bundle *testBundle, prompt string) *generaitiv.GenResponse {
 		t.Helper()

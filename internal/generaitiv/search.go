@@ -28,7 +28,7 @@ func (c *Client) LatestTokens(ctx context.Context, p Page) ([]Token, error) {
 	var out struct {
 		Result []Token `json:"result"`
 	}
-	if err := c.do(ctx, "GET", "GET /q/latest-tokens", "q/latest-tokens", p.query(), nil, &out); err != nil {
+	if err := c.do(ctx, "GET", "GET /q/latest-tokens", "q/latest-tokens/", p.query(), nil, &out); err != nil {
 		return nil, err
 	}
 	return out.Result, nil
@@ -40,7 +40,7 @@ func (c *Client) LatestCollections(ctx context.Context, p Page) ([]Collection, e
 	var out struct {
 		Result []Collection `json:"result"`
 	}
-	if err := c.do(ctx, "GET", "GET /q/latest-collections", "q/latest-collections", p.query(), nil, &out); err != nil {
+	if err := c.do(ctx, "GET", "GET /q/latest-collections", "q/latest-collections/", p.query(), nil, &out); err != nil {
 		return nil, err
 	}
 	return out.Result, nil

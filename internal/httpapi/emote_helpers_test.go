@@ -59,6 +59,7 @@ type emoteEnv struct {
 type emoteEnvOpts struct {
 	sim           *kinetixsim.Config
 	maxVideoBytes int64
+	gameKey       string
 }
 
 func newEmoteEnv(t testing.TB, opts *emoteEnvOpts) *emoteEnv {
@@ -87,7 +88,7 @@ func newEmoteEnv(t testing.TB, opts *emoteEnvOpts) *emoteEnv {
 			return store.KeyLookup(ctx, db.Pool, h)
 		},
 		Jobs: &JobDeps{Pool: db.Pool, River: rc, Blob: blobs, MaxVideoBytes: cmp.Or(opts.maxVideoBytes, 1<<20),
-			Kinetix: &KinetixRouteDeps{BaseURL: simSrv.URL, APIKey: emoteKinetixKey, Timeout: 5 * time.Second}},
+			Kinetix: &KinetixRouteDeps{BaseURL: simSrv.URL, APIKey: emoteKinetixKey, Timeout: 5 * time.Second, GameAPIKey: opts.gameKey}},
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(api)

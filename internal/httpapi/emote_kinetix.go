@@ -47,7 +47,9 @@ func (a *emoteAPI) handlePlan(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleQR is GET /v1/kinetix/qr?user_id=: the upstream's developer QR
-// code (GET /v1/process/dev-token) for the player, streamed as image/png.
+// code (GET /v1/process/dev-token) for the player in the app's virtual
+// world, streamed with the upstream's Content-Type (an image, or JSON with
+// the URL to encode).
 func (a *emoteAPI) handleQR(w http.ResponseWriter, r *http.Request) {
 	app, err := a.s.auth.secretApp(r)
 	if err != nil {
@@ -65,13 +67,15 @@ func (a *emoteAPI) handleQR(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	body, err := c.DevTokenQR(r.Context(), userID)
+	qr, err := c.DevTokenQR(r.Context(), userID)
 	if err != nil {
 		writeError(w, r, kinetixError(r, err))
 		return
 	}
+	body := qr.Body
 	defer body.Close()
-	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Content-Type", qr.ContentType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store") // it carries a fresh token
 	w.WriteHeader(http.StatusOK)
 	if _, err := io.Copy(w, io.LimitReader(body, 4<<20)); err != nil {

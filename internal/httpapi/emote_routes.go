@@ -26,6 +26,10 @@ type KinetixRouteDeps struct {
 	HTTPClient *http.Client
 	// Timeout bounds one upstream call. Defaults to 10s.
 	Timeout time.Duration
+	// GameAPIKey is the x-api-key of POST /v1/plans, which takes the game's
+	// key rather than a virtual world's. Empty sends the virtual world's
+	// key (the app's, or APIKey).
+	GameAPIKey string
 }
 
 // emoteAPI serves the emote routes (docs/upstreams-kinetix.md, "gamepipe's
@@ -61,7 +65,7 @@ func (s *Server) emoteRoutes(mux *http.ServeMux) {
 		s.logger.Error().Err(err).Msg("httpapi: Kinetix pass-through routes disabled")
 		return
 	}
-	a.kinetix, a.apiKey = c, kd.APIKey
+	a.kinetix, a.apiKey = c.WithGameAPIKey(kd.GameAPIKey), kd.APIKey
 	mux.HandleFunc("GET /v1/kinetix/plan", s.rateLimited(a.handlePlan))
 	mux.HandleFunc("GET /v1/kinetix/qr", s.rateLimited(a.handleQR))
 }

@@ -193,6 +193,21 @@ func TestEmoteRoutes(t *testing.T) {
 		require.Equal(t, 1, bundle.env.count(t, "river_job"))
 	})
 
+	t.Run("KinetixPassThroughGameKeyAndQRAsItComes", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t, &emoteEnvOpts{gameKey: "game-key", sim: &kinetixsim.Config{Keys: []string{emoteKinetixKey},
+			GameKeys: []string{"game-key"}, Variations: true}})
+		a := bundle.env.do(t, bundle.env.appA, http.MethodGet, "/v1/kinetix/plan", nil, "")
+		require.Equal(t, http.StatusOK, a.status, string(a.raw))
+		require.Equal(t, "sandbox", a.body["plan"])
+		a = bundle.env.do(t, bundle.env.appA, http.MethodGet, "/v1/kinetix/qr?user_id=player-1", nil, "")
+		require.Equal(t, http.StatusOK, a.status, string(a.raw))
+		require.Equal(t, "application/json", a.header.Get("Content-Type"))
+		require.Contains(t, a.body["url"], "/dev/upload?token=")
+		_, world := bundle.env.sim.LastDevToken()
+		require.Equal(t, emoteKinetixKey, world, "the QR code is for the app's virtual world")
+	})
+
 	t.Run("KinetixPassThrough", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t, &emoteEnvOpts{sim: &kinetixsim.Config{Keys: []string{emoteKinetixKey, "app-b-key"}}})

@@ -55,7 +55,10 @@ var inputNames = slices.Sorted(maps.Keys(inputRules))
 
 var (
 	modelPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$`)
-	slugPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+	// trainingIDPattern is a custom model's id; Generaitiv does not take
+	// custom models yet (docs/upstreams-generaitiv.md).
+	trainingIDPattern = regexp.MustCompile(`^0x[0-9a-fA-F]{64}$`)
+	slugPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 )
 
 func invalidField(field, format string, args ...any) *APIError {
@@ -87,7 +90,11 @@ func parseGenerationRequest(body []byte) (*generationRequest, *APIError) {
 	}
 	req := &generationRequest{Input: map[string]any{}}
 	if err := json.Unmarshal(top["model"], &req.Model); err != nil || !modelPattern.MatchString(req.Model) {
-		return nil, invalidField("model", "model is required: a model slug or training id (letters, digits, . _ : / -, at most 200)")
+		return nil, invalidField("model", "model is required: a model slug (letters, digits, . _ : / -, at most 200)")
+	}
+	if trainingIDPattern.MatchString(req.Model) {
+		return nil, &APIError{Status: http.StatusBadRequest, Code: "custom_model_unsupported", Field: "model",
+			Message: "model is a training id: Generaitiv does not support custom models yet; use a model slug"}
 	}
 	if top["input"] == nil {
 		return nil, invalidField("input", "input is required")

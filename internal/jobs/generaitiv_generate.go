@@ -148,6 +148,9 @@ func (w *GeneraitivGenerateWorker) submitFailed(ctx context.Context, id uuid.UUI
 	switch {
 	case !errors.As(err, &ue):
 		return err
+	case errors.Is(err, generaitiv.ErrCustomModelUnsupported):
+		return w.deps.failGeneration(ctx, id, "submitting", "custom_model_unsupported",
+			"Generaitiv refused the model as a custom model: custom models (training ids) are not supported by Generaitiv yet; use a model slug", err)
 	case generaitiv.IsPaymentRequired(err):
 		return w.deps.failGeneration(ctx, id, "submitting", "payment_required",
 			"Generaitiv refused the generation with 402 Payment Required: the account of the API key needs a paid subscription", err)

@@ -3,9 +3,11 @@ package jobs
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,6 +71,22 @@ func TestGeneraitivGenerateWorker(t *testing.T) {
 		require.Equal(t, store.GenerationFailed, g.Status)
 		require.Equal(t, "payment_required", g.ErrorCode)
 		require.Contains(t, g.ErrorMessage, "402 Payment Required")
+	})
+
+	t.Run("CustomModelFailsClearly", func(t *testing.T) {
+		t.Parallel()
+		bundle := genSetup(t, nil)
+		g := &store.Generation{ID: uuid.New(), AppID: bundle.appID, Model: "0x" + strings.Repeat("e", 64),
+			Input: json.RawMessage(`{"prompt":"a red fox"}`), DeadlineAt: time.Now().Add(time.Minute)}
+		require.NoError(t, store.GenerationInsert(ctx, bundle.pool, g))
+		res, err := newTestWorker(t, bundle, &GeneraitivGenerateWorker{deps: bundle.deps}).
+			Work(ctx, t, bundle.tx(t), GeneraitivGenerateArgs{GenerationID: g.ID}, nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCancelled, res.EventKind)
+		g = bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationFailed, g.Status)
+		require.Equal(t, "custom_model_unsupported", g.ErrorCode)
+		require.Contains(t, g.ErrorMessage, "custom models")
 	})
 
 	t.Run("RateLimitedSnoozesWithoutAttempt", func(t *testing.T) {

@@ -49,6 +49,7 @@ type Config struct {
 type Client struct {
 	base          *url.URL
 	key           string
+	gameKey       string // x-api-key of POST /v1/plans; empty: key
 	http          *http.Client
 	timeout       time.Duration
 	uploadTimeout time.Duration
@@ -109,13 +110,13 @@ func (c *Client) send(ctx context.Context, req *request) (*http.Response, contex
 	if req.body != nil {
 		hr.ContentLength = req.length
 	}
+	hr.Header.Set("X-Api-Key", c.key)
 	for k, v := range req.header {
 		hr.Header[k] = v
 	}
 	if hr.Header.Get("Content-Type") == "" {
 		hr.Header.Set("Content-Type", "application/json")
 	}
-	hr.Header.Set("X-Api-Key", c.key)
 	resp, err := c.http.Do(hr)
 	if err != nil {
 		cancel()

@@ -3,11 +3,13 @@ package kinetix_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,8 +36,16 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// TestClient runs every client test against the simulator as documented
+// and again in its variations mode (other status words and casing, extra
+// fields, error codes in another form or missing, a QR code as JSON).
 func TestClient(t *testing.T) {
 	t.Parallel()
+	t.Run("Documented", func(t *testing.T) { t.Parallel(); testClient(t, false) })
+	t.Run("Variations", func(t *testing.T) { t.Parallel(); testClient(t, true) })
+}
+
+func testClient(t *testing.T, variations bool) {
 	ctx := context.Background()
 
 	type testBundle struct {
@@ -46,6 +56,10 @@ func TestClient(t *testing.T) {
 	}
 	setup := func(t *testing.T, cfg *kinetixsim.Config) *testBundle {
 		t.Helper()
+		if cfg == nil {
+			cfg = &kinetixsim.Config{}
+		}
+		cfg.Variations = variations
 		bundle := &testBundle{sim: kinetixsim.New(cfg)}
 		bundle.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodPost && r.URL.Path == "/v1/process" {
@@ -67,14 +81,28 @@ func TestClient(t *testing.T) {
 		})
 	}
 
-	t.Run("DevTokenQRStreamsAPNG", func(t *testing.T) {
+	t.Run("DevTokenQRPassesTheAnswerThrough", func(t *testing.T) {
 		t.Parallel()
-		bundle := setup(t, nil)
-		body, err := bundle.client.DevTokenQR(ctx, "p1")
+		bundle := setup(t, &kinetixsim.Config{Keys: []string{"world-0", "world-1"}})
+		qr, err := bundle.client.DevTokenQR(ctx, "p1")
 		require.NoError(t, err)
-		_, err = png.Decode(body)
+		if variations {
+			require.Equal(t, "application/json", qr.ContentType)
+			var b struct{ URL string }
+			require.NoError(t, json.NewDecoder(qr.Body).Decode(&b))
+			require.Contains(t, b.URL, "/dev/upload?token=")
+		} else {
+			require.Equal(t, "image/png", qr.ContentType)
+			_, err = png.Decode(qr.Body)
+			require.NoError(t, err)
+		}
+		require.NoError(t, qr.Body.Close())
+		// The code is for the client's own virtual world, not world 1.
+		tok, world := bundle.sim.LastDevToken()
+		require.Equal(t, "world-1", world)
+		st, err := bundle.client.TokenStatus(ctx, tok, "p1")
 		require.NoError(t, err)
-		require.NoError(t, body.Close())
+		require.Equal(t, kinetix.TokenUnused, st.Status)
 
 		_, err = bundle.client.DevTokenQR(ctx, "")
 		require.ErrorIs(t, err, kinetix.ErrInvalidRequest)
@@ -138,6 +166,22 @@ func TestClient(t *testing.T) {
 		third, err := create(t, bundle.client, retake.Token)
 		require.NoError(t, err)
 		require.Equal(t, second.UUID, third.RetakeOf)
+	})
+
+	t.Run("PlansTakeTheGameAPIKey", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t, &kinetixsim.Config{Keys: []string{"world-1"}, GameKeys: []string{"game-1"}})
+		_, err := bundle.client.Plan(ctx)
+		require.ErrorIs(t, err, kinetix.ErrInvalidAPIKey, "a VirtualWorldKey is refused on /v1/plans")
+		game := bundle.client.WithGameAPIKey("game-1")
+		plan, err := game.Plan(ctx)
+		require.NoError(t, err)
+		require.Equal(t, "sandbox", plan.Plan)
+		// An app's own world key leaves the game key in place.
+		_, err = game.WithAPIKey("world-1").Plan(ctx)
+		require.NoError(t, err)
+		_, err = game.CreateToken(ctx, "p1")
+		require.NoError(t, err, "the other routes keep the VirtualWorldKey")
 	})
 
 	t.Run("NetworkFailuresAreRetryable", func(t *testing.T) {
@@ -207,7 +251,7 @@ func TestClient(t *testing.T) {
 		var ue *upstream.Error
 		require.ErrorAs(t, err, &ue)
 		require.Equal(t, http.StatusUnauthorized, ue.Status)
-		require.Equal(t, "invalid_api_key", ue.Code)
+		require.Equal(t, "invalid_api_key", strings.ToLower(ue.Code))
 
 		expiring := mustToken(t, bundle.client)
 		require.Eventually(t, func() bool {

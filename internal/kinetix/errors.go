@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/gamepipe/gamepipe/internal/upstream"
 )
@@ -56,22 +57,61 @@ var sentinels = map[string]error{
 	"payload_too_large":        ErrVideoTooLarge,
 }
 
+// normalizedSentinels is sentinels keyed by normalizeWord of the code.
+var normalizedSentinels = func() map[string]error {
+	m := make(map[string]error, len(sentinels))
+	for code, s := range sentinels {
+		m[normalizeWord(code)] = s
+	}
+	return m
+}()
+
 // errorFor turns a non-2xx answer into an error: the *upstream.Error, in
-// its sentinel when the code has one (or, for a body without a code, when
-// the status alone says it: 404).
+// its sentinel when the code names one. The code is matched leniently
+// (case and separators ignored: "TOKEN_USED", "tokenUsed"). When there is
+// no code, or one we do not know, the HTTP status and the route decide
+// (statusSentinel); 429 and 5xx stay plain retryable errors.
 func errorFor(op string, resp *http.Response) error {
 	e := upstream.FromResponse(service, op, resp, parseErrorBody)
-	if s, ok := sentinels[e.Code]; ok {
+	if s, ok := normalizedSentinels[normalizeWord(e.Code)]; ok && e.Code != "" {
 		return fmt.Errorf("%w: %w", s, e)
 	}
-	if e.Code == "" && e.Status == http.StatusNotFound {
-		return fmt.Errorf("%w: %w", ErrNotFound, e)
+	if s := statusSentinel(op, e.Status); s != nil {
+		return fmt.Errorf("%w: %w", s, e)
 	}
 	return e
 }
 
-// parseErrorBody reads {"error": code, "message": text}; a string "error"
-// with no "message" is taken as the message.
+// statusSentinel is the sentinel an HTTP status implies on a route when
+// the body names no code we know.
+func statusSentinel(op string, status int) error {
+	switch status {
+	case http.StatusBadRequest:
+		return ErrInvalidRequest
+	case http.StatusUnauthorized:
+		if op == "POST /v1/process" {
+			return ErrInvalidToken // the key was accepted to get the token
+		}
+		return ErrInvalidAPIKey
+	case http.StatusForbidden:
+		if strings.HasSuffix(op, "/validate") || strings.HasSuffix(op, "/retake") {
+			return ErrValidationFlowDisabled
+		}
+	case http.StatusNotFound:
+		return ErrNotFound
+	case http.StatusConflict:
+		if op == "POST /v1/process" {
+			return ErrTokenUsed
+		}
+		return ErrInvalidState
+	case http.StatusRequestEntityTooLarge:
+		return ErrVideoTooLarge
+	}
+	return nil
+}
+
+// parseErrorBody reads {"error": code, "message": text}, or a "code"
+// field, or {"error": {"code", "message"}}.
 func parseErrorBody(body []byte) (code, message string) {
 	var b struct {
 		Error   any    `json:"error"`
@@ -81,8 +121,14 @@ func parseErrorBody(body []byte) (code, message string) {
 	if json.Unmarshal(body, &b) != nil {
 		return "", ""
 	}
-	if s, ok := b.Error.(string); ok {
-		code = s
+	switch e := b.Error.(type) {
+	case string:
+		code = e
+	case map[string]any:
+		code, _ = e["code"].(string)
+		if m, ok := e["message"].(string); ok && b.Message == "" {
+			b.Message = m
+		}
 	}
 	if b.Code != "" {
 		code = b.Code

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -22,8 +23,76 @@ const (
 	StatusRejected           ProcessStatus = "rejected"
 )
 
-// Working reports a process still generating (pending or processing).
-func (s ProcessStatus) Working() bool { return s == StatusPending || s == StatusProcessing }
+// Working reports a process still generating: pending, processing, or a
+// status word this client does not know, which it treats as still running
+// until the caller's deadline rather than as a failure.
+func (s ProcessStatus) Working() bool {
+	switch s {
+	case StatusAwaitingValidation, StatusDone, StatusFailed, StatusRejected:
+		return false
+	}
+	return true
+}
+
+// processSynonyms maps other words a service may use for our statuses
+// (after normalizeWord) to them.
+var processSynonyms = map[string]ProcessStatus{
+	"completed": StatusDone, "complete": StatusDone, "succeeded": StatusDone, "success": StatusDone,
+	"finished": StatusDone, "error": StatusFailed, "errored": StatusFailed,
+	"awaitingvalidation": StatusAwaitingValidation, "pendingvalidation": StatusAwaitingValidation,
+}
+
+// UnmarshalJSON reads a status word leniently: case, spaces, hyphens and
+// underscores do not matter, and a few synonyms map to our words. Any
+// other word is kept as it came (Working then reports true).
+func (s *ProcessStatus) UnmarshalJSON(b []byte) error {
+	var w string
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	n := normalizeWord(w)
+	for _, known := range []ProcessStatus{StatusPending, StatusProcessing, StatusAwaitingValidation, StatusDone, StatusFailed, StatusRejected} {
+		if normalizeWord(string(known)) == n {
+			*s = known
+			return nil
+		}
+	}
+	if syn, ok := processSynonyms[n]; ok {
+		*s = syn
+		return nil
+	}
+	*s = ProcessStatus(w)
+	return nil
+}
+
+// UnmarshalJSON reads a token status leniently, like ProcessStatus.
+func (s *TokenState) UnmarshalJSON(b []byte) error {
+	var w string
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	n := normalizeWord(w)
+	for _, known := range []TokenState{TokenUnused, TokenUsed, TokenExpired} {
+		if normalizeWord(string(known)) == n {
+			*s = known
+			return nil
+		}
+	}
+	*s = TokenState(w)
+	return nil
+}
+
+// normalizeWord lower-cases s and keeps only letters and digits, so that
+// "TOKEN_USED", "tokenUsed" and "token-used" compare alike.
+func normalizeWord(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
 
 // Process is an ML process.
 type Process struct {
@@ -106,10 +175,12 @@ func (c *Client) CreateToken(ctx context.Context, userID string) (*Token, error)
 }
 
 // TokenStatus is GET /v1/process/token/{token}: whether the token is
-// unused, used (and by which process) or expired.
+// unused, used (and by which process) or expired. The document lists the
+// token among the headers as well: it is sent in both places.
 func (c *Client) TokenStatus(ctx context.Context, token, userID string) (*Token, error) {
 	var t Token
 	req := userRequest("GET /v1/process/token/{token}", "/v1/process/token/"+url.PathEscape(token), userID)
+	req.header = http.Header{"Token": {token}}
 	if err := c.call(ctx, req, &t); err != nil {
 		return nil, err
 	}

@@ -1,7 +1,9 @@
 // Package upstreamsim holds faithful simulators of the upstream APIs
 // gamepipe is a client of, each built from its document alone: kinetixsim
 // (kinetix-emote-api.txt) and generaitivsim (generaitiv-api.md). They import
-// only the standard library, never gamepipe's clients, so a misreading of a
+// the standard library and a few third-party libraries (a QR encoder, a
+// websocket, Keccak for checksum addresses), never gamepipe's packages, so
+// a misreading of a
 // document in a client cannot hide in a shared type. cmd/upstreamsim serves
 // them for the local stack and benchmarks; tests use them via httptest.
 package upstreamsim

@@ -1,6 +1,7 @@
 package generaitivsim
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -72,8 +73,8 @@ func (s *Server) handleLatestCollections(w http.ResponseWriter, r *http.Request,
 
 func sortCollections(cs []collection) {
 	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && (cs[j].CreatedAt.After(cs[j-1].CreatedAt) ||
-			cs[j].CreatedAt.Equal(cs[j-1].CreatedAt) && cs[j].Slug < cs[j-1].Slug); j-- {
+		for j := i; j > 0 && (cs[j].CreatedAt.After(cs[j-1].CreatedAt.Time) ||
+			cs[j].CreatedAt.Equal(cs[j-1].CreatedAt.Time) && cs[j].Slug < cs[j-1].Slug); j-- {
 			cs[j], cs[j-1] = cs[j-1], cs[j]
 		}
 	}
@@ -82,13 +83,10 @@ func sortCollections(cs []collection) {
 // handleCollectionTokens pages a collection's tokens: cursor is the offset
 // of the first token (default 0); a page shorter than pageSize is the last.
 func (s *Server) handleCollectionTokens(w http.ResponseWriter, r *http.Request, _ *user) {
-	cursor := 0
-	if v := r.URL.Query().Get("cursor"); v != "" {
-		var err error
-		if cursor, err = strconv.Atoi(v); err != nil || cursor < 0 {
-			writeErr(w, http.StatusBadRequest, "invalid_cursor", "cursor must be a non-negative integer")
-			return
-		}
+	cursor, ok := s.readCursor(r.URL.Query().Get("cursor"))
+	if !ok {
+		writeErr(w, http.StatusBadRequest, "invalid_cursor", "cursor is not one this API gave")
+		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -98,15 +96,44 @@ func (s *Server) handleCollectionTokens(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	out := []map[string]any{}
-	for _, t := range window(s.sortedTokens(func(t *token) bool { return t.Slug == c.Slug }), cursor, collectionPageSize) {
+	for _, t := range window(s.sortedTokens(c.holds), cursor, collectionPageSize) {
 		out = append(out, map[string]any{
-			"metadata": t.Metadata, "tokenId": t.TokenID, "collection": t.Collection, "status": t.Status,
+			"metadata": t.Metadata, "token_refresh_requested_at": t.Refreshed,
+			"tokenId": t.TokenID, "collection": t.Collection, "status": t.Status,
 			"total": "1", "entity": "TOKEN", "name": t.Metadata.Name, "created": t.Created, "modified": t.Created,
 			"contract_type": "ERC1155", "token_uri": tokenURI(t.TokenID), "amount": t.Amount,
 			"virtual_address": t.VirtualAddress, "pk": "TOKEN", "creator_address": t.Creator,
 		})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"pageSize": collectionPageSize, "result": out})
+	answer := map[string]any{"pageSize": collectionPageSize, "result": out}
+	if s.cfg.Variations {
+		// An opaque cursor for the next page, null after the last.
+		answer["cursor"] = nil
+		if len(out) == collectionPageSize {
+			answer["cursor"] = opaqueCursor(cursor + len(out))
+		}
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// readCursor reads a cursor: the offset of the first token, or in
+// variations mode an opaque cursor this simulator gave ("0" and "" start).
+func (s *Server) readCursor(v string) (int, bool) {
+	if v == "" || v == "0" {
+		return 0, true
+	}
+	if s.cfg.Variations {
+		raw, err := base64.RawURLEncoding.DecodeString(v)
+		rest, ok := strings.CutPrefix(string(raw), "sim-cursor:")
+		n, nerr := strconv.Atoi(rest)
+		return n, err == nil && ok && nerr == nil && n >= 0
+	}
+	n, err := strconv.Atoi(v)
+	return n, err == nil && n >= 0
+}
+
+func opaqueCursor(offset int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("sim-cursor:" + strconv.Itoa(offset)))
 }
 
 func tokenURI(id string) string {
@@ -244,12 +271,15 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, calle
 	c := s.findCollection(slug)
 	if c == nil {
 		c = &collection{Name: slug, Slug: slug, Address: virtualCollection, Owner: caller.Address, Virtual: true,
-			Status: "ACTIVE", VirtualAddress: caller.Address, CreatedAt: time.Now().UTC()}
+			Status: "ACTIVE", VirtualAddress: caller.Address, CreatedAt: now()}
 		s.cols[slug] = c
 	}
 	if !strings.EqualFold(c.Owner, caller.Address) {
 		writeErr(w, http.StatusForbidden, "forbidden", "the collection belongs to another user")
 		return
+	}
+	if body.Attributes == nil {
+		body.Attributes = []attribute{}
 	}
 	meta := metadata{Name: body.Name, Description: body.Description, Attributes: body.Attributes}
 	if t, ok := s.tokens[id]; ok {
@@ -262,7 +292,9 @@ func (s *Server) handleCreateToken(w http.ResponseWriter, r *http.Request, calle
 		return
 	}
 	s.tokens[id] = &token{Collection: virtualCollection, TokenID: id, Creator: caller.Address, Status: "ACTIVE",
-		VirtualAddress: c.VirtualAddress, Slug: c.Slug, Metadata: meta, Amount: body.Amount, Created: time.Now().UTC()}
+		VirtualAddress: c.VirtualAddress, Slug: c.Slug, Metadata: meta, Amount: body.Amount, Created: now(),
+		Listing: newListing(0, time.Now(), 0)}
+	s.tokens[id].Refreshed = s.tokens[id].Created
 	s.stats.TokensCreated++
 	writeJSON(w, http.StatusOK, map[string]string{"success": "true"})
 }

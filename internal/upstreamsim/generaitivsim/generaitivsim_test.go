@@ -114,9 +114,9 @@ func TestServer(t *testing.T) {
 		require.Equal(t, 14, page.PageSize)
 		require.Len(t, page.Result, 2)
 		require.Equal(t, "TOKEN", page.Result[0]["entity"])
-		status, _, _ = bundle.call(t, "GET", "/v1/q/latest-tokens?page_size=1000", nil)
+		status, _, _ = bundle.call(t, "GET", "/v1/q/latest-tokens/?page_size=1000", nil)
 		require.Equal(t, http.StatusBadRequest, status)
-		req, _ := http.NewRequest("GET", bundle.server.URL+"/v1/consumer/user-info", nil)
+		req, _ := http.NewRequest("GET", bundle.server.URL+"/v1/consumer/user-info/", nil)
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		resp.Body.Close()
@@ -169,12 +169,12 @@ func TestServer(t *testing.T) {
 func TestFromEnv(t *testing.T) {
 	t.Parallel()
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	addr, h, err := FromEnv(env(nil))
+	addr, h, err := FromEnv(env(map[string]string{"GENERAITIV_SIM_WS_ADDR": "127.0.0.1:0"}))
 	require.NoError(t, err)
 	require.Equal(t, DefaultAddr, addr)
 	require.NotNil(t, h)
 	addr, _, err = FromEnv(env(map[string]string{"GENERAITIV_SIM_ADDR": "127.0.0.1:0", "GENERAITIV_SIM_SECONDS": "0.5",
-		"GENERAITIV_SIM_KEYS": "a, b", "GENERAITIV_SIM_PAYMENT_REQUIRED": "1"}))
+		"GENERAITIV_SIM_KEYS": "a, b", "GENERAITIV_SIM_PAYMENT_REQUIRED": "1", "GENERAITIV_SIM_WS_ADDR": "127.0.0.1:0"}))
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:0", addr)
 	for k, v := range map[string]string{"GENERAITIV_SIM_SECONDS": "-1", "GENERAITIV_SIM_RATE": "x", "GENERAITIV_SIM_PAYMENT_REQUIRED": "maybe"} {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,17 @@ func (w *workload) callback() map[string]string {
 }
 
 func (s *Server) now() time.Time { return time.Now() }
+
+// A training id (0x and 64 hex digits, as the trainings list shows them)
+// names a custom model, which the document says is not supported yet; any
+// other model must have a slug's shape, which the document's placeholder
+// "<model slug without brackets>" does not.
+var (
+	trainingID = regexp.MustCompile(`^0x[0-9a-fA-F]{64}$`)
+	modelSlug  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$`)
+)
+
+const customModelsMsg = "custom models (training ids) are not supported yet; use a model slug"
 
 // genRequest is the document's POST /consumer/gen body.
 type genRequest struct {
@@ -106,7 +118,10 @@ func (s *Server) handleGen(w http.ResponseWriter, r *http.Request, caller *user)
 	}
 	wl := &workload{model: req.Model, prompt: req.Input.Prompt, width: 1024, height: 1024, steps: 50,
 		owner: caller.Address, base: baseURL(r), start: s.now(), duration: s.cfg.GenerationTime}
-	if msg := wl.apply(&req); msg != "" {
+	if msg := wl.apply(&req); msg == customModelsMsg {
+		writeErr(w, http.StatusBadRequest, "custom_models_unsupported", msg)
+		return
+	} else if msg != "" {
 		writeErr(w, http.StatusBadRequest, "invalid_input", msg)
 		return
 	}
@@ -145,6 +160,10 @@ func (wl *workload) apply(req *genRequest) string {
 	switch {
 	case strings.TrimSpace(req.Model) == "":
 		return "model is required"
+	case trainingID.MatchString(req.Model):
+		return customModelsMsg
+	case !modelSlug.MatchString(req.Model):
+		return "model must be a model slug"
 	case strings.TrimSpace(req.Input.Prompt) == "":
 		return "input.prompt is required"
 	}

@@ -35,6 +35,14 @@ type Config struct {
 	// WebhookRetryDelay is the pause between callback attempts. Defaults to
 	// 500ms.
 	WebhookRetryDelay time.Duration
+	// SeparateWebsocket stops ServeHTTP serving the websocket: it is then
+	// served only by WebsocketHandler, on an address of its own, as the
+	// document's separate websocket host has it.
+	SeparateWebsocket bool
+	// Variations makes answers differ from the examples the way the
+	// document allows: extra fields, other status words and casing, an
+	// opaque cursor (see docs/upstreams-generaitiv.md).
+	Variations bool
 	// Logger receives one line per notable event; nil discards them.
 	Logger *log.Logger
 }
@@ -122,20 +130,41 @@ func (s *Server) Stats() Stats {
 	return s.stats
 }
 
-// ServeHTTP implements http.Handler. A trailing slash is ignored, as the
-// document's examples use both forms.
+// ServeHTTP implements http.Handler. Paths must have the form the
+// document writes (see routes). The websocket is served here too unless
+// Config.SeparateWebsocket is set; WebsocketHandler serves it alone.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Upgrade") != "" && r.URL.Query().Get("id") != "" {
+	if s.cfg.Variations {
+		w = &variedWriter{ResponseWriter: w}
+	}
+	if !s.cfg.SeparateWebsocket && isWebsocket(r) {
 		s.handleWebsocket(w, r)
 		return
 	}
-	if p := r.URL.Path; len(p) > 1 && strings.HasSuffix(p, "/") {
-		r2 := r.Clone(r.Context())
-		r2.URL.Path = strings.TrimRight(p, "/")
-		r2.URL.RawPath = ""
-		r = r2
+	// ServeMux would redirect a path with or without an extra trailing
+	// slash to its registered form; a strict server answers 404.
+	_, pattern := s.mux.Handler(r)
+	if p := r.URL.Path; pattern != "/" && (strings.HasSuffix(pattern, "/{$}") != strings.HasSuffix(p, "/") || strings.Contains(p, "//")) {
+		writeErr(w, http.StatusNotFound, "not_found", "no such route (check the path's trailing slash)")
+		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// WebsocketHandler serves only the websocket, at the root of its own
+// address as the document has it; anything else is a 404.
+func (s *Server) WebsocketHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" || !isWebsocket(r) {
+			writeErr(w, http.StatusNotFound, "not_found", "this address serves the websocket only")
+			return
+		}
+		s.handleWebsocket(w, r)
+	})
+}
+
+func isWebsocket(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && r.URL.Query().Get("id") != ""
 }
 
 func (s *Server) routes() *http.ServeMux {
@@ -143,19 +172,25 @@ func (s *Server) routes() *http.ServeMux {
 	api := func(pattern string, h func(w http.ResponseWriter, r *http.Request, caller *user)) {
 		mux.HandleFunc(pattern, s.authed(h))
 	}
-	api("GET /v1/q/latest-tokens", s.handleLatestTokens)
-	api("GET /v1/q/latest-collections", s.handleLatestCollections)
-	api("GET /v1/tokens/collection/{slug}", s.handleCollectionTokens)
-	api("GET /v1/upload/token/{tokenId}/{fileName}", s.handleUploadURL)
-	api("GET /v1/u/{address}", s.handleUser)
-	api("GET /v1/u/{address}/collections", s.handleUserCollections)
+	// Each path is registered in the form the document writes it, trailing
+	// slash or not; another form is a 404, as on a strict server.
+	api("GET /v1/q/latest-tokens/{$}", s.handleLatestTokens)
+	api("GET /v1/q/latest-collections/{$}", s.handleLatestCollections)
+	api("GET /v1/tokens/collection/{slug}/{$}", s.handleCollectionTokens)
+	api("GET /v1/upload/token/{tokenId}/{fileName}/{$}", s.handleUploadURL)
+	api("GET /v1/u/{address}/{$}", s.handleUser)
+	api("GET /v1/u/{address}/collections/{$}", s.handleUserCollections)
+	// The document shows no URL for a collection's own route: both forms.
 	api("GET /v1/c/{slug}", s.handleCollection)
-	api("GET /v1/c/{address}/{tokenId}", s.handleToken)
-	api("GET /v1/c/virtual/slug-from-id/{tokenId}", s.handleSlugFromID)
+	api("GET /v1/c/{slug}/{$}", s.handleCollection)
+	api("GET /v1/c/{address}/{tokenId}/{$}", s.handleToken)
+	api("GET /v1/c/virtual/slug-from-id/{tokenId}/{$}", s.handleSlugFromID)
 	api("GET /v1/c/virtual/next/{address}", s.handleNextTokenID)
-	api("POST /v1/c/virtual/token/{slug}/{tokenId}", s.handleCreateToken)
-	api("GET /v1/consumer/user-info", s.handleUserInfo)
+	api("POST /v1/c/virtual/token/{slug}/{tokenId}/{$}", s.handleCreateToken)
+	api("GET /v1/consumer/user-info/{$}", s.handleUserInfo)
+	// The document names the training list both ways.
 	api("GET /v1/training/owned-by/me", s.handleTrainings)
+	api("GET /v1/training/owned-by-me", s.handleTrainings)
 	api("POST /v1/consumer/gen", s.handleGen)
 	mux.HandleFunc("PUT /upload/{tokenId}/{fileName}", s.handleUploadPut)
 	mux.HandleFunc("GET /images/asset/{name}", s.handleAssetImage)
@@ -208,6 +243,9 @@ func baseURL(r *http.Request) string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if _, ok := w.(*variedWriter); ok {
+		v = varied(v)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)

@@ -4,9 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/xml"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -35,36 +38,58 @@ func (s *Server) handleUploadURL(w http.ResponseWriter, r *http.Request, caller 
 		writeErr(w, http.StatusForbidden, "forbidden", "the token belongs to another user")
 		return
 	}
+	ctype := mime.TypeByExtension(path.Ext(file))
+	if !strings.HasPrefix(ctype, "image/") {
+		writeErr(w, http.StatusBadRequest, "invalid_file_name", "the file name must end in an image extension such as .png or .jpg")
+		return
+	}
+	ctype, _, _ = strings.Cut(ctype, ";")
 	exp := strconv.FormatInt(time.Now().Add(uploadTTL).Unix(), 10)
-	q := url.Values{"exp": {exp}, "sig": {s.uploadSig(id, file, exp)}}
+	q := url.Values{"exp": {exp}, "ct": {ctype}, "sig": {s.uploadSig(id, file, ctype, exp)}}
 	writeJSON(w, http.StatusOK, map[string]string{
 		"url": baseURL(r) + "/upload/" + url.PathEscape(id) + "/" + url.PathEscape(file) + "?" + q.Encode(),
 	})
 }
 
-func (s *Server) uploadSig(id, file, exp string) string {
+func (s *Server) uploadSig(id, file, ctype, exp string) string {
 	m := hmac.New(sha256.New, s.secret)
-	m.Write([]byte("upload\x00" + id + "\x00" + file + "\x00" + exp))
+	m.Write([]byte("upload\x00" + id + "\x00" + file + "\x00" + ctype + "\x00" + exp))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// handleUploadPut accepts the signed PUT and sets the token's image.
+// handleUploadPut accepts the signed PUT and sets the token's image. It
+// behaves like an object store's presigned PUT: the signature covers the
+// Content-Type, which must be sent exactly as signed; an Authorization
+// header is refused (the URL is the only credential); the length must be
+// declared and within the limit. Errors are the object store's XML.
 func (s *Server) handleUploadPut(w http.ResponseWriter, r *http.Request) {
 	id, file := strings.ToLower(r.PathValue("tokenId")), r.PathValue("fileName")
-	exp := r.URL.Query().Get("exp")
+	q := r.URL.Query()
+	exp, ctype := q.Get("exp"), q.Get("ct")
 	expUnix, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || time.Now().Unix() > expUnix ||
-		!hmac.Equal([]byte(r.URL.Query().Get("sig")), []byte(s.uploadSig(id, file, exp))) {
-		writeErr(w, http.StatusForbidden, "signature_invalid", "the upload URL is invalid or expired")
+	switch {
+	case r.Header.Get("Authorization") != "":
+		writeS3Err(w, http.StatusBadRequest, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter should be specified")
+		return
+	case err != nil || !hmac.Equal([]byte(q.Get("sig")), []byte(s.uploadSig(id, file, ctype, exp))):
+		writeS3Err(w, http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided")
+		return
+	case time.Now().Unix() > expUnix:
+		writeS3Err(w, http.StatusForbidden, "AccessDenied", "Request has expired")
+		return
+	case r.Header.Get("Content-Type") != ctype:
+		writeS3Err(w, http.StatusForbidden, "SignatureDoesNotMatch", "The Content-Type is not the one the URL was signed for")
+		return
+	case r.ContentLength < 0:
+		writeS3Err(w, http.StatusLengthRequired, "MissingContentLength", "You must provide the Content-Length HTTP header")
+		return
+	case r.ContentLength > maxUpload:
+		writeS3Err(w, http.StatusBadRequest, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUpload))
 	if err != nil {
-		writeErr(w, http.StatusRequestEntityTooLarge, "too_large", "the upload is too large")
-		return
-	}
-	if len(body) == 0 {
-		writeErr(w, http.StatusBadRequest, "empty", "the upload is empty")
+		writeS3Err(w, http.StatusBadRequest, "IncompleteBody", "The request body could not be read")
 		return
 	}
 	s.mu.Lock()
@@ -104,4 +129,15 @@ func (s *Server) UploadedImage(tokenID string) ([]byte, bool) {
 		}
 	}
 	return nil, false
+}
+
+// writeS3Err writes an object store's XML error.
+func writeS3Err(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	_ = xml.NewEncoder(w).Encode(struct {
+		XMLName xml.Name `xml:"Error"`
+		Code    string   `xml:"Code"`
+		Message string   `xml:"Message"`
+	}{Code: code, Message: msg})
 }

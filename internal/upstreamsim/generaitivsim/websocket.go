@@ -103,6 +103,17 @@ func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
 
 	sent := 0
 	send := func(m wsMessage) error {
+		if s.cfg.Variations {
+			// Other casing of the type words, and an ERROR explained under
+			// "message" rather than "error".
+			m.Type = strings.ToLower(m.Type)
+			if m.Error != "" {
+				data, _ := json.Marshal(map[string]any{"type": m.Type, "message": m.Error, "code": "GENERATION_FAILED"})
+				wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				return conn.Write(wctx, websocket.MessageText, data)
+			}
+		}
 		data, _ := json.Marshal(m)
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
@@ -120,6 +131,13 @@ func (s *Server) handleWebsocket(w http.ResponseWriter, r *http.Request) {
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	last := -1
+	if s.cfg.Variations {
+		// A type word the document does not name: a client must read it as
+		// still running.
+		if err := send(wsMessage{Type: "QUEUED"}); err != nil {
+			return
+		}
+	}
 	if err := send(wsMessage{Type: "IN_PROGRESS"}); err != nil {
 		return
 	}

@@ -22,10 +22,22 @@ const DefaultAddr = "127.0.0.1:4101"
 //	KINETIX_SIM_TOKEN_TTL        token lifetime, a Go duration (default 5m)
 //	KINETIX_SIM_LATENCY          added to every request, a Go duration
 //	KINETIX_SIM_FAULTS           fault rules, see ParseFaults
+//	KINETIX_SIM_GAME_KEYS        comma-separated GameAPIKeys, the only keys POST /v1/plans takes (default: any key)
+//	KINETIX_SIM_DEFAULT_WORLD    key of virtual world 1, for QR codes naming no world (default: the first key)
+//	KINETIX_SIM_VARIATIONS       1: answer with the variations the document allows
 func FromEnv(getenv func(string) string) (addr string, h http.Handler, err error) {
 	cfg := &Config{
-		Keys:           splitList(getenv("KINETIX_SIM_KEYS")),
-		ValidationKeys: splitList(getenv("KINETIX_SIM_VALIDATION_KEYS")),
+		Keys:            splitList(getenv("KINETIX_SIM_KEYS")),
+		ValidationKeys:  splitList(getenv("KINETIX_SIM_VALIDATION_KEYS")),
+		GameKeys:        splitList(getenv("KINETIX_SIM_GAME_KEYS")),
+		DefaultWorldKey: getenv("KINETIX_SIM_DEFAULT_WORLD"),
+	}
+	switch v := getenv("KINETIX_SIM_VARIATIONS"); v {
+	case "", "0", "false":
+	case "1", "true":
+		cfg.Variations = true
+	default:
+		return "", nil, fmt.Errorf("KINETIX_SIM_VARIATIONS: want 0 or 1, got %q", v)
 	}
 	if v := getenv("KINETIX_SIM_PROCESS_SECONDS"); v != "" {
 		secs, err := strconv.ParseFloat(v, 64)

@@ -44,6 +44,7 @@ func TestFromEnv(t *testing.T) {
 			req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/plans", nil)
 			require.NoError(t, err)
 			req.Header.Set("X-Api-Key", key)
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := http.DefaultClient.Do(req)
 			require.NoError(t, err)
 			resp.Body.Close()

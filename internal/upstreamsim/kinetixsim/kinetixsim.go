@@ -4,7 +4,10 @@
 // are usable once and for TokenTTL, processes that move through their
 // statuses over ProcessDuration, a validation flow switched on per key, and
 // fault injection (latency, 429 with Retry-After, 5xx, timeouts, failing or
-// never-ending processes) with counters a test can read.
+// never-ending processes) with counters a test can read. Every documented
+// header is checked (Content-Type included), GameAPIKeys can be told from
+// VirtualWorldKeys, and a variations mode answers the way a real service
+// may where the document is silent.
 //
 // Where the document is silent (response bodies, status names, error codes)
 // the choices are written down in docs/upstreams-kinetix.md; the client in
@@ -15,6 +18,8 @@ package kinetixsim
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
+	"mime"
 	"net/http"
 	"slices"
 	"sync"
@@ -44,6 +49,19 @@ type Config struct {
 	Faults []Fault
 	// Now returns the time; tests may move it. Defaults to time.Now.
 	Now func() time.Time
+	// GameKeys, when set, are the GameAPIKeys: POST /v1/plans takes only
+	// these, and the other routes (which take a VirtualWorldKey) refuse
+	// them. Empty: any accepted key works on every route.
+	GameKeys []string
+	// DefaultWorldKey is the key of "virtual world 1", the world a QR code
+	// is made for when the request names none. Defaults to the first of
+	// Keys, or "virtual-world-1".
+	DefaultWorldKey string
+	// Variations makes answers differ from our own choices the way the
+	// document allows: extra fields, other status words and casing, error
+	// codes in another form or missing, a QR code as JSON with a URL
+	// (docs/upstreams-kinetix.md).
+	Variations bool
 }
 
 // Server is the simulator, an http.Handler.
@@ -57,6 +75,8 @@ type Server struct {
 	validation map[string]bool
 	faults     []*Fault
 	stats      Stats
+	// lastDevToken is the latest QR code's token and world key.
+	lastDevToken [2]string
 }
 
 // New returns a simulator.
@@ -68,6 +88,12 @@ func New(cfg *Config) *Server {
 	c.ProcessDuration = cmp.Or(c.ProcessDuration, 3*time.Second)
 	c.TokenTTL = cmp.Or(c.TokenTTL, 5*time.Minute)
 	c.MaxVideoBytes = cmp.Or(c.MaxVideoBytes, 512<<20)
+	if c.DefaultWorldKey == "" {
+		c.DefaultWorldKey = "virtual-world-1"
+		if len(c.Keys) > 0 {
+			c.DefaultWorldKey = c.Keys[0]
+		}
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -100,30 +126,62 @@ func New(cfg *Config) *Server {
 }
 
 // ServeHTTP counts the request, applies latency and faults, checks the
-// x-api-key, and serves the route.
+// x-api-key and the Content-Type, and serves the route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, route := s.mux.Handler(r)
 	s.begin(route)
 	defer s.end()
 
+	if s.cfg.Variations {
+		w = &variedWriter{ResponseWriter: w}
+	}
 	if !s.inject(w, r, route) {
 		return
 	}
-	if route != "" && !s.authorized(w, r) {
+	if route != "" && (!s.authorized(w, r, route) || !contentTypeOK(w, r, route)) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
 }
 
-// authorized checks x-api-key: present, and listed when Keys is set.
-func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+// authorized checks x-api-key: present, listed when Keys is set, and of
+// the kind the route takes (a GameAPIKey for POST /v1/plans, a
+// VirtualWorldKey elsewhere) when GameKeys is set.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request, route string) bool {
 	key := r.Header.Get("X-Api-Key")
+	isGame := slices.Contains(s.cfg.GameKeys, key)
 	switch {
 	case key == "":
 		writeError(w, http.StatusUnauthorized, "missing_api_key", "the x-api-key header is required")
 		return false
+	case len(s.cfg.GameKeys) > 0 && route == "POST /v1/plans":
+		if !isGame {
+			writeError(w, http.StatusUnauthorized, "invalid_api_key", "POST /v1/plans takes a GameAPIKey as x-api-key")
+		}
+		return isGame
+	case isGame:
+		writeError(w, http.StatusUnauthorized, "invalid_api_key", "this route takes a VirtualWorldKey as x-api-key, not a GameAPIKey")
+		return false
 	case len(s.cfg.Keys) > 0 && !slices.Contains(s.cfg.Keys, key):
 		writeError(w, http.StatusUnauthorized, "invalid_api_key", "the x-api-key is not a known virtual world key")
+		return false
+	}
+	return true
+}
+
+// contentTypeOK checks the Content-Type the document marks required on
+// every route: application/json, except on POST /v1/process, whose body
+// carries the video file and so is multipart/form-data (the document says
+// application/json there too, which cannot carry a file).
+func contentTypeOK(w http.ResponseWriter, r *http.Request, route string) bool {
+	want := "application/json"
+	if route == "POST /v1/process" {
+		want = "multipart/form-data"
+	}
+	got, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if got != want {
+		writeError(w, http.StatusUnsupportedMediaType, "unsupported_media_type",
+			fmt.Sprintf("Content-Type must be %s, got %q", want, r.Header.Get("Content-Type")))
 		return false
 	}
 	return true
@@ -150,10 +208,17 @@ type errorBody struct {
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
+	if _, ok := w.(*variedWriter); ok {
+		writeJSON(w, status, variedError(status, code, msg))
+		return
+	}
 	writeJSON(w, status, errorBody{Error: code, Message: msg})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	if _, ok := w.(*variedWriter); ok {
+		v = varied(v)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)

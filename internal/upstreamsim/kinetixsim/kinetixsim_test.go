@@ -64,6 +64,16 @@ func (c *simClient) do(method, path string, header http.Header, body io.Reader) 
 	for k, v := range header {
 		req.Header[k] = v
 	}
+	// Every route takes a Content-Type, and the token status route the
+	// token as a header too (docs/upstreams-kinetix.md); the conformance
+	// test checks their absence.
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if tok, ok := strings.CutPrefix(path, "/v1/process/token/"); ok && req.Header.Get("Token") == "" {
+		tok, _, _ = strings.Cut(tok, "?")
+		req.Header.Set("Token", tok)
+	}
 	if c.key != "" {
 		req.Header.Set("X-Api-Key", c.key)
 	}

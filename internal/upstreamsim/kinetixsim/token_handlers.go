@@ -45,8 +45,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleTokenStatus is GET /v1/process/token/{token}: unused, used (with
-// the process it created) or expired.
+// the process it created) or expired. The document lists the token among
+// the route's headers as well as in its path: the header is required and
+// must name the same token.
 func (s *Server) handleTokenStatus(w http.ResponseWriter, r *http.Request) {
+	switch h := r.Header.Get("Token"); {
+	case h == "":
+		writeError(w, http.StatusBadRequest, "invalid_request", "the token header is required")
+		return
+	case h != r.PathValue("token"):
+		writeError(w, http.StatusBadRequest, "invalid_request", "the token header and the path name different tokens")
+		return
+	}
 	userID, ok := requireUserID(w, r)
 	if !ok {
 		return
@@ -66,14 +76,16 @@ func (s *Server) handleTokenStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleDevToken is GET /v1/process/dev-token: a QR code (PNG) carrying a
-// fresh token for the user, in the key's virtual world or the one named by
-// virtualWorldKey.
+// fresh token for the user. As the document says, the token is for virtual
+// world 1 (Config.DefaultWorldKey) unless the request names a world by one
+// of its keys (virtualWorldKey, query or body). In variations mode the
+// answer is JSON with the URL the QR code would carry.
 func (s *Server) handleDevToken(w http.ResponseWriter, r *http.Request) {
 	userID, ok := requireUserID(w, r)
 	if !ok {
 		return
 	}
-	world := r.Header.Get("X-Api-Key")
+	world := s.cfg.DefaultWorldKey
 	if k := r.URL.Query().Get("virtualWorldKey"); k != "" {
 		if len(s.cfg.Keys) > 0 && !slices.Contains(s.cfg.Keys, k) {
 			writeError(w, http.StatusBadRequest, "invalid_request", "virtualWorldKey is not a known key")
@@ -83,8 +95,14 @@ func (s *Server) handleDevToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	t := s.issueToken(world, userID, "")
+	s.lastDevToken = [2]string{t.token, world}
 	s.mu.Unlock()
-	code, err := qr.Encode("http://"+r.Host+"/dev/upload?token="+t.token, qr.M)
+	link := "http://" + r.Host + "/dev/upload?token=" + t.token
+	if s.cfg.Variations {
+		writeJSON(w, http.StatusOK, map[string]string{"url": link})
+		return
+	}
+	code, err := qr.Encode(link, qr.M)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal_error", "cannot encode the QR code")
 		return
@@ -94,6 +112,14 @@ func (s *Server) handleDevToken(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", fmt.Sprint(len(png)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(png)
+}
+
+// LastDevToken returns the token of the latest QR code and the key of the
+// virtual world it was made for.
+func (s *Server) LastDevToken() (token, worldKey string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastDevToken[0], s.lastDevToken[1]
 }
 
 // issueToken records a new token. Called with s.mu held.
