@@ -41,7 +41,7 @@ func (c *Client) Plan(ctx context.Context) (*Plan, error) {
 // the returned body; the call's timeout covers reading it.
 func (c *Client) DevTokenQR(ctx context.Context, userID string) (io.ReadCloser, error) {
 	const op = "GET /v1/process/dev-token"
-	resp, cancel, err := c.send(ctx, userRequest(op, "/v1/process/dev-token", userID))
+	resp, cancel, err := c.send(ctx, c.userRequest(op, "/v1/process/dev-token", userID))
 	if err != nil {
 		return nil, err
 	}

@@ -99,9 +99,10 @@ type Token struct {
 // for five minutes to create a process.
 func (c *Client) CreateToken(ctx context.Context, userID string) (*Token, error) {
 	var t Token
-	if err := c.call(ctx, userRequest("GET /v1/process/token", "/v1/process/token", userID), &t); err != nil {
+	if err := c.call(ctx, c.userRequest("GET /v1/process/token", "/v1/process/token", userID), &t); err != nil {
 		return nil, err
 	}
+	t.UserID = c.localUserID(t.UserID)
 	return &t, nil
 }
 
@@ -109,10 +110,11 @@ func (c *Client) CreateToken(ctx context.Context, userID string) (*Token, error)
 // unused, used (and by which process) or expired.
 func (c *Client) TokenStatus(ctx context.Context, token, userID string) (*Token, error) {
 	var t Token
-	req := userRequest("GET /v1/process/token/{token}", "/v1/process/token/"+url.PathEscape(token), userID)
+	req := c.userRequest("GET /v1/process/token/{token}", "/v1/process/token/"+url.PathEscape(token), userID)
 	if err := c.call(ctx, req, &t); err != nil {
 		return nil, err
 	}
+	t.UserID = c.localUserID(t.UserID)
 	return &t, nil
 }
 
@@ -123,6 +125,7 @@ func (c *Client) Process(ctx context.Context, uuid string) (*Process, error) {
 	if err := c.call(ctx, req, &p); err != nil {
 		return nil, err
 	}
+	p.UserID = c.localUserID(p.UserID)
 	return &p, nil
 }
 
@@ -133,6 +136,7 @@ func (c *Client) Validate(ctx context.Context, uuid string) (*Process, error) {
 	if err := c.call(ctx, uuidPost("POST /v1/process/{uuid}/validate", uuid, "validate"), &p); err != nil {
 		return nil, err
 	}
+	p.UserID = c.localUserID(p.UserID)
 	return &p, nil
 }
 
@@ -144,6 +148,7 @@ func (c *Client) Retake(ctx context.Context, uuid string) (*Token, error) {
 	if err := c.call(ctx, uuidPost("POST /v1/process/{uuid}/retake", uuid, "retake"), &t); err != nil {
 		return nil, err
 	}
+	t.UserID = c.localUserID(t.UserID)
 	return &t, nil
 }
 
