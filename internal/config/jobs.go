@@ -59,6 +59,23 @@ type Jobs struct {
 	// GeneraitivRateLimit is the most Generaitiv requests per second one
 	// process sends with one key (GENERAITIV_RATE_LIMIT).
 	GeneraitivRateLimit int
+
+	// AppKinetixInFlight and AppGeneraitivInFlight cap one app's running
+	// jobs on each queue, across every worker (APP_KINETIX_IN_FLIGHT,
+	// APP_GENERAITIV_IN_FLIGHT; defaults 10 and 5).
+	AppKinetixInFlight    int
+	AppGeneraitivInFlight int
+	// AppJobWait is the least snooze of a job whose app is at its cap
+	// (APP_JOB_WAIT, default 2s).
+	AppJobWait time.Duration
+	// AppStorageQuotaBytes caps the bytes one app keeps stored: models,
+	// emote videos and generated images (APP_STORAGE_QUOTA_BYTES, default
+	// 10GiB; off for none).
+	AppStorageQuotaBytes int64
+	// GeneraitivAppShare is the fraction of GeneraitivRateLimit one app
+	// without a key of its own may use of the shared key
+	// (GENERAITIV_APP_SHARE, default 0.5).
+	GeneraitivAppShare float64
 }
 
 func (r *reader) jobs() Jobs {
@@ -81,6 +98,14 @@ func (r *reader) jobs() Jobs {
 	j.GeneraitivDeadline = r.duration("GENERAITIV_DEADLINE", 10*time.Minute)
 	j.GeneraitivMaxImageBytes = int64(r.positiveInt("GENERAITIV_MAX_IMAGE_BYTES", 20<<20))
 	j.GeneraitivRateLimit = r.positiveInt("GENERAITIV_RATE_LIMIT", 5)
+	j.AppKinetixInFlight = r.positiveInt("APP_KINETIX_IN_FLIGHT", 10)
+	j.AppGeneraitivInFlight = r.positiveInt("APP_GENERAITIV_IN_FLIGHT", 5)
+	j.AppJobWait = r.duration("APP_JOB_WAIT", 2*time.Second)
+	j.AppStorageQuotaBytes = r.byteSize("APP_STORAGE_QUOTA_BYTES", 10<<30)
+	j.GeneraitivAppShare = r.positiveFloat("GENERAITIV_APP_SHARE", 0.5)
+	if j.GeneraitivAppShare > 1 {
+		r.fail("GENERAITIV_APP_SHARE", "must be at most 1", r.getenv("GENERAITIV_APP_SHARE"))
+	}
 	if v := r.getenv("GENERAITIV_WS_URL"); v != "" {
 		j.GeneraitivWSURL = r.url("GENERAITIV_WS_URL", "", "ws", "wss")
 	}
