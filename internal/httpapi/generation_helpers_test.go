@@ -76,6 +76,7 @@ type genTestOpts struct {
 	deadline     time.Duration
 	simTime      time.Duration
 	beforeCommit func(ctx context.Context, id uuid.UUID) error
+	storageQuota int64
 }
 
 func genSetup(t testing.TB, opts *genTestOpts) *genTestBundle {
@@ -115,7 +116,7 @@ func genSetup(t testing.TB, opts *genTestOpts) *genTestBundle {
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {
 			return store.KeyLookup(ctx, db.Pool, h)
 		},
-		Jobs: &JobDeps{Pool: db.Pool, River: insertClient, Blob: blobs, Generaitiv: routeDeps},
+		Jobs: &JobDeps{Pool: db.Pool, River: insertClient, Blob: blobs, Generaitiv: routeDeps, StorageQuotaBytes: opts.storageQuota},
 	})
 	require.NoError(t, err)
 	apiSrv.Config = api.HTTPServer("")
