@@ -106,7 +106,7 @@ func (g *appGate) Work(ctx context.Context, job *rivertype.JobRow, doInner func(
 	return doInner(ctx)
 }
 
-// middleware returns the gate for jobs about rows of table.
+// appGate returns the gate for jobs about rows of table.
 func (d *Deps) appGate(table string) []rivertype.WorkerMiddleware {
 	return []rivertype.WorkerMiddleware{&appGate{deps: d, table: table}}
 }
