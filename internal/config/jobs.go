@@ -22,6 +22,8 @@ type Jobs struct {
 	// PublicBaseURL is where upstream webhooks reach the api
 	// (PUBLIC_BASE_URL); empty means no webhooks (websocket instead).
 	PublicBaseURL string
+	// AppShare bounds each app's share of the queues, rate and storage.
+	AppShare
 
 	// JobTimeout bounds one run of a job (JOB_TIMEOUT).
 	JobTimeout time.Duration
@@ -59,23 +61,6 @@ type Jobs struct {
 	// GeneraitivRateLimit is the most Generaitiv requests per second one
 	// process sends with one key (GENERAITIV_RATE_LIMIT).
 	GeneraitivRateLimit int
-
-	// AppKinetixInFlight and AppGeneraitivInFlight cap one app's running
-	// jobs on each queue, across every worker (APP_KINETIX_IN_FLIGHT,
-	// APP_GENERAITIV_IN_FLIGHT; defaults 10 and 5).
-	AppKinetixInFlight    int
-	AppGeneraitivInFlight int
-	// AppJobWait is the least snooze of a job whose app is at its cap
-	// (APP_JOB_WAIT, default 2s).
-	AppJobWait time.Duration
-	// AppStorageQuotaBytes caps the bytes one app keeps stored: models,
-	// emote videos and generated images (APP_STORAGE_QUOTA_BYTES, default
-	// 10GiB; off for none).
-	AppStorageQuotaBytes int64
-	// GeneraitivAppShare is the fraction of GeneraitivRateLimit one app
-	// without a key of its own may use of the shared key
-	// (GENERAITIV_APP_SHARE, default 0.5).
-	GeneraitivAppShare float64
 }
 
 func (r *reader) jobs() Jobs {
@@ -94,18 +79,11 @@ func (r *reader) jobs() Jobs {
 		MaxVideoBytes:         int64(r.positiveInt("MAX_VIDEO_BYTES", 200<<20)),
 		MaxModelBytes:         int64(r.positiveInt("MAX_MODEL_BYTES", 200<<20)),
 	}
+	j.AppShare = r.appShare()
 	j.KinetixDeadline = r.duration("KINETIX_DEADLINE", 10*time.Minute)
 	j.GeneraitivDeadline = r.duration("GENERAITIV_DEADLINE", 10*time.Minute)
 	j.GeneraitivMaxImageBytes = int64(r.positiveInt("GENERAITIV_MAX_IMAGE_BYTES", 20<<20))
 	j.GeneraitivRateLimit = r.positiveInt("GENERAITIV_RATE_LIMIT", 5)
-	j.AppKinetixInFlight = r.positiveInt("APP_KINETIX_IN_FLIGHT", 10)
-	j.AppGeneraitivInFlight = r.positiveInt("APP_GENERAITIV_IN_FLIGHT", 5)
-	j.AppJobWait = r.duration("APP_JOB_WAIT", 2*time.Second)
-	j.AppStorageQuotaBytes = r.byteSize("APP_STORAGE_QUOTA_BYTES", 10<<30)
-	j.GeneraitivAppShare = r.positiveFloat("GENERAITIV_APP_SHARE", 0.5)
-	if j.GeneraitivAppShare > 1 {
-		r.fail("GENERAITIV_APP_SHARE", "must be at most 1", r.getenv("GENERAITIV_APP_SHARE"))
-	}
 	if v := r.getenv("GENERAITIV_WS_URL"); v != "" {
 		j.GeneraitivWSURL = r.url("GENERAITIV_WS_URL", "", "ws", "wss")
 	}

@@ -67,6 +67,8 @@ type genTestBundle struct {
 }
 
 type genTestOpts struct {
+	// storageQuota is JobDeps.StorageQuotaBytes (0: none).
+	storageQuota int64
 	// workers starts a River client working the generaitiv queue.
 	workers bool
 	// concurrency is the generaitiv queue's MaxWorkers (default 4).
@@ -76,7 +78,6 @@ type genTestOpts struct {
 	deadline     time.Duration
 	simTime      time.Duration
 	beforeCommit func(ctx context.Context, id uuid.UUID) error
-	storageQuota int64
 }
 
 func genSetup(t testing.TB, opts *genTestOpts) *genTestBundle {
