@@ -104,7 +104,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) { return store.KeyLookup(ctx, pool, h) },
 		Jobs: &httpapi.JobDeps{
 			Pool: pool, River: riverClient, Blob: blobs,
-			MaxVideoBytes: cfg.MaxVideoBytes, MaxModelBytes: cfg.MaxModelBytes,
+			MaxVideoBytes: cfg.MaxVideoBytes, MaxModelBytes: cfg.MaxModelBytes, StorageQuotaBytes: cfg.AppStorageQuotaBytes,
 			Kinetix: &httpapi.KinetixRouteDeps{BaseURL: cfg.KinetixBaseURL, APIKey: cfg.KinetixAPIKey,
 				GameAPIKey: cfg.KinetixGameAPIKey},
 			Generaitiv: &httpapi.GeneraitivRouteDeps{

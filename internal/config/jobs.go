@@ -27,6 +27,8 @@ type Jobs struct {
 	// PublicBaseURL is where upstream webhooks reach the api
 	// (PUBLIC_BASE_URL); empty means no webhooks (websocket instead).
 	PublicBaseURL string
+	// AppShare bounds each app's share of the queues, rate and storage.
+	AppShare
 
 	// JobTimeout bounds one run of a job (JOB_TIMEOUT).
 	JobTimeout time.Duration
@@ -93,6 +95,7 @@ func (r *reader) jobs() Jobs {
 		MaxVideoBytes:         int64(r.positiveInt("MAX_VIDEO_BYTES", 200<<20)),
 		MaxModelBytes:         int64(r.positiveInt("MAX_MODEL_BYTES", 200<<20)),
 	}
+	j.AppShare = r.appShare()
 	j.KinetixDeadline = r.duration("KINETIX_DEADLINE", 10*time.Minute)
 	j.GeneraitivDeadline = r.duration("GENERAITIV_DEADLINE", 10*time.Minute)
 	j.GeneraitivMaxImageBytes = int64(r.positiveInt("GENERAITIV_MAX_IMAGE_BYTES", 20<<20))

@@ -51,6 +51,10 @@ type Config struct {
 	RateLimit float64
 	// RateBurst is the burst allowed above RateLimit. Defaults to 10.
 	RateBurst int
+	// TenantShare is the fraction (0 to 1] of RateLimit and RateBurst one
+	// tenant may use of a key it shares with others (ForTenant). Defaults
+	// to 1: no bound.
+	TenantShare float64
 	// FollowReconnects is how many times Follow reconnects a websocket
 	// that drops before the workload ends. Defaults to 10.
 	FollowReconnects int
@@ -77,6 +81,9 @@ type Client struct {
 	limiters *limiters
 	// lim is limiters' bucket for key.
 	lim *rate.Limiter
+	// tenantLim, when set, is the tenant's own bucket on the key, taken
+	// before lim (ForTenant).
+	tenantLim *rate.Limiter
 }
 
 // limiters holds one token bucket per API key, shared by every Client made
@@ -86,6 +93,39 @@ type limiters struct {
 	burst int
 	mu    sync.Mutex
 	byKey map[[32]byte]*rate.Limiter
+
+	tenantRate  rate.Limit
+	tenantBurst int
+	// byTenant holds the tenants' buckets by hash of key and tenant. It
+	// grows with the tenants seen; a bucket idle long enough to be full
+	// again is dropped when the map passes maxTenantBuckets.
+	byTenant map[[32]byte]*rate.Limiter
+}
+
+// maxTenantBuckets bounds the tenant buckets kept in one process.
+const maxTenantBuckets = 10000
+
+func (l *limiters) getTenant(key, tenant string) *rate.Limiter {
+	h := sha256.Sum256([]byte(key + "\x00" + tenant))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byTenant == nil {
+		l.byTenant = map[[32]byte]*rate.Limiter{}
+	}
+	lim, ok := l.byTenant[h]
+	if !ok {
+		if len(l.byTenant) >= maxTenantBuckets {
+			now := time.Now()
+			for k, v := range l.byTenant {
+				if v.TokensAt(now) >= float64(l.tenantBurst) {
+					delete(l.byTenant, k)
+				}
+			}
+		}
+		lim = rate.NewLimiter(l.tenantRate, l.tenantBurst)
+		l.byTenant[h] = lim
+	}
+	return lim
 }
 
 func (l *limiters) get(key string) *rate.Limiter {
@@ -106,6 +146,10 @@ func New(cfg *Config) (*Client, error) {
 	c.RequestTimeout = cmp.Or(c.RequestTimeout, 30*time.Second)
 	c.RateLimit = cmp.Or(c.RateLimit, 5)
 	c.RateBurst = cmp.Or(c.RateBurst, 10)
+	c.TenantShare = cmp.Or(c.TenantShare, 1)
+	if c.TenantShare < 0 || c.TenantShare > 1 {
+		return nil, fmt.Errorf("generaitiv: TenantShare must be in (0, 1], got %v", c.TenantShare)
+	}
 	c.FollowReconnects = cmp.Or(c.FollowReconnects, 10)
 	c.FollowBackoff = cmp.Or(c.FollowBackoff, 250*time.Millisecond)
 	base, err := url.Parse(c.BaseURL)
@@ -132,6 +176,8 @@ func New(cfg *Config) (*Client, error) {
 		guarded:  &http.Client{Transport: NewGuard(c.AllowHosts).Transport(), CheckRedirect: checkRedirect},
 		limiters: &limiters{rate: rate.Limit(c.RateLimit), burst: c.RateBurst, byKey: map[[32]byte]*rate.Limiter{}},
 	}
+	cl.limiters.tenantRate = rate.Limit(c.RateLimit * c.TenantShare)
+	cl.limiters.tenantBurst = max(1, int(float64(c.RateBurst)*c.TenantShare))
 	cl.lim = cl.limiters.get(cl.key)
 	return cl, nil
 }
@@ -161,13 +207,29 @@ func (c *Client) WithKey(key string) *Client {
 		return c
 	}
 	cp := *c
-	cp.key, cp.lim = key, c.limiters.get(key)
+	cp.key, cp.lim, cp.tenantLim = key, c.limiters.get(key), nil
+	return &cp
+}
+
+// ForTenant returns a client on the same key whose calls for tenant also
+// take from the tenant's own bucket, TenantShare of the key's rate and
+// burst: tenants sharing a key cannot use more than that share of it each,
+// so one tenant's flood leaves the rest of the key's rate to the others.
+// The bucket is this process's, like the key's.
+func (c *Client) ForTenant(tenant string) *Client {
+	cp := *c
+	cp.tenantLim = c.limiters.getTenant(c.key, tenant)
 	return &cp
 }
 
 // do sends one REST call to path (relative to BaseURL, already escaped): rate limited, Bearer auth, JSON in and out, its
 // own timeout. A non-2xx answer is an *upstream.Error.
 func (c *Client) do(ctx context.Context, method, op, path string, query url.Values, in, out any) error {
+	if c.tenantLim != nil {
+		if err := c.tenantLim.Wait(ctx); err != nil {
+			return fmt.Errorf("error waiting for the generaitiv rate limiter: %w", err)
+		}
+	}
 	if err := c.lim.Wait(ctx); err != nil {
 		return fmt.Errorf("error waiting for the generaitiv rate limiter: %w", err)
 	}

@@ -230,6 +230,41 @@ func testClient(t *testing.T, variations bool) {
 		require.GreaterOrEqual(t, time.Since(start), 190*time.Millisecond)
 	})
 
+	t.Run("TenantShareOfASharedKey", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t, nil, nil)
+		// A rate so low nothing refills during the test: only the bursts
+		// count. The key allows 4 calls; each tenant half of that.
+		c, err := generaitiv.New(&generaitiv.Config{BaseURL: bundle.server.URL + "/v1/", APIKey: "k",
+			RateLimit: 0.0001, RateBurst: 4, TenantShare: 0.5})
+		require.NoError(t, err)
+		a, b := c.ForTenant("app-a"), c.ForTenant("app-b")
+		// A call that would have to wait fails at once under a deadline
+		// the limiter cannot meet.
+		now := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, time.Minute) }
+		for range 2 {
+			cctx, cancel := now()
+			_, err := a.UserInfo(cctx)
+			cancel()
+			require.NoError(t, err)
+		}
+		cctx, cancel := now()
+		_, err = a.UserInfo(cctx)
+		cancel()
+		require.ErrorContains(t, err, "rate limiter", "app A has used its share")
+		cctx, cancel = now()
+		_, err = b.UserInfo(cctx)
+		cancel()
+		require.NoError(t, err, "the rest of the key is left to app B")
+		cctx, cancel = now()
+		_, err = c.ForTenant("app-a").UserInfo(cctx)
+		cancel()
+		require.ErrorContains(t, err, "rate limiter", "the tenant's bucket is kept")
+
+		_, err = generaitiv.New(&generaitiv.Config{BaseURL: bundle.server.URL + "/v1/", TenantShare: 1.5})
+		require.Error(t, err)
+	})
+
 	t.Run("TokenChain", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t, nil, nil)

@@ -105,6 +105,12 @@ func (a *emoteAPI) handleRetake(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if r.ContentLength != 0 {
+		if err := a.s.checkStorageQuota(r.Context(), appID, r.ContentLength); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
 	up, f, err := a.optionalUpload(w, r)
 	if err != nil {
 		writeError(w, r, err)
@@ -143,6 +149,10 @@ func (a *emoteAPI) handleRetake(w http.ResponseWriter, r *http.Request) {
 func (a *emoteAPI) handleVideo(w http.ResponseWriter, r *http.Request) {
 	appID, id, ok := a.actionTarget(w, r)
 	if !ok {
+		return
+	}
+	if err := a.s.checkStorageQuota(r.Context(), appID, r.ContentLength); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	up, f, err := a.readVideoUpload(w, r)

@@ -38,6 +38,10 @@ func (a *emoteAPI) handleCreate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, newError(http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key must be at most 255 characters"))
 		return
 	}
+	if err := a.s.checkStorageQuota(r.Context(), app.AppID, r.ContentLength); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	up, err := a.readEmoteUpload(w, r)
 	if err != nil {
 		writeError(w, r, err)

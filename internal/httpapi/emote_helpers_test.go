@@ -60,6 +60,7 @@ type emoteEnvOpts struct {
 	sim           *kinetixsim.Config
 	maxVideoBytes int64
 	gameKey       string
+	storageQuota  int64
 }
 
 func newEmoteEnv(t testing.TB, opts *emoteEnvOpts) *emoteEnv {
@@ -87,7 +88,7 @@ func newEmoteEnv(t testing.TB, opts *emoteEnvOpts) *emoteEnv {
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {
 			return store.KeyLookup(ctx, db.Pool, h)
 		},
-		Jobs: &JobDeps{Pool: db.Pool, River: rc, Blob: blobs, MaxVideoBytes: cmp.Or(opts.maxVideoBytes, 1<<20),
+		Jobs: &JobDeps{Pool: db.Pool, River: rc, Blob: blobs, MaxVideoBytes: cmp.Or(opts.maxVideoBytes, 1<<20), StorageQuotaBytes: opts.storageQuota,
 			Kinetix: &KinetixRouteDeps{BaseURL: simSrv.URL, APIKey: emoteKinetixKey, Timeout: 5 * time.Second, GameAPIKey: opts.gameKey}},
 	})
 	require.NoError(t, err)

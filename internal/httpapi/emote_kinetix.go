@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -16,13 +15,18 @@ import (
 	"github.com/gamepipe/gamepipe/internal/upstream"
 )
 
-// clientFor is the Kinetix client with the app's own key, or the default.
+// clientFor is the Kinetix client with the app's own key, or the shared
+// key with the app's players in the app's own namespace, as the emote jobs
+// send them (docs/upstreams-kinetix.md, "Player ids upstream").
 func (a *emoteAPI) clientFor(ctx context.Context, appID uuid.UUID) (*kinetix.Client, error) {
 	key, _, err := store.AppUpstreamKeys(ctx, a.s.jobs.Pool, appID)
 	if err != nil {
 		return nil, err
 	}
-	return a.kinetix.WithAPIKey(cmp.Or(key, a.apiKey)), nil
+	if key == "" {
+		return a.kinetix.WithAPIKey(a.apiKey).WithUserNamespace(appID.String()), nil
+	}
+	return a.kinetix.WithAPIKey(key), nil
 }
 
 // handlePlan is GET /v1/kinetix/plan: the app's Kinetix subscription plan

@@ -246,6 +246,29 @@ func TestEmoteRoutes(t *testing.T) {
 		require.Equal(t, "kinetix_unavailable", a.body["error"])
 	})
 
+	t.Run("KinetixSharedKeyNamespacesUsers", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t, nil)
+		env := bundle.env
+
+		// App A asks for a QR code for app B's player: it must not be
+		// a token for the user B's own request gets.
+		before := env.sim.TokenUsers()
+		a := env.do(t, env.appA, http.MethodGet, "/v1/kinetix/qr?user_id=player-b", nil, "")
+		require.Equal(t, http.StatusOK, a.status, string(a.raw))
+		b := env.do(t, env.appB, http.MethodGet, "/v1/kinetix/qr?user_id=player-b", nil, "")
+		require.Equal(t, http.StatusOK, b.status, string(b.raw))
+
+		var users []string
+		for tok, u := range env.sim.TokenUsers() {
+			if _, ok := before[tok]; !ok {
+				require.Equal(t, emoteKinetixKey, u.Key)
+				users = append(users, u.UserID)
+			}
+		}
+		require.ElementsMatch(t, []string{env.appA.AppID.String() + ":player-b", env.appB.AppID.String() + ":player-b"}, users)
+	})
+
 	t.Run("ListPagesByCursor", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t, nil)

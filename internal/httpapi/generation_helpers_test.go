@@ -67,6 +67,8 @@ type genTestBundle struct {
 }
 
 type genTestOpts struct {
+	// storageQuota is JobDeps.StorageQuotaBytes (0: none).
+	storageQuota int64
 	// workers starts a River client working the generaitiv queue.
 	workers bool
 	// concurrency is the generaitiv queue's MaxWorkers (default 4).
@@ -119,7 +121,7 @@ func genSetup(t testing.TB, opts *genTestOpts) *genTestBundle {
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {
 			return store.KeyLookup(ctx, db.Pool, h)
 		},
-		Jobs: &JobDeps{Pool: db.Pool, River: insertClient, Blob: blobs, Generaitiv: routeDeps},
+		Jobs: &JobDeps{Pool: db.Pool, River: insertClient, Blob: blobs, Generaitiv: routeDeps, StorageQuotaBytes: opts.storageQuota},
 	})
 	require.NoError(t, err)
 	apiSrv.Config = api.HTTPServer("")

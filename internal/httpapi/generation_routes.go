@@ -107,6 +107,11 @@ func (h *generationHandlers) create(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	// The image comes later; refused while the app is at its quota.
+	if err := h.s.checkStorageQuota(r.Context(), key.AppID, 0); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.deps.MaxBodyBytes))
 	if err != nil {
 		writeError(w, r, bodyError(err, newError(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body exceeds %d bytes", h.deps.MaxBodyBytes))))

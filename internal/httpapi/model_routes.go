@@ -85,6 +85,10 @@ func (s *Server) handleModelUpload(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, modelTooLarge(limit))
 		return
 	}
+	if err := s.checkStorageQuota(r.Context(), info.AppID, r.ContentLength); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	appName, err := store.AppName(r.Context(), s.jobs.Pool, info.AppID)
 	if errors.Is(err, store.ErrNotFound) {
 		err = errUnauthorized // deleted since its key was cached

@@ -89,6 +89,9 @@ type JobDeps struct {
 	MaxVideoBytes int64
 	// MaxModelBytes caps an uploaded level model.
 	MaxModelBytes int64
+	// StorageQuotaBytes caps what one app keeps stored (models, emote
+	// videos, generated images); 0 is no quota.
+	StorageQuotaBytes int64
 	// Kinetix and Generaitiv configure the routes of those issues.
 	Kinetix    *KinetixRouteDeps
 	Generaitiv *GeneraitivRouteDeps

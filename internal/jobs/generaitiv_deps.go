@@ -72,11 +72,15 @@ func registerGeneraitiv(workers *river.Workers, deps *Deps) error {
 }
 
 // generaitivClient returns the client for an app: its own key if it has
-// one, else the process-wide key.
+// one, else the process-wide key with the app's bounded share of that
+// key's rate (generaitiv.Client.ForTenant).
 func (d *Deps) generaitivClient(ctx context.Context, appID uuid.UUID) (*generaitiv.Client, error) {
 	_, key, err := store.AppUpstreamKeys(ctx, d.Pool, appID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("error reading upstream keys of app %s: %w", appID, err)
+	}
+	if key == "" {
+		return d.Generaitiv.Client.ForTenant(appID.String()), nil
 	}
 	return d.Generaitiv.Client.WithKey(key), nil
 }

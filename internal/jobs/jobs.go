@@ -35,6 +35,9 @@ type Deps struct {
 	Generaitiv *GeneraitivDeps
 	// Now returns the time; tests may fix it. Defaults to time.Now.
 	Now func() time.Time
+	// AppShare bounds each app's share of the queues; zero values are
+	// the defaults.
+	AppShare AppShare
 }
 
 // Register adds every job kind whose dependencies are set to workers.
@@ -44,6 +47,9 @@ func Register(workers *river.Workers, deps *Deps) error {
 	}
 	if deps.Now == nil {
 		deps.Now = time.Now
+	}
+	if err := deps.AppShare.validate(); err != nil {
+		return err
 	}
 	river.AddWorker(workers, &MaintenanceCleanupWorker{deps: deps})
 	if deps.Blob != nil {

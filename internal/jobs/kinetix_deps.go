@@ -117,13 +117,19 @@ func registerKinetix(workers *river.Workers, deps *Deps) error {
 	return nil
 }
 
-// clientFor returns the client with the app's key.
+// clientFor returns the client with the app's key. On the shared key, the
+// app's players go upstream in the app's own namespace
+// (kinetix.WithUserNamespace with the app id), so apps sharing the key
+// cannot reach each other's players.
 func (k *kinetixRunner) clientFor(ctx context.Context, appID uuid.UUID) (*kinetix.Client, error) {
 	key, err := k.cfg.KeyFor(ctx, appID)
 	if err != nil {
 		return nil, fmt.Errorf("error reading the kinetix key of app %s: %w", appID, err)
 	}
-	return k.client.WithAPIKey(cmp.Or(key, k.cfg.APIKey)), nil
+	if key == "" {
+		return k.client.WithUserNamespace(appID.String()), nil
+	}
+	return k.client.WithAPIKey(key), nil
 }
 
 func (k *kinetixRunner) fault(stage string) {

@@ -90,11 +90,13 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		require.NoError(t, err)
 		return p.UUID
 	}
+	// newToken issues a token for the emote's player, in the app's
+	// namespace as the worker sends it.
 	newToken := func(t *testing.T, env *kinetixEnv) string {
 		t.Helper()
 		c, err := kinetix.New(&kinetix.Config{BaseURL: env.simURL, APIKey: testKinetixKey})
 		require.NoError(t, err)
-		tok, err := c.CreateToken(ctx, "player-1")
+		tok, err := c.WithUserNamespace(env.appID.String()).CreateToken(ctx, "player-1")
 		require.NoError(t, err)
 		return tok.Token
 	}
@@ -260,6 +262,19 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		require.Equal(t, store.EmoteQueued, bundle.env.get(t, e.ID).Status)
 	})
 
+	t.Run("OwnKeySendsTheUserAsIs", func(t *testing.T) {
+		t.Parallel()
+		w, bundle := setup(t, nil)
+		own := "app-own-key"
+		require.NoError(t, store.AppSetUpstreamKeys(ctx, bundle.env.db.Pool, bundle.env.appID, &own, nil))
+		e := bundle.env.newEmote(t, nil)
+
+		workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID})
+		got := bundle.env.get(t, e.ID)
+		require.Equal(t, store.EmoteProcessing, got.Status)
+		require.Equal(t, kinetixsim.TokenUser{Key: own, UserID: "player-1"}, bundle.env.sim.TokenUsers()[got.Token])
+	})
+
 	t.Run("RecoversTheProcessItsTokenMade", func(t *testing.T) {
 		t.Parallel()
 		w, bundle := setup(t, nil)
@@ -294,6 +309,19 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		require.Equal(t, store.EmoteProcessing, got.Status)
 		require.NotEqual(t, tok, got.Token)
 		require.Equal(t, 2, bundle.env.sim.Stats().TokensIssued)
+	})
+
+	t.Run("SharedKeySendsTheUserInTheAppsNamespace", func(t *testing.T) {
+		t.Parallel()
+		w, bundle := setup(t, nil)
+		e := bundle.env.newEmote(t, nil)
+
+		workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID})
+		got := bundle.env.get(t, e.ID)
+		require.Equal(t, store.EmoteProcessing, got.Status)
+		require.Equal(t, "player-1", got.UserID)
+		seen := bundle.env.sim.TokenUsers()[got.Token]
+		require.Equal(t, kinetixsim.TokenUser{Key: testKinetixKey, UserID: bundle.env.appID.String() + ":player-1"}, seen)
 	})
 
 	t.Run("ServerErrorReturnsForRetry", func(t *testing.T) {

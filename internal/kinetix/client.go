@@ -50,6 +50,7 @@ type Client struct {
 	base          *url.URL
 	key           string
 	gameKey       string // x-api-key of POST /v1/plans; empty: key
+	userNS        string // see WithUserNamespace
 	http          *http.Client
 	timeout       time.Duration
 	uploadTimeout time.Duration
@@ -149,8 +150,10 @@ func (c *Client) call(ctx context.Context, req *request, out any) error {
 }
 
 // userRequest is a GET whose userId goes, as the document has it, in a JSON
-// body, and also in the query string for proxies that drop GET bodies.
-func userRequest(op, path, userID string) *request {
+// body, and also in the query string for proxies that drop GET bodies. The
+// player's userID is sent in the client's namespace (WithUserNamespace).
+func (c *Client) userRequest(op, path, userID string) *request {
+	userID = c.UpstreamUserID(userID)
 	body, _ := json.Marshal(map[string]string{"userId": userID})
 	return &request{op: op, method: http.MethodGet, path: path, query: url.Values{"userId": {userID}},
 		body: bytes.NewReader(body), length: int64(len(body))}

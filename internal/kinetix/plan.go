@@ -69,9 +69,10 @@ type QRCode struct {
 // anything else is an error.
 func (c *Client) DevTokenQR(ctx context.Context, userID string) (*QRCode, error) {
 	const op = "GET /v1/process/dev-token"
-	body, _ := json.Marshal(map[string]string{"userId": userID, "virtualWorldKey": c.key})
+	uid := c.UpstreamUserID(userID)
+	body, _ := json.Marshal(map[string]string{"userId": uid, "virtualWorldKey": c.key})
 	req := &request{op: op, method: http.MethodGet, path: "/v1/process/dev-token",
-		query: url.Values{"userId": {userID}, "virtualWorldKey": {c.key}},
+		query: url.Values{"userId": {uid}, "virtualWorldKey": {c.key}},
 		body:  bytes.NewReader(body), length: int64(len(body))}
 	resp, cancel, err := c.send(ctx, req)
 	if err != nil {

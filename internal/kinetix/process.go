@@ -168,9 +168,10 @@ type Token struct {
 // for five minutes to create a process.
 func (c *Client) CreateToken(ctx context.Context, userID string) (*Token, error) {
 	var t Token
-	if err := c.call(ctx, userRequest("GET /v1/process/token", "/v1/process/token", userID), &t); err != nil {
+	if err := c.call(ctx, c.userRequest("GET /v1/process/token", "/v1/process/token", userID), &t); err != nil {
 		return nil, err
 	}
+	t.UserID = c.localUserID(t.UserID)
 	return &t, nil
 }
 
@@ -179,11 +180,12 @@ func (c *Client) CreateToken(ctx context.Context, userID string) (*Token, error)
 // token among the headers as well: it is sent in both places.
 func (c *Client) TokenStatus(ctx context.Context, token, userID string) (*Token, error) {
 	var t Token
-	req := userRequest("GET /v1/process/token/{token}", "/v1/process/token/"+url.PathEscape(token), userID)
+	req := c.userRequest("GET /v1/process/token/{token}", "/v1/process/token/"+url.PathEscape(token), userID)
 	req.header = http.Header{"Token": {token}}
 	if err := c.call(ctx, req, &t); err != nil {
 		return nil, err
 	}
+	t.UserID = c.localUserID(t.UserID)
 	return &t, nil
 }
 
@@ -194,6 +196,7 @@ func (c *Client) Process(ctx context.Context, uuid string) (*Process, error) {
 	if err := c.call(ctx, req, &p); err != nil {
 		return nil, err
 	}
+	p.UserID = c.localUserID(p.UserID)
 	return &p, nil
 }
 
@@ -204,6 +207,7 @@ func (c *Client) Validate(ctx context.Context, uuid string) (*Process, error) {
 	if err := c.call(ctx, uuidPost("POST /v1/process/{uuid}/validate", uuid, "validate"), &p); err != nil {
 		return nil, err
 	}
+	p.UserID = c.localUserID(p.UserID)
 	return &p, nil
 }
 
@@ -215,6 +219,7 @@ func (c *Client) Retake(ctx context.Context, uuid string) (*Token, error) {
 	if err := c.call(ctx, uuidPost("POST /v1/process/{uuid}/retake", uuid, "retake"), &t); err != nil {
 		return nil, err
 	}
+	t.UserID = c.localUserID(t.UserID)
 	return &t, nil
 }
 

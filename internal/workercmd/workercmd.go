@@ -111,10 +111,13 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		Generaitiv: &jobs.GeneraitivDeps{
 			ClientConfig: generaitiv.Config{
 				BaseURL: cfg.GeneraitivBaseURL, WSURL: cfg.GeneraitivWSURL, APIKey: cfg.GeneraitivAPIKey,
-				RateLimit: float64(cfg.GeneraitivRateLimit),
+				RateLimit: float64(cfg.GeneraitivRateLimit), TenantShare: cfg.GeneraitivAppShare,
 			},
 			PublicBaseURL: cfg.PublicBaseURL,
 			MaxImageBytes: cfg.GeneraitivMaxImageBytes,
+		},
+		AppShare: jobs.AppShare{
+			KinetixInFlight: cfg.AppKinetixInFlight, GeneraitivInFlight: cfg.AppGeneraitivInFlight, Wait: cfg.AppJobWait,
 		},
 	}); err != nil {
 		return err

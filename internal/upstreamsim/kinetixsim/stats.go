@@ -56,3 +56,21 @@ func (s *Server) end() {
 	defer s.mu.Unlock()
 	s.stats.InFlight--
 }
+
+// TokenUser is the virtual world (key) and user a token was issued to.
+type TokenUser struct {
+	Key    string
+	UserID string
+}
+
+// TokenUsers returns, for every token issued so far, the key and the
+// userId it was issued to, so a test can check what went upstream.
+func (s *Server) TokenUsers() map[string]TokenUser {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]TokenUser, len(s.tokens))
+	for tok, t := range s.tokens {
+		out[tok] = TokenUser{Key: t.key, UserID: t.userID}
+	}
+	return out
+}

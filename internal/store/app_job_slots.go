@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// AppSlotParams names a job run's slot among its app's slots on a queue.
+type AppSlotParams struct {
+	AppID   uuid.UUID
+	Queue   string
+	JobID   int64
+	Attempt int
+	// Cap is the most live slots the app may hold on the queue.
+	Cap int
+}
+
+// AppSlotTake takes a slot for the job run when the app holds fewer than
+// Cap live slots on the queue, and reports whether it did. Takers of one
+// app and queue are serialized by a transaction-scoped advisory lock;
+// slots whose River job no longer runs that attempt (a worker died, or a
+// release was lost) are dropped first. Taking again for the same run is a
+// no-op that answers true.
+func AppSlotTake(ctx context.Context, db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, p *AppSlotParams) (bool, error) {
+	taken := false
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+			"app_job_slots:"+p.AppID.String()+":"+p.Queue); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM app_job_slots s
+			WHERE s.app_id = $1 AND s.queue = $2 AND s.job_id <> $3 AND NOT EXISTS (
+				SELECT 1 FROM river_job j WHERE j.id = s.job_id AND j.state = 'running' AND j.attempt = s.attempt)`,
+			p.AppID, p.Queue, p.JobID); err != nil {
+			return err
+		}
+		var held int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM app_job_slots WHERE app_id = $1 AND queue = $2 AND job_id <> $3",
+			p.AppID, p.Queue, p.JobID).Scan(&held); err != nil {
+			return err
+		}
+		if held >= p.Cap {
+			return nil
+		}
+		taken = true
+		_, err := tx.Exec(ctx, `INSERT INTO app_job_slots (job_id, attempt, app_id, queue) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt, app_id = excluded.app_id,
+				queue = excluded.queue, taken_at = now()`,
+			p.JobID, p.Attempt, p.AppID, p.Queue)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("error taking a slot of app %s on queue %s for job %d: %w", p.AppID, p.Queue, p.JobID, err)
+	}
+	return taken, nil
+}
+
+// AppSlotRelease gives back the slot of a job run.
+func AppSlotRelease(ctx context.Context, db DBTX, jobID int64, attempt int) error {
+	if _, err := db.Exec(ctx, "DELETE FROM app_job_slots WHERE job_id = $1 AND attempt = $2", jobID, attempt); err != nil {
+		return fmt.Errorf("error releasing the slot of job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// AppSlotsHeld counts the slots an app holds on a queue, live or not.
+func AppSlotsHeld(ctx context.Context, db DBTX, appID uuid.UUID, queue string) (int, error) {
+	var n int
+	if err := db.QueryRow(ctx, "SELECT count(*) FROM app_job_slots WHERE app_id = $1 AND queue = $2", appID, queue).Scan(&n); err != nil {
+		return 0, fmt.Errorf("error counting the slots of app %s: %w", appID, err)
+	}
+	return n, nil
+}
+
+// JobAppID returns the app of the emote or generation a job is about:
+// table is "emotes" or "generations". A missing row is ErrNotFound.
+func JobAppID(ctx context.Context, db DBTX, table string, id uuid.UUID) (uuid.UUID, error) {
+	var q string
+	switch table {
+	case "emotes":
+		q = "SELECT app_id FROM emotes WHERE id = $1"
+	case "generations":
+		q = "SELECT app_id FROM generations WHERE id = $1"
+	default:
+		return uuid.Nil, fmt.Errorf("store: JobAppID does not know table %q", table)
+	}
+	var app uuid.UUID
+	err := db.QueryRow(ctx, q, id).Scan(&app)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, ErrNotFound
+	}
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("error reading the app of %s %s: %w", table, id, err)
+	}
+	return app, nil
+}
