@@ -6,7 +6,9 @@
 //  1. decides on NATS: the server at NATS_URL if eventstream.CheckServer
 //     passes, else natsd (the nats-server pinned in go.mod) started on
 //     NATSD_PORT with its store in DATA_DIR/nats, saying why in one line;
-//  2. runs `gamepipe migrate`;
+//  2. unless the environment names a secrets key, keeps a development one in
+//     DATA_DIR/secrets.key (created on the first start) for the children;
+//     then runs `gamepipe migrate`;
 //  3. on the first start creates a demo app (DATA_DIR/demo-app.json), and at
 //     every start prints its credentials and a curl command that posts a
 //     MessagePack event;
@@ -111,6 +113,13 @@ func (r *runner) run(ctx context.Context, procs []*Process) error {
 		return err
 	}
 	r.env = childEnv(r.cfg.Env, map[string]string{"NATS_URL": natsURL, "DATA_DIR": r.cfg.DataDir}, map[string]string{"LOG_FORMAT": "console"})
+	if !secretsKeyConfigured(r.env) {
+		path, err := EnsureSecretsKey(r.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		r.env = append(r.env, "GAMEPIPE_SECRETS_KEY_FILE="+path)
+	}
 
 	if _, err := r.runOnce(ctx, "migrate", false, "migrate"); err != nil {
 		return err

@@ -17,8 +17,12 @@ import (
 )
 
 // clientFor is the Kinetix client with the app's own key, or the default.
+// A disabled app (within the key cache's TTL of being disabled) is 403.
 func (a *emoteAPI) clientFor(ctx context.Context, appID uuid.UUID) (*kinetix.Client, error) {
-	key, _, err := store.AppUpstreamKeys(ctx, a.s.jobs.Pool, appID)
+	key, _, err := store.AppUpstreamKeys(ctx, a.s.jobs.Pool, a.s.jobs.Secrets, appID)
+	if errors.Is(err, store.ErrAppDisabled) {
+		return nil, newError(http.StatusForbidden, "app_disabled", "this app is disabled")
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
+	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 )
@@ -35,7 +36,15 @@ type Deps struct {
 	Generaitiv *GeneraitivDeps
 	// Now returns the time; tests may fix it. Defaults to time.Now.
 	Now func() time.Time
+	// Secrets opens the apps' sealed upstream keys; nil when no secrets
+	// key is configured (then only the process-wide keys, and app keys
+	// stored before sealing, can be used).
+	Secrets *auth.SecretBox
 }
+
+// appDisabledSnooze is how long a job of a disabled app waits before it
+// looks again: disabling is reversible, so its work is kept, not failed.
+const appDisabledSnooze = time.Minute
 
 // Register adds every job kind whose dependencies are set to workers.
 func Register(workers *river.Workers, deps *Deps) error {
