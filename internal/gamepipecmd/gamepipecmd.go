@@ -92,7 +92,14 @@ func migrate(ctx context.Context, cfg *config.Common, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "migrations: applied river %v, gamepipe %v\n", res.RiverVersions, res.Applied)
 	}
 	box, err := infra.SecretBox(cfg.SecretsKey)
-	if err != nil || box == nil {
+	if err != nil {
+		return err
+	}
+	if box == nil {
+		n, err := store.AppCountClearUpstreamKeys(ctx, pool)
+		if err == nil && n > 0 {
+			fmt.Fprintf(stdout, "upstream keys: %d stored in clear; set GAMEPIPE_SECRETS_KEY and run migrate again to seal them\n", n)
+		}
 		return err
 	}
 	n, err := store.AppSealUpstreamKeys(ctx, pool, box)

@@ -204,12 +204,13 @@ func TestRun(t *testing.T) {
 		_, err = db.Pool.Exec(ctx, "UPDATE apps SET kinetix_api_key = 'legacy-clear-key' WHERE id = $1", creds.AppID)
 		require.NoError(t, err)
 
-		_, err = runEnv(t, db, map[string]string{"GAMEPIPE_SECRETS_KEY": ""}, "migrate")
+		out, err := runEnv(t, db, map[string]string{"GAMEPIPE_SECRETS_KEY": ""}, "migrate")
 		require.NoError(t, err)
+		require.Contains(t, out, "1 stored in clear")
 		sk, _ := storedKeys(t, db, creds.AppID)
 		require.Equal(t, "legacy-clear-key", sk, "without a secrets key migrate leaves it")
 
-		out, err := run(t, db, "migrate")
+		out, err = run(t, db, "migrate")
 		require.NoError(t, err)
 		require.Contains(t, out, "sealed 1")
 		sk, _ = storedKeys(t, db, creds.AppID)

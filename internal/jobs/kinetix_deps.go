@@ -31,7 +31,7 @@ type KinetixDeps struct {
 	// BaseURL is the Kinetix API. Required.
 	BaseURL string
 	// APIKey is the x-api-key of apps without a key of their own (set with
-	// `gamepipe apps set --kinetix-key`). Required.
+	// `gamepipe apps set --kinetix-key-file`). Required.
 	APIKey string
 	// HTTPClient makes the upstream requests. Defaults to the kinetix
 	// client's pooled one.

@@ -132,3 +132,16 @@ func AppSealUpstreamKeys(ctx context.Context, db DBTX, box *auth.SecretBox) (int
 	}
 	return len(todo), nil
 }
+
+// AppCountClearUpstreamKeys counts the upstream keys still stored in clear.
+func AppCountClearUpstreamKeys(ctx context.Context, db DBTX) (int, error) {
+	var n int
+	err := db.QueryRow(ctx, `SELECT
+			count(*) FILTER (WHERE kinetix_api_key IS NOT NULL AND kinetix_api_key NOT LIKE 'gpenc1:%') +
+			count(*) FILTER (WHERE generaitiv_api_key IS NOT NULL AND generaitiv_api_key NOT LIKE 'gpenc1:%')
+		FROM apps`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("error counting upstream keys in clear: %w", err)
+	}
+	return n, nil
+}
