@@ -6,9 +6,7 @@
 //  1. decides on NATS: the server at NATS_URL if eventstream.CheckServer
 //     passes, else natsd (the nats-server pinned in go.mod) started on
 //     NATSD_PORT with its store in DATA_DIR/nats, saying why in one line;
-//  2. unless the environment names a secrets key, keeps a development one in
-//     DATA_DIR/secrets.key (created on the first start) for the children;
-//     then runs `gamepipe migrate`;
+//  2. runs `gamepipe migrate`;
 //  3. on the first start creates a demo app (DATA_DIR/demo-app.json), and at
 //     every start prints its credentials and a curl command that posts a
 //     MessagePack event;

@@ -18,7 +18,9 @@ const SecretsKeyFile = "secrets.key"
 // EnsureSecretsKey returns the path of DATA_DIR/secrets.key, creating it
 // (32 random bytes in base64, mode 0600) on the first start. It seals the
 // apps' upstream keys of a local run only: a deployment sets its own
-// GAMEPIPE_SECRETS_KEY or GAMEPIPE_SECRETS_KEY_FILE (README.md).
+// GAMEPIPE_SECRETS_KEY or GAMEPIPE_SECRETS_KEY_FILE (README.md). Unless the
+// environment names a secrets key, devrun gives every child this file, before
+// it runs `gamepipe migrate`.
 func EnsureSecretsKey(dataDir string) (string, error) {
 	path := filepath.Join(dataDir, SecretsKeyFile)
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
