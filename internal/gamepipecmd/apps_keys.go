@@ -1,7 +1,6 @@
 package gamepipecmd
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -54,27 +53,29 @@ func appsRotate(ctx context.Context, cfg *config.Common, args []string, stdout, 
 		return err
 	}
 	defer pool.Close()
-	creds := &store.AppCredentials{AppID: id}
-	var rotated []string
-	for _, k := range []struct {
-		want bool
-		kind auth.KeyKind
-	}{{*public, auth.KindPublic}, {*secret, auth.KindSecret}} {
-		if !k.want {
-			continue
-		}
-		c, err := store.AppRotateKey(ctx, pool, &store.AppRotateParams{AppID: id, Kind: k.kind, Grace: *grace})
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no app with id %s", id)
-		}
-		if err != nil {
-			return err
-		}
-		creds.PublicToken, creds.SecretKey = cmp.Or(c.PublicToken, creds.PublicToken), cmp.Or(c.SecretKey, creds.SecretKey)
-		rotated = append(rotated, string(k.kind))
+	var (
+		creds   *store.AppCredentials
+		rotated string
+	)
+	switch {
+	case *public && *secret:
+		creds, err = store.AppRotateKeys(ctx, pool, id, *grace)
+		rotated = "public and secret keys"
+	case *public:
+		creds, err = store.AppRotateKey(ctx, pool, &store.AppRotateParams{AppID: id, Kind: auth.KindPublic, Grace: *grace})
+		rotated = "public token"
+	default:
+		creds, err = store.AppRotateKey(ctx, pool, &store.AppRotateParams{AppID: id, Kind: auth.KindSecret, Grace: *grace})
+		rotated = "secret key"
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no app with id %s", id)
+	}
+	if err != nil {
+		return err
 	}
 	return printCreds(stdout, creds, *asJSON,
-		fmt.Sprintf("rotated the %s key of app %s (the old one expires in %s)", strings.Join(rotated, " and "), id, *grace))
+		fmt.Sprintf("rotated the %s of app %s (the old ones expire in %s)", rotated, id, *grace))
 }
 
 func appsDisable(ctx context.Context, cfg *config.Common, disable bool, args []string, stdout, stderr io.Writer) error {

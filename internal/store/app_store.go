@@ -79,25 +79,46 @@ func AppRotateKey(ctx context.Context, db interface {
 	if p.Kind != auth.KindPublic && p.Kind != auth.KindSecret {
 		return nil, fmt.Errorf("error rotating keys of app %s: unknown key kind %q", p.AppID, p.Kind)
 	}
-	creds := &AppCredentials{AppID: p.AppID}
+	return appRotate(ctx, db, p.AppID, p.Grace, p.Kind)
+}
+
+// AppRotateKeys issues a new public token and a new secret key for an app
+// at once; the old ones stop working after grace (zero: at once).
+// ErrNotFound for an unknown app.
+func AppRotateKeys(ctx context.Context, db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, appID uuid.UUID, grace time.Duration) (*AppCredentials, error) {
+	return appRotate(ctx, db, appID, grace, auth.KindPublic, auth.KindSecret)
+}
+
+// appRotate replaces the keys of the given kinds in one transaction.
+func appRotate(ctx context.Context, db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, appID uuid.UUID, grace time.Duration, kinds ...auth.KeyKind) (*AppCredentials, error) {
+	creds := &AppCredentials{AppID: appID}
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var exists bool
-		if err := tx.QueryRow(ctx, "SELECT true FROM apps WHERE id = $1 FOR UPDATE", p.AppID).Scan(&exists); err != nil {
-			return fmt.Errorf("error finding app %s: %w", p.AppID, mapErr(err))
+		if err := tx.QueryRow(ctx, "SELECT true FROM apps WHERE id = $1 FOR UPDATE", appID).Scan(&exists); err != nil {
+			return fmt.Errorf("error finding app %s: %w", appID, mapErr(err))
 		}
-		_, err := tx.Exec(ctx, `UPDATE app_keys SET expires_at = now() + make_interval(secs => $3)
-			WHERE app_id = $1 AND kind = $2 AND (expires_at IS NULL OR expires_at > now() + make_interval(secs => $3))`,
-			p.AppID, string(p.Kind), p.Grace.Seconds())
-		if err != nil {
-			return fmt.Errorf("error expiring %s keys of app %s: %w", p.Kind, p.AppID, err)
+		for _, kind := range kinds {
+			_, err := tx.Exec(ctx, `UPDATE app_keys SET expires_at = now() + make_interval(secs => $3)
+				WHERE app_id = $1 AND kind = $2 AND (expires_at IS NULL OR expires_at > now() + make_interval(secs => $3))`,
+				appID, string(kind), grace.Seconds())
+			if err != nil {
+				return fmt.Errorf("error expiring %s keys of app %s: %w", kind, appID, err)
+			}
+			key, err := insertKey(ctx, tx, appID, kind)
+			if err != nil {
+				return err
+			}
+			if kind == auth.KindPublic {
+				creds.PublicToken = key
+			} else {
+				creds.SecretKey = key
+			}
 		}
-		key, err := insertKey(ctx, tx, p.AppID, p.Kind)
-		if p.Kind == auth.KindPublic {
-			creds.PublicToken = key
-		} else {
-			creds.SecretKey = key
-		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, err

@@ -111,6 +111,25 @@ func TestApps(t *testing.T) {
 		require.Error(t, err)
 	})
 
+	t.Run("RotateBothAtOnce", func(t *testing.T) {
+		t.Parallel()
+		db := dbtest.NewSchema(t)
+		old, err := store.AppCreate(ctx, db.Pool, "game")
+		require.NoError(t, err)
+		fresh, err := store.AppRotateKeys(ctx, db.Pool, old.AppID, 0)
+		require.NoError(t, err)
+		for _, key := range []string{old.PublicToken, old.SecretKey} {
+			_, err = store.KeyLookup(ctx, db.Pool, auth.HashKey(key))
+			require.ErrorIs(t, err, store.ErrNotFound)
+		}
+		for _, key := range []string{fresh.PublicToken, fresh.SecretKey} {
+			_, err = store.KeyLookup(ctx, db.Pool, auth.HashKey(key))
+			require.NoError(t, err)
+		}
+		_, err = store.AppRotateKeys(ctx, db.Pool, uuid.New(), 0)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
 	t.Run("RotatePublicLeavesSecretWorking", func(t *testing.T) {
 		t.Parallel()
 		db := dbtest.NewSchema(t)
