@@ -89,6 +89,11 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 
+	secrets, err := infra.SecretBox(cfg.SecretsKey)
+	if err != nil {
+		return err
+	}
+
 	m := metrics.NewAPI()
 	flusher := export.NewFlushTrigger(nc, nil)
 	api, err := httpapi.New(&httpapi.Config{
@@ -111,6 +116,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 				Deadline: cfg.GeneraitivDeadline, PublicBaseURL: cfg.PublicBaseURL, NATS: nc,
 				MaxEventStreamsPerApp: cfg.SSEMaxStreamsPerApp,
 			},
+			Secrets: secrets,
 		},
 		FlushExports: func(ctx context.Context) (any, error) { return flusher.Trigger(ctx) },
 		Ready: []httpapi.Check{

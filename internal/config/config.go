@@ -5,11 +5,13 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -33,6 +35,11 @@ type Common struct {
 	LogFormat string
 	// LogLevel is a zerolog level name (LOG_LEVEL).
 	LogLevel string
+	// SecretsKey seals the apps' upstream API keys at rest (AES-256-GCM):
+	// 32 bytes, base64 in GAMEPIPE_SECRETS_KEY or in the file named by
+	// GAMEPIPE_SECRETS_KEY_FILE. Empty: upstream keys cannot be stored,
+	// and keys already sealed cannot be read.
+	SecretsKey []byte
 }
 
 // Defaults for Common.
@@ -195,8 +202,40 @@ func (r *reader) common() Common {
 		DataDir:     r.str("DATA_DIR", DefaultDataDir),
 		LogFormat:   r.oneOf("LOG_FORMAT", "auto", "auto", "json", "console"),
 		LogLevel:    r.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "error"),
+		SecretsKey:  r.secretsKey(),
 	}
 }
+
+// secretsKey reads GAMEPIPE_SECRETS_KEY, or the file GAMEPIPE_SECRETS_KEY_FILE
+// names: 32 bytes in standard base64. Its errors never print the key.
+func (r *reader) secretsKey() []byte {
+	const name, fileName = "GAMEPIPE_SECRETS_KEY", "GAMEPIPE_SECRETS_KEY_FILE"
+	v, from := strings.TrimSpace(r.getenv(name)), name
+	if path := strings.TrimSpace(r.getenv(fileName)); path != "" {
+		if v != "" {
+			r.errs = append(r.errs, fmt.Errorf("%s and %s: set only one", name, fileName))
+			return nil
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			r.errs = append(r.errs, fmt.Errorf("%s: error reading %s: %w", fileName, path, err))
+			return nil
+		}
+		v, from = strings.TrimSpace(string(raw)), fileName+" ("+path+")"
+	}
+	if v == "" {
+		return nil
+	}
+	key, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(key) != SecretsKeySize {
+		r.errs = append(r.errs, fmt.Errorf("%s: must be %d random bytes in base64 (openssl rand -base64 %d)", from, SecretsKeySize, SecretsKeySize))
+		return nil
+	}
+	return key
+}
+
+// SecretsKeySize is the size of the secrets key in bytes (AES-256).
+const SecretsKeySize = 32
 
 // redactURL hides a password in a URL so a config error never prints it.
 func redactURL(v string) string {

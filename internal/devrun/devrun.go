@@ -112,6 +112,13 @@ func (r *runner) run(ctx context.Context, procs []*Process) error {
 		return err
 	}
 	r.env = childEnv(r.cfg.Env, map[string]string{"NATS_URL": natsURL, "DATA_DIR": r.cfg.DataDir}, map[string]string{"LOG_FORMAT": "console"})
+	if !secretsKeyConfigured(r.env) {
+		path, err := EnsureSecretsKey(r.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		r.env = append(r.env, "GAMEPIPE_SECRETS_KEY_FILE="+path)
+	}
 
 	if _, err := r.runOnce(ctx, "migrate", false, "migrate"); err != nil {
 		return err

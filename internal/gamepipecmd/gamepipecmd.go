@@ -1,5 +1,5 @@
 // Package gamepipecmd is the admin command: `gamepipe migrate` and
-// `gamepipe apps create|list|rotate`.
+// `gamepipe apps create|list|rotate|disable|enable|set`.
 package gamepipecmd
 
 import (
@@ -23,12 +23,20 @@ import (
 const usage = `usage: gamepipe <command>
 
 commands:
-  migrate                                  create the database if missing and apply all migrations (idempotent)
+  migrate                                  create the database if missing and apply all migrations (idempotent);
+                                           with a secrets key, also seals upstream keys still stored in clear
   apps create --name NAME [--json]         create an app; prints its app_id, public_token and secret_key once
   apps list [--json]                       list apps
-  apps rotate --app ID [--grace D] [--json] issue new keys; old ones stop working after the grace (default 0)
-  apps set --app ID [--kinetix-key K] [--generaitiv-key K]
-                                           give an app its own upstream keys ("" clears one)
+  apps rotate --app ID (--public | --secret) [--grace D] [--json]
+                                           issue a new public token or secret key (or both, given both flags);
+                                           the old one stops working after the grace (default 0)
+  apps disable --app ID                    the app's keys stop authenticating and its jobs wait
+  apps enable --app ID                     undo disable
+  apps set --app ID [--kinetix-key-file PATH | --kinetix-key-env NAME | --clear-kinetix-key]
+                    [--generaitiv-key-file PATH | --generaitiv-key-env NAME | --clear-generaitiv-key]
+                                           give an app its own upstream keys, read from a file (/dev/stdin
+                                           works) or an environment variable, never from the command line;
+                                           they are stored sealed with GAMEPIPE_SECRETS_KEY
 `
 
 // ErrUsage is returned for a malformed command line; the usage was printed.
@@ -59,7 +67,9 @@ func Run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		case "rotate":
 			return appsRotate(ctx, cfg, args[2:], stdout, stderr)
 		case "set":
-			return appsSet(ctx, cfg, args[2:], stdout, stderr)
+			return appsSet(ctx, cfg, getenv, args[2:], stdout, stderr)
+		case "disable", "enable":
+			return appsDisable(ctx, cfg, args[1] == "disable", args[2:], stdout, stderr)
 		}
 	}
 	fmt.Fprint(stderr, usage)
@@ -78,9 +88,27 @@ func migrate(ctx context.Context, cfg *config.Common, stdout io.Writer) error {
 	}
 	if len(res.Applied) == 0 && len(res.RiverVersions) == 0 {
 		fmt.Fprintln(stdout, "migrations: up to date")
-		return nil
+	} else {
+		fmt.Fprintf(stdout, "migrations: applied river %v, gamepipe %v\n", res.RiverVersions, res.Applied)
 	}
-	fmt.Fprintf(stdout, "migrations: applied river %v, gamepipe %v\n", res.RiverVersions, res.Applied)
+	box, err := infra.SecretBox(cfg.SecretsKey)
+	if err != nil {
+		return err
+	}
+	if box == nil {
+		n, err := store.AppCountClearUpstreamKeys(ctx, pool)
+		if err == nil && n > 0 {
+			fmt.Fprintf(stdout, "upstream keys: %d stored in clear; set GAMEPIPE_SECRETS_KEY and run migrate again to seal them\n", n)
+		}
+		return err
+	}
+	n, err := store.AppSealUpstreamKeys(ctx, pool, box)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		fmt.Fprintf(stdout, "upstream keys: sealed %d stored in clear (secrets key %s)\n", n, box.KeyID())
+	}
 	return nil
 }
 
@@ -113,42 +141,18 @@ func appsCreate(ctx context.Context, cfg *config.Common, args []string, stdout, 
 	return printCreds(stdout, creds, *asJSON, "created app "+*name)
 }
 
-func appsRotate(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("rotate", stderr)
-	app := fs.String("app", "", "the app's id")
-	grace := fs.Duration("grace", 0, "how long the old keys keep working")
-	asJSON := fs.Bool("json", false, "print the new keys as JSON")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	id, err := uuid.Parse(*app)
-	if err != nil {
-		return fmt.Errorf("%w: --app must be an app id (a UUID)", ErrUsage)
-	}
-	if *grace < 0 {
-		return fmt.Errorf("%w: --grace must not be negative", ErrUsage)
-	}
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-admin", 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	creds, err := store.AppRotateKeys(ctx, pool, id, *grace)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no app with id %s", id)
-	}
-	if err != nil {
-		return err
-	}
-	return printCreds(stdout, creds, *asJSON, fmt.Sprintf("rotated keys of app %s (old keys expire in %s)", id, *grace))
-}
-
 func printCreds(w io.Writer, creds *store.AppCredentials, asJSON bool, title string) error {
 	if asJSON {
 		return json.NewEncoder(w).Encode(creds)
 	}
-	fmt.Fprintf(w, "%s\n\n  app_id:       %s\n  public_token: %s   (for game clients: x-public-token)\n  secret_key:   %s   (for servers: x-api-key or Authorization: Bearer)\n\nThe keys are shown only now; gamepipe stores only their hashes.\n",
-		title, creds.AppID, creds.PublicToken, creds.SecretKey)
+	fmt.Fprintf(w, "%s\n\n  app_id:       %s\n", title, creds.AppID)
+	if creds.PublicToken != "" {
+		fmt.Fprintf(w, "  public_token: %s   (for game clients: x-public-token)\n", creds.PublicToken)
+	}
+	if creds.SecretKey != "" {
+		fmt.Fprintf(w, "  secret_key:   %s   (for servers: x-api-key or Authorization: Bearer)\n", creds.SecretKey)
+	}
+	fmt.Fprintln(w, "\nThe keys are shown only now; gamepipe stores only their hashes.")
 	return nil
 }
 
@@ -169,59 +173,26 @@ func appsList(ctx context.Context, cfg *config.Common, args []string, stdout, st
 	}
 	if *asJSON {
 		type row struct {
-			AppID      uuid.UUID `json:"app_id"`
-			Name       string    `json:"name"`
-			CreatedAt  time.Time `json:"created_at"`
-			ActiveKeys int       `json:"active_keys"`
+			AppID      uuid.UUID  `json:"app_id"`
+			Name       string     `json:"name"`
+			CreatedAt  time.Time  `json:"created_at"`
+			ActiveKeys int        `json:"active_keys"`
+			DisabledAt *time.Time `json:"disabled_at,omitempty"`
 		}
 		out := make([]row, len(apps))
 		for i, a := range apps {
-			out[i] = row{a.ID, a.Name, a.CreatedAt, a.ActiveKeys}
+			out[i] = row{a.ID, a.Name, a.CreatedAt, a.ActiveKeys, a.DisabledAt}
 		}
 		return json.NewEncoder(stdout).Encode(out)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP ID\tNAME\tCREATED\tACTIVE KEYS")
+	fmt.Fprintln(tw, "APP ID\tNAME\tCREATED\tACTIVE KEYS\tDISABLED")
 	for _, a := range apps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.ID, a.Name, a.CreatedAt.UTC().Format(time.RFC3339), a.ActiveKeys)
+		disabled := "-"
+		if a.DisabledAt != nil {
+			disabled = a.DisabledAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", a.ID, a.Name, a.CreatedAt.UTC().Format(time.RFC3339), a.ActiveKeys, disabled)
 	}
 	return tw.Flush()
-}
-
-func appsSet(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("set", stderr)
-	app := fs.String("app", "", "the app's id")
-	kinetix := fs.String("kinetix-key", "", "the app's Kinetix API key (empty clears it)")
-	generaitiv := fs.String("generaitiv-key", "", "the app's Generaitiv API key (empty clears it)")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	id, err := uuid.Parse(*app)
-	if err != nil {
-		return fmt.Errorf("%w: --app must be an app id (a UUID)", ErrUsage)
-	}
-	var kin, gen *string
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "kinetix-key":
-			kin = kinetix
-		case "generaitiv-key":
-			gen = generaitiv
-		}
-	})
-	if kin == nil && gen == nil {
-		return fmt.Errorf("%w: nothing to set: give --kinetix-key and/or --generaitiv-key", ErrUsage)
-	}
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-admin", 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := store.AppSetUpstreamKeys(ctx, pool, id, kin, gen); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no app with id %s", id)
-	} else if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "updated upstream keys of app %s\n", id)
-	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -61,9 +62,10 @@ type Config struct {
 	// FollowBackoff is the first pause before a reconnect; it doubles up to
 	// 5s. Defaults to 250ms.
 	FollowBackoff time.Duration
-	// AllowHosts are host[:port] values the SSRF guard lets through even on
-	// private or loopback addresses (the configured upstreams). The hosts
-	// of BaseURL and WSURL are always added.
+	// AllowHosts are host:port values the SSRF guard lets through even on
+	// private or loopback addresses (the configured upstreams); a bare host
+	// means port 443. The host and port of BaseURL and WSURL (the scheme's
+	// port when the URL names none) are always added.
 	AllowHosts []string
 	// Transport carries REST calls to BaseURL. Defaults to a clone of
 	// http.DefaultTransport.
@@ -163,7 +165,7 @@ func New(cfg *Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.AllowHosts = append(append([]string{}, c.AllowHosts...), base.Host, ws.Host)
+	c.AllowHosts = append(append([]string{}, c.AllowHosts...), hostPort(base), hostPort(ws))
 	if c.Transport == nil {
 		c.Transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
@@ -180,6 +182,19 @@ func New(cfg *Config) (*Client, error) {
 	cl.limiters.tenantBurst = max(1, int(float64(c.RateBurst)*c.TenantShare))
 	cl.lim = cl.limiters.get(cl.key)
 	return cl, nil
+}
+
+// hostPort is u's host and port, the scheme's default port when u names
+// none.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "443"
+		if u.Scheme == "http" || u.Scheme == "ws" {
+			port = "80"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 func wsURL(base *url.URL, given string) (*url.URL, error) {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -146,11 +147,97 @@ func TestOpenImage(t *testing.T) {
 
 func TestForbidden(t *testing.T) {
 	t.Parallel()
-	for addr, forbidden := range map[string]bool{
-		"127.0.0.1": true, "10.1.2.3": true, "172.16.0.1": true, "192.168.1.1": true, "169.254.169.254": true,
-		"100.64.0.1": true, "0.0.0.0": true, "::1": true, "fe80::1": true, "fc00::1": true, "::ffff:10.0.0.1": true,
-		"64:ff9b::a00:1": true, "224.0.0.1": true, "8.8.8.8": false, "1.1.1.1": false, "2606:4700:4700::1111": false,
-	} {
-		require.Equal(t, forbidden, generaitiv.Forbidden(netip.MustParseAddr(addr)) != "", addr)
+
+	t.Run("SpecialPurposeRanges", func(t *testing.T) {
+		t.Parallel()
+		// One address inside each range that is not globally reachable,
+		// and its edges where the range is small enough to get wrong.
+		for _, addr := range []string{
+			"0.0.0.0", "0.255.255.255", "10.0.0.1", "10.255.255.255", "100.64.0.1", "100.127.255.255",
+			"127.0.0.1", "127.255.255.254", "169.254.169.254", "172.16.0.1", "172.31.255.255",
+			"192.0.0.1", "192.0.0.255", "192.0.2.1", "192.88.99.1", "192.168.1.1", "198.18.0.1",
+			"198.19.255.255", "198.51.100.7", "203.0.113.9", "224.0.0.1", "239.255.255.255",
+			"240.0.0.1", "255.255.255.254", "255.255.255.255",
+			"::", "::1", "::ffff:10.0.0.1", "::ffff:127.0.0.1", "::ffff:100.64.0.1", "::10.0.0.1",
+			"64:ff9b::a00:1", "64:ff9b::7f00:1", "64:ff9b:1::1", "100::1", "100::ffff:ffff:ffff:ffff",
+			"2001::1", "2001:1ff:ffff::1", "2001:db8::1", "2002::1", "2002:808:808::1", "3fff::1",
+			"5f00::1", "fc00::1", "fdff::1", "fe80::1", "febf::1", "fec0::1", "feff::1", "ff02::1",
+			"ff0e::1", "4000::1", "::2",
+		} {
+			require.NotEmpty(t, generaitiv.Forbidden(netip.MustParseAddr(addr)), addr)
+		}
+	})
+
+	t.Run("PublicAddressesAllowed", func(t *testing.T) {
+		t.Parallel()
+		for _, addr := range []string{
+			"8.8.8.8", "1.1.1.1", "100.63.255.255", "100.128.0.1", "172.15.255.255", "172.32.0.1",
+			"192.0.1.1", "192.88.98.1", "198.17.255.255", "198.20.0.1", "223.255.255.255",
+			"::ffff:8.8.8.8", "64:ff9b::808:808", "2001:200::1", "2606:4700:4700::1111", "2a00:1450::1",
+		} {
+			require.Empty(t, generaitiv.Forbidden(netip.MustParseAddr(addr)), addr)
+		}
+	})
+}
+
+func TestGuardAllowList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	listen := func(t *testing.T) (*countingListener, string) {
+		t.Helper()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		cl := &countingListener{Listener: ln}
+		go func() {
+			for {
+				c, err := cl.Accept()
+				if err != nil {
+					return
+				}
+				_ = c.Close()
+			}
+		}()
+		t.Cleanup(func() { _ = ln.Close() })
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		return cl, port
 	}
+
+	t.Run("BareHostIsNotEveryPort", func(t *testing.T) {
+		t.Parallel()
+		ln, port := listen(t)
+		g := generaitiv.NewGuard([]string{"localhost", "127.0.0.1"})
+		for _, addr := range []string{"localhost:" + port, "127.0.0.1:" + port} {
+			_, err := g.DialContext(ctx, "tcp", addr)
+			require.ErrorIs(t, err, generaitiv.ErrUnsafeLink, addr)
+		}
+		require.Zero(t, ln.accepts.Load())
+	})
+
+	t.Run("ExactHostAndPort", func(t *testing.T) {
+		t.Parallel()
+		allowed, allowedPort := listen(t)
+		other, otherPort := listen(t)
+		g := generaitiv.NewGuard([]string{"127.0.0.1:" + allowedPort})
+		conn, err := g.DialContext(ctx, "tcp", "127.0.0.1:"+allowedPort)
+		require.NoError(t, err)
+		require.NoError(t, conn.Close())
+		require.Eventually(t, func() bool { return allowed.accepts.Load() == 1 }, 10*time.Second, 10*time.Millisecond)
+
+		_, err = g.DialContext(ctx, "tcp", "127.0.0.1:"+otherPort)
+		require.ErrorIs(t, err, generaitiv.ErrUnsafeLink)
+		require.Zero(t, other.accepts.Load())
+	})
+
+	t.Run("UpstreamWithoutPortIsItsSchemePort", func(t *testing.T) {
+		t.Parallel()
+		ln, port := listen(t)
+		// The client allows its BaseURL's host on the scheme's port only:
+		// another port on the same host is refused like any loopback link.
+		c, err := generaitiv.New(&generaitiv.Config{BaseURL: "http://localhost/v1/", APIKey: "k"})
+		require.NoError(t, err)
+		_, err = c.OpenImage(ctx, "http://localhost:"+port+"/x.png", 1<<10)
+		require.ErrorIs(t, err, generaitiv.ErrUnsafeLink)
+		require.Zero(t, ln.accepts.Load())
+	})
 }

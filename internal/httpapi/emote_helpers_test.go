@@ -61,7 +61,18 @@ type emoteEnvOpts struct {
 	maxVideoBytes int64
 	gameKey       string
 	storageQuota  int64
+	// keyCacheTTL is the api's KeyCacheTTL; zero is its default.
+	keyCacheTTL time.Duration
 }
+
+// testSecrets seals the apps' upstream keys in the api tests.
+var testSecrets = func() *auth.SecretBox {
+	b, err := auth.NewSecretBox(bytes.Repeat([]byte{4}, auth.SecretsKeySize))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
 
 func newEmoteEnv(t testing.TB, opts *emoteEnvOpts) *emoteEnv {
 	t.Helper()
@@ -82,14 +93,16 @@ func newEmoteEnv(t testing.TB, opts *emoteEnvOpts) *emoteEnv {
 	rc, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 
-	api, err := New(&Config{RateLimit: ratelimit.Config{Rate: 1000, Burst: 1000}, BodyReadTimeout: 5 * time.Second}, &Deps{
+	api, err := New(&Config{RateLimit: ratelimit.Config{Rate: 1000, Burst: 1000}, BodyReadTimeout: 5 * time.Second,
+		KeyCacheTTL: opts.keyCacheTTL}, &Deps{
 		Logger:    zerolog.Nop(),
 		Publisher: emotePublisher{},
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {
 			return store.KeyLookup(ctx, db.Pool, h)
 		},
 		Jobs: &JobDeps{Pool: db.Pool, River: rc, Blob: blobs, MaxVideoBytes: cmp.Or(opts.maxVideoBytes, 1<<20), StorageQuotaBytes: opts.storageQuota,
-			Kinetix: &KinetixRouteDeps{BaseURL: simSrv.URL, APIKey: emoteKinetixKey, Timeout: 5 * time.Second, GameAPIKey: opts.gameKey}},
+			Kinetix: &KinetixRouteDeps{BaseURL: simSrv.URL, APIKey: emoteKinetixKey, Timeout: 5 * time.Second, GameAPIKey: opts.gameKey},
+			Secrets: testSecrets},
 	})
 	require.NoError(t, err)
 	srv := httptest.NewServer(api)

@@ -17,9 +17,13 @@ import (
 
 // clientFor is the Kinetix client with the app's own key, or the shared
 // key with the app's players in the app's own namespace, as the emote jobs
-// send them (docs/upstreams-kinetix.md, "Player ids upstream").
+// send them (docs/upstreams-kinetix.md, "Player ids upstream"). A disabled
+// app (within the key cache's TTL of being disabled) is 403.
 func (a *emoteAPI) clientFor(ctx context.Context, appID uuid.UUID) (*kinetix.Client, error) {
-	key, _, err := store.AppUpstreamKeys(ctx, a.s.jobs.Pool, appID)
+	key, _, err := store.AppUpstreamKeys(ctx, a.s.jobs.Pool, a.s.jobs.Secrets, appID)
+	if errors.Is(err, store.ErrAppDisabled) {
+		return nil, newError(http.StatusForbidden, "app_disabled", "this app is disabled")
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -228,12 +228,12 @@ func TestEmoteRoutes(t *testing.T) {
 
 		// App B has its own key; a wrong one is refused by Kinetix: 502.
 		wrong := "not-a-kinetix-key"
-		require.NoError(t, store.AppSetUpstreamKeys(ctx, bundle.env.db.Pool, bundle.env.appB.AppID, &wrong, nil))
+		require.NoError(t, store.AppSetUpstreamKeys(ctx, bundle.env.db.Pool, testSecrets, bundle.env.appB.AppID, &wrong, nil))
 		a = bundle.env.do(t, bundle.env.appB, http.MethodGet, "/v1/kinetix/plan", nil, "")
 		require.Equal(t, http.StatusBadGateway, a.status)
 		require.Equal(t, "kinetix_key_rejected", a.body["error"])
 		right := "app-b-key"
-		require.NoError(t, store.AppSetUpstreamKeys(ctx, bundle.env.db.Pool, bundle.env.appB.AppID, &right, nil))
+		require.NoError(t, store.AppSetUpstreamKeys(ctx, bundle.env.db.Pool, testSecrets, bundle.env.appB.AppID, &right, nil))
 		require.Equal(t, http.StatusOK, bundle.env.do(t, bundle.env.appB, http.MethodGet, "/v1/kinetix/plan", nil, "").status)
 
 		bundle.env.sim.AddFault(kinetixsim.Fault{Route: "POST /v1/plans", Kind: kinetixsim.FaultRateLimit, Count: 1, RetryAfter: 3 * time.Second})

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
+	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/metrics"
@@ -95,6 +96,9 @@ type JobDeps struct {
 	// Kinetix and Generaitiv configure the routes of those issues.
 	Kinetix    *KinetixRouteDeps
 	Generaitiv *GeneraitivRouteDeps
+	// Secrets opens the apps' sealed upstream keys; nil when no secrets
+	// key is configured.
+	Secrets *auth.SecretBox
 }
 
 // Server is the API's http.Handler.

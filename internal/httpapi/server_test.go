@@ -50,6 +50,7 @@ type testBundle struct {
 	nats       *natstest.Server
 	server     *httptest.Server
 	api        *Server
+	db         *dbtest.Schema
 }
 
 type setupOpts struct {
@@ -102,7 +103,7 @@ func setupTB(t testing.TB, opts *setupOpts) *testBundle {
 	srv.Config = api.HTTPServer("")
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &testBundle{appA: appA, appB: appB, js: js, logs: logs, nats: ns, server: srv, api: api}
+	return &testBundle{appA: appA, appB: appB, js: js, logs: logs, nats: ns, server: srv, api: api, db: db}
 }
 
 // gameplay is the document's gameplay example, for app.

@@ -97,7 +97,7 @@ func TestAppShare(t *testing.T) {
 		require.NoError(t, err)
 		// App A has keys of its own, so the simulators can tell its calls.
 		ka, ga := keyA, keyA
-		require.NoError(t, store.AppSetUpstreamKeys(ctx, db.Pool, a.AppID, &ka, &ga))
+		require.NoError(t, store.AppSetUpstreamKeys(ctx, db.Pool, testSecrets, a.AppID, &ka, &ga))
 
 		release := make(chan struct{})
 		ksim := kinetixsim.New(&kinetixsim.Config{ProcessDuration: 200 * time.Millisecond})
@@ -119,7 +119,7 @@ func TestAppShare(t *testing.T) {
 		require.NoError(t, err)
 		blobs, err := blob.NewDirStore(t.TempDir())
 		require.NoError(t, err)
-		deps := &Deps{Logger: zerolog.Nop(), Pool: db.Pool, Blob: blobs, Now: time.Now,
+		deps := &Deps{Logger: zerolog.Nop(), Pool: db.Pool, Blob: blobs, Now: time.Now, Secrets: testSecrets,
 			Kinetix: &KinetixDeps{BaseURL: ksrv.URL, APIKey: sharedKey, PollMin: 50 * time.Millisecond,
 				PollMax: 200 * time.Millisecond, RequestTimeout: 5 * time.Second, UploadTimeout: 5 * time.Minute},
 			Generaitiv: &GeneraitivDeps{Client: gclient},

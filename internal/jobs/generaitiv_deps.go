@@ -73,9 +73,13 @@ func registerGeneraitiv(workers *river.Workers, deps *Deps) error {
 
 // generaitivClient returns the client for an app: its own key if it has
 // one, else the process-wide key with the app's bounded share of that
-// key's rate (generaitiv.Client.ForTenant).
-func (d *Deps) generaitivClient(ctx context.Context, appID uuid.UUID) (*generaitiv.Client, error) {
-	_, key, err := store.AppUpstreamKeys(ctx, d.Pool, appID)
+// key's rate (generaitiv.Client.ForTenant). A disabled app's job snoozes:
+// it is worked again once the app is enabled.
+func (d *Deps) generaitivClient(ctx context.Context, db store.DBTX, appID uuid.UUID) (*generaitiv.Client, error) {
+	_, key, err := store.AppUpstreamKeys(ctx, db, d.Secrets, appID)
+	if errors.Is(err, store.ErrAppDisabled) {
+		return nil, river.JobSnooze(appDisabledSnooze)
+	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("error reading upstream keys of app %s: %w", appID, err)
 	}

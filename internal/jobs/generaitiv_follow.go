@@ -65,7 +65,7 @@ func (w *GeneraitivFollowWorker) Work(ctx context.Context, job *river.Job[Genera
 	case g.WorkloadID == "" || g.WSJWT == "":
 		return river.JobCancel(fmt.Errorf("generation %s has no workload to follow", id))
 	}
-	client, err := w.deps.generaitivClient(ctx, g.AppID)
+	client, err := w.deps.generaitivClient(ctx, w.deps.Pool, g.AppID)
 	if err != nil {
 		return err
 	}

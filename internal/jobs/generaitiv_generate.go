@@ -60,16 +60,27 @@ type GeneraitivGenerateWorker struct {
 func (w *GeneraitivGenerateWorker) Work(ctx context.Context, job *river.Job[GeneraitivGenerateArgs]) error {
 	id := job.Args.GenerationID
 	webhook := w.deps.Generaitiv.PublicBaseURL != ""
-	var token string
+	var (
+		token  string
+		client *generaitiv.Client
+	)
 	resubmit, claimed := false, false
-	g, err := store.GenerationUpdate(ctx, w.deps.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
+	g, err := store.GenerationUpdate(ctx, w.deps.Pool, id, func(tx pgx.Tx, g *store.Generation) error {
 		switch g.Status {
 		case store.GenerationQueued:
 		case store.GenerationSubmitting:
 			resubmit = true
-			g.Resubmits++
 		default:
 			return store.ErrUnchanged
+		}
+		// The app's key is read before the row is claimed: a disabled
+		// app's generation stays as it is while the job waits.
+		var err error
+		if client, err = w.deps.generaitivClient(ctx, tx, g.AppID); err != nil {
+			return err
+		}
+		if resubmit {
+			g.Resubmits++
 		}
 		claimed = true
 		g.Status = store.GenerationSubmitting
@@ -97,10 +108,6 @@ func (w *GeneraitivGenerateWorker) Work(ctx context.Context, job *river.Job[Gene
 			Msg("jobs.generaitiv_generate: Submitting again; an earlier attempt may have reached Generaitiv")
 	}
 
-	client, err := w.deps.generaitivClient(ctx, g.AppID)
-	if err != nil {
-		return err
-	}
 	req := &generaitiv.GenRequest{Model: g.Model}
 	if err := json.Unmarshal(g.Input, &req.Input); err != nil {
 		return w.deps.failGeneration(ctx, id, "submitting", "invalid_input", "the stored input cannot be decoded", err)

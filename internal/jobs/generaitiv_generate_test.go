@@ -58,6 +58,30 @@ func TestGeneraitivGenerateWorker(t *testing.T) {
 		require.Empty(t, g.WSJWT)
 	})
 
+	t.Run("DisabledAppWaitsUntilEnabled", func(t *testing.T) {
+		t.Parallel()
+		bundle := genSetup(t, &genSetupOpts{publicBaseURL: "http://127.0.0.1:1"})
+		g := bundle.insertGeneration(t, nil, nil)
+		require.NoError(t, store.AppSetDisabled(ctx, bundle.pool, bundle.appID, true))
+		worker := newTestWorker(t, bundle, &GeneraitivGenerateWorker{deps: bundle.deps})
+
+		res, err := worker.Work(ctx, t, bundle.tx(t), GeneraitivGenerateArgs{GenerationID: g.ID}, nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+		got := bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationQueued, got.Status, "the row is left as it was")
+		require.Zero(t, got.SubmitAttempts)
+		require.Empty(t, got.WorkloadID)
+
+		require.NoError(t, store.AppSetDisabled(ctx, bundle.pool, bundle.appID, false))
+		res, err = worker.Work(ctx, t, bundle.tx(t), GeneraitivGenerateArgs{GenerationID: g.ID}, nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+		got = bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationSubmitted, got.Status)
+		require.Zero(t, got.Resubmits)
+	})
+
 	t.Run("PaymentRequiredFails", func(t *testing.T) {
 		t.Parallel()
 		bundle := genSetup(t, nil)

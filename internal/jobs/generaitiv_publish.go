@@ -43,7 +43,7 @@ func (w *GeneraitivFinalizeWorker) publish(ctx context.Context, g *store.Generat
 	if err := json.Unmarshal(g.Publish, &pub); err != nil {
 		return &finalizeError{code: "publish_failed", message: "the stored publish request cannot be decoded", err: err}
 	}
-	client, err := w.deps.generaitivClient(ctx, g.AppID)
+	client, err := w.deps.generaitivClient(ctx, w.deps.Pool, g.AppID)
 	if err != nil {
 		return err
 	}

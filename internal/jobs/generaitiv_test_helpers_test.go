@@ -59,7 +59,7 @@ func genSetup(t *testing.T, opts *genSetupOpts) *genBundle {
 	require.NoError(t, err)
 	app, err := store.AppCreate(ctx, db.Pool, "app")
 	require.NoError(t, err)
-	deps := &Deps{Logger: zerolog.Nop(), Pool: db.Pool, Blob: blobs, Now: time.Now,
+	deps := &Deps{Logger: zerolog.Nop(), Pool: db.Pool, Blob: blobs, Now: time.Now, Secrets: testSecrets,
 		Generaitiv: &GeneraitivDeps{Client: client, PublicBaseURL: opts.publicBaseURL, MaxImageBytes: opts.maxImageBytes,
 			PublishRetry: 50 * time.Millisecond}}
 	require.NoError(t, Register(river.NewWorkers(), deps))

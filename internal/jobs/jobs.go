@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
+	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 )
@@ -38,7 +39,15 @@ type Deps struct {
 	// AppShare bounds each app's share of the queues; zero values are
 	// the defaults.
 	AppShare AppShare
+	// Secrets opens the apps' sealed upstream keys; nil when no secrets
+	// key is configured (then only the process-wide keys, and app keys
+	// stored before sealing, can be used).
+	Secrets *auth.SecretBox
 }
+
+// appDisabledSnooze is how long a job of a disabled app waits before it
+// looks again: disabling is reversible, so its work is kept, not failed.
+const appDisabledSnooze = time.Minute
 
 // Register adds every job kind whose dependencies are set to workers.
 func Register(workers *river.Workers, deps *Deps) error {

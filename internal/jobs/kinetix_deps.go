@@ -31,7 +31,7 @@ type KinetixDeps struct {
 	// BaseURL is the Kinetix API. Required.
 	BaseURL string
 	// APIKey is the x-api-key of apps without a key of their own (set with
-	// `gamepipe apps set --kinetix-key`). Required.
+	// `gamepipe apps set --kinetix-key-file`). Required.
 	APIKey string
 	// HTTPClient makes the upstream requests. Defaults to the kinetix
 	// client's pooled one.
@@ -55,7 +55,8 @@ type KinetixDeps struct {
 	// Defaults to 5s.
 	RateLimitSnooze time.Duration
 	// KeyFor returns an app's own Kinetix key, "" for none (then APIKey
-	// is used). Defaults to store.AppUpstreamKeys on Deps.Pool.
+	// is used); store.ErrAppDisabled for a disabled app. Defaults to
+	// store.AppUpstreamKeys on Deps.Pool, opened with Deps.Secrets.
 	KeyFor func(ctx context.Context, appID uuid.UUID) (string, error)
 	// Fault, when set, is called at the Fault* stages so a test can crash
 	// the worker there. Nil in production.
@@ -89,7 +90,7 @@ func newKinetixRunner(deps *Deps) (*kinetixRunner, error) {
 	cfg.RateLimitSnooze = cmp.Or(cfg.RateLimitSnooze, 5*time.Second)
 	if cfg.KeyFor == nil {
 		cfg.KeyFor = func(ctx context.Context, appID uuid.UUID) (string, error) {
-			key, _, err := store.AppUpstreamKeys(ctx, deps.Pool, appID)
+			key, _, err := store.AppUpstreamKeys(ctx, deps.Pool, deps.Secrets, appID)
 			return key, err
 		}
 	}
@@ -120,9 +121,13 @@ func registerKinetix(workers *river.Workers, deps *Deps) error {
 // clientFor returns the client with the app's key. On the shared key, the
 // app's players go upstream in the app's own namespace
 // (kinetix.WithUserNamespace with the app id), so apps sharing the key
-// cannot reach each other's players.
+// cannot reach each other's players. A disabled app's job snoozes: it is
+// worked again once the app is enabled.
 func (k *kinetixRunner) clientFor(ctx context.Context, appID uuid.UUID) (*kinetix.Client, error) {
 	key, err := k.cfg.KeyFor(ctx, appID)
+	if errors.Is(err, store.ErrAppDisabled) {
+		return nil, river.JobSnooze(appDisabledSnooze)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("error reading the kinetix key of app %s: %w", appID, err)
 	}

@@ -266,7 +266,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		t.Parallel()
 		w, bundle := setup(t, nil)
 		own := "app-own-key"
-		require.NoError(t, store.AppSetUpstreamKeys(ctx, bundle.env.db.Pool, bundle.env.appID, &own, nil))
+		require.NoError(t, store.AppSetUpstreamKeys(ctx, bundle.env.db.Pool, testSecrets, bundle.env.appID, &own, nil))
 		e := bundle.env.newEmote(t, nil)
 
 		workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID})
@@ -364,11 +364,33 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		t.Parallel()
 		w, bundle := setup(t, &kinetixEnvOpts{sim: &kinetixsim.Config{Keys: []string{"app-own-key"}}})
 		appKey := "app-own-key"
-		require.NoError(t, store.AppSetUpstreamKeys(ctx, bundle.env.db.Pool, bundle.env.appID, &appKey, nil))
+		require.NoError(t, store.AppSetUpstreamKeys(ctx, bundle.env.db.Pool, testSecrets, bundle.env.appID, &appKey, nil))
+		var stored string
+		require.NoError(t, bundle.env.db.Pool.QueryRow(ctx, "SELECT kinetix_api_key FROM apps WHERE id = $1", bundle.env.appID).Scan(&stored))
+		require.NotContains(t, stored, appKey, "the row holds the key sealed")
 		e := bundle.env.newEmote(t, nil)
 
+		// The simulator accepts only the app's key in clear: the worker
+		// opened the sealed one.
 		require.Equal(t, river.EventKindJobSnoozed, workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID}).EventKind)
 		require.Equal(t, 1, bundle.env.sim.ProcessesCreated())
+	})
+
+	t.Run("DisabledAppWaitsUntilEnabled", func(t *testing.T) {
+		t.Parallel()
+		w, bundle := setup(t, nil)
+		e := bundle.env.newEmote(t, nil)
+		require.NoError(t, store.AppSetDisabled(ctx, bundle.env.db.Pool, bundle.env.appID, true))
+
+		require.Equal(t, river.EventKindJobSnoozed, workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID}).EventKind)
+		require.Zero(t, bundle.env.sim.Stats().TokensIssued, "nothing was sent upstream")
+		require.Zero(t, bundle.env.sim.ProcessesCreated())
+		require.Equal(t, store.EmoteQueued, bundle.env.get(t, e.ID).Status)
+
+		require.NoError(t, store.AppSetDisabled(ctx, bundle.env.db.Pool, bundle.env.appID, false))
+		require.Equal(t, river.EventKindJobSnoozed, workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID}).EventKind)
+		require.Equal(t, 1, bundle.env.sim.ProcessesCreated())
+		require.Equal(t, store.EmoteProcessing, bundle.env.get(t, e.ID).Status)
 	})
 
 	t.Run("ValidationFlowAwaitsValidation", func(t *testing.T) {

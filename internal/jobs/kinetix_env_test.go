@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
@@ -78,6 +79,15 @@ type kinetixEnvOpts struct {
 
 const testKinetixKey = "gamepipe-test"
 
+// testSecrets seals the apps' upstream keys in the job tests.
+var testSecrets = func() *auth.SecretBox {
+	b, err := auth.NewSecretBox(bytes.Repeat([]byte{3}, auth.SecretsKeySize))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}()
+
 func newKinetixEnv(t testing.TB, opts *kinetixEnvOpts) *kinetixEnv {
 	t.Helper()
 	ctx := context.Background()
@@ -108,7 +118,7 @@ func newKinetixEnv(t testing.TB, opts *kinetixEnvOpts) *kinetixEnv {
 	if opts.kinetix != nil {
 		opts.kinetix(kd)
 	}
-	env.deps = &Deps{Logger: zerolog.Nop(), Pool: db.Pool, Blob: blobs, Kinetix: kd, Now: time.Now}
+	env.deps = &Deps{Logger: zerolog.Nop(), Pool: db.Pool, Blob: blobs, Kinetix: kd, Now: time.Now, Secrets: testSecrets}
 	if opts.nats {
 		ns := natstest.Run(t)
 		js, err := jetstream.New(ns.Connect(t))

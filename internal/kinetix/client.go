@@ -68,6 +68,11 @@ func New(cfg *Config) (*Client, error) {
 		t.MaxIdleConnsPerHost = 64
 		hc = &http.Client{Transport: t}
 	}
+	// Never follow a redirect: it would carry x-api-key and x-api-token to
+	// whatever host the Location names. A 3xx is returned as an error.
+	noRedirect := *hc
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc = &noRedirect
 	return &Client{
 		base:          base,
 		key:           cfg.APIKey,

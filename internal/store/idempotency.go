@@ -90,36 +90,3 @@ func Idempotent(ctx context.Context, db interface {
 	}
 	return out, nil
 }
-
-// AppSetUpstreamKeys sets (non-nil arguments) an app's upstream API keys;
-// an empty string clears one.
-func AppSetUpstreamKeys(ctx context.Context, db DBTX, appID uuid.UUID, kinetix, generaitiv *string) error {
-	tag, err := db.Exec(ctx, `UPDATE apps SET
-			kinetix_api_key    = CASE WHEN $2::boolean THEN NULLIF($3, '') ELSE kinetix_api_key END,
-			generaitiv_api_key = CASE WHEN $4::boolean THEN NULLIF($5, '') ELSE generaitiv_api_key END
-		WHERE id = $1`, appID, kinetix != nil, deref(kinetix), generaitiv != nil, deref(generaitiv))
-	if err != nil {
-		return fmt.Errorf("error setting upstream keys of app %s: %w", appID, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrNotFound
-	}
-	return nil
-}
-
-// AppUpstreamKeys returns an app's own upstream keys ("" where it has none).
-func AppUpstreamKeys(ctx context.Context, db DBTX, appID uuid.UUID) (kinetix, generaitiv string, err error) {
-	err = db.QueryRow(ctx, `SELECT coalesce(kinetix_api_key, ''), coalesce(generaitiv_api_key, '') FROM apps WHERE id = $1`, appID).
-		Scan(&kinetix, &generaitiv)
-	if err != nil {
-		return "", "", mapErr(err)
-	}
-	return kinetix, generaitiv, nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}

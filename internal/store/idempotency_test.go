@@ -78,20 +78,4 @@ func TestIdempotent(t *testing.T) {
 		_, err = store.Idempotent(ctx, db.Pool, &other, func(pgx.Tx) (int, any, error) { return 202, "ok", nil })
 		require.ErrorIs(t, err, store.ErrIdempotencyMismatch)
 	})
-
-	t.Run("UpstreamKeys", func(t *testing.T) {
-		t.Parallel()
-		db, p := setup(t)
-		k := "kin-key"
-		require.NoError(t, store.AppSetUpstreamKeys(ctx, db.Pool, p.AppID, &k, nil))
-		kin, gen, err := store.AppUpstreamKeys(ctx, db.Pool, p.AppID)
-		require.NoError(t, err)
-		require.Equal(t, "kin-key", kin)
-		require.Empty(t, gen)
-		empty := ""
-		require.NoError(t, store.AppSetUpstreamKeys(ctx, db.Pool, p.AppID, &empty, nil))
-		kin, _, err = store.AppUpstreamKeys(ctx, db.Pool, p.AppID)
-		require.NoError(t, err)
-		require.Empty(t, kin)
-	})
 }

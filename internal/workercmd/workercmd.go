@@ -99,8 +99,13 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		}
 	}
 
+	secrets, err := infra.SecretBox(cfg.SecretsKey)
+	if err != nil {
+		return err
+	}
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers, &jobs.Deps{
+		Secrets:  secrets,
 		Logger:   logger,
 		Pool:     pool,
 		Blob:     blobs,
