@@ -94,6 +94,9 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimit:    ratelimit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, MaxKeys: cfg.RateLimitMaxKeys},
 		ClientIP:     ratelimit.ClientIP{TrustedProxies: cfg.TrustedProxies},
+		WebhookRateLimit: ratelimit.Config{
+			Rate: cfg.WebhookRateLimit, Burst: cfg.WebhookRateBurst, MaxKeys: cfg.RateLimitMaxKeys,
+		},
 	}, &httpapi.Deps{
 		Logger:    logger,
 		Metrics:   m,

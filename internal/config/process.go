@@ -37,6 +37,11 @@ type API struct {
 	// bytes (API_MEMORY_LIMIT, e.g. 128MiB; off or 0: none). GOMEMLIMIT,
 	// when set, wins.
 	MemoryLimit int64
+	// WebhookRateLimit is requests per second per source IP on the
+	// upstream webhook receivers (WEBHOOK_RATE_LIMIT_RPS).
+	WebhookRateLimit float64
+	// WebhookRateBurst is their per-IP burst (WEBHOOK_RATE_LIMIT_BURST).
+	WebhookRateBurst int
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -58,6 +63,8 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	}
 	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
+	c.WebhookRateLimit = r.positiveFloat("WEBHOOK_RATE_LIMIT_RPS", 100)
+	c.WebhookRateBurst = r.positiveInt("WEBHOOK_RATE_LIMIT_BURST", max(200, int(c.WebhookRateLimit+0.999)))
 	// The full-stream policy: only "new" is valid, as "old" would drop
 	// acknowledged, unconsumed events; so it is checked, not kept.
 	r.oneOf("STREAM_DISCARD", "new", "new")

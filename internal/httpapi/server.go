@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -55,6 +56,11 @@ type Config struct {
 	RateLimit ratelimit.Config
 	// TrustedProxies decides when X-Forwarded-For counts.
 	ClientIP ratelimit.ClientIP
+	// WebhookRateLimit configures the per-source-IP limit of the upstream
+	// webhook receivers, kept apart from RateLimit: callbacks come in bursts
+	// from the upstream's few addresses. A zero Rate defaults to 100/s with
+	// a burst of 200.
+	WebhookRateLimit ratelimit.Config
 	// Now returns the time; tests may fix it. Defaults to time.Now.
 	Now func() time.Time
 }
@@ -104,6 +110,8 @@ type Server struct {
 	handler   http.Handler
 	// tooLarge answers a body over cfg.MaxBodyBytes.
 	tooLarge *APIError
+	// webhookLimiter limits the webhook receivers per source.
+	webhookLimiter *ratelimit.Limiter
 }
 
 // New validates the configuration and builds the routes.
@@ -124,6 +132,12 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 	if err := c.RateLimit.Validate(); err != nil {
 		return nil, err
 	}
+	if c.WebhookRateLimit.Rate == 0 {
+		c.WebhookRateLimit.Rate, c.WebhookRateLimit.Burst = 100, cmp.Or(c.WebhookRateLimit.Burst, 200)
+	}
+	if err := c.WebhookRateLimit.Validate(); err != nil {
+		return nil, fmt.Errorf("httpapi: WebhookRateLimit: %w", err)
+	}
 	m := deps.Metrics
 	if m == nil {
 		m = metrics.New()
@@ -141,6 +155,7 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 		tooLarge: &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 			Message: "request body exceeds " + strconv.FormatInt(c.MaxBodyBytes, 10) + " bytes"},
 	}
+	s.webhookLimiter = ratelimit.New(c.WebhookRateLimit)
 	s.handler = s.observe(s.routes())
 	return s, nil
 }

@@ -224,6 +224,19 @@ func GenerationList(ctx context.Context, db DBTX, p *GenerationListParams) ([]*G
 	return out, nil
 }
 
+// GenerationCallbackTokenHashes returns the hashes of a generation's
+// callback tokens (one per submit attempt) in one plain read: no
+// transaction and no row lock, so a webhook can refuse a wrong token before
+// it takes any lock. An unknown id is ErrNotFound.
+func GenerationCallbackTokenHashes(ctx context.Context, db DBTX, id uuid.UUID) ([][]byte, error) {
+	var hashes [][]byte
+	err := db.QueryRow(ctx, `SELECT callback_token_hashes FROM generations WHERE id = $1`, id).Scan(&hashes)
+	if err != nil {
+		return nil, fmt.Errorf("error reading callback tokens of generation %s: %w", id, mapErr(err))
+	}
+	return hashes, nil
+}
+
 // Completion is a completion message from the upstream (webhook or
 // websocket): OK with the image link, or a failure with its message.
 type Completion struct {
