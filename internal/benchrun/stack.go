@@ -221,6 +221,9 @@ func (s *stack) startAPI(ctx context.Context) error {
 	// The webhook scenario sends every callback from this one address:
 	// its per-source limit would measure the limit, not the receiver.
 	set := map[string]string{"HTTP_ADDR": addr, "WEBHOOK_RATE_LIMIT_RPS": "1000000", "WEBHOOK_RATE_LIMIT_BURST": "1000000"}
+	if set["METRICS_ADDR"], err = freeAddr(); err != nil {
+		return err
+	}
 	if s.cfg.Profile {
 		if s.pprofAPI, err = freeAddr(); err != nil {
 			return err

@@ -42,6 +42,9 @@ type API struct {
 	WebhookRateLimit float64
 	// WebhookRateBurst is their per-IP burst (WEBHOOK_RATE_LIMIT_BURST).
 	WebhookRateBurst int
+	// MetricsAddr serves /metrics, apart from the public HTTPAddr
+	// (METRICS_ADDR).
+	MetricsAddr string
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -64,6 +67,7 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	c.WebhookRateLimit = r.positiveFloat("WEBHOOK_RATE_LIMIT_RPS", 100)
+	c.MetricsAddr = r.addr("METRICS_ADDR", "127.0.0.1:4003")
 	c.WebhookRateBurst = r.positiveInt("WEBHOOK_RATE_LIMIT_BURST", max(200, int(c.WebhookRateLimit+0.999)))
 	// The full-stream policy: only "new" is valid, as "old" would drop
 	// acknowledged, unconsumed events; so it is checked, not kept.

@@ -18,6 +18,27 @@ import (
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
+// TestMetricsNotPublic: the api's handler, which serves the public address,
+// has no /metrics; the cmd layer serves it on METRICS_ADDR.
+func TestMetricsNotPublic(t *testing.T) {
+	t.Parallel()
+	api, err := New(&Config{}, &Deps{
+		Logger:    zerolog.Nop(),
+		Publisher: nopPublisher{},
+		KeyLookup: func(context.Context, auth.Hash) (*store.KeyInfo, error) { return nil, store.ErrNotFound },
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	require.NotContains(t, string(raw), "gamepipe_")
+}
+
 func TestReadyz(t *testing.T) {
 	t.Parallel()
 

@@ -67,7 +67,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			elapsed := time.Since(start)
 			s.metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
 			s.metrics.HTTPDuration.WithLabelValues(route).Observe(elapsed.Seconds())
-			if route != "GET /metrics" && route != "GET /healthz" && route != "GET /readyz" {
+			if route != "GET /healthz" && route != "GET /readyz" {
 				logger.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.status).
 					Dur("duration", elapsed).Msg("httpapi: request")
 			}

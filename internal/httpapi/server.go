@@ -1,6 +1,7 @@
 // Package httpapi is gamepipe's HTTP API: telemetry ingestion exactly as
-// telemetry-ingestion-api.txt describes it, health and metrics. Handlers
-// validate, publish or enqueue, and answer; they do no slow work.
+// telemetry-ingestion-api.txt describes it, and health; the cmd layer serves
+// metrics on their own address. Handlers validate, publish or enqueue, and
+// answer; they do no slow work.
 package httpapi
 
 import (
@@ -178,7 +179,6 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNotFound) })
 	return mux
 }
