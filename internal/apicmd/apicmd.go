@@ -112,7 +112,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 				Deadline: cfg.GeneraitivDeadline, PublicBaseURL: cfg.PublicBaseURL, NATS: nc,
 			},
 		},
-		FlushExports: func(ctx context.Context) (any, error) { return flusher.Trigger(ctx) },
+		FlushExports: flusher.Exporters,
 		Ready: []httpapi.Check{
 			{Name: "postgres", Check: infra.PostgresCheck(pool)},
 			{Name: "nats", Check: infra.NATSCheck(nc)},

@@ -73,6 +73,8 @@
 // exporter holds MaxBufferedEvents, on shutdown, and on request: every
 // exporter listens on FlushSubject (core NATS, no queue group), flushes
 // everything and replies with a FlushReply. RequestFlush gathers the
-// replies; FlushTrigger coalesces concurrent callers for the API's
-// POST /api/export.
+// replies; FlushTrigger coalesces the API's POST /api/export calls into at
+// most one request per MinInterval (5s), and an exporter flushes on request
+// at most once per RequestInterval (2s), whatever the number of API copies
+// asking: a request arriving sooner waits for its turn and is never dropped.
 package export

@@ -74,9 +74,8 @@ type Deps struct {
 	KeyLookup KeyLookup
 	Ready     []Check
 	// FlushExports asks every exporter to flush its buffers now and returns
-	// a JSON-able summary of what it triggered (POST /api/export). Nil
-	// disables the route (503).
-	FlushExports func(ctx context.Context) (any, error)
+	// how many answered (POST /api/export). Nil disables the route (503).
+	FlushExports func(ctx context.Context) (exporters int, err error)
 	// Jobs serves the game-server job APIs (emotes, generations, models);
 	// nil leaves those routes unregistered.
 	Jobs *JobDeps
@@ -106,7 +105,7 @@ type Server struct {
 	auth      *authenticator
 	limiter   *ratelimit.Limiter
 	ready     []Check
-	flush     func(ctx context.Context) (any, error)
+	flush     func(ctx context.Context) (int, error)
 	jobs      *JobDeps
 	handler   http.Handler
 	// tooLarge answers a body over cfg.MaxBodyBytes.
