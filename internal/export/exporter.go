@@ -160,6 +160,7 @@ type Exporter struct {
 	lastComplete  time.Time
 	// lastRequested is when the last flush made on request started.
 	lastRequested time.Time
+	seqs          *seqCache
 }
 
 // New validates cfg and builds an Exporter; Run starts it.
@@ -184,6 +185,7 @@ func New(cfg *Config, deps *Deps) (*Exporter, error) {
 		metrics:  m,
 		requests: newRequestQueue(),
 		bufs:     newBuffers(),
+		seqs:     newSeqCache(),
 	}, nil
 }
 

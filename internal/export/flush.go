@@ -105,7 +105,7 @@ func (e *Exporter) writeDay(day dayKey, group []*buffer) ([]*buffer, error) {
 		nak(group)
 		return nil, err
 	}
-	next, err := nextSeqs(dir)
+	next, err := e.seqs.next(dir)
 	if err != nil {
 		nak(group)
 		return nil, err
@@ -126,6 +126,7 @@ func (e *Exporter) writeDay(day dayKey, group []*buffer) ([]*buffer, error) {
 			next[hour] = seq
 			if err != nil {
 				_ = os.Remove(tmp)
+				e.seqs.forget(dir)
 			}
 		}
 		if err != nil {
