@@ -50,10 +50,10 @@
 // on ".manifest.lock" so that several exporters can share a day. A rewrite
 // also adds any final file the manifest misses (one a crashed exporter
 // linked but never listed) once it is a minute old (all of them when the
-// day completes). The day's first files,
-// files into a day that may already be complete, and completing a day
-// rewrite manifest.json, so manifest.json exists whenever the day has a
-// file and a complete manifest.json is whole by itself, with no log.
+// day completes). The day's first files, files into a day that may already
+// be complete, and completing a day rewrite manifest.json, so manifest.json
+// exists whenever the day has a file and a complete manifest.json is whole
+// by itself, with no log.
 //
 // complete becomes true once no more lines can arrive for the day: the day
 // ended more than CompleteGrace ago and every TELEMETRY message stored
