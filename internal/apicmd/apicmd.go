@@ -92,13 +92,13 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	m := metrics.NewAPI()
 	flusher := export.NewFlushTrigger(nc, nil)
 	api, err := httpapi.New(&httpapi.Config{
+		WebhookRateLimit: ratelimit.Config{
+			Rate: cfg.WebhookRateLimit, Burst: cfg.WebhookRateBurst, MaxKeys: cfg.RateLimitMaxKeys,
+		},
 		Limits:       telemetry.Limits{MaxBatch: cfg.MaxBatch},
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimit:    ratelimit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, MaxKeys: cfg.RateLimitMaxKeys},
 		ClientIP:     ratelimit.ClientIP{TrustedProxies: cfg.TrustedProxies},
-		WebhookRateLimit: ratelimit.Config{
-			Rate: cfg.WebhookRateLimit, Burst: cfg.WebhookRateBurst, MaxKeys: cfg.RateLimitMaxKeys,
-		},
 	}, &httpapi.Deps{
 		Logger:    logger,
 		Metrics:   m,

@@ -22,6 +22,14 @@ type API struct {
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed
 	// (TRUSTED_PROXIES, comma-separated). Empty: XFF is ignored.
 	TrustedProxies []netip.Prefix
+	// WebhookRateLimit is requests per second per source IP on the
+	// upstream webhook receivers (WEBHOOK_RATE_LIMIT_RPS).
+	WebhookRateLimit float64
+	// WebhookRateBurst is their per-IP burst (WEBHOOK_RATE_LIMIT_BURST).
+	WebhookRateBurst int
+	// MetricsAddr serves /metrics, apart from the public HTTPAddr
+	// (METRICS_ADDR).
+	MetricsAddr string
 	// MaxBodyBytes caps a request body after decompression (MAX_BODY_BYTES).
 	MaxBodyBytes int64
 	// MaxBatch caps events per request (MAX_BATCH_EVENTS).
@@ -37,14 +45,6 @@ type API struct {
 	// bytes (API_MEMORY_LIMIT, e.g. 128MiB; off or 0: none). GOMEMLIMIT,
 	// when set, wins.
 	MemoryLimit int64
-	// WebhookRateLimit is requests per second per source IP on the
-	// upstream webhook receivers (WEBHOOK_RATE_LIMIT_RPS).
-	WebhookRateLimit float64
-	// WebhookRateBurst is their per-IP burst (WEBHOOK_RATE_LIMIT_BURST).
-	WebhookRateBurst int
-	// MetricsAddr serves /metrics, apart from the public HTTPAddr
-	// (METRICS_ADDR).
-	MetricsAddr string
 }
 
 // APIFromEnv reads and validates the API's configuration.
