@@ -294,8 +294,9 @@ type Completed struct {
 // An unknown id is ErrNotFound.
 //
 // It is GenerationUpdate's locked read, change and write in one statement
-// that returns only what its callers need: a webhook callback is that
-// statement and a job insert (make bench, webhook callbacks row: finding 12
+// that returns only what its callers need: a webhook callback is a plain
+// read of its token hashes (GenerationCallbackTokenHashes, so a wrong token
+// never takes the lock), then that statement and a job insert (make bench, webhook callbacks row: finding 12
 // of bench/README.md).
 func GenerationComplete(ctx context.Context, db interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
