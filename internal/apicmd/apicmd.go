@@ -7,6 +7,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"runtime/debug"
 	"time"
@@ -97,6 +99,9 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	m := metrics.NewAPI()
 	flusher := export.NewFlushTrigger(nc, nil)
 	api, err := httpapi.New(&httpapi.Config{
+		WebhookRateLimit: ratelimit.Config{
+			Rate: cfg.WebhookRateLimit, Burst: cfg.WebhookRateBurst, MaxKeys: cfg.RateLimitMaxKeys,
+		},
 		Limits:       telemetry.Limits{MaxBatch: cfg.MaxBatch},
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimit:    ratelimit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, MaxKeys: cfg.RateLimitMaxKeys},
@@ -118,7 +123,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 			},
 			Secrets: secrets,
 		},
-		FlushExports: func(ctx context.Context) (any, error) { return flusher.Trigger(ctx) },
+		FlushExports: flusher.Exporters,
 		Ready: []httpapi.Check{
 			{Name: "postgres", Check: infra.PostgresCheck(pool)},
 			{Name: "nats", Check: infra.NATSCheck(nc)},
@@ -128,7 +133,20 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 
-	logger.Info().Str("addr", cfg.HTTPAddr).Str("nats", nc.ConnectedServerVersion()).Msg("apicmd: listening")
+	// /metrics has its own address (METRICS_ADDR, loopback by default),
+	// never the public one. Bound first, so a taken port fails the start.
+	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("error listening on %s: %w", cfg.MetricsAddr, err)
+	}
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("GET /metrics", m.Handler())
+	metricsSrv := infra.HealthServer(cfg.MetricsAddr, metricsMux)
+	go func() { _ = metricsSrv.Serve(metricsLn) }()
+	defer metricsSrv.Close()
+
+	logger.Info().Str("addr", cfg.HTTPAddr).Str("metrics_addr", metricsLn.Addr().String()).
+		Str("nats", nc.ConnectedServerVersion()).Msg("apicmd: listening")
 	if err := infra.Serve(ctx, api.HTTPServer(cfg.HTTPAddr), 20*time.Second); err != nil {
 		return err
 	}

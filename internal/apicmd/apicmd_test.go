@@ -31,9 +31,13 @@ func TestRun(t *testing.T) {
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	metricsAddr := mln.Addr().String()
+	require.NoError(t, mln.Close())
 	env := map[string]string{
 		"DATABASE_URL": db.URL, "NATS_URL": ns.ClientURL(), "DATA_DIR": t.TempDir(),
-		"HTTP_ADDR": addr, "LOG_FORMAT": "json",
+		"HTTP_ADDR": addr, "LOG_FORMAT": "json", "METRICS_ADDR": metricsAddr,
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -61,6 +65,19 @@ func TestRun(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// Metrics are served on METRICS_ADDR only, never on the public address.
+	resp, err = http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	resp, err = http.Get("http://" + metricsAddr + "/metrics")
+	require.NoError(t, err)
+	scraped, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(scraped), `gamepipe_http_requests_total{code="200",route="POST /api/funnel"} 1`)
 
 	cancel()
 	select {

@@ -218,7 +218,12 @@ func (s *stack) startAPI(ctx context.Context) error {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	s.apiURL = "http://" + addr
-	set := map[string]string{"HTTP_ADDR": addr}
+	// The webhook scenario sends every callback from this one address:
+	// its per-source limit would measure the limit, not the receiver.
+	set := map[string]string{"HTTP_ADDR": addr, "WEBHOOK_RATE_LIMIT_RPS": "1000000", "WEBHOOK_RATE_LIMIT_BURST": "1000000"}
+	if set["METRICS_ADDR"], err = freeAddr(); err != nil {
+		return err
+	}
 	if s.cfg.Profile {
 		if s.pprofAPI, err = freeAddr(); err != nil {
 			return err

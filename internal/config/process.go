@@ -22,6 +22,14 @@ type API struct {
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed
 	// (TRUSTED_PROXIES, comma-separated). Empty: XFF is ignored.
 	TrustedProxies []netip.Prefix
+	// WebhookRateLimit is requests per second per source IP on the
+	// upstream webhook receivers (WEBHOOK_RATE_LIMIT_RPS).
+	WebhookRateLimit float64
+	// WebhookRateBurst is their per-IP burst (WEBHOOK_RATE_LIMIT_BURST).
+	WebhookRateBurst int
+	// MetricsAddr serves /metrics, apart from the public HTTPAddr
+	// (METRICS_ADDR).
+	MetricsAddr string
 	// MaxBodyBytes caps a request body after decompression (MAX_BODY_BYTES).
 	MaxBodyBytes int64
 	// MaxBatch caps events per request (MAX_BATCH_EVENTS).
@@ -66,6 +74,9 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	c.SSEMaxStreamsPerApp = r.positiveInt("SSE_MAX_STREAMS_PER_APP", 100)
 	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
+	c.WebhookRateLimit = r.positiveFloat("WEBHOOK_RATE_LIMIT_RPS", 100)
+	c.MetricsAddr = r.addr("METRICS_ADDR", "127.0.0.1:4003")
+	c.WebhookRateBurst = r.positiveInt("WEBHOOK_RATE_LIMIT_BURST", max(200, int(c.WebhookRateLimit+0.999)))
 	// The full-stream policy: only "new" is valid, as "old" would drop
 	// acknowledged, unconsumed events; so it is checked, not kept.
 	r.oneOf("STREAM_DISCARD", "new", "new")

@@ -191,7 +191,7 @@ func TestExportFlushRequest(t *testing.T) {
 	dir := t.TempDir()
 	s := newStack(t, &stackOpts{extra: func(t *testing.T, s *stack, nc *nats.Conn) httpapi.Deps {
 		trigger = export.NewFlushTrigger(nc, nil)
-		return httpapi.Deps{FlushExports: func(ctx context.Context) (any, error) { return trigger.Trigger(ctx) }}
+		return httpapi.Deps{FlushExports: trigger.Exporters}
 	}})
 	nc, err := nats.Connect(s.natsURL)
 	require.NoError(t, err)
@@ -202,7 +202,8 @@ func TestExportFlushRequest(t *testing.T) {
 	require.NoError(t, err)
 	cons, err := eventstream.EnsureConsumer(ctx, js, &eventstream.ConsumerConfig{Durable: eventstream.ConsumerExporter, AckWait: 5 * time.Second})
 	require.NoError(t, err)
-	exp, err := export.New(&export.Config{Dir: dir, MaxAge: time.Hour, FetchWait: 100 * time.Millisecond},
+	const instance = "exporter-on-host-7f3a"
+	exp, err := export.New(&export.Config{Dir: dir, InstanceID: instance, MaxAge: time.Hour, FetchWait: 100 * time.Millisecond},
 		&export.Deps{Logger: zerolog.Nop(), Conn: nc, Consumer: cons, Stream: stream})
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)
@@ -247,6 +248,12 @@ func TestExportFlushRequest(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		require.Equal(t, http.StatusAccepted, resp.StatusCode, "%s", body)
+		// The route is public: it says what it triggered and nothing of
+		// the exporters' names, paths, counts or apps.
+		require.JSONEq(t, `{"status":"triggered","exporters":1}`, string(body))
+		for _, secret := range []string{instance, dir, s.app.AppID.String()} {
+			require.NotContains(t, string(body), secret)
+		}
 		return lines() == 25
-	}, 20*time.Second, 200*time.Millisecond)
+	}, 60*time.Second, 200*time.Millisecond)
 }

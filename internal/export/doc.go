@@ -17,6 +17,7 @@
 //
 //	<Dir>/<app_id>/<kind>/<yyyy-mm-dd>/<hh>-<seq>.ndjson.gz
 //	<Dir>/<app_id>/<kind>/<yyyy-mm-dd>/manifest.json
+//	<Dir>/<app_id>/<kind>/<yyyy-mm-dd>/manifest.log
 //
 // The day and hour are those of the event's received_at, in UTC, not of the
 // client's own timestamp: the stream delivers roughly in received_at order,
@@ -35,12 +36,24 @@
 //
 // # Manifest
 //
-// manifest.json lists a day's files with their line counts, sizes and the
-// SHA-256 of their gzip bytes, and the day's total. It is rewritten
-// atomically (temp, fsync, rename) after every flush into the day, under an
-// flock on ".manifest.lock" so that several exporters can share a day; each
-// update also adds any final file the manifest misses (one a crashed
-// exporter linked but never listed).
+// The manifest lists a day's files with their line counts, sizes and the
+// SHA-256 of their gzip bytes, and the day's total. It is manifest.json plus
+// manifest.log: a flush into a day that cannot be complete yet appends its
+// files' entries (one JSON object per line) to manifest.log and fsyncs it,
+// at the cost of those entries alone, however many files the day holds.
+// Once the log is at least as large as manifest.json (and a few KiB),
+// manifest.json is rewritten atomically (temp, fsync, rename) with the
+// log's entries folded in and the log removed, so each entry is copied a
+// bounded number of times on average. ReadManifest applies the log to
+// manifest.json (a later entry replaces one of the same name; a partial
+// last line, from a crash, is skipped). Every change happens under an flock
+// on ".manifest.lock" so that several exporters can share a day. A rewrite
+// also adds any final file the manifest misses (one a crashed exporter
+// linked but never listed) once it is a minute old (all of them when the
+// day completes). The day's first files, files into a day that may already
+// be complete, and completing a day rewrite manifest.json, so manifest.json
+// exists whenever the day has a file and a complete manifest.json is whole
+// by itself, with no log.
 //
 // complete becomes true once no more lines can arrive for the day: the day
 // ended more than CompleteGrace ago and every TELEMETRY message stored
@@ -60,6 +73,8 @@
 // exporter holds MaxBufferedEvents, on shutdown, and on request: every
 // exporter listens on FlushSubject (core NATS, no queue group), flushes
 // everything and replies with a FlushReply. RequestFlush gathers the
-// replies; FlushTrigger coalesces concurrent callers for the API's
-// POST /api/export.
+// replies; FlushTrigger coalesces the API's POST /api/export calls into at
+// most one request per MinInterval (5s), and an exporter flushes on request
+// at most once per RequestInterval (2s), whatever the number of API copies
+// asking: a request arriving sooner waits for its turn and is never dropped.
 package export

@@ -62,6 +62,12 @@ type Config struct {
 	// its flush; requests arriving while that flush runs share it too.
 	// Defaults to 100ms. It should be at least FlushTrigger's JoinWindow.
 	CoalesceWindow time.Duration
+	// RequestInterval is the least time between two flushes made on
+	// request: a request arriving sooner after the last such flush waits
+	// until then (it is never dropped), so however many API copies ask,
+	// an exporter flushes on request at most once per RequestInterval.
+	// Defaults to 2s.
+	RequestInterval time.Duration
 	// NakDelay is how soon the messages of a buffer that could not be
 	// written are redelivered. Defaults to 5s.
 	NakDelay time.Duration
@@ -96,6 +102,7 @@ func (c *Config) withDefaults() Config {
 	out.AckWait = cmp.Or(out.AckWait, 30*time.Second)
 	out.CoalesceWindow = cmp.Or(out.CoalesceWindow, 100*time.Millisecond)
 	out.NakDelay = cmp.Or(out.NakDelay, 5*time.Second)
+	out.RequestInterval = cmp.Or(out.RequestInterval, 2*time.Second)
 	out.CompleteGrace = cmp.Or(out.CompleteGrace, time.Minute)
 	out.CompleteInterval = cmp.Or(out.CompleteInterval, time.Minute)
 	out.ScanDays = cmp.Or(out.ScanDays, 8)
@@ -110,7 +117,7 @@ func (c *Config) Validate() error {
 	case c.MaxFileBytes < 0 || c.MaxBufferedEvents < 0 || c.FetchBatch < 0 || c.ScanDays < 0:
 		return errors.New("export: sizes and counts must not be negative")
 	case c.MaxAge < 0 || c.FetchWait < 0 || c.AckWait < 0 || c.CoalesceWindow < 0 ||
-		c.NakDelay < 0 || c.CompleteGrace < 0 || c.CompleteInterval < 0:
+		c.RequestInterval < 0 || c.NakDelay < 0 || c.CompleteGrace < 0 || c.CompleteInterval < 0:
 		return errors.New("export: durations must not be negative")
 	case c.AckWait > 0 && c.AckWait < 30*time.Millisecond:
 		return errors.New("export: AckWait must be at least 30ms")
@@ -151,6 +158,9 @@ type Exporter struct {
 	bufs          *buffers
 	lastHeartbeat time.Time
 	lastComplete  time.Time
+	// lastRequested is when the last flush made on request started.
+	lastRequested time.Time
+	seqs          *seqCache
 }
 
 // New validates cfg and builds an Exporter; Run starts it.
@@ -175,6 +185,7 @@ func New(cfg *Config, deps *Deps) (*Exporter, error) {
 		metrics:  m,
 		requests: newRequestQueue(),
 		bufs:     newBuffers(),
+		seqs:     newSeqCache(),
 	}, nil
 }
 
@@ -217,7 +228,8 @@ func (e *Exporter) Run(ctx context.Context) error {
 			err = e.addMessages(msgs)
 		case <-e.requests.notify:
 			if window == nil {
-				window = time.After(e.cfg.CoalesceWindow)
+				wait := max(e.cfg.CoalesceWindow, e.cfg.RequestInterval-time.Since(e.lastRequested))
+				window = time.After(wait)
 			}
 		case <-window:
 			window = nil

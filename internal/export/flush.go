@@ -105,7 +105,7 @@ func (e *Exporter) writeDay(day dayKey, group []*buffer) ([]*buffer, error) {
 		nak(group)
 		return nil, err
 	}
-	next, err := nextSeqs(dir)
+	next, err := e.seqs.next(dir)
 	if err != nil {
 		nak(group)
 		return nil, err
@@ -126,6 +126,7 @@ func (e *Exporter) writeDay(day dayKey, group []*buffer) ([]*buffer, error) {
 			next[hour] = seq
 			if err != nil {
 				_ = os.Remove(tmp)
+				e.seqs.forget(dir)
 			}
 		}
 		if err != nil {
@@ -147,15 +148,27 @@ func (e *Exporter) writeDay(day dayKey, group []*buffer) ([]*buffer, error) {
 		nak(written)
 		return nil, err
 	}
-	m, err := updateManifest(&manifestUpdate{
+	now := time.Now().UTC()
+	u := &manifestUpdate{
 		dir: dir, appID: day.appID, kind: day.kind, day: day.day,
-		add: added, orphanAge: orphanAge, now: time.Now().UTC(),
-	})
+		add: added, orphanAge: orphanAge, now: now,
+	}
+	// A day that cannot be complete yet gets its new files appended to
+	// the manifest log, at the cost of those files alone; one that may be
+	// (received_at far behind the stream) has manifest.json rewritten, so
+	// that a complete manifest.json stays whole by itself.
+	open := now.Before(group[0].key.hour.UTC().Truncate(24 * time.Hour).Add(24*time.Hour + e.cfg.CompleteGrace))
+	var m *Manifest
+	if open {
+		err = appendManifest(u)
+	} else {
+		m, err = updateManifest(u)
+	}
 	switch {
 	case err != nil:
 		// The files are durable; a later update lists them as orphans.
 		e.log.Error().Err(err).Str("dir", dir).Msg("export: error updating manifest")
-	case m.Complete:
+	case m != nil && m.Complete:
 		e.log.Warn().Str("dir", dir).Msg("export: wrote into a day already marked complete (received_at far behind the stream)")
 	}
 	return written, firstErr

@@ -123,6 +123,7 @@ func (e *Exporter) serveRequests() error {
 	if len(reqs) == 0 {
 		return nil
 	}
+	e.lastRequested = time.Now()
 	res, err := e.flush(e.bufs.take(nil), reasonRequest)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/natstest"
@@ -74,6 +75,47 @@ func TestRequestFlush(t *testing.T) {
 		require.Equal(t, sum.Files, len(got.files))
 	})
 
+	// Requests arriving soon after a flush made on request (from several
+	// API copies, say) wait for RequestInterval and share one flush.
+	t.Run("RequestsWithinIntervalShareOneFlush", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := newStream(t, 10*time.Second)
+		events := mixedEvents(10, []time.Time{hour})
+		bundle.publish(t, events...)
+		const interval = 3 * time.Second
+		eb := bundle.start(t, &Config{Dir: t.TempDir(), MaxAge: time.Hour, CoalesceWindow: 10 * time.Millisecond,
+			RequestInterval: interval})
+		eb.waitBuffered(t, len(events))
+
+		inbox := bundle.nc.NewInbox()
+		replies := make(chan *nats.Msg, 64)
+		sub, err := bundle.nc.ChanSubscribe(inbox, replies)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+		const requests = 10
+		tick := time.NewTicker(100 * time.Millisecond) // each past the CoalesceWindow
+		defer tick.Stop()
+		first := time.Now()
+		var last time.Time
+		for i := range requests {
+			if i > 0 {
+				<-tick.C
+			}
+			last = time.Now()
+			require.NoError(t, bundle.nc.PublishRequest(FlushSubject, inbox, nil))
+		}
+		for range requests {
+			select {
+			case <-replies:
+			case <-time.After(30 * time.Second):
+				require.FailNow(t, "a flush request was not answered")
+			}
+		}
+		flushes := value(t, eb.exp.metrics.flushes.WithLabelValues(string(reasonRequest)))
+		require.LessOrEqual(t, flushes, 2+float64(last.Sub(first)/interval), "one flush, then at most one per interval")
+	})
+
 	t.Run("NoExporterIsNotAnError", func(t *testing.T) {
 		t.Parallel()
 
@@ -128,8 +170,9 @@ func TestFlushTrigger(t *testing.T) {
 		t.Parallel()
 
 		bundle := newStream(t, 10*time.Second)
-		eb := bundle.start(t, &Config{Dir: t.TempDir(), MaxAge: time.Hour})
-		trigger := NewFlushTrigger(bundle.nc, &FlushTriggerConfig{Wait: 3 * time.Second, JoinWindow: time.Millisecond})
+		eb := bundle.start(t, &Config{Dir: t.TempDir(), MaxAge: time.Hour, RequestInterval: time.Millisecond})
+		trigger := NewFlushTrigger(bundle.nc, &FlushTriggerConfig{Wait: 3 * time.Second, JoinWindow: time.Millisecond,
+			MinInterval: time.Millisecond})
 
 		for i := range 2 {
 			events := mixedEvents(5, []time.Time{hour})
@@ -141,6 +184,46 @@ func TestFlushTrigger(t *testing.T) {
 			require.Equal(t, len(events), sum.Events, "call %d", i)
 		}
 		require.Equal(t, 2.0, value(t, eb.exp.metrics.flushes.WithLabelValues(string(reasonRequest))))
+	})
+
+	// Calls spread over time, each too late to join the one before, still
+	// make at most one request per MinInterval: the ones after the first
+	// share a request sent MinInterval after it.
+	t.Run("SpreadCallsShareOneRequestPerInterval", func(t *testing.T) {
+		t.Parallel()
+
+		bundle := newStream(t, 10*time.Second)
+		events := mixedEvents(10, []time.Time{hour})
+		bundle.publish(t, events...)
+		// The exporter's own limit out of the way: this is the trigger's.
+		eb := bundle.start(t, &Config{Dir: t.TempDir(), MaxAge: time.Hour, RequestInterval: time.Millisecond})
+		eb.waitBuffered(t, len(events))
+		const interval = 2 * time.Second
+		trigger := NewFlushTrigger(bundle.nc, &FlushTriggerConfig{Wait: 3 * time.Second, MinInterval: interval})
+
+		const calls = 12
+		sums := make([]*FlushSummary, calls)
+		errs := make([]error, calls)
+		var wg sync.WaitGroup
+		tick := time.NewTicker(150 * time.Millisecond) // each call past the 100ms JoinWindow
+		defer tick.Stop()
+		first := time.Now()
+		var last time.Time
+		for i := range calls {
+			if i > 0 {
+				<-tick.C
+			}
+			last = time.Now()
+			wg.Go(func() { sums[i], errs[i] = trigger.Trigger(context.Background()) })
+		}
+		wg.Wait()
+		for i := range calls {
+			require.NoError(t, errs[i])
+			require.Equal(t, 1, sums[i].Exporters)
+		}
+		requests := value(t, eb.exp.metrics.flushes.WithLabelValues(string(reasonRequest)))
+		require.LessOrEqual(t, requests, 2+float64(last.Sub(first)/interval), "one request, then at most one per interval")
+		require.Equal(t, len(events), sums[0].Events)
 	})
 
 	t.Run("CallerContextEnds", func(t *testing.T) {

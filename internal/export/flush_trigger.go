@@ -12,32 +12,41 @@ import (
 // FlushTriggerConfig configures a FlushTrigger.
 type FlushTriggerConfig struct {
 	// Wait is how long each request collects exporter replies; it bounds
-	// POST /api/export's answer time. Defaults to 1s.
+	// POST /api/export's answer time, with MinInterval. Defaults to 1s.
 	Wait time.Duration
 	// JoinWindow: a call made within this long after the current request
-	// was started shares it instead of sending another. Exporters wait
+	// was sent shares it instead of asking for another. Exporters wait
 	// their CoalesceWindow (100ms by default) after receiving a request
 	// before flushing, so with JoinWindow no longer than that, a joining
 	// caller's events are still flushed. Defaults to 100ms.
 	JoinWindow time.Duration
+	// MinInterval is the least time between two requests: a call too
+	// late to join the last one shares the next, sent MinInterval after
+	// the last, so however many calls arrive, the exporters get at most one
+	// request per MinInterval from this trigger, and every call is still
+	// followed by a flush. Defaults to 5s.
+	MinInterval time.Duration
 }
 
 // FlushTrigger is what the API holds for POST /api/export: it sends flush
-// requests, making one request out of a burst of concurrent calls.
+// requests, at most one per MinInterval, each shared by every call that
+// arrives while it is pending.
 type FlushTrigger struct {
 	nc  *nats.Conn
 	cfg FlushTriggerConfig
 
-	mu  sync.Mutex
+	mu sync.Mutex
+	// cur is the latest request: sent, or waiting for its time.
 	cur *flushRound
 }
 
 // flushRound is one request shared by the calls that joined it.
 type flushRound struct {
-	started time.Time
-	done    chan struct{}
-	sum     *FlushSummary
-	err     error
+	// at is when it is (or was) sent.
+	at   time.Time
+	done chan struct{}
+	sum  *FlushSummary
+	err  error
 }
 
 // NewFlushTrigger builds a FlushTrigger on nc; cfg may be nil for the
@@ -49,21 +58,33 @@ func NewFlushTrigger(nc *nats.Conn, cfg *FlushTriggerConfig) *FlushTrigger {
 	}
 	c.Wait = cmp.Or(c.Wait, time.Second)
 	c.JoinWindow = cmp.Or(c.JoinWindow, 100*time.Millisecond)
+	c.MinInterval = cmp.Or(c.MinInterval, 5*time.Second)
 	return &FlushTrigger{nc: nc, cfg: c}
 }
 
-// Trigger asks every exporter to flush, or joins a request started less
-// than JoinWindow ago, and returns the replies' summary. Every caller of one
+// Trigger asks every exporter to flush and returns the replies' summary.
+// It joins the pending request when there is one (sent less than
+// JoinWindow ago, or not sent yet); otherwise it makes a new one, sent now
+// or MinInterval after the last, whichever is later. Every caller of one
 // request gets an equal summary. The request itself is not bound to ctx:
 // a caller that gives up does not cut it short for the others.
 func (t *FlushTrigger) Trigger(ctx context.Context) (*FlushSummary, error) {
 	t.mu.Lock()
+	now := time.Now()
 	r := t.cur
-	if r == nil || time.Since(r.started) > t.cfg.JoinWindow {
-		r = &flushRound{started: time.Now(), done: make(chan struct{})}
+	if r == nil || now.Sub(r.at) > t.cfg.JoinWindow {
+		at := now
+		if r != nil {
+			at = later(now, r.at.Add(t.cfg.MinInterval))
+		}
+		r = &flushRound{at: at, done: make(chan struct{})}
 		t.cur = r
 		go func() {
 			defer close(r.done)
+			if d := time.Until(r.at); d > 0 {
+				timer := time.NewTimer(d)
+				<-timer.C
+			}
 			r.sum, r.err = RequestFlush(context.WithoutCancel(ctx), t.nc, t.cfg.Wait)
 		}()
 	}
@@ -79,4 +100,21 @@ func (t *FlushTrigger) Trigger(ctx context.Context) (*FlushSummary, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// Exporters is Trigger for the API: it returns only how many exporters
+// answered, which is all a public answer may tell.
+func (t *FlushTrigger) Exporters(ctx context.Context) (int, error) {
+	sum, err := t.Trigger(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return sum.Exporters, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

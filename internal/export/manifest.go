@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,9 +47,37 @@ type ManifestFile struct {
 	SHA256 string `json:"sha256"`
 }
 
-// ReadManifest reads dayDir's manifest. A missing manifest is an error
-// wrapping fs.ErrNotExist.
+// ReadManifest reads dayDir's manifest: manifest.json with the entries of
+// the manifest log applied (see ManifestLogName). A missing manifest is an
+// error wrapping fs.ErrNotExist.
 func ReadManifest(dayDir string) (*Manifest, error) {
+	m, err := readManifestFile(dayDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	logged, lerr := readLog(dayDir)
+	switch {
+	case lerr != nil:
+		return nil, lerr
+	case err != nil && len(logged) == 0:
+		return nil, err
+	case err != nil:
+		// Only a log (manifest.json removed by hand): the directory names
+		// the day.
+		kindDir := filepath.Dir(dayDir)
+		m = &Manifest{AppID: filepath.Base(filepath.Dir(kindDir)), Kind: telemetry.Kind(filepath.Base(kindDir)), Day: filepath.Base(dayDir)}
+	}
+	if len(logged) > 0 {
+		m.apply(logged, nil)
+		if info, err := os.Stat(filepath.Join(dayDir, ManifestLogName)); err == nil && info.ModTime().After(m.UpdatedAt) {
+			m.UpdatedAt = info.ModTime().UTC()
+		}
+	}
+	return m, nil
+}
+
+// readManifestFile reads manifest.json alone.
+func readManifestFile(dayDir string) (*Manifest, error) {
 	b, err := os.ReadFile(filepath.Join(dayDir, ManifestName))
 	if err != nil {
 		return nil, fmt.Errorf("error reading manifest: %w", err)
@@ -58,6 +87,27 @@ func ReadManifest(dayDir string) (*Manifest, error) {
 		return nil, fmt.Errorf("error decoding manifest in %s: %w", dayDir, err)
 	}
 	return m, nil
+}
+
+// apply adds files to m's list, each replacing an entry of the same name,
+// keeps only the names present says are there (all when present is nil),
+// sorts the list by name and recounts the lines.
+func (m *Manifest) apply(files []ManifestFile, present map[string]bool) {
+	byName := make(map[string]ManifestFile, len(m.Files)+len(files))
+	for _, f := range m.Files {
+		byName[f.Name] = f
+	}
+	for _, f := range files {
+		byName[f.Name] = f
+	}
+	m.Files, m.Lines = m.Files[:0], 0
+	for name, f := range byName {
+		if present == nil || present[name] {
+			m.Files = append(m.Files, f)
+			m.Lines += f.Lines
+		}
+	}
+	slices.SortFunc(m.Files, func(a, b ManifestFile) int { return cmp.Compare(a.Name, b.Name) })
 }
 
 // manifestUpdate is one change to a day's manifest.
@@ -78,14 +128,21 @@ type manifestUpdate struct {
 }
 
 // updateManifest applies u under the day's lock and rewrites the manifest
-// atomically. It returns the manifest written.
+// atomically, folding in the manifest log. It returns the manifest
+// written. Its cost is that of the whole day (it lists the directory);
+// a flush into a day still open appends instead (appendManifest).
 func updateManifest(u *manifestUpdate) (*Manifest, error) {
 	unlock, err := lockDir(u.dir)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	return rewriteManifest(u)
+}
 
+// rewriteManifest is updateManifest under the day's lock, held by the
+// caller.
+func rewriteManifest(u *manifestUpdate) (*Manifest, error) {
 	m, err := ReadManifest(u.dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		m, err = &Manifest{AppID: u.appID, Kind: u.kind, Day: u.day}, nil
@@ -124,14 +181,9 @@ func updateManifest(u *manifestUpdate) (*Manifest, error) {
 		byName[f.Name] = f
 	}
 
-	m.Files, m.Lines = m.Files[:0], 0
-	for name, f := range byName {
-		if present[name] { // an entry whose file was removed by hand goes
-			m.Files = append(m.Files, f)
-			m.Lines += f.Lines
-		}
-	}
-	slices.SortFunc(m.Files, func(a, b ManifestFile) int { return cmp.Compare(a.Name, b.Name) })
+	// An entry whose file was removed by hand goes.
+	m.Files = m.Files[:0]
+	m.apply(slices.Collect(maps.Values(byName)), present)
 	if u.complete && !m.Complete {
 		m.Complete, m.CompletedAt = true, u.now
 	}
@@ -142,6 +194,9 @@ func updateManifest(u *manifestUpdate) (*Manifest, error) {
 		return nil, fmt.Errorf("error encoding manifest: %w", err)
 	}
 	if err := writeFileAtomic(filepath.Join(u.dir, ManifestName), append(b, '\n')); err != nil {
+		return nil, err
+	}
+	if err := removeLog(u.dir); err != nil {
 		return nil, err
 	}
 	return m, nil

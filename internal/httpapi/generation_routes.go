@@ -80,9 +80,9 @@ func (s *Server) generationRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/generations/{id}/image", s.rateLimited(gen.image))
 	mux.HandleFunc("GET /v1/generations/{id}/events", s.rateLimited(gen.events))
 	mux.HandleFunc("DELETE /v1/generations/{id}", s.rateLimited(gen.cancel))
-	// Not rate limited per IP: callbacks come in bursts from the
-	// upstream's few addresses, and each costs one primary-key lookup.
-	mux.HandleFunc("POST /webhooks/generaitiv/{id}", gen.webhook)
+	// Limited per source by its own, higher limit: callbacks come in
+	// bursts from the upstream's few addresses.
+	mux.HandleFunc("POST /webhooks/generaitiv/{id}", s.webhookLimited(gen.webhook))
 }
 
 // generationHandlers serve the generation routes.

@@ -67,7 +67,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			elapsed := time.Since(start)
 			s.metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(rec.status)).Inc()
 			s.metrics.HTTPDuration.WithLabelValues(route).Observe(elapsed.Seconds())
-			if route != "GET /metrics" && route != "GET /healthz" && route != "GET /readyz" {
+			if route != "GET /healthz" && route != "GET /readyz" {
 				logger.Debug().Str("method", r.Method).Str("path", r.URL.Path).Int("status", rec.status).
 					Dur("duration", elapsed).Msg("httpapi: request")
 			}
@@ -99,9 +99,19 @@ func requestID(given string) string {
 
 // rateLimited refuses requests past the per-source-IP limit with 429.
 func (s *Server) rateLimited(next http.HandlerFunc) http.HandlerFunc {
+	return s.limitedBy(s.limiter, next)
+}
+
+// webhookLimited is rateLimited with the webhook receivers' own limit.
+func (s *Server) webhookLimited(next http.HandlerFunc) http.HandlerFunc {
+	return s.limitedBy(s.webhookLimiter, next)
+}
+
+// limitedBy refuses requests past l's per-source-IP limit with 429.
+func (s *Server) limitedBy(l *ratelimit.Limiter, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ip := s.cfg.ClientIP.FromRequest(r)
-		if ok, wait := s.limiter.Allow(ip, time.Now()); !ok {
+		if ok, wait := l.Allow(ip, time.Now()); !ok {
 			s.metrics.EventsRejected.WithLabelValues("rate_limited").Inc()
 			e := newError(http.StatusTooManyRequests, "rate_limited", "too many requests from this address; retry after the Retry-After delay")
 			e.RetryAfter = ratelimit.RetryAfterSeconds(wait)

@@ -1,12 +1,14 @@
 // Package httpapi is gamepipe's HTTP API: telemetry ingestion exactly as
-// telemetry-ingestion-api.txt describes it, health and metrics. Handlers
-// validate, publish or enqueue, and answer; they do no slow work.
+// telemetry-ingestion-api.txt describes it, and health; the cmd layer serves
+// metrics on their own address. Handlers validate, publish or enqueue, and
+// answer; they do no slow work.
 package httpapi
 
 import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -60,6 +62,11 @@ type Config struct {
 	RateLimit ratelimit.Config
 	// TrustedProxies decides when X-Forwarded-For counts.
 	ClientIP ratelimit.ClientIP
+	// WebhookRateLimit configures the per-source-IP limit of the upstream
+	// webhook receivers, kept apart from RateLimit: callbacks come in bursts
+	// from the upstream's few addresses. A zero Rate defaults to 100/s with
+	// a burst of 200.
+	WebhookRateLimit ratelimit.Config
 	// Now returns the time; tests may fix it. Defaults to time.Now.
 	Now func() time.Time
 }
@@ -72,9 +79,8 @@ type Deps struct {
 	KeyLookup KeyLookup
 	Ready     []Check
 	// FlushExports asks every exporter to flush its buffers now and returns
-	// a JSON-able summary of what it triggered (POST /api/export). Nil
-	// disables the route (503).
-	FlushExports func(ctx context.Context) (any, error)
+	// how many answered (POST /api/export). Nil disables the route (503).
+	FlushExports func(ctx context.Context) (exporters int, err error)
 	// Jobs serves the game-server job APIs (emotes, generations, models);
 	// nil leaves those routes unregistered.
 	Jobs *JobDeps
@@ -110,11 +116,13 @@ type Server struct {
 	auth      *authenticator
 	limiter   *ratelimit.Limiter
 	ready     []Check
-	flush     func(ctx context.Context) (any, error)
+	flush     func(ctx context.Context) (int, error)
 	jobs      *JobDeps
 	handler   http.Handler
 	// tooLarge answers a body over cfg.MaxBodyBytes.
 	tooLarge *APIError
+	// webhookLimiter limits the webhook receivers per source.
+	webhookLimiter *ratelimit.Limiter
 }
 
 // New validates the configuration and builds the routes.
@@ -136,6 +144,12 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 	if err := c.RateLimit.Validate(); err != nil {
 		return nil, err
 	}
+	if c.WebhookRateLimit.Rate == 0 {
+		c.WebhookRateLimit.Rate, c.WebhookRateLimit.Burst = 100, cmp.Or(c.WebhookRateLimit.Burst, 200)
+	}
+	if err := c.WebhookRateLimit.Validate(); err != nil {
+		return nil, fmt.Errorf("httpapi: WebhookRateLimit: %w", err)
+	}
 	m := deps.Metrics
 	if m == nil {
 		m = metrics.New()
@@ -153,6 +167,7 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 		tooLarge: &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 			Message: "request body exceeds " + strconv.FormatInt(c.MaxBodyBytes, 10) + " bytes"},
 	}
+	s.webhookLimiter = ratelimit.New(c.WebhookRateLimit)
 	s.handler = s.observe(s.routes())
 	return s, nil
 }
@@ -175,7 +190,6 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)
-	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNotFound) })
 	return mux
 }

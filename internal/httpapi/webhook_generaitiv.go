@@ -24,14 +24,15 @@ var errWebhookNotFound = newError(http.StatusNotFound, "not_found", "no such cal
 // webhook receives a Generaitiv callback at
 // /webhooks/generaitiv/{id}?token=…. The token is the capability: its
 // SHA-256 is compared in constant time with each hash stored for the
-// generation (one per submit attempt). Under the row lock, in one
-// transaction, a generation still waiting moves on (finalizing, or failed)
-// and its generaitiv_finalize job is inserted; any later callback (a
-// duplicate, or one after the deadline or a cancel) is counted as late,
-// changes nothing else and is still answered 200, so the upstream stops
-// retrying. The change is written first and the token checked on the row
-// it returns, a wrong token rolling it back: one statement instead of a
-// locked read and a write.
+// generation (one per submit attempt). The hashes are read first, without
+// a transaction or a lock, so a wrong token or an unknown id (both the
+// same 404) costs one primary-key read and never waits for, or holds, the
+// row lock. Only then, under the row lock, in one transaction, a
+// generation still waiting moves on (finalizing, or failed) and its
+// generaitiv_finalize job is inserted; any later callback (a duplicate,
+// or one after the deadline or a cancel) is counted as late, changes
+// nothing else and is still answered 200, so the upstream stops retrying.
+// The route is rate limited per source (Config.WebhookRateLimit).
 func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.deps.MaxWebhookBytes))
 	if err != nil {
@@ -45,37 +46,39 @@ func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	presented := sha256.Sum256([]byte(token))
-	var (
-		cb       generaitiv.Callback
-		accepted bool
-	)
-	if bad := checkCallback(body, &cb); bad != nil {
-		// Say 400 only to the holder of a valid token: anyone else gets
-		// the 404 of an unknown generation.
-		_, err = store.GenerationUpdate(r.Context(), h.s.jobs.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
-			if !tokenMatches(g.CallbackTokenHashes, presented[:]) {
-				return errWebhookNotFound
-			}
-			return bad
-		})
-	} else {
-		completion := store.Completion{OK: cb.Status == generaitiv.CallbackCompleted, Link: cb.Link, Message: cb.Message, At: h.s.cfg.Now()}
-		var done *store.Completed
-		done, err = store.GenerationComplete(r.Context(), h.s.jobs.Pool, id, completion, func(tx pgx.Tx, done *store.Completed) error {
-			// Checked on the row as written: a wrong token rolls back.
-			if !tokenMatches(done.CallbackTokenHashes, presented[:]) {
-				return errWebhookNotFound
-			}
-			if !done.Applied {
-				return nil // recorded as late; nothing else changes
-			}
-			if _, err := h.s.jobs.River.InsertTx(r.Context(), tx, jobs.GeneraitivFinalizeArgs{GenerationID: id}, nil); err != nil {
-				return fmt.Errorf("error inserting finalize job of generation %s: %w", id, err)
-			}
-			return nil
-		})
-		accepted = err == nil && done.Applied
+	hashes, err := store.GenerationCallbackTokenHashes(r.Context(), h.s.jobs.Pool, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, r, errWebhookNotFound)
+		return
+	case err != nil:
+		writeError(w, r, err)
+		return
+	case !tokenMatches(hashes, presented[:]):
+		writeError(w, r, errWebhookNotFound)
+		return
 	}
+	// Only the holder of a valid token learns that the body is wrong.
+	var cb generaitiv.Callback
+	if bad := checkCallback(body, &cb); bad != nil {
+		writeError(w, r, bad)
+		return
+	}
+	completion := store.Completion{OK: cb.Status == generaitiv.CallbackCompleted, Link: cb.Link, Message: cb.Message, At: h.s.cfg.Now()}
+	done, err := store.GenerationComplete(r.Context(), h.s.jobs.Pool, id, completion, func(tx pgx.Tx, done *store.Completed) error {
+		// Checked again on the row as written, in case its tokens changed
+		// since the read: a token no longer listed rolls back.
+		if !tokenMatches(done.CallbackTokenHashes, presented[:]) {
+			return errWebhookNotFound
+		}
+		if !done.Applied {
+			return nil // recorded as late; nothing else changes
+		}
+		if _, err := h.s.jobs.River.InsertTx(r.Context(), tx, jobs.GeneraitivFinalizeArgs{GenerationID: id}, nil); err != nil {
+			return fmt.Errorf("error inserting finalize job of generation %s: %w", id, err)
+		}
+		return nil
+	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, r, errWebhookNotFound)
@@ -84,7 +87,7 @@ func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"received": true, "applied": accepted})
+	writeJSON(w, http.StatusOK, map[string]bool{"received": true, "applied": done.Applied})
 }
 
 // checkCallback parses a callback body into cb, or says why it is not one.

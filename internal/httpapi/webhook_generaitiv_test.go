@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -160,6 +161,45 @@ func TestGeneraitivWebhook(t *testing.T) {
 		require.Equal(t, store.GenerationSubmitted, g2.Status)
 		require.Zero(t, g2.Completions)
 		require.Zero(t, bundle.finalizeJobs(t, g.ID))
+	})
+
+	// A refused callback is answered from a plain read: it neither waits
+	// for the row lock nor takes it, so a flood of wrong tokens for a real
+	// id cannot queue behind (or in front of) the real callback.
+	t.Run("WrongTokenTakesNoRowLock", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		g, token := bundle.awaitingCallback(t, bundle.appA)
+		tx, err := bundle.pool.Begin(ctx)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = tx.Rollback(context.WithoutCancel(ctx)) })
+		_, err = tx.Exec(ctx, `SELECT 1 FROM generations WHERE id = $1 FOR UPDATE`, g.ID)
+		require.NoError(t, err)
+
+		// Answered while the lock is still held; the wait is far past
+		// any query's time, and below the request timeout a blocked
+		// request would hit.
+		for _, body := range []any{completed, []byte("{")} {
+			answered := make(chan int, 1)
+			go func() {
+				status, _ := bundle.callback(t, g.ID.String(), token+"x", body)
+				answered <- status
+			}()
+			select {
+			case status := <-answered:
+				require.Equal(t, http.StatusNotFound, status)
+			case <-time.After(15 * time.Second):
+				require.FailNow(t, "a wrong token waited for the row lock")
+			}
+		}
+		require.NoError(t, tx.Rollback(ctx))
+
+		status, body := bundle.callback(t, g.ID.String(), token, completed)
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, true, body["applied"])
+		g = bundle.get(t, g.ID)
+		require.Equal(t, int32(1), g.Completions, "the refused callbacks changed nothing")
+		require.Equal(t, 1, bundle.finalizeJobs(t, g.ID))
 	})
 
 	t.Run("MalformedBodyIs400", func(t *testing.T) {

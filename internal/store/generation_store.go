@@ -224,6 +224,19 @@ func GenerationList(ctx context.Context, db DBTX, p *GenerationListParams) ([]*G
 	return out, nil
 }
 
+// GenerationCallbackTokenHashes returns the hashes of a generation's
+// callback tokens (one per submit attempt) in one plain read: no
+// transaction and no row lock, so a webhook can refuse a wrong token before
+// it takes any lock. An unknown id is ErrNotFound.
+func GenerationCallbackTokenHashes(ctx context.Context, db DBTX, id uuid.UUID) ([][]byte, error) {
+	var hashes [][]byte
+	err := db.QueryRow(ctx, `SELECT callback_token_hashes FROM generations WHERE id = $1`, id).Scan(&hashes)
+	if err != nil {
+		return nil, fmt.Errorf("error reading callback tokens of generation %s: %w", id, mapErr(err))
+	}
+	return hashes, nil
+}
+
 // Completion is a completion message from the upstream (webhook or
 // websocket): OK with the image link, or a failure with its message.
 type Completion struct {
@@ -281,8 +294,9 @@ type Completed struct {
 // An unknown id is ErrNotFound.
 //
 // It is GenerationUpdate's locked read, change and write in one statement
-// that returns only what its callers need: a webhook callback is that
-// statement and a job insert (make bench, webhook callbacks row: finding 12
+// that returns only what its callers need: a webhook callback is a plain
+// read of its token hashes (GenerationCallbackTokenHashes, so a wrong token
+// never takes the lock), then that statement and a job insert (make bench, webhook callbacks row: finding 12
 // of bench/README.md).
 func GenerationComplete(ctx context.Context, db interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
