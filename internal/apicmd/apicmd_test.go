@@ -107,7 +107,7 @@ func TestRunWithoutPostgres(t *testing.T) {
 	u.Host = pgAddr
 	env := map[string]string{
 		"DATABASE_URL": u.String(), "NATS_URL": ns.ClientURL(), "DATA_DIR": t.TempDir(),
-		"HTTP_ADDR": addr, "LOG_FORMAT": "json",
+		"HTTP_ADDR": addr, "METRICS_ADDR": freeAddr(t), "LOG_FORMAT": "json",
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
