@@ -94,6 +94,10 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		RateLimit:    ratelimit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, MaxKeys: cfg.RateLimitMaxKeys},
 		ClientIP:     ratelimit.ClientIP{TrustedProxies: cfg.TrustedProxies},
+
+		MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
+		UploadMinRate:        cfg.UploadMinRate,
+		UploadRateGrace:      cfg.UploadRateGrace,
 	}, &httpapi.Deps{
 		Logger:    logger,
 		Metrics:   m,
@@ -118,7 +122,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	}
 
 	logger.Info().Str("addr", cfg.HTTPAddr).Str("nats", nc.ConnectedServerVersion()).Msg("apicmd: listening")
-	if err := infra.Serve(ctx, api.HTTPServer(cfg.HTTPAddr), 20*time.Second); err != nil {
+	if err := infra.ServeLimited(ctx, api.HTTPServer(cfg.HTTPAddr), 20*time.Second, cfg.MaxConnections); err != nil {
 		return err
 	}
 	logger.Info().Msg("apicmd: http stopped; draining NATS")
