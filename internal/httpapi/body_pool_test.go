@@ -203,3 +203,30 @@ func TestIngestBodyBudget(t *testing.T) {
 		require.Zero(t, b.lastSeq(t))
 	})
 }
+
+// BenchmarkBodyPoolRead measures reading a body through the pool: a single
+// event and a batch of 100 (the sizes of BenchmarkIngest), the batch moving
+// through four classes.
+// Run: go test ./internal/httpapi -run '^$' -bench BodyPoolRead -benchmem
+func BenchmarkBodyPoolRead(b *testing.B) {
+	for _, size := range []int{300, 28 << 10} {
+		b.Run(fmt.Sprint(size), func(b *testing.B) {
+			p := newBodyPool(1<<20, 64<<20)
+			body := make([]byte, size)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				r := bytes.NewReader(body)
+				for pb.Next() {
+					r.Reset(body)
+					var bb bodyBuf
+					if err := p.readAll(r, &bb); err != nil {
+						b.Error(err)
+						return
+					}
+					p.put(&bb)
+				}
+			})
+		})
+	}
+}
