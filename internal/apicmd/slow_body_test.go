@@ -170,3 +170,71 @@ func TestRunSlowBodies(t *testing.T) {
 	}
 	require.Greater(t, waiting, 50, "most of the last slow clients are still sending their body")
 }
+
+// TestRunMaxConnections checks MAX_CONNECTIONS reaches the listener: with
+// both slots held by silent connections a request waits, and is answered
+// once one goes.
+func TestRunMaxConnections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dbtest.NewSchema(t)
+	ns := natstest.Run(t)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	env := map[string]string{
+		"DATABASE_URL": db.URL, "NATS_URL": ns.ClientURL(), "DATA_DIR": t.TempDir(),
+		"HTTP_ADDR": addr, "LOG_FORMAT": "json", "MAX_CONNECTIONS": "2",
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- Run(runCtx, func(k string) string { return env[k] }, io.Discard) }()
+	defer func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(60 * time.Second):
+			t.Fatal("api did not stop")
+		}
+	}()
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	healthz := func() error {
+		resp, err := client.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	}
+	require.Eventually(t, func() bool { return healthz() == nil }, 20*time.Second, 50*time.Millisecond)
+
+	// Two connections that have sent nothing yet hold both slots, for up
+	// to the header timeout (5s).
+	var silent []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		defer c.Close()
+		silent = append(silent, c)
+	}
+	answered := make(chan error, 1)
+	go func() { answered <- healthz() }()
+	select {
+	case err := <-answered:
+		t.Fatalf("answered while both slots were held: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.NoError(t, silent[0].Close())
+	select {
+	case err := <-answered:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("not answered once a slot was free")
+	}
+}
