@@ -26,10 +26,9 @@ func (s *Server) transferWindow(limit int64) time.Duration {
 // passed never past the moment the body's average rate would fall below
 // UploadMinRate: a client that stalls is cut off as quickly as for
 // ingestion, one that trickles soon after the grace, and a steady one may
-// take up to end. The
-// returned context (for blob storage) runs until end, detached from the
-// request's RequestTimeout but still cancelled when the client goes away.
-// The caller must call the cancel function.
+// take up to end. The returned context (for blob storage) runs until end,
+// detached from the request's RequestTimeout but still cancelled when the
+// client goes away. The caller must call the cancel function.
 func (s *Server) uploadDeadline(w http.ResponseWriter, r *http.Request, limit int64) (context.Context, io.ReadCloser, context.CancelFunc) {
 	end := time.Now().Add(s.transferWindow(limit))
 	rc := http.NewResponseController(w)
