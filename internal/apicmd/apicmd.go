@@ -107,6 +107,10 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		RateLimit:    ratelimit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, MaxKeys: cfg.RateLimitMaxKeys},
 		ClientIP:     ratelimit.ClientIP{TrustedProxies: cfg.TrustedProxies},
 		KeyStaleMax:  cfg.AuthStaleMax,
+
+		MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
+		UploadMinRate:        cfg.UploadMinRate,
+		UploadRateGrace:      cfg.UploadRateGrace,
 	}, &httpapi.Deps{
 		Logger:    logger,
 		Metrics:   m,
@@ -147,7 +151,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 
 	logger.Info().Str("addr", cfg.HTTPAddr).Str("metrics_addr", metricsLn.Addr().String()).
 		Str("nats", nc.ConnectedServerVersion()).Msg("apicmd: listening")
-	if err := infra.Serve(ctx, api.HTTPServer(cfg.HTTPAddr), 20*time.Second); err != nil {
+	if err := infra.ServeLimited(ctx, api.HTTPServer(cfg.HTTPAddr), 20*time.Second, cfg.MaxConnections); err != nil {
 		return err
 	}
 	logger.Info().Msg("apicmd: http stopped; draining NATS")

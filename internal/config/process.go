@@ -51,6 +51,19 @@ type API struct {
 	// SSEMaxStreamsPerApp caps an app's open generation events streams in
 	// one api process (SSE_MAX_STREAMS_PER_APP); past it, 429.
 	SSEMaxStreamsPerApp int
+	// MaxInflightBodyBytes bounds the memory of ingestion bodies being read
+	// across all requests (MAX_INFLIGHT_BODY_BYTES, e.g. 64MiB).
+	MaxInflightBodyBytes int64
+	// MaxConnections caps the api's open client connections
+	// (MAX_CONNECTIONS); more wait in the kernel's accept queue.
+	MaxConnections int
+	// UploadMinRate is the slowest average rate, in bytes per second, a
+	// model or video upload may keep after UploadRateGrace
+	// (UPLOAD_MIN_RATE, e.g. 64KiB; off: -1, no floor).
+	UploadMinRate int64
+	// UploadRateGrace is how long an upload runs before UploadMinRate
+	// applies (UPLOAD_RATE_GRACE).
+	UploadRateGrace time.Duration
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -72,6 +85,17 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 		AuthStaleMax:     r.duration("AUTH_STALE_MAX", 10*time.Minute),
 	}
 	c.SSEMaxStreamsPerApp = r.positiveInt("SSE_MAX_STREAMS_PER_APP", 100)
+	c.MaxInflightBodyBytes = r.byteSize("MAX_INFLIGHT_BODY_BYTES", 64<<20)
+	// One body of MAX_BODY_BYTES must fit, gzip-encoded (httpapi.MinInflightBodyBytes).
+	if c.MaxInflightBodyBytes < 2*c.MaxBodyBytes+48<<10 {
+		r.fail("MAX_INFLIGHT_BODY_BYTES", "must be at least twice MAX_BODY_BYTES plus 48KiB", r.getenv("MAX_INFLIGHT_BODY_BYTES"))
+	}
+	c.MaxConnections = r.positiveInt("MAX_CONNECTIONS", 10_000)
+	c.UploadMinRate = r.byteSize("UPLOAD_MIN_RATE", 64<<10)
+	if c.UploadMinRate == 0 {
+		c.UploadMinRate = -1 // off: httpapi takes 0 for its default
+	}
+	c.UploadRateGrace = r.duration("UPLOAD_RATE_GRACE", 10*time.Second)
 	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	c.WebhookRateLimit = r.positiveFloat("WEBHOOK_RATE_LIMIT_RPS", 100)

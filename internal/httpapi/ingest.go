@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"compress/gzip"
 	"errors"
 	"io"
@@ -17,8 +16,8 @@ import (
 	"github.com/gamepipe/gamepipe/internal/telemetry"
 )
 
-// ingestBuf holds one request's buffers; pooled so the hot path does not
-// allocate them per request.
+// ingestBuf holds one request's buffers but its body (see bodyPool); pooled
+// so the hot path does not allocate them per request.
 //
 // floats holds the decoded events' numbers (Event.Positions slices into it),
 // so it may be reused only once nothing reads those events any more: each
@@ -28,7 +27,6 @@ import (
 // retry with data's bytes); keep it that way, and never let an Event of buf
 // escape the handler.
 type ingestBuf struct {
-	body    bytes.Buffer
 	events  []telemetry.Event
 	floats  telemetry.Scratch
 	data    []byte
@@ -54,17 +52,19 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	buf := ingestBufs.Get().(*ingestBuf)
-	body, err := s.readBody(w, r, &buf.body)
-	if err != nil {
-		ingestBufs.Put(buf)
+	var bb bodyBuf
+	if err := s.readBody(w, r, &bb); err != nil {
+		s.bodies.put(&bb)
 		s.reject(w, r, err)
 		return
 	}
+	body := bb.bytes()
 
+	buf := ingestBufs.Get().(*ingestBuf)
 	events, err := telemetry.DecodeWith(body, &s.cfg.Limits, buf.events[:0], &buf.floats)
 	buf.events = events[:0]
 	if err != nil {
+		s.bodies.put(&bb)
 		ingestBufs.Put(buf)
 		s.reject(w, r, validationToAPI(err))
 		return
@@ -80,20 +80,26 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	for i := range events {
 		ev := &events[i]
 		if !strings.EqualFold(ev.AppID, appID) {
+			index := indexOf(i, len(events), body)
+			s.bodies.put(&bb)
 			ingestBufs.Put(buf)
 			s.reject(w, r, &APIError{Status: http.StatusForbidden, Code: "app_mismatch",
-				Message: "app_id does not belong to the token's application", Index: indexOf(i, len(events), body), Field: "app_id"})
+				Message: "app_id does not belong to the token's application", Index: index, Field: "app_id"})
 			return
 		}
 		ev.AppID = appID
 		ev.ReceivedAt = now
 		offsets = append(offsets, len(data))
 		if data, err = telemetry.AppendStored(data, ev); err != nil {
+			s.bodies.put(&bb)
 			ingestBufs.Put(buf)
 			writeError(w, r, err)
 			return
 		}
 	}
+	// Decoded events copy what they keep, and data holds what is
+	// published: the body's memory goes back before the wait for acks.
+	s.bodies.put(&bb)
 	offsets = append(offsets, len(data))
 	// One subject per kind: a request's events share the app.
 	var subjects [telemetry.NumKinds]string
@@ -176,13 +182,21 @@ func checkMsgpack(contentType string) error {
 	}
 }
 
-// readBody reads the whole body into buf, at most MaxBodyBytes after
-// decompression, within BodyReadTimeout.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buffer) ([]byte, error) {
+// errOverloaded answers a body that does not fit in the memory left for
+// bodies in flight (Config.MaxInflightBodyBytes).
+var errOverloaded = &APIError{Status: http.StatusServiceUnavailable, Code: "overloaded",
+	Message: "the server is receiving too many request bodies at once; retry after the Retry-After delay", RetryAfter: 1}
+
+// readBody reads the whole body into bb, at most MaxBodyBytes after
+// decompression, within BodyReadTimeout. Its buffer grows with the bytes
+// that arrive, each growth reserved from the budget for bodies in flight
+// (errOverloaded when it has no room), never with the declared length. The
+// caller puts bb back, also on an error.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, bb *bodyBuf) error {
 	limit, tooLarge := s.cfg.MaxBodyBytes, s.tooLarge
 	if r.ContentLength > limit {
 		w.Header().Set("Connection", "close")
-		return nil, tooLarge
+		return tooLarge
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout))
 
@@ -190,35 +204,41 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf *bytes.Buf
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
+		if !s.bodies.budget.tryReserve(gzipStateBytes) {
+			w.Header().Set("Connection", "close")
+			return errOverloaded
+		}
+		defer s.bodies.budget.release(gzipStateBytes)
 		gz, err := gzip.NewReader(rd)
 		if err != nil {
-			return nil, bodyError(err, tooLarge)
+			return bodyError(err, tooLarge)
 		}
 		defer gz.Close()
-		rd = io.LimitReader(gz, limit+1)
+		rd = gz
 	default:
-		return nil, newError(http.StatusUnsupportedMediaType, "unsupported_encoding", "content-encoding must be gzip or absent, got "+enc)
+		return newError(http.StatusUnsupportedMediaType, "unsupported_encoding", "content-encoding must be gzip or absent, got "+enc)
 	}
 
-	buf.Reset()
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	if _, err := buf.ReadFrom(rd); err != nil {
+	switch err := s.bodies.readAll(rd, bb); {
+	case err == nil:
+	case err == errBodyBudget:
+		// The rest of the body is not read: close rather than drain it.
+		w.Header().Set("Connection", "close")
+		return errOverloaded
+	case err == errBodyFull:
+		w.Header().Set("Connection", "close")
+		return tooLarge
+	default:
 		err = bodyError(err, tooLarge)
 		if err == tooLarge {
 			w.Header().Set("Connection", "close")
 		}
-		return nil, err
+		return err
 	}
-	if int64(buf.Len()) > limit {
-		w.Header().Set("Connection", "close")
-		return nil, tooLarge
+	if bb.n == 0 {
+		return &APIError{Status: http.StatusBadRequest, Code: telemetry.CodeEmptyBody, Message: "request body is empty"}
 	}
-	if buf.Len() == 0 {
-		return nil, &APIError{Status: http.StatusBadRequest, Code: telemetry.CodeEmptyBody, Message: "request body is empty"}
-	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 func bodyError(err error, tooLarge *APIError) error {

@@ -69,6 +69,18 @@ type Config struct {
 	WebhookRateLimit ratelimit.Config
 	// Now returns the time; tests may fix it. Defaults to time.Now.
 	Now func() time.Time
+	// MaxInflightBodyBytes bounds the memory of ingestion bodies being
+	// read, across all requests: a body that does not fit is answered 503
+	// overloaded. Defaults to 64 MiB; must be at least
+	// MinInflightBodyBytes(MaxBodyBytes).
+	MaxInflightBodyBytes int64
+	// UploadMinRate is the slowest average rate, in bytes per second, that a
+	// model or video upload may keep once UploadRateGrace has passed; a
+	// slower one is cut off. Defaults to 64 KiB/s; negative: no floor.
+	UploadMinRate int64
+	// UploadRateGrace is how long an upload may take before UploadMinRate
+	// applies. Defaults to 10s.
+	UploadRateGrace time.Duration
 }
 
 // Deps are the Server's collaborators, built by the cmd layer.
@@ -123,6 +135,9 @@ type Server struct {
 	tooLarge *APIError
 	// webhookLimiter limits the webhook receivers per source.
 	webhookLimiter *ratelimit.Limiter
+	// bodies holds ingestion bodies being read, within
+	// cfg.MaxInflightBodyBytes.
+	bodies *bodyPool
 }
 
 // New validates the configuration and builds the routes.
@@ -135,11 +150,18 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 	c.KeyCacheTTL = cmp.Or(c.KeyCacheTTL, 30*time.Second)
 	c.KeyStaleMax = cmp.Or(c.KeyStaleMax, 10*time.Minute)
 	c.Limits = c.Limits.WithDefaults()
+	c.MaxInflightBodyBytes = cmp.Or(c.MaxInflightBodyBytes, 64<<20)
+	c.UploadMinRate = cmp.Or(c.UploadMinRate, 64<<10)
+	c.UploadRateGrace = cmp.Or(c.UploadRateGrace, 10*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if deps.Publisher == nil || deps.KeyLookup == nil {
 		return nil, errors.New("httpapi: Publisher and KeyLookup are required")
+	}
+	if c.MaxInflightBodyBytes < MinInflightBodyBytes(c.MaxBodyBytes) {
+		return nil, fmt.Errorf("httpapi: MaxInflightBodyBytes (%d) must be at least %d for MaxBodyBytes %d",
+			c.MaxInflightBodyBytes, MinInflightBodyBytes(c.MaxBodyBytes), c.MaxBodyBytes)
 	}
 	if err := c.RateLimit.Validate(); err != nil {
 		return nil, err
@@ -166,6 +188,7 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 		jobs:      deps.Jobs,
 		tooLarge: &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 			Message: "request body exceeds " + strconv.FormatInt(c.MaxBodyBytes, 10) + " bytes"},
+		bodies: newBodyPool(c.MaxBodyBytes, c.MaxInflightBodyBytes),
 	}
 	s.webhookLimiter = ratelimit.New(c.WebhookRateLimit)
 	s.handler = s.observe(s.routes())

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	neturl "net/url"
 	"strings"
@@ -150,8 +151,22 @@ func NATSCheck(nc *nats.Conn) func(context.Context) error {
 // Serve runs srv until ctx ends, then shuts it down gracefully within
 // grace: no new connections, in-flight requests finished.
 func Serve(ctx context.Context, srv *http.Server, grace time.Duration) error {
+	return ServeLimited(ctx, srv, grace, 0)
+}
+
+// ServeLimited is Serve with at most maxConns client connections open at
+// once (LimitListener); 0 is no limit.
+func ServeLimited(ctx context.Context, srv *http.Server, grace time.Duration, maxConns int) error {
+	addr := srv.Addr
+	if addr == "" {
+		addr = ":http"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("error listening for http on %s: %w", srv.Addr, err)
+	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(LimitListener(ln, maxConns)) }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("error serving http on %s: %w", srv.Addr, err)
