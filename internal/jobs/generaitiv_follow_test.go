@@ -69,7 +69,8 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 
 	t.Run("ReconnectsWhenDroppedMidStream", func(t *testing.T) {
 		t.Parallel()
-		bundle := genSetup(t, &genSetupOpts{simTime: 600 * time.Millisecond})
+		// Long enough that the first connection drops before the end.
+		bundle := genSetup(t, &genSetupOpts{simTime: 5 * time.Second})
 		bundle.sim.SetFaults(generaitivsim.Faults{WSDropAfter: 3})
 		g := submitted(t, bundle, "")
 		res, err := newTestWorker(t, bundle, &GeneraitivFollowWorker{deps: bundle.deps}).
@@ -85,7 +86,7 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 		// A run follows for one session at most, then snoozes without
 		// using an attempt; the next run reconnects and carries on from the
 		// progress the upstream has reached.
-		bundle := genSetup(t, &genSetupOpts{simTime: 5 * time.Second})
+		bundle := genSetup(t, &genSetupOpts{simTime: 8 * time.Second})
 		g := submitted(t, bundle, "")
 		worker := &GeneraitivFollowWorker{deps: bundle.deps, session: 2 * time.Second}
 		require.Equal(t, 3*time.Second, worker.Timeout(nil), "a finite timeout, so River rescues a lost run")
@@ -101,7 +102,7 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 		require.Less(t, first.Progress, int16(100))
 
 		// Each further run is another session; the simulated generation
-		// takes 5 s, so a few of them see it through.
+		// takes 8 s, so a few of them see it through.
 		runs := 1
 		for ; res.EventKind == river.EventKindJobSnoozed; runs++ {
 			require.Less(t, runs, 50, "the follow never reached the end")
@@ -119,7 +120,7 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 
 	t.Run("StopsWhenCancelledMidStream", func(t *testing.T) {
 		t.Parallel()
-		bundle := genSetup(t, &genSetupOpts{simTime: 3 * time.Second})
+		bundle := genSetup(t, &genSetupOpts{simTime: 30 * time.Second})
 		g := submitted(t, bundle, "")
 		done := make(chan error, 1)
 		tx := bundle.tx(t)
@@ -128,10 +129,10 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 			_, err := w.Work(ctx, t, tx, GeneraitivFollowArgs{GenerationID: g.ID}, nil)
 			done <- err
 		}()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(time.Minute)
 		for bundle.get(t, g.ID).Status != store.GenerationRunning {
 			require.True(t, time.Now().Before(deadline), "the job never recorded progress")
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // polling the row, bounded by the deadline
 		}
 		_, err := store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
 			g.Status = store.GenerationCancelled
@@ -141,7 +142,7 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 		select {
 		case err := <-done:
 			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
+		case <-time.After(time.Minute):
 			t.Fatal("the follow job did not stop")
 		}
 		g = bundle.get(t, g.ID)
