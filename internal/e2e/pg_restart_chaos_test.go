@@ -175,11 +175,11 @@ func TestPostgresRestartChaos(t *testing.T) {
 		var left int
 		err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'chaos_sleep' AND state <> 'completed'`).Scan(&left)
 		return err == nil && left == 0
-	}, 60*time.Second, 100*time.Millisecond, "every job inserted before the restart completes")
+	}, 3*time.Minute, 100*time.Millisecond, "every job inserted before the restart completes") // past River's rescuer interval (30 s), retry backoff and scheduler
 	require.Eventually(t, func() bool {
 		var leaders int
 		err := pool.QueryRow(ctx, `SELECT count(*) FROM river_leader WHERE expires_at > now() AND elected_at >= $1`,
 			stoppedAt.Add(-time.Minute)).Scan(&leaders)
 		return err == nil && leaders == 1
-	}, 60*time.Second, 100*time.Millisecond, "a River leader holds office after the restart")
+	}, 2*time.Minute, 100*time.Millisecond, "a River leader holds office after the restart")
 }

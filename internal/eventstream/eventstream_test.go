@@ -56,7 +56,9 @@ func TestStreamAndPublisher(t *testing.T) {
 
 	t.Run("DedupInsideAndOutsideWindow", func(t *testing.T) {
 		t.Parallel()
-		_, js, s := setup(t, &StreamConfig{Duplicates: time.Second})
+		// The window is far longer than two back-to-back publishes take on a
+		// busy machine.
+		_, js, s := setup(t, &StreamConfig{Duplicates: 5 * time.Second})
 		p := NewPublisher(js, &PublisherConfig{})
 		msg := []Message{{Subject: "telemetry.app.gameplay", ID: "id-1", Data: []byte("x")}}
 		res, err := p.Publish(ctx, msg)
@@ -71,7 +73,7 @@ func TestStreamAndPublisher(t *testing.T) {
 		require.Eventually(t, func() bool {
 			res, err := p.Publish(ctx, msg)
 			return err == nil && res.Duplicates == 0
-		}, 10*time.Second, 200*time.Millisecond)
+		}, time.Minute, 200*time.Millisecond)
 		info, err := s.Info(ctx)
 		require.NoError(t, err)
 		require.Equal(t, uint64(2), info.State.Msgs)

@@ -58,7 +58,7 @@ func TestEmoteEndToEnd(t *testing.T) {
 	// waitFor polls GET /v1/emotes/{id} until its status is want.
 	waitFor := func(id, want string) map[string]any {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
+		deadline := time.Now().Add(2 * time.Minute) // several River snoozes, each waiting for its scheduler
 		for {
 			a := env.do(t, env.appA, http.MethodGet, "/v1/emotes/"+id, nil, "")
 			require.Equal(t, http.StatusOK, a.status)
@@ -114,7 +114,7 @@ func TestEmoteEndToEnd(t *testing.T) {
 		}
 		last := got[other]
 		return len(got[id]) == len(want[id]) && len(last) > 0 && last[len(last)-1] == "cancelled"
-	}, 20*time.Second, 50*time.Millisecond)
+	}, time.Minute, 50*time.Millisecond)
 
 	e, err := env.emotes.GetByID(ctx, env.db.Pool, uuid.MustParse(other))
 	require.NoError(t, err)
@@ -122,6 +122,6 @@ func TestEmoteEndToEnd(t *testing.T) {
 		job, err := worker.JobGet(ctx, e.JobID)
 		require.NoError(t, err)
 		return job.State == rivertype.JobStateCancelled
-	}, 10*time.Second, 20*time.Millisecond)
+	}, time.Minute, 20*time.Millisecond)
 	require.Equal(t, store.EmoteCancelled, e.Status)
 }

@@ -115,7 +115,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 		bundle := genSetup(t, &genTestOpts{workers: true, webhook: true, deadline: time.Second})
 		bundle.sim.SetFaults(generaitivsim.Faults{WebhookLost: true})
 		id := bundle.create(t, bundle.appA, nil)
-		g := bundle.waitFor(t, id, 20*time.Second, terminal)
+		g := bundle.waitFor(t, id, 2*time.Minute, terminal)
 		require.Equal(t, store.GenerationTimedOut, g.Status)
 		require.Equal(t, "timed_out", g.ErrorCode)
 	})
@@ -125,7 +125,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 		bundle := genSetup(t, &genTestOpts{workers: true, webhook: true})
 		bundle.sim.SetFaults(generaitivsim.Faults{PaymentRequired: true})
 		id := bundle.create(t, bundle.appA, nil)
-		bundle.waitFor(t, id, 20*time.Second, terminal)
+		bundle.waitFor(t, id, 2*time.Minute, terminal)
 		_, body, _ := bundle.do(t, bundle.appA, http.MethodGet, "/v1/generations/"+id.String(), nil, nil)
 		require.Equal(t, "failed", body["status"])
 		errView := body["error"].(map[string]any)
@@ -144,7 +144,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 			ids = append(ids, bundle.create(t, bundle.appA, nil))
 		}
 		for _, id := range ids {
-			g := bundle.waitFor(t, id, 60*time.Second, terminal)
+			g := bundle.waitFor(t, id, 3*time.Minute, terminal)
 			require.Equal(t, store.GenerationSucceeded, g.Status, g.ErrorMessage)
 		}
 		st := bundle.sim.Stats()
@@ -189,7 +189,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 			"attributes": []any{map[string]any{"trait_type": "Time", "value": "dusk"}}}
 		id := bundle.create(t, bundle.appA, req)
 		events := bundle.readEvents(t, id)
-		g := bundle.waitFor(t, id, 20*time.Second, terminal)
+		g := bundle.waitFor(t, id, 2*time.Minute, terminal)
 		require.Equal(t, store.GenerationSucceeded, g.Status, g.ErrorMessage)
 		statuses, _ := statusesOf(waitEvents(t, events))
 		require.Equal(t, "succeeded", statuses[len(statuses)-1])
@@ -221,7 +221,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 		bundle.sim.SetFaults(generaitivsim.Faults{WSDropAfter: 4})
 		id := bundle.create(t, bundle.appA, nil)
 		events := bundle.readEvents(t, id)
-		g := bundle.waitFor(t, id, 20*time.Second, terminal)
+		g := bundle.waitFor(t, id, 2*time.Minute, terminal)
 		require.Equal(t, store.GenerationSucceeded, g.Status, g.ErrorMessage)
 		statuses, progress := statusesOf(waitEvents(t, events))
 		require.Equal(t, "succeeded", statuses[len(statuses)-1])

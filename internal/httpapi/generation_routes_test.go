@@ -76,13 +76,16 @@ func TestGenerationRoutes(t *testing.T) {
 			"attributes": []any{map[string]any{"trait_type": "Time", "value": "dusk"}, map[string]any{"trait_type": "N", "value": 3}}}
 		before := time.Now()
 		status, body, _ := bundle.do(t, bundle.appA, http.MethodPost, "/v1/generations", req, nil)
+		after := time.Now()
 		require.Equal(t, http.StatusAccepted, status, body)
 		require.Equal(t, "queued", body["status"])
 		id := uuid.MustParse(body["id"].(string))
 		g := bundle.get(t, id)
 		require.Equal(t, store.GenerationQueued, g.Status)
 		require.JSONEq(t, `{"collection":"my-col","name":"Lighthouse","description":"d","attributes":[{"trait_type":"Time","value":"dusk"},{"trait_type":"N","value":3}]}`, string(g.Publish))
-		require.WithinDuration(t, before.Add(10*time.Minute), g.DeadlineAt, 5*time.Second)
+		// The deadline counts from the request, which is between before and after.
+		require.False(t, g.DeadlineAt.Before(before.Add(10*time.Minute).Truncate(time.Microsecond)))
+		require.False(t, g.DeadlineAt.After(after.Add(10*time.Minute+time.Microsecond)))
 
 		tx, err := bundle.pool.Begin(ctx)
 		require.NoError(t, err)

@@ -532,7 +532,7 @@ func TestModelRoutes(t *testing.T) {
 		resp := do(t, b, req, secretA(b))
 		require.Equal(t, 408, resp.Status, "%s", resp.Raw)
 		require.Equal(t, "request_timeout", resp.Body["error"])
-		require.Less(t, time.Since(start), 5*time.Second)
+		require.Less(t, time.Since(start), time.Minute, "cut off by the read timeout, not by the test's end")
 		require.Zero(t, rowCount(t, b))
 		require.Empty(t, storedFiles(t, b), "the partial file is not kept")
 	})

@@ -76,3 +76,37 @@ func workUntilKilled(ctx context.Context, t *testing.T, pool *pgxpool.Pool, work
 	<-ctx.Done()
 	t.Fatal("helper: the fault never fired")
 }
+
+// chaosRescueAfter is the JobTimeout and RescueStuckJobsAfter of the River
+// client that takes over from a killed worker.
+const chaosRescueAfter = 2 * time.Second
+
+// rescueWait bounds the wait for a job rescued from a killed worker: the
+// dead worker's River leadership runs out (up to 15 s) and a new leader is
+// elected (every 5 to 6 s), the rescuer's first pass runs, the scheduler
+// makes the retried job available (every 5 s), and the job runs, on a
+// machine that may be busy. It is far past that sum, so a slow run is not
+// a failure.
+const rescueWait = 3 * time.Minute
+
+// awaitRescuable waits until the job has been running for longer than
+// every delay River's rescuer applies to it (chaosRescueAfter, and timeout,
+// its kind's own timeout, when longer), measured by the database's clock.
+// A client started after that rescues it in the first pass of its rescuer,
+// which runs as soon as the client leads; a test never waits for a second
+// pass, whose interval (30 s) it cannot set.
+func awaitRescuable(t *testing.T, pool *pgxpool.Pool, jobID int64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var age time.Duration
+		require.NoError(t, pool.QueryRow(context.Background(),
+			`SELECT now() - attempted_at FROM river_job WHERE id = $1 AND state = 'running'`, jobID).Scan(&age),
+			"job %d is not running", jobID)
+		if age > max(chaosRescueAfter, timeout)+time.Second {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "job %d never grew old enough to rescue", jobID)
+		time.Sleep(50 * time.Millisecond) // polling the row, bounded by the deadline
+	}
+}

@@ -159,7 +159,7 @@ func TestGeneraitivFinalizeWorker(t *testing.T) {
 			select {
 			case kind := <-results:
 				require.Equal(t, river.EventKindJobCompleted, kind)
-			case <-time.After(30 * time.Second):
+			case <-time.After(2 * time.Minute):
 				t.Fatal("finalize did not finish")
 			}
 		}

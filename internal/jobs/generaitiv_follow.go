@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,14 @@ import (
 // followGrace is how long past its deadline a generation is still
 // followed (the deadline job decides its fate).
 const followGrace = 5 * time.Second
+
+// followSession bounds one run of generaitiv_follow. A run that has not
+// seen the workload end by then snoozes, and the next run reconnects (the
+// upstream resumes the stream from the current step). So a follow holds a
+// worker slot for at most a session at a time, and the job has a finite
+// River timeout: a run lost with its worker (SIGKILL, OOM) is rescued by
+// River and resumed, rather than left running for ever.
+const followSession = 2 * time.Minute
 
 // GeneraitivFollowArgs follows a generation over the websocket (no public
 // URL for webhooks).
@@ -36,11 +45,17 @@ func (GeneraitivFollowArgs) InsertOpts() river.InsertOpts {
 type GeneraitivFollowWorker struct {
 	river.WorkerDefaults[GeneraitivFollowArgs]
 	deps *Deps
+	// session is the length of one run; zero means followSession.
+	session time.Duration
 }
 
-// Timeout lets the job run as long as the generation may: Work bounds
-// itself by the generation's deadline.
-func (w *GeneraitivFollowWorker) Timeout(*river.Job[GeneraitivFollowArgs]) time.Duration { return -1 }
+// Timeout is a session and half as much again to record the completion.
+// River rescues a run that has been running for longer than both this and
+// RIVER_RESCUE_AFTER.
+func (w *GeneraitivFollowWorker) Timeout(*river.Job[GeneraitivFollowArgs]) time.Duration {
+	s := cmp.Or(w.session, followSession)
+	return s + s/2
+}
 
 // errStopFollowing ends following a generation that no longer waits.
 var errStopFollowing = errors.New("generation no longer waits for its completion")
@@ -51,7 +66,9 @@ var errStopFollowing = errors.New("generation no longer waits for its completion
 // becomes running) and announced on the progress subject. The completion
 // is applied under the row lock together with the generaitiv_finalize job,
 // exactly as a webhook would. A row that stops waiting (cancelled, timed
-// out) ends the job; a rerun after a crash reconnects and carries on.
+// out) ends the job. A run that reaches the end of its session, or whose
+// worker stops, snoozes without using an attempt and the next run
+// reconnects; so does a run rescued after its worker died.
 func (w *GeneraitivFollowWorker) Work(ctx context.Context, job *river.Job[GeneraitivFollowArgs]) error {
 	id := job.Args.GenerationID
 	g, err := store.GenerationGet(ctx, w.deps.Pool, id)
@@ -69,7 +86,12 @@ func (w *GeneraitivFollowWorker) Work(ctx context.Context, job *river.Job[Genera
 	if err != nil {
 		return err
 	}
-	fctx, cancel := context.WithDeadline(ctx, g.DeadlineAt.Add(followGrace))
+	until := g.DeadlineAt.Add(followGrace)
+	end := w.deps.Now().Add(cmp.Or(w.session, followSession))
+	if until.Before(end) {
+		end = until
+	}
+	fctx, cancel := context.WithDeadline(ctx, end)
 	defer cancel()
 	res, err := client.Follow(fctx, g.WorkloadID, g.WSJWT, func(ctx context.Context, ev *generaitiv.Event) error {
 		return w.progress(ctx, id, ev)
@@ -77,9 +99,13 @@ func (w *GeneraitivFollowWorker) Work(ctx context.Context, job *river.Job[Genera
 	switch {
 	case errors.Is(err, errStopFollowing):
 		return nil
-	case err != nil && ctx.Err() == nil && fctx.Err() != nil:
+	case err != nil && fctx.Err() != nil && !w.deps.Now().Before(until):
 		// Past the deadline: generaitiv_deadline marks it timed out.
 		return nil
+	case err != nil && fctx.Err() != nil:
+		// The session is over or the worker is stopping: the next run
+		// carries on, queued behind the jobs already waiting.
+		return river.JobSnooze(0)
 	case err != nil:
 		return fmt.Errorf("error following generation %s: %w", id, err)
 	}
@@ -132,6 +158,8 @@ func (w *GeneraitivFollowWorker) progress(ctx context.Context, id uuid.UUID, ev 
 	}
 	if changed {
 		w.deps.announceProgress(ctx, g)
+		// A fault point for tests, once a percentage is recorded.
+		return w.deps.generaitivFault("follow:progress", id)
 	}
 	return nil
 }

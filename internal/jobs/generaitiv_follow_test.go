@@ -69,7 +69,8 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 
 	t.Run("ReconnectsWhenDroppedMidStream", func(t *testing.T) {
 		t.Parallel()
-		bundle := genSetup(t, &genSetupOpts{simTime: 600 * time.Millisecond})
+		// Long enough that the first connection drops before the end.
+		bundle := genSetup(t, &genSetupOpts{simTime: 5 * time.Second})
 		bundle.sim.SetFaults(generaitivsim.Faults{WSDropAfter: 3})
 		g := submitted(t, bundle, "")
 		res, err := newTestWorker(t, bundle, &GeneraitivFollowWorker{deps: bundle.deps}).
@@ -80,9 +81,46 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 		require.Equal(t, 2, bundle.sim.Stats().WSConnections)
 	})
 
+	t.Run("SessionEndsInASnoozeAndTheNextRunResumes", func(t *testing.T) {
+		t.Parallel()
+		// A run follows for one session at most, then snoozes without
+		// using an attempt; the next run reconnects and carries on from the
+		// progress the upstream has reached.
+		bundle := genSetup(t, &genSetupOpts{simTime: 8 * time.Second})
+		g := submitted(t, bundle, "")
+		worker := &GeneraitivFollowWorker{deps: bundle.deps, session: 2 * time.Second}
+		require.Equal(t, 3*time.Second, worker.Timeout(nil), "a finite timeout, so River rescues a lost run")
+		require.Equal(t, 3*time.Minute, (&GeneraitivFollowWorker{deps: bundle.deps}).Timeout(nil))
+		w := newTestWorker(t, bundle, worker)
+
+		res, err := w.Work(ctx, t, bundle.tx(t), GeneraitivFollowArgs{GenerationID: g.ID}, nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+		require.Equal(t, 0, res.Job.Attempt, "a snooze does not use an attempt")
+		first := bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationRunning, first.Status)
+		require.Less(t, first.Progress, int16(100))
+
+		// Each further run is another session; the simulated generation
+		// takes 8 s, so a few of them see it through.
+		runs := 1
+		for ; res.EventKind == river.EventKindJobSnoozed; runs++ {
+			require.Less(t, runs, 50, "the follow never reached the end")
+			res, err = w.Work(ctx, t, bundle.tx(t), GeneraitivFollowArgs{GenerationID: g.ID}, nil)
+			require.NoError(t, err)
+		}
+		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
+		g = bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationFinalizing, g.Status)
+		require.Equal(t, int16(100), g.Progress)
+		require.GreaterOrEqual(t, g.Progress, first.Progress)
+		require.Equal(t, runs, bundle.sim.Stats().WSConnections, "one connection per session")
+		require.Equal(t, 1, bundle.sim.Stats().GenAccepted)
+	})
+
 	t.Run("StopsWhenCancelledMidStream", func(t *testing.T) {
 		t.Parallel()
-		bundle := genSetup(t, &genSetupOpts{simTime: 3 * time.Second})
+		bundle := genSetup(t, &genSetupOpts{simTime: 30 * time.Second})
 		g := submitted(t, bundle, "")
 		done := make(chan error, 1)
 		tx := bundle.tx(t)
@@ -91,10 +129,10 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 			_, err := w.Work(ctx, t, tx, GeneraitivFollowArgs{GenerationID: g.ID}, nil)
 			done <- err
 		}()
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(time.Minute)
 		for bundle.get(t, g.ID).Status != store.GenerationRunning {
 			require.True(t, time.Now().Before(deadline), "the job never recorded progress")
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // polling the row, bounded by the deadline
 		}
 		_, err := store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
 			g.Status = store.GenerationCancelled
@@ -104,7 +142,7 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 		select {
 		case err := <-done:
 			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
+		case <-time.After(time.Minute):
 			t.Fatal("the follow job did not stop")
 		}
 		g = bundle.get(t, g.ID)

@@ -82,15 +82,16 @@ func TestKinetixWorkerKilled(t *testing.T) {
 				require.Equal(t, store.EmoteProcessing, row.Status)
 			}
 
+			awaitRescuable(t, env.db.Pool, e.JobID, 0)
 			client := env.riverClient(t, 2, func(c *river.Config) {
-				c.JobTimeout, c.RescueStuckJobsAfter = 2*time.Second, 2*time.Second
+				c.JobTimeout, c.RescueStuckJobsAfter = chaosRescueAfter, chaosRescueAfter
 			})
 			start(t, client)
-			final := env.waitStatus(t, e.ID, store.EmoteCompleted, 60*time.Second)
+			final := env.waitStatus(t, e.ID, store.EmoteCompleted, rescueWait)
 			require.Equal(t, row.Token, final.Token)
 			require.Eventually(t, func() bool {
 				return jobRow(t, client, e.JobID).State == rivertype.JobStateCompleted
-			}, 10*time.Second, 20*time.Millisecond)
+			}, time.Minute, 20*time.Millisecond)
 			var meta map[string]any
 			require.NoError(t, json.Unmarshal(jobRow(t, client, e.JobID).Metadata, &meta))
 			require.GreaterOrEqual(t, meta["river:rescue_count"], float64(1))
