@@ -89,6 +89,11 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 
+	dash, closeDash, err := newDashboard(ctx, cfg, logger, pool)
+	if err != nil {
+		return err
+	}
+	defer closeDash()
 	m := metrics.NewAPI()
 	flusher := export.NewFlushTrigger(nc, nil)
 	api, err := httpapi.New(&httpapi.Config{
@@ -111,6 +116,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 			},
 		},
 		FlushExports: func(ctx context.Context) (any, error) { return flusher.Trigger(ctx) },
+		Dashboard:    dash,
 		Ready: []httpapi.Check{
 			{Name: "postgres", Check: infra.PostgresCheck(pool)},
 			{Name: "nats", Check: infra.NATSCheck(nc)},

@@ -40,6 +40,15 @@ type API struct {
 	// AuthStaleMax is how long a known key keeps being accepted from the
 	// api's cache while Postgres cannot be asked (AUTH_STALE_MAX).
 	AuthStaleMax time.Duration
+	// DatabaseReadURL is where the dashboard's queries go, e.g. a replica
+	// (DATABASE_READ_URL); defaults to DatabaseURL.
+	DatabaseReadURL string
+	// DashboardQueryTimeout is the statement timeout of a dashboard query
+	// (DASHBOARD_QUERY_TIMEOUT).
+	DashboardQueryTimeout time.Duration
+	// DashboardSessionTTL is how long a dashboard sign-in lasts
+	// (DASHBOARD_SESSION_TTL).
+	DashboardSessionTTL time.Duration
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -61,6 +70,9 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 		AuthStaleMax:     r.duration("AUTH_STALE_MAX", 10*time.Minute),
 	}
 	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
+	c.DatabaseReadURL = r.url("DATABASE_READ_URL", c.DatabaseURL, "postgres", "postgresql")
+	c.DashboardQueryTimeout = r.duration("DASHBOARD_QUERY_TIMEOUT", 10*time.Second)
+	c.DashboardSessionTTL = r.duration("DASHBOARD_SESSION_TTL", 12*time.Hour)
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	// The full-stream policy: only "new" is valid, as "old" would drop
 	// acknowledged, unconsumed events; so it is checked, not kept.
