@@ -92,7 +92,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /dashboard/analytics/", h.page(h.assets()))
 	mux.HandleFunc("POST /dashboard/signin", h.handleSignIn)
 	mux.HandleFunc("POST /dashboard/signout", h.handleSignOut)
-	mux.HandleFunc("GET /dashboard/api/session", h.api(h.viewSession))
+	mux.HandleFunc("GET /dashboard/api/session", h.handleSession)
 	mux.HandleFunc("GET /dashboard/api/overview", h.api(h.viewOverview))
 	mux.HandleFunc("GET /dashboard/api/funnel", h.api(h.viewFunnel))
 	mux.HandleFunc("GET /dashboard/api/funnel/steps", h.api(h.viewFunnelSteps))

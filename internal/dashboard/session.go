@@ -217,14 +217,27 @@ func (h *Handler) api(v view) http.HandlerFunc {
 	}
 }
 
-// sessionView is GET /dashboard/api/session: which app is signed in.
+// sessionView is GET /dashboard/api/session: whether the request is signed
+// in, and to which app. Without any credential it answers 200 with
+// signed_in false, so the page can ask before showing the sign-in form; a
+// key or session that is not valid is a 401 as on every view.
 type sessionView struct {
-	AppID   uuid.UUID `json:"app_id"`
-	AppName string    `json:"app_name"`
+	SignedIn bool      `json:"signed_in"`
+	AppID    uuid.UUID `json:"app_id"`
+	AppName  string    `json:"app_name"`
+}
+
+func (h *Handler) handleSession(w http.ResponseWriter, r *http.Request) {
+	_, cookieErr := r.Cookie(cookieName)
+	if cookieErr != nil && r.Header.Get("X-Api-Key") == "" && r.Header.Get("Authorization") == "" {
+		writeJSON(w, http.StatusOK, sessionView{})
+		return
+	}
+	h.api(h.viewSession)(w, r)
 }
 
 func (h *Handler) viewSession(ctx context.Context, app uuid.UUID, _ url.Values) (any, error) {
-	v := sessionView{AppID: app}
+	v := sessionView{SignedIn: true, AppID: app}
 	if err := h.db.QueryRow(ctx, "SELECT name FROM apps WHERE id = $1", app).Scan(&v.AppName); err != nil {
 		return nil, err
 	}

@@ -215,6 +215,13 @@ func TestAPIAuthentication(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, status)
 	require.Equal(t, "unauthorized", body["error"])
 
+	// The page asks whether it is signed in before showing the form.
+	status, body = f.get(t, "", "/dashboard/api/session", nil)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, false, body["signed_in"])
+	status, body = f.get(t, "gp_sk_forged_forged_forged_forged", "/dashboard/api/session", nil)
+	require.Equal(t, http.StatusUnauthorized, status)
+
 	status, body = f.get(t, f.a.PublicToken, "/dashboard/api/overview", nil)
 	require.Equal(t, http.StatusForbidden, status)
 	require.Equal(t, "forbidden", body["error"])
@@ -222,6 +229,7 @@ func TestAPIAuthentication(t *testing.T) {
 	status, body = f.get(t, f.a.SecretKey, "/dashboard/api/session", nil)
 	require.Equal(t, http.StatusOK, status)
 	require.Equal(t, f.a.AppID.String(), body["app_id"])
+	require.Equal(t, true, body["signed_in"])
 
 	req, err := http.NewRequest(http.MethodGet, f.server.URL+"/dashboard/api/session", nil)
 	require.NoError(t, err)
