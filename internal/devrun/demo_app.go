@@ -148,6 +148,8 @@ func DemoInstructions(app *DemoApp, apiBase, appFile, eventPath string) string {
 	fmt.Fprintf(&b, "\n  send it a gameplay event (MessagePack, in %s):\n\n", eventPath)
 	fmt.Fprintf(&b, "curl -sS -X POST %s/api/events -H 'content-type: application/msgpack' -H %s --data-binary @%s\n",
 		apiBase, shellQuote("x-public-token: "+app.PublicToken), shellQuoteIfNeeded(eventPath))
+	fmt.Fprintf(&b, "\n  the analytics dashboard (docs/dashboard.md): %s/dashboard/analytics\n", apiBase)
+	fmt.Fprintf(&b, "    sign in with the secret_key above\n")
 	return b.String()
 }
 
