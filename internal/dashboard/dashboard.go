@@ -98,6 +98,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/api/funnel/steps", h.api(h.viewFunnelSteps))
 	mux.HandleFunc("GET /dashboard/api/retention", h.api(h.viewRetention))
 	mux.HandleFunc("GET /dashboard/api/performance", h.api(h.viewPerformance))
+	mux.HandleFunc("GET /dashboard/api/events", h.api(h.viewEvents))
+	mux.HandleFunc("GET /dashboard/api/player", h.api(h.viewPlayer))
 }
 
 // contentSecurityPolicy lets a page load only the api's own scripts,

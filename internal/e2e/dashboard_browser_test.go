@@ -279,11 +279,24 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Equal(t, []string{xssGPU, "1", "1", "45.0"}, perf[1][:4])
 	require.Equal(t, []string{"RTX 4090", "1", "1", "60.0"}, perf[2][:4])
 
+	// Explorer: one player's sessions and events, custom_data expanded as
+	// text.
+	open(pageURL("explorer", url.Values{"player": {"p2"}}))
+	shoot("explorer")
+	sessions := cells("#sessions")
+	require.Len(t, sessions, 1)
+	require.Equal(t, "p2-s", sessions[0][0])
+	require.Equal(t, sqlInt(`SELECT count(*) FROM gameplay_events WHERE app_id = $1 AND player_id = 'p2'`, app), sessions[0][3])
+	events := cells("#events")
+	require.Len(t, events, 1)
+	require.Equal(t, xssEventName, events[0][4])
+	require.Contains(t, events[0][5], `"note": "<script>window.__xss='custom_data'</script>"`)
+
 	// Nothing from telemetry ran or became an element.
 	xss, err := chromedp.Run(bctx, chromedp.Evaluate[*string](`window.__xss || null`))
 	require.NoError(t, err)
 	require.Nil(t, xss, "a telemetry value ran as script")
-	n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#view img, #view script').length`))
+	n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('img, script:not([src])').length`))
 	require.NoError(t, err)
 	require.Zero(t, n)
 

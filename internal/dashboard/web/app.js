@@ -6,7 +6,7 @@
 
 (function () {
   const api = '/dashboard/api/';
-  const pages = ['overview', 'funnels', 'retention', 'performance'];
+  const pages = ['overview', 'funnels', 'retention', 'performance', 'explorer'];
   const presets = { '24h': 24, '7d': 7 * 24, '30d': 30 * 24, '90d': 90 * 24 };
   const kinds = ['player', 'funnel', 'gameplay', 'realtime'];
   const $ = (id) => document.getElementById(id);
@@ -40,6 +40,7 @@
       from: q.get('from') || '', to: q.get('to') || '',
       steps: q.get('steps') || '', window: q.get('window') || '1h',
       per: q.get('per') || 'player', fby: q.get('fby') || '', by: q.get('by') || 'build_id',
+      kind: q.get('kind') || 'gameplay', player: q.get('player') || '', session: q.get('session') || '', name: q.get('name') || '',
     };
     if (!(v.range in presets) && v.range !== 'custom') v.range = '7d';
     return v;
@@ -53,6 +54,10 @@
       if (v.fby) q.set('fby', v.fby);
     }
     if (v.page === 'performance') q.set('by', v.by);
+    if (v.page === 'explorer') {
+      q.set('kind', v.kind);
+      for (const k of ['player', 'session', 'name']) if (v[k]) q.set(k, v[k]);
+    }
     return '?' + q.toString();
   }
 
@@ -200,7 +205,40 @@
     }
   }
 
-  const renderers = { overview: renderOverview, funnels: renderFunnels, retention: renderRetention, performance: renderPerformance };
+  // explorerLink is a link to the explorer narrowed to one player or
+  // session; the href is a query string built by URLSearchParams.
+  function explorerLink(v, text, extra) {
+    const a = el('a', {}, text);
+    a.setAttribute('href', viewQuery(Object.assign({}, v, { page: 'explorer', player: '', session: '', name: '' }, extra)));
+    return a;
+  }
+
+  async function renderExplorer(v) {
+    const r = rangeParams(v);
+    if (v.player) {
+      const p = await getJSON('player', Object.assign({ player_id: v.player }, r));
+      const id = p.identity;
+      const panel = el('div', { class: 'panel', id: 'player' }, el('h2', {}, 'Player ' + p.player_id),
+        el('p', {}, id ? ('first seen ' + id.first_seen + ', last seen ' + id.last_seen + ', build ' + label(id.build_id) +
+          ', region ' + label(id.region) + ', hardware ' + JSON.stringify(id.hardware)) : 'No identity row (never sent Create_Player).'),
+        table(['session', 'start', 'end', 'gameplay', 'funnel', 'realtime', 'levels', 'funnel steps', 'build', 'input'],
+          p.sessions.map((s) => [explorerLink(v, s.session_id, { player: p.player_id, session: s.session_id }), s.start, s.end,
+            fmtInt(s.gameplay), fmtInt(s.funnel), fmtInt(s.realtime), s.levels.join(', '), s.funnel_steps.join(', '),
+            label(s.build_id), s.input_methods.join(', ')]), 'sessions'));
+      $('view').append(panel);
+    }
+    const params = Object.assign({ kind: v.kind }, r);
+    if (v.player) params.player_id = v.player;
+    if (v.session) params.session_id = v.session;
+    if (v.name) params.name = v.name;
+    const d = await getJSON('events', params);
+    $('view').append(el('div', { class: 'panel' }, el('h2', {}, 'Latest ' + d.kind + ' events'),
+      table(['time', 'player', 'session', 'build', 'name', 'fields'],
+        d.events.map((e) => [e.timestamp, explorerLink(v, e.player_id, { player: e.player_id }), label(e.session_id), label(e.build_id),
+          label(e.name), el('pre', { class: 'fields' }, JSON.stringify(e.fields, null, 1))]), 'events')));
+  }
+
+  const renderers = { overview: renderOverview, funnels: renderFunnels, retention: renderRetention, performance: renderPerformance, explorer: renderExplorer };
 
   // syncControls shows the view's state in the form.
   function syncControls(v) {
@@ -217,6 +255,8 @@
     $('performance-controls').hidden = v.page !== 'performance';
     $('steps').value = v.steps; $('window').value = v.window; $('per').value = v.per;
     $('funnel-by').value = v.fby; $('perf-by').value = v.by;
+    $('explorer-controls').hidden = v.page !== 'explorer';
+    $('kind').value = v.kind; $('player').value = v.player; $('session').value = v.session; $('name').value = v.name;
   }
 
   async function render() {
@@ -253,6 +293,7 @@
     }
     v.steps = $('steps').value.trim(); v.window = $('window').value.trim();
     v.per = $('per').value; v.fby = $('funnel-by').value; v.by = $('perf-by').value;
+    v.kind = $('kind').value; v.player = $('player').value.trim(); v.session = $('session').value.trim(); v.name = $('name').value.trim();
     go(viewQuery(v));
   }
 
