@@ -29,6 +29,8 @@ commands:
   apps rotate --app ID [--grace D] [--json] issue new keys; old ones stop working after the grace (default 0)
   apps set --app ID [--kinetix-key K] [--generaitiv-key K]
                                            give an app its own upstream keys ("" clears one)
+  demo-data --app ID [--token T] [--api URL] [--players N] [--days N]
+                                           send a week of realistic telemetry through the api, for the dashboard
 `
 
 // ErrUsage is returned for a malformed command line; the usage was printed.
@@ -50,6 +52,8 @@ func Run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	switch {
 	case args[0] == "migrate":
 		return migrate(ctx, cfg, stdout)
+	case args[0] == "demo-data":
+		return demoData(ctx, cfg, args[1:], stdout, stderr)
 	case args[0] == "apps" && len(args) > 1:
 		switch args[1] {
 		case "create":
