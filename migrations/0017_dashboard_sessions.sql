@@ -3,9 +3,9 @@
 -- token in a cookie. Only the token's SHA-256 is stored.
 --
 -- A session belongs to the key row that created it: the dashboard accepts
--- it only while that key is valid (expires_at NULL or in the future), so
--- rotating the secret key ends its sessions when the old key expires, and
--- deleting the key (or the app) deletes them.
+-- it only while that key still authenticates (store.KeyLookup: not expired,
+-- app not disabled), so rotating the secret key ends its sessions when the
+-- old key expires, and deleting the key (or the app) deletes them.
 CREATE TABLE dashboard_sessions (
     token_hash bytea       PRIMARY KEY CHECK (length(token_hash) = 32),
     app_id     uuid        NOT NULL REFERENCES apps (id) ON DELETE CASCADE,

@@ -182,17 +182,32 @@ func (h *Handler) authenticate(r *http.Request) (uuid.UUID, error) {
 		return uuid.Nil, errUnauthorized
 	}
 	th := sha256.Sum256([]byte(c.Value))
-	var app uuid.UUID
-	err = h.db.QueryRow(r.Context(), `SELECT s.app_id FROM dashboard_sessions s
-		JOIN app_keys k ON k.hash = s.key_hash
-		WHERE s.token_hash = $1 AND s.expires_at > now() AND (k.expires_at IS NULL OR k.expires_at > now())`,
-		th[:]).Scan(&app)
+	var (
+		app     uuid.UUID
+		keyHash auth.Hash
+		stored  []byte
+	)
+	err = h.db.QueryRow(r.Context(), `SELECT app_id, key_hash FROM dashboard_sessions
+		WHERE token_hash = $1 AND expires_at > now()`, th[:]).Scan(&app, &stored)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return uuid.Nil, errUnauthorized
 	case err != nil:
 		zerolog.Ctx(r.Context()).Warn().Err(err).Msg("dashboard: error looking up session")
 		return uuid.Nil, errUnavailable
+	}
+	// The key that created the session must still authenticate, by the
+	// store's own rules (not expired by a rotation, app not disabled).
+	copy(keyHash[:], stored)
+	info, err := store.KeyLookup(r.Context(), h.db, keyHash)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return uuid.Nil, errUnauthorized
+	case err != nil:
+		zerolog.Ctx(r.Context()).Warn().Err(err).Msg("dashboard: error looking up the session's key")
+		return uuid.Nil, errUnavailable
+	case info.AppID != app || info.Kind != auth.KindSecret:
+		return uuid.Nil, errUnauthorized
 	}
 	return app, nil
 }
