@@ -4,11 +4,20 @@
 # binary: `api` (the default), `worker`, `exporter`, `upstreamsim`,
 # `gamepipe migrate`, ... See docker-compose.yml.
 
+# The dashboard's charting library, from web/dashboard's lockfile
+# (docs/dashboard.md, "Building the front end").
+FROM node:20-alpine AS dashboard
+WORKDIR /web
+COPY web/dashboard/package.json web/dashboard/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
+COPY --from=dashboard /web/node_modules/uplot/dist/uPlot.iife.min.js /web/node_modules/uplot/dist/uPlot.min.css \
+    internal/dashboard/web/vendor/
 # devrun and natsd are for `make run` on a developer machine, not for images.
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \

@@ -10,6 +10,12 @@ FUZZTIME     ?= 30s
 DATA_DIR     ?= ./data
 DB_NAME      ?= gamepipe
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+# The dashboard's charting library: npm installs it from web/dashboard's
+# package-lock.json and make copies its dist files into the folder the api
+# embeds (docs/dashboard.md, "Building the front end").
+DASHBOARD_NPM    := web/dashboard
+DASHBOARD_VENDOR := internal/dashboard/web/vendor
+DASHBOARD_ASSETS := $(DASHBOARD_VENDOR)/uPlot.iife.min.js $(DASHBOARD_VENDOR)/uPlot.min.css
 
 .DEFAULT_GOAL := help
 
@@ -18,7 +24,7 @@ help: ## list the targets
 	@awk 'BEGIN { FS = ":.*## " } /^[a-zA-Z0-9_-]+:.*## / { printf "  %-10s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 .PHONY: build
-build: ## build every command into bin/
+build: dashboard-assets ## build every command into bin/
 	$(GO) build -o bin/ ./cmd/...
 
 .PHONY: run
@@ -26,8 +32,24 @@ run: build ## build, then run the local stack: NATS, migrations, demo app, api, 
 	./bin/devrun
 
 .PHONY: test
-test: ## run all tests (they create their own databases and NATS servers)
+test: dashboard-assets chromium ## run all tests (they create their own databases and NATS servers; the dashboard's in headless Chromium)
 	$(GO) test -count=1 -timeout 15m ./...
+
+.PHONY: dashboard-assets
+dashboard-assets: $(DASHBOARD_ASSETS) ## install the dashboard's charting library (npm ci) into the folder the api embeds
+
+$(DASHBOARD_ASSETS) &: $(DASHBOARD_NPM)/package-lock.json
+	cd $(DASHBOARD_NPM) && npm ci --no-audit --no-fund
+	cp $(DASHBOARD_NPM)/node_modules/uplot/dist/uPlot.iife.min.js $(DASHBOARD_NPM)/node_modules/uplot/dist/uPlot.min.css $(DASHBOARD_VENDOR)/
+
+.PHONY: chromium
+chromium: ## install Debian's chromium for the dashboard's browser test when it is missing (needs root)
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "make: chromium is missing and this is not root: apt-get install chromium (the browser test skips without it unless CI=true)"; \
+		fi; }
 
 .PHONY: test-race
 test-race: ## run all tests with the race detector

@@ -96,6 +96,11 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 
+	dash, closeDash, err := newDashboard(ctx, cfg, logger, pool)
+	if err != nil {
+		return err
+	}
+	defer closeDash()
 	m := metrics.NewAPI()
 	flusher := export.NewFlushTrigger(nc, nil)
 	api, err := httpapi.New(&httpapi.Config{
@@ -128,6 +133,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 			Secrets: secrets,
 		},
 		FlushExports: flusher.Exporters,
+		Dashboard:    dash,
 		Ready: []httpapi.Check{
 			{Name: "postgres", Check: infra.PostgresCheck(pool)},
 			{Name: "nats", Check: infra.NATSCheck(nc)},

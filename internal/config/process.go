@@ -64,6 +64,15 @@ type API struct {
 	// UploadRateGrace is how long an upload runs before UploadMinRate
 	// applies (UPLOAD_RATE_GRACE).
 	UploadRateGrace time.Duration
+	// DatabaseReadURL is where the dashboard's queries go, e.g. a replica
+	// (DATABASE_READ_URL); defaults to DatabaseURL.
+	DatabaseReadURL string
+	// DashboardQueryTimeout is the statement timeout of a dashboard query
+	// (DASHBOARD_QUERY_TIMEOUT).
+	DashboardQueryTimeout time.Duration
+	// DashboardSessionTTL is how long a dashboard sign-in lasts
+	// (DASHBOARD_SESSION_TTL).
+	DashboardSessionTTL time.Duration
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -97,6 +106,9 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	}
 	c.UploadRateGrace = r.duration("UPLOAD_RATE_GRACE", 10*time.Second)
 	c.RateBurst = r.positiveInt("RATE_LIMIT_BURST", int(c.RateLimit+0.999))
+	c.DatabaseReadURL = r.url("DATABASE_READ_URL", c.DatabaseURL, "postgres", "postgresql")
+	c.DashboardQueryTimeout = r.duration("DASHBOARD_QUERY_TIMEOUT", 10*time.Second)
+	c.DashboardSessionTTL = r.duration("DASHBOARD_SESSION_TTL", 12*time.Hour)
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	c.WebhookRateLimit = r.positiveFloat("WEBHOOK_RATE_LIMIT_RPS", 100)
 	c.MetricsAddr = r.addr("METRICS_ADDR", "127.0.0.1:4003")

@@ -148,6 +148,9 @@ func DemoInstructions(app *DemoApp, apiBase, appFile, eventPath string) string {
 	fmt.Fprintf(&b, "\n  send it a gameplay event (MessagePack, in %s):\n\n", eventPath)
 	fmt.Fprintf(&b, "curl -sS -X POST %s/api/events -H 'content-type: application/msgpack' -H %s --data-binary @%s\n",
 		apiBase, shellQuote("x-public-token: "+app.PublicToken), shellQuoteIfNeeded(eventPath))
+	fmt.Fprintf(&b, "\n  the analytics dashboard (docs/dashboard.md): %s/dashboard/analytics\n", apiBase)
+	fmt.Fprintf(&b, "    sign in with the secret_key above; fill it with a week of demo telemetry:\n\n")
+	fmt.Fprintf(&b, "./bin/gamepipe demo-data --app %s --api %s\n", app.AppID, apiBase)
 	return b.String()
 }
 

@@ -127,6 +127,8 @@ func TestDemoInstructions(t *testing.T) {
 	require.Contains(t, text, `
 curl -sS -X POST http://localhost:4000/api/events -H 'content-type: application/msgpack' -H 'x-public-token: pt_it'\''s' --data-binary @data/demo-event.msgpack
 `)
+	require.Contains(t, text, "dashboard (docs/dashboard.md): http://localhost:4000/dashboard/analytics\n")
+	require.Contains(t, text, "\n./bin/gamepipe demo-data --app a1 --api http://localhost:4000\n")
 
 	text = DemoInstructions(app, "http://localhost:4000", "my data/demo-app.json", "my data/demo-event.msgpack")
 	require.Contains(t, text, "--data-binary @'my data/demo-event.msgpack'\n")

@@ -37,6 +37,8 @@ commands:
                                            give an app its own upstream keys, read from a file (/dev/stdin
                                            works) or an environment variable, never from the command line;
                                            they are stored sealed with GAMEPIPE_SECRETS_KEY
+  demo-data --app ID [--token T] [--api URL] [--players N] [--days N]
+                                           send a week of realistic telemetry through the api, for the dashboard
 `
 
 // ErrUsage is returned for a malformed command line; the usage was printed.
@@ -58,6 +60,8 @@ func Run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	switch {
 	case args[0] == "migrate":
 		return migrate(ctx, cfg, stdout)
+	case args[0] == "demo-data":
+		return demoData(ctx, cfg, args[1:], stdout, stderr)
 	case args[0] == "apps" && len(args) > 1:
 		switch args[1] {
 		case "create":

@@ -96,6 +96,9 @@ type Deps struct {
 	// Jobs serves the game-server job APIs (emotes, generations, models);
 	// nil leaves those routes unregistered.
 	Jobs *JobDeps
+	// Dashboard registers the /dashboard routes (internal/dashboard); nil
+	// leaves them out.
+	Dashboard interface{ Register(mux *http.ServeMux) }
 }
 
 // JobDeps are what the job APIs need: the pool for domain rows, River for
@@ -130,6 +133,7 @@ type Server struct {
 	ready     []Check
 	flush     func(ctx context.Context) (int, error)
 	jobs      *JobDeps
+	dashboard interface{ Register(mux *http.ServeMux) }
 	handler   http.Handler
 	// tooLarge answers a body over cfg.MaxBodyBytes.
 	tooLarge *APIError
@@ -186,6 +190,7 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 		ready:     deps.Ready,
 		flush:     deps.FlushExports,
 		jobs:      deps.Jobs,
+		dashboard: deps.Dashboard,
 		tooLarge: &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 			Message: "request body exceeds " + strconv.FormatInt(c.MaxBodyBytes, 10) + " bytes"},
 		bodies: newBodyPool(c.MaxBodyBytes, c.MaxInflightBodyBytes),
@@ -210,6 +215,9 @@ func (s *Server) routes() *http.ServeMux {
 		s.modelRoutes(mux)
 		s.emoteRoutes(mux)
 		s.generationRoutes(mux)
+	}
+	if s.dashboard != nil {
+		s.dashboard.Register(mux)
 	}
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
 	mux.HandleFunc("GET /readyz", s.handleReadyz)

@@ -1,0 +1,161 @@
+package dashboard
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// Bounds of the performance view.
+const (
+	maxPerfGroups = 100
+	// fpsBucketWidth and fpsBuckets shape the fps_mean histogram: [0,10),
+	// [10,20), ... and a last bucket for fpsBuckets*width and over.
+	fpsBucketWidth = 10
+	fpsBuckets     = 15
+	// slowFPS is the frame rate under which a trajectory counts as slow.
+	slowFPS = 30
+)
+
+// performanceView is GET /dashboard/api/performance (docs/dashboard.md,
+// "Performance").
+type performanceView struct {
+	timeRange
+	By string `json:"by"`
+	// Groups are the values of By, the slowest median fps_mean first.
+	Groups []perfGroup `json:"groups"`
+	// Histogram counts trajectories by fps_mean over the whole range.
+	Histogram []fpsBucket `json:"histogram"`
+}
+
+type perfGroup struct {
+	// Value is the group's gpu, build or level; null when unknown.
+	Value        *string  `json:"value"`
+	Trajectories int64    `json:"trajectories"`
+	Players      int64    `json:"players"`
+	FPSMean      fpsStats `json:"fps_mean"`
+	FPSLow5      fpsStats `json:"fps_low_5"`
+	FPSLow1      fpsStats `json:"fps_low_1"`
+	// SlowShare is the share of trajectories whose fps_mean is under 30.
+	SlowShare float64 `json:"slow_share"`
+}
+
+// fpsStats summarises one fps column of a group.
+type fpsStats struct {
+	Avg float64 `json:"avg"`
+	P10 float64 `json:"p10"`
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+}
+
+type fpsBucket struct {
+	// From is the bucket's lower bound; To its upper bound, null for the
+	// last, open bucket.
+	From         float64  `json:"from"`
+	To           *float64 `json:"to"`
+	Trajectories int64    `json:"trajectories"`
+}
+
+// perfGroupExpr is each breakdown's group expression. A trajectory's GPU
+// is its player's hardware.gpu (the players row, so the latest known); its
+// level is the level of the latest gameplay event of its session at or
+// before its start.
+var perfGroupExpr = map[string]string{
+	"build_id": "t.build_id",
+	"gpu":      "p.hardware->>'gpu'",
+	"level_id": "l.level_id",
+}
+
+func performanceSQL(by string) string {
+	return `WITH t AS (
+	SELECT t.player_id, t.session_id, t.build_id, t.timestamp_start, t.fps_mean, t.fps_low_5, t.fps_low_1
+	FROM trajectories t
+	WHERE t.app_id = $1 AND t.timestamp_start >= $2 AND t.timestamp_start < $3 AND t.fps_mean IS NOT NULL
+)
+SELECT ` + perfGroupExpr[by] + ` AS grp, count(*), count(DISTINCT t.player_id),
+	avg(t.fps_mean), percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY t.fps_mean),
+	avg(t.fps_low_5), percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY t.fps_low_5),
+	avg(t.fps_low_1), percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY t.fps_low_1),
+	avg((t.fps_mean < ` + strconv.Itoa(slowFPS) + `)::int)
+FROM t
+LEFT JOIN players p ON p.app_id = $1 AND p.player_id = t.player_id
+LEFT JOIN LATERAL (
+	SELECT g.level_id FROM gameplay_events g
+	WHERE g.app_id = $1 AND g.player_id = t.player_id AND g.session_id = t.session_id
+		AND g."timestamp" <= t.timestamp_start AND g."timestamp" >= $2::timestamptz - interval '1 day'
+		AND g.level_id IS NOT NULL AND $4
+	ORDER BY g."timestamp" DESC LIMIT 1
+) l ON true
+GROUP BY 1
+ORDER BY percentile_cont(0.5) WITHIN GROUP (ORDER BY t.fps_mean), 1 NULLS LAST
+LIMIT ` + strconv.Itoa(maxPerfGroups)
+}
+
+func (h *Handler) viewPerformance(ctx context.Context, app uuid.UUID, q url.Values) (any, error) {
+	rg, err := h.parseRange(q)
+	if err != nil {
+		return nil, err
+	}
+	by, err := parseChoice(q, "by", "build_id", "gpu", "build_id", "level_id")
+	if err != nil {
+		return nil, err
+	}
+	out := &performanceView{timeRange: rg, By: by, Groups: []perfGroup{}}
+	err = h.readTx(ctx, func(tx pgx.Tx) error {
+		// $4 turns the level lookup off unless the breakdown needs it.
+		rows, err := tx.Query(ctx, performanceSQL(by), app, rg.From, rg.To, by == "level_id")
+		if err != nil {
+			return err
+		}
+		var (
+			g          perfGroup
+			p1, p2, p3 []float64
+		)
+		_, err = pgx.ForEachRow(rows, []any{&g.Value, &g.Trajectories, &g.Players,
+			&g.FPSMean.Avg, &p1, &g.FPSLow5.Avg, &p2, &g.FPSLow1.Avg, &p3, &g.SlowShare}, func() error {
+			g.FPSMean.P10, g.FPSMean.P50, g.FPSMean.P90 = p1[0], p1[1], p1[2]
+			g.FPSLow5.P10, g.FPSLow5.P50, g.FPSLow5.P90 = p2[0], p2[1], p2[2]
+			g.FPSLow1.P10, g.FPSLow1.P50, g.FPSLow1.P90 = p3[0], p3[1], p3[2]
+			out.Groups = append(out.Groups, g)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+
+		counts := make([]int64, fpsBuckets+1)
+		rows, err = tx.Query(ctx, `SELECT least(greatest(width_bucket(fps_mean, 0, $4, $5), 1), $5 + 1) - 1, count(*)
+			FROM trajectories WHERE app_id = $1 AND timestamp_start >= $2 AND timestamp_start < $3 AND fps_mean IS NOT NULL
+			GROUP BY 1`, app, rg.From, rg.To, float64(fpsBuckets*fpsBucketWidth), fpsBuckets)
+		if err != nil {
+			return err
+		}
+		var (
+			b int
+			n int64
+		)
+		_, err = pgx.ForEachRow(rows, []any{&b, &n}, func() error {
+			counts[b] = n
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, n := range counts {
+			fb := fpsBucket{From: float64(i * fpsBucketWidth), Trajectories: n}
+			if i < fpsBuckets {
+				to := float64((i + 1) * fpsBucketWidth)
+				fb.To = &to
+			}
+			out.Histogram = append(out.Histogram, fb)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -1,0 +1,74 @@
+package gamepipecmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gamepipe/gamepipe/internal/config"
+	"github.com/gamepipe/gamepipe/internal/demodata"
+)
+
+// demoData is `gamepipe demo-data`: a week of realistic telemetry for an
+// app, sent through the api's POST /api/events (docs/dashboard.md).
+func demoData(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo-data", stderr)
+	fs.Init("gamepipe demo-data", fs.ErrorHandling())
+	app := fs.String("app", "", "the app's id")
+	token := fs.String("token", "", "the app's public token (default: the demo app's, from DATA_DIR/demo-app.json)")
+	api := fs.String("api", "http://localhost:4000", "the api's base URL")
+	players := fs.Int("players", 300, "how many players to simulate")
+	days := fs.Int("days", 7, "over how many days, up to now")
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	id, err := uuid.Parse(*app)
+	if err != nil {
+		return fmt.Errorf("%w: --app must be an app id (a UUID)", ErrUsage)
+	}
+	if *players < 1 || *players > 100_000 || *days < 1 || *days > 90 {
+		return fmt.Errorf("%w: --players must be 1 to 100000 and --days 1 to 90", ErrUsage)
+	}
+	if *token == "" {
+		if *token, err = demoAppToken(cfg.DataDir, id); err != nil {
+			return err
+		}
+	}
+	events, err := demodata.Events(&demodata.Config{AppID: id.String(), Players: *players, Days: *days, End: time.Now()})
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	sent, err := demodata.Send(ctx, client, *api, *token, events, 500)
+	if err != nil {
+		return fmt.Errorf("error sending demo telemetry after %d events: %w", sent, err)
+	}
+	fmt.Fprintf(stdout, "sent %d events of %d players over %d days to %s\n", sent, *players, *days, *api)
+	fmt.Fprintf(stdout, "see them at %s/dashboard/analytics (sign in with the app's secret key)\n", *api)
+	return nil
+}
+
+// demoAppToken reads the public token of the demo app that make run saved
+// in dataDir, when it is the app asked for.
+func demoAppToken(dataDir string, app uuid.UUID) (string, error) {
+	path := filepath.Join(dataDir, "demo-app.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: --token is required (no demo app in %s)", ErrUsage, path)
+	}
+	var saved struct {
+		AppID       string `json:"app_id"`
+		PublicToken string `json:"public_token"`
+	}
+	if err := json.Unmarshal(b, &saved); err != nil || saved.AppID != app.String() || saved.PublicToken == "" {
+		return "", fmt.Errorf("%w: --token is required (%s is not app %s's)", ErrUsage, path, app)
+	}
+	return saved.PublicToken, nil
+}
