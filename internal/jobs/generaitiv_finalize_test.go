@@ -89,13 +89,13 @@ func TestGeneraitivFinalizeWorker(t *testing.T) {
 
 	t.Run("PublishChainResumesAfterEachStep", func(t *testing.T) {
 		t.Parallel()
-		for _, point := range []string{"publish:reserve", "publish:create", "publish:upload"} {
-			t.Run(point, func(t *testing.T) {
+		for _, point := range []FaultPoint{FaultPublishReserve, FaultPublishCreate, FaultPublishUpload} {
+			t.Run(string(point), func(t *testing.T) {
 				t.Parallel()
 				bundle := genSetup(t, nil)
-				crash := errors.New("crash at " + point)
+				crash := errors.New("crash at " + string(point))
 				var crashed atomic.Bool
-				bundle.deps.Generaitiv.Fault = func(p string, _ uuid.UUID) error {
+				bundle.deps.Generaitiv.Fault = func(p FaultPoint, _ uuid.UUID) error {
 					if p == point && crashed.CompareAndSwap(false, true) {
 						return crash
 					}

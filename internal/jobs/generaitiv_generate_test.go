@@ -139,8 +139,8 @@ func TestGeneraitivGenerateWorker(t *testing.T) {
 		bundle := genSetup(t, &genSetupOpts{publicBaseURL: "http://127.0.0.1:1"})
 		crash := errors.New("crash after the upstream POST")
 		var crashed atomic.Bool
-		bundle.deps.Generaitiv.Fault = func(point string, _ uuid.UUID) error {
-			if point == "after_submit" && crashed.CompareAndSwap(false, true) {
+		bundle.deps.Generaitiv.Fault = func(point FaultPoint, _ uuid.UUID) error {
+			if point == FaultAfterSubmit && crashed.CompareAndSwap(false, true) {
 				return crash
 			}
 			return nil
