@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/generaitiv"
 	"github.com/gamepipe/gamepipe/internal/store"
 	"github.com/gamepipe/gamepipe/internal/upstreamsim/generaitivsim"
 )
@@ -111,6 +112,29 @@ func TestGeneraitivGenerateWorker(t *testing.T) {
 		require.Equal(t, store.GenerationFailed, g.Status)
 		require.Equal(t, "custom_model_unsupported", g.ErrorCode)
 		require.Contains(t, g.ErrorMessage, "custom models")
+	})
+
+	t.Run("UnreachableRetriesThenFailsOnTheLastAttempt", func(t *testing.T) {
+		t.Parallel()
+		bundle := genSetup(t, nil)
+		down, err := generaitiv.New(&generaitiv.Config{BaseURL: "http://127.0.0.1:1/v1/", APIKey: "k", RateLimit: 1000, RateBurst: 1000})
+		require.NoError(t, err)
+		bundle.deps.Generaitiv.Client = down
+		w := newTestWorker(t, bundle, &GeneraitivGenerateWorker{deps: bundle.deps})
+
+		g := bundle.insertGeneration(t, nil, nil)
+		res, err := w.Work(ctx, t, bundle.tx(t), GeneraitivGenerateArgs{GenerationID: g.ID}, &river.InsertOpts{MaxAttempts: 2})
+		require.Error(t, err)
+		require.Equal(t, river.EventKindJobFailed, res.EventKind, "retried")
+		require.Equal(t, store.GenerationSubmitting, bundle.get(t, g.ID).Status)
+
+		g = bundle.insertGeneration(t, nil, nil)
+		res, err = w.Work(ctx, t, bundle.tx(t), GeneraitivGenerateArgs{GenerationID: g.ID}, &river.InsertOpts{MaxAttempts: 1})
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCancelled, res.EventKind)
+		g = bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationFailed, g.Status)
+		require.Equal(t, "upstream_unavailable", g.ErrorCode)
 	})
 
 	t.Run("RateLimitedSnoozesWithoutAttempt", func(t *testing.T) {
