@@ -59,7 +59,6 @@ type kinetixRunner struct {
 	cfg    KinetixDeps
 	client *kinetix.Client
 	emotes *store.EmoteStore
-	policy *upstreamPolicy
 }
 
 func newKinetixRunner(deps *Deps) (*kinetixRunner, error) {
@@ -93,8 +92,7 @@ func newKinetixRunner(deps *Deps) (*kinetixRunner, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	return &kinetixRunner{deps: deps, cfg: cfg, client: client, emotes: store.NewEmoteStore(deps.Pool),
-		policy: &upstreamPolicy{logger: deps.Logger, now: deps.Now, rateLimitSnooze: cfg.RateLimitSnooze}}, nil
+	return &kinetixRunner{deps: deps, cfg: cfg, client: client, emotes: store.NewEmoteStore(deps.Pool)}, nil
 }
 
 // registerKinetix adds the emote workers.

@@ -24,11 +24,11 @@ func (e errDeadline) Error() string {
 // working), or persists its end state: the result and completed, the result
 // and awaiting_validation (validation flow), or the upstream's error and
 // failed. Past the deadline the emote fails and the job is cancelled
-// (docs/reliability.md #26); a snooze never runs past the deadline, so a
-// process that never finishes costs at most Deadline/PollMin + 1 snoozes.
+// (RELIABILITY.md #26); a snooze never runs past the deadline, so a process
+// that never finishes costs at most Deadline/PollMin + 1 snoozes.
 func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmoteArgs], e *store.Emote) error {
-	deadline := w.deadline(e)
-	if !w.k.deps.Now().Before(deadline) {
+	remaining := e.ProcessingStartedAt.Add(w.k.cfg.Deadline).Sub(w.k.deps.Now())
+	if remaining <= 0 {
 		return w.k.fail(ctx, e.ID, "deadline_exceeded", errDeadline{w.k.cfg.Deadline})
 	}
 	client, err := w.k.clientFor(ctx, e.AppID)
@@ -40,8 +40,8 @@ func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmo
 	}
 	p, err := client.Process(ctx, e.ProcessUUID.String())
 	if err != nil {
-		return w.k.policy.outcome(ctx, job.JobRow, &upstreamFailure{
-			Doing: "polling the process", Err: err, Deadline: deadline,
+		return w.k.policy().outcome(ctx, job.JobRow, &upstreamFailure{
+			Doing: "polling the process", Err: err, Deadline: w.deadline(e),
 			GiveUp: func(cause error) error { return w.k.fail(ctx, e.ID, "kinetix_error", cause) },
 		})
 	}
@@ -110,7 +110,7 @@ func (w *KinetixEmoteWorker) pollSnooze(ctx context.Context, job *river.Job[Kine
 	if err := river.MetadataSet(ctx, metaPolls, polls+1); err != nil {
 		return fmt.Errorf("error counting the polls of emote %s: %w", e.ID, err)
 	}
-	return w.k.policy.snooze(w.backoff(polls), w.deadline(e))
+	return w.k.policy().snooze(w.backoff(polls), w.deadline(e))
 }
 
 // pollsOf is the number of poll waits the job has had (metaPolls).

@@ -61,7 +61,12 @@ func notificationData(e *store.Emote) map[string]any {
 func (k *kinetixRunner) outcome(ctx context.Context, job *rivertype.JobRow, doing string, err error,
 	giveUp func(cause error) error,
 ) error {
-	return k.policy.outcome(ctx, job, &upstreamFailure{Doing: doing, Err: err, GiveUp: giveUp})
+	return k.policy().outcome(ctx, job, &upstreamFailure{Doing: doing, Err: err, GiveUp: giveUp})
+}
+
+// policy is the upstream policy (upstreamPolicy) of the emote jobs.
+func (k *kinetixRunner) policy() *upstreamPolicy {
+	return &upstreamPolicy{logger: k.deps.Logger, now: k.deps.Now, rateLimitSnooze: k.cfg.RateLimitSnooze}
 }
 
 // fail ends an emote: status failed with the reason, announced, and the
