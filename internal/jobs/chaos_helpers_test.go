@@ -56,8 +56,8 @@ func helperProcess(t *testing.T, dbEnv string) (context.Context, zerolog.Logger,
 }
 
 // killSelf SIGKILLs the helper process at a fault point and never returns.
-func killSelf(logger zerolog.Logger, point string) {
-	logger.Info().Str("point", point).Msg("helper: SIGKILL")
+func killSelf(logger zerolog.Logger, point FaultPoint) {
+	logger.Info().Str("point", string(point)).Msg("helper: SIGKILL")
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	time.Sleep(time.Minute) // the signal is on its way
 }

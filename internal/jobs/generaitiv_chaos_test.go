@@ -48,8 +48,8 @@ func TestGeneraitivHelperProcess(t *testing.T) {
 	require.NoError(t, Register(workers, &Deps{Logger: logger, Pool: pool, Blob: blobs, Generaitiv: &GeneraitivDeps{
 		ClientConfig:  generaitiv.Config{BaseURL: os.Getenv(generaitivHelperSimEnv) + "/v1/", APIKey: "k", RateLimit: 1000, RateBurst: 1000},
 		PublicBaseURL: os.Getenv(generaitivHelperPublicEnv),
-		Fault: func(point string, _ uuid.UUID) error {
-			if point == fault {
+		Fault: func(point FaultPoint, _ uuid.UUID) error {
+			if string(point) == fault {
 				killSelf(logger, point)
 			}
 			return nil
@@ -115,7 +115,7 @@ func TestGeneraitivWorkerKilled(t *testing.T) {
 	require.NoError(t, err)
 
 	runUntilKilled(t, "TestGeneraitivHelperProcess", generaitivHelperDBEnv+"="+bundle.dbURL,
-		generaitivHelperSimEnv+"="+bundle.simURL, generaitivHelperPublicEnv+"="+catcher.URL, generaitivHelperFaultEnv+"=after_submit")
+		generaitivHelperSimEnv+"="+bundle.simURL, generaitivHelperPublicEnv+"="+catcher.URL, generaitivHelperFaultEnv+"="+string(FaultAfterSubmit))
 
 	require.Equal(t, rivertype.JobStateRunning, jobRow(t, inserter, job.Job.ID).State, "the dead worker's job")
 	row := bundle.get(t, g.ID)
@@ -182,7 +182,7 @@ func TestGeneraitivFollowWorkerKilled(t *testing.T) {
 	require.NoError(t, err)
 
 	runUntilKilled(t, "TestGeneraitivHelperProcess", generaitivHelperDBEnv+"="+bundle.dbURL,
-		generaitivHelperSimEnv+"="+bundle.simURL, generaitivHelperFaultEnv+"=follow:progress")
+		generaitivHelperSimEnv+"="+bundle.simURL, generaitivHelperFaultEnv+"="+string(FaultFollowProgress))
 
 	row := bundle.get(t, g.ID)
 	require.Equal(t, store.GenerationRunning, row.Status, "the dead worker was following")

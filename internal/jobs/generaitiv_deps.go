@@ -42,10 +42,10 @@ type GeneraitivDeps struct {
 	// PublishRetry is the pause after the token id offered as next was
 	// taken by another generation. Defaults to 1s.
 	PublishRetry time.Duration
-	// Fault, when set, is called at named points ("after_submit",
-	// "publish:reserve", "publish:create", "publish:upload"); an error
-	// ends the job run there, as a crash at that point would. For tests.
-	Fault func(point string, id uuid.UUID) error
+	// Fault, when set, is called at FaultAfterSubmit, FaultFollowProgress
+	// and the FaultPublish points so a test can crash the worker there.
+	// Nil in production.
+	Fault FaultFunc
 }
 
 func registerGeneraitiv(workers *river.Workers, deps *Deps) error {
@@ -89,11 +89,10 @@ func (d *Deps) generaitivClient(ctx context.Context, db store.DBTX, appID uuid.U
 	return d.Generaitiv.Client.WithKey(key), nil
 }
 
-func (d *Deps) generaitivFault(point string, id uuid.UUID) error {
-	if d.Generaitiv.Fault == nil {
-		return nil
-	}
-	return d.Generaitiv.Fault(point, id)
+// generaitivPolicy is the upstream policy (upstreamPolicy) of the image
+// jobs.
+func (d *Deps) generaitivPolicy() *upstreamPolicy {
+	return &upstreamPolicy{logger: d.Logger, now: d.Now, rateLimitSnooze: d.Generaitiv.RateLimitSnooze}
 }
 
 // announceGeneration publishes the generation's current status. The

@@ -54,8 +54,10 @@ type GeneraitivFinalizeWorker struct {
 // token chain. Each step is recorded under the row lock before the next,
 // so a retry resumes where the last run stopped. A generation in any other
 // state is only announced (a failure recorded by the webhook, a cancel).
-// On the job's last attempt a step that still fails fails the generation;
-// a full blob storage only postpones the job (snoozes do not use attempts).
+// A step's failure is mapped by the upstream policy (upstreamPolicy): a
+// permanent one, or any on the job's last attempt, fails the generation,
+// and a 429 snoozes; a full blob storage only postpones the job (snoozes do
+// not use attempts).
 func (w *GeneraitivFinalizeWorker) Work(ctx context.Context, job *river.Job[GeneraitivFinalizeArgs]) error {
 	id := job.Args.GenerationID
 	g, err := store.GenerationGet(ctx, w.deps.Pool, id)
@@ -80,10 +82,10 @@ func (w *GeneraitivFinalizeWorker) Work(ctx context.Context, job *river.Job[Gene
 		return river.JobSnooze(storageFullRetry)
 	case errors.As(err, &fe):
 		return w.deps.failGeneration(ctx, id, "finalizing", fe.code, fe.message, err)
-	case err != nil && job.Attempt >= job.MaxAttempts:
-		return w.deps.failGeneration(ctx, id, "finalizing", "finalize_failed", "the image could not be stored or published: "+err.Error(), err)
 	case err != nil:
-		return err
+		return w.deps.generaitivPolicy().outcome(ctx, job.JobRow, &upstreamFailure{Err: err, GiveUp: func(cause error) error {
+			return w.deps.failGeneration(ctx, id, "finalizing", "finalize_failed", "the image could not be stored or published: "+cause.Error(), cause)
+		}})
 	}
 	if done == nil {
 		now := w.deps.Now()

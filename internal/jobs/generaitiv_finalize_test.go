@@ -5,6 +5,8 @@ import (
 	"errors"
 	"image/png"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,13 +91,13 @@ func TestGeneraitivFinalizeWorker(t *testing.T) {
 
 	t.Run("PublishChainResumesAfterEachStep", func(t *testing.T) {
 		t.Parallel()
-		for _, point := range []string{"publish:reserve", "publish:create", "publish:upload"} {
-			t.Run(point, func(t *testing.T) {
+		for _, point := range []FaultPoint{FaultPublishReserve, FaultPublishCreate, FaultPublishUpload} {
+			t.Run(string(point), func(t *testing.T) {
 				t.Parallel()
 				bundle := genSetup(t, nil)
-				crash := errors.New("crash at " + point)
+				crash := errors.New("crash at " + string(point))
 				var crashed atomic.Bool
-				bundle.deps.Generaitiv.Fault = func(p string, _ uuid.UUID) error {
+				bundle.deps.Generaitiv.Fault = func(p FaultPoint, _ uuid.UUID) error {
 					if p == point && crashed.CompareAndSwap(false, true) {
 						return crash
 					}
@@ -201,6 +203,27 @@ func TestGeneraitivFinalizeWorker(t *testing.T) {
 			require.Contains(t, g.ErrorMessage, "unsafe link", link)
 		}
 		require.Zero(t, accepts.Load(), "no connection was made to a forbidden address")
+	})
+
+	t.Run("RateLimitedLinkSnoozes", func(t *testing.T) {
+		t.Parallel()
+		host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "3")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		}))
+		t.Cleanup(host.Close)
+		bundle := genSetup(t, &genSetupOpts{allowHosts: []string{host.Listener.Addr().String()}})
+		g := bundle.insertGeneration(t, nil, finalizing(host.URL+"/image.png"))
+		before := time.Now()
+		res, err := newTestWorker(t, bundle, &GeneraitivFinalizeWorker{deps: bundle.deps}).
+			Work(ctx, t, bundle.tx(t), GeneraitivFinalizeArgs{GenerationID: g.ID}, nil)
+		after := time.Now()
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+		require.Empty(t, res.Job.Errors, "no attempt used")
+		require.False(t, res.Job.ScheduledAt.Before(before.Add(3*time.Second)))
+		require.False(t, res.Job.ScheduledAt.After(after.Add(3*time.Second)))
+		require.Equal(t, store.GenerationFinalizing, bundle.get(t, g.ID).Status)
 	})
 
 	t.Run("UpstreamImageGoneFails", func(t *testing.T) {

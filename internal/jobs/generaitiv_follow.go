@@ -107,7 +107,12 @@ func (w *GeneraitivFollowWorker) Work(ctx context.Context, job *river.Job[Genera
 		// carries on, queued behind the jobs already waiting.
 		return river.JobSnooze(0)
 	case err != nil:
-		return fmt.Errorf("error following generation %s: %w", id, err)
+		return w.deps.generaitivPolicy().outcome(ctx, job.JobRow, &upstreamFailure{
+			Doing: "following generation " + id.String(), Err: err,
+			GiveUp: func(cause error) error {
+				return w.deps.failGeneration(ctx, id, "following", "upstream_error", "the generation could not be followed: "+cause.Error(), cause)
+			},
+		})
 	}
 	completion := store.Completion{OK: res.Completed, Link: res.Link, Message: res.Message, At: w.deps.Now()}
 	_, err = store.GenerationComplete(ctx, w.deps.Pool, id, completion, func(tx pgx.Tx, done *store.Completed) error {
@@ -159,7 +164,7 @@ func (w *GeneraitivFollowWorker) progress(ctx context.Context, id uuid.UUID, ev 
 	if changed {
 		w.deps.announceProgress(ctx, g)
 		// A fault point for tests, once a percentage is recorded.
-		return w.deps.generaitivFault("follow:progress", id)
+		return w.deps.Generaitiv.Fault.at(FaultFollowProgress, id)
 	}
 	return nil
 }

@@ -48,6 +48,22 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 		rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, GeneraitivFinalizeArgs{}, nil)
 	})
 
+	t.Run("RefusedHandshakeFailsTheGeneration", func(t *testing.T) {
+		t.Parallel()
+		bundle := genSetup(t, nil)
+		g := submitted(t, bundle, "")
+		_, err := bundle.pool.Exec(ctx, "UPDATE generations SET ws_jwt = 'not-a-valid-jwt' WHERE id = $1", g.ID)
+		require.NoError(t, err)
+		res, err := newTestWorker(t, bundle, &GeneraitivFollowWorker{deps: bundle.deps}).
+			Work(ctx, t, bundle.tx(t), GeneraitivFollowArgs{GenerationID: g.ID}, nil)
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCancelled, res.EventKind, "a refusal does not get better by retrying")
+		g = bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationFailed, g.Status)
+		require.Equal(t, "upstream_error", g.ErrorCode)
+		require.Contains(t, g.ErrorMessage, "401")
+	})
+
 	t.Run("RecordsProgressAndCompletion", func(t *testing.T) {
 		t.Parallel()
 		bundle := genSetup(t, &genSetupOpts{simTime: 600 * time.Millisecond})

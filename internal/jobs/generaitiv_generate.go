@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/gamepipe/gamepipe/internal/generaitiv"
 	"github.com/gamepipe/gamepipe/internal/store"
@@ -50,9 +51,11 @@ type GeneraitivGenerateWorker struct {
 //     upstream; the resubmit is counted (the upstream has no way to look a
 //     workload up) and the earlier token stays valid, so its callback still
 //     lands on this row.
-//  2. POST /consumer/gen. 429 snoozes for Retry-After without using an
+//  2. POST /consumer/gen, its failures mapped by the upstream policy
+//     (upstreamPolicy): 429 snoozes for Retry-After without using an
 //     attempt; 402 fails the generation with payment_required; other 4xx
-//     fail it; 5xx and network errors are retried.
+//     fail it; 5xx and network errors are retried, and fail it on the
+//     job's last attempt.
 //  3. Under the row lock, the workload id is recorded and submitting
 //     becomes submitted; without webhooks the generaitiv_follow job is
 //     inserted in the same transaction. A callback that won the race has
@@ -117,9 +120,9 @@ func (w *GeneraitivGenerateWorker) Work(ctx context.Context, job *river.Job[Gene
 	}
 	resp, err := client.Generate(ctx, req)
 	if err != nil {
-		return w.submitFailed(ctx, id, token, err)
+		return w.submitFailed(ctx, job.JobRow, id, token, err)
 	}
-	if err := w.deps.generaitivFault("after_submit", id); err != nil {
+	if err := w.deps.Generaitiv.Fault.at(FaultAfterSubmit, id); err != nil {
 		return err
 	}
 	if !webhook && resp.JWT == "" {
@@ -149,45 +152,52 @@ func (w *GeneraitivGenerateWorker) Work(ctx context.Context, job *river.Job[Gene
 	return w.deps.announceGeneration(ctx, g)
 }
 
-// submitFailed maps a failed POST /consumer/gen to the job's outcome.
-func (w *GeneraitivGenerateWorker) submitFailed(ctx context.Context, id uuid.UUID, token string, err error) error {
+// submitFailed maps a failed POST /consumer/gen to the job's outcome by the
+// upstream policy (upstreamPolicy). A 429 is a refusal, so nothing was
+// submitted: before the snooze the generation goes back to queued and the
+// token of this attempt is withdrawn. Giving up fails the generation with
+// the upstream's reason.
+func (w *GeneraitivGenerateWorker) submitFailed(ctx context.Context, job *rivertype.JobRow, id uuid.UUID, token string, err error) error {
+	return w.deps.generaitivPolicy().outcome(ctx, job, &upstreamFailure{
+		Err:          err,
+		BeforeSnooze: func() error { return w.unclaim(ctx, id, token) },
+		GiveUp:       func(cause error) error { return w.refused(ctx, id, cause) },
+	})
+}
+
+// unclaim puts a generation whose submit was refused back in queued and
+// withdraws the callback token of that attempt.
+func (w *GeneraitivGenerateWorker) unclaim(ctx context.Context, id uuid.UUID, token string) error {
+	h := sha256.Sum256([]byte(token))
+	_, err := store.GenerationUpdate(ctx, w.deps.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
+		if g.Status != store.GenerationSubmitting {
+			return store.ErrUnchanged
+		}
+		g.Status = store.GenerationQueued
+		if n := len(g.CallbackTokenHashes); token != "" && n > 0 && string(g.CallbackTokenHashes[n-1]) == string(h[:]) {
+			g.CallbackTokenHashes = g.CallbackTokenHashes[:n-1]
+		}
+		return nil
+	})
+	return err
+}
+
+// refused fails a generation the upstream would not take, naming why.
+func (w *GeneraitivGenerateWorker) refused(ctx context.Context, id uuid.UUID, cause error) error {
 	var ue *upstream.Error
 	switch {
-	case !errors.As(err, &ue):
-		return err
-	case errors.Is(err, generaitiv.ErrCustomModelUnsupported):
+	case errors.Is(cause, generaitiv.ErrCustomModelUnsupported):
 		return w.deps.failGeneration(ctx, id, "submitting", "custom_model_unsupported",
-			"Generaitiv refused the model as a custom model: custom models (training ids) are not supported by Generaitiv yet; use a model slug", err)
-	case generaitiv.IsPaymentRequired(err):
+			"Generaitiv refused the model as a custom model: custom models (training ids) are not supported by Generaitiv yet; use a model slug", cause)
+	case generaitiv.IsPaymentRequired(cause):
 		return w.deps.failGeneration(ctx, id, "submitting", "payment_required",
-			"Generaitiv refused the generation with 402 Payment Required: the account of the API key needs a paid subscription", err)
-	case ue.RateLimited():
-		// Refused, so not submitted: back to queued, and the token of this
-		// attempt is withdrawn.
-		h := sha256.Sum256([]byte(token))
-		if _, uerr := store.GenerationUpdate(ctx, w.deps.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
-			if g.Status != store.GenerationSubmitting {
-				return store.ErrUnchanged
-			}
-			g.Status = store.GenerationQueued
-			if n := len(g.CallbackTokenHashes); token != "" && n > 0 && string(g.CallbackTokenHashes[n-1]) == string(h[:]) {
-				g.CallbackTokenHashes = g.CallbackTokenHashes[:n-1]
-			}
-			return nil
-		}); uerr != nil {
-			return uerr
-		}
-		wait := ue.RetryAfter
-		if wait <= 0 {
-			wait = w.deps.Generaitiv.RateLimitSnooze
-		}
-		w.deps.Logger.Info().Str("generation_id", id.String()).Dur("retry_after", wait).Msg("jobs.generaitiv_generate: Rate limited; snoozing")
-		return river.JobSnooze(wait)
-	case ue.Retryable():
-		return err
-	default:
-		return w.deps.failGeneration(ctx, id, "submitting", "upstream_rejected", "Generaitiv rejected the generation: "+ue.Message, err)
+			"Generaitiv refused the generation with 402 Payment Required: the account of the API key needs a paid subscription", cause)
+	case errors.As(cause, &ue) && !ue.Retryable():
+		return w.deps.failGeneration(ctx, id, "submitting", "upstream_rejected", "Generaitiv rejected the generation: "+ue.Message, cause)
 	}
+	// A transient failure on the job's last attempt.
+	return w.deps.failGeneration(ctx, id, "submitting", "upstream_unavailable",
+		"Generaitiv could not be reached to submit the generation: "+truncate(cause.Error(), 300), cause)
 }
 
 // newCallbackToken returns 32 random bytes, URL-safe.

@@ -18,6 +18,7 @@ import (
 	"github.com/riverqueue/river/rivertest"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/generaitiv"
 	"github.com/gamepipe/gamepipe/internal/store"
 	"github.com/gamepipe/gamepipe/internal/upstreamsim/generaitivsim"
 )
@@ -113,6 +114,29 @@ func TestGeneraitivGenerateWorker(t *testing.T) {
 		require.Contains(t, g.ErrorMessage, "custom models")
 	})
 
+	t.Run("UnreachableRetriesThenFailsOnTheLastAttempt", func(t *testing.T) {
+		t.Parallel()
+		bundle := genSetup(t, nil)
+		down, err := generaitiv.New(&generaitiv.Config{BaseURL: "http://127.0.0.1:1/v1/", APIKey: "k", RateLimit: 1000, RateBurst: 1000})
+		require.NoError(t, err)
+		bundle.deps.Generaitiv.Client = down
+		w := newTestWorker(t, bundle, &GeneraitivGenerateWorker{deps: bundle.deps})
+
+		g := bundle.insertGeneration(t, nil, nil)
+		res, err := w.Work(ctx, t, bundle.tx(t), GeneraitivGenerateArgs{GenerationID: g.ID}, &river.InsertOpts{MaxAttempts: 2})
+		require.Error(t, err)
+		require.Equal(t, river.EventKindJobFailed, res.EventKind, "retried")
+		require.Equal(t, store.GenerationSubmitting, bundle.get(t, g.ID).Status)
+
+		g = bundle.insertGeneration(t, nil, nil)
+		res, err = w.Work(ctx, t, bundle.tx(t), GeneraitivGenerateArgs{GenerationID: g.ID}, &river.InsertOpts{MaxAttempts: 1})
+		require.NoError(t, err)
+		require.Equal(t, river.EventKindJobCancelled, res.EventKind)
+		g = bundle.get(t, g.ID)
+		require.Equal(t, store.GenerationFailed, g.Status)
+		require.Equal(t, "upstream_unavailable", g.ErrorCode)
+	})
+
 	t.Run("RateLimitedSnoozesWithoutAttempt", func(t *testing.T) {
 		t.Parallel()
 		bundle := genSetup(t, &genSetupOpts{publicBaseURL: "http://127.0.0.1:1"})
@@ -139,8 +163,8 @@ func TestGeneraitivGenerateWorker(t *testing.T) {
 		bundle := genSetup(t, &genSetupOpts{publicBaseURL: "http://127.0.0.1:1"})
 		crash := errors.New("crash after the upstream POST")
 		var crashed atomic.Bool
-		bundle.deps.Generaitiv.Fault = func(point string, _ uuid.UUID) error {
-			if point == "after_submit" && crashed.CompareAndSwap(false, true) {
+		bundle.deps.Generaitiv.Fault = func(point FaultPoint, _ uuid.UUID) error {
+			if point == FaultAfterSubmit && crashed.CompareAndSwap(false, true) {
 				return crash
 			}
 			return nil

@@ -74,7 +74,7 @@ func (w *GeneraitivFinalizeWorker) reserveToken(ctx context.Context, client *gen
 	if err != nil {
 		return nil, publishErr("reserving a token id", err)
 	}
-	if err := w.deps.generaitivFault("publish:reserve", g.ID); err != nil {
+	if err := w.deps.Generaitiv.Fault.at(FaultPublishReserve, g.ID); err != nil {
 		return nil, err
 	}
 	g, err = store.GenerationUpdate(ctx, w.deps.Pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
@@ -116,7 +116,7 @@ func (w *GeneraitivFinalizeWorker) createToken(ctx context.Context, client *gene
 	if err != nil {
 		return nil, publishErr("creating the token", err)
 	}
-	if err := w.deps.generaitivFault("publish:create", g.ID); err != nil {
+	if err := w.deps.Generaitiv.Fault.at(FaultPublishCreate, g.ID); err != nil {
 		return nil, err
 	}
 	return store.GenerationUpdate(ctx, w.deps.Pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
@@ -142,7 +142,7 @@ func (w *GeneraitivFinalizeWorker) uploadImage(ctx context.Context, client *gene
 	if err := client.PutUpload(ctx, signed, g.ImageContentType, body, info.Size); err != nil {
 		return nil, publishErr("uploading the image", err)
 	}
-	if err := w.deps.generaitivFault("publish:upload", g.ID); err != nil {
+	if err := w.deps.Generaitiv.Fault.at(FaultPublishUpload, g.ID); err != nil {
 		return nil, err
 	}
 	return store.GenerationUpdate(ctx, w.deps.Pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {

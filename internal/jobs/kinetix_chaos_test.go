@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
@@ -36,10 +37,11 @@ func TestKinetixHelperProcess(t *testing.T) {
 	workers := river.NewWorkers()
 	require.NoError(t, Register(workers, &Deps{Logger: logger, Pool: pool, Blob: blobs, Kinetix: &KinetixDeps{
 		BaseURL: os.Getenv(kinetixHelperSimEnv), APIKey: testKinetixKey, PollMin: 100 * time.Millisecond, PollMax: 200 * time.Millisecond,
-		Fault: func(stage string) {
-			if stage == fault {
-				killSelf(logger, stage)
+		Fault: func(point FaultPoint, _ uuid.UUID) error {
+			if string(point) == fault {
+				killSelf(logger, point)
 			}
+			return nil
 		},
 	}}))
 	workUntilKilled(ctx, t, pool, workers, QueueKinetix)
@@ -58,8 +60,8 @@ func TestKinetixWorkerKilled(t *testing.T) {
 	}
 	ctx := context.Background()
 
-	for _, stage := range []string{FaultAfterCreate, FaultBeforePoll} {
-		t.Run(stage, func(t *testing.T) {
+	for _, stage := range []FaultPoint{FaultAfterCreate, FaultBeforePoll} {
+		t.Run(string(stage), func(t *testing.T) {
 			t.Parallel()
 			env := newKinetixEnv(t, &kinetixEnvOpts{sim: &kinetixsim.Config{ProcessDuration: 600 * time.Millisecond}})
 			inserter, err := river.NewClient(riverpgxv5.New(env.db.Pool), &river.Config{})
@@ -70,7 +72,7 @@ func TestKinetixWorkerKilled(t *testing.T) {
 			require.NoError(t, err)
 
 			runUntilKilled(t, "TestKinetixHelperProcess", kinetixHelperDBEnv+"="+env.db.URL, kinetixHelperSimEnv+"="+env.simURL,
-				kinetixHelperBlobEnv+"="+blobDir, kinetixHelperFaultEnv+"="+stage)
+				kinetixHelperBlobEnv+"="+blobDir, kinetixHelperFaultEnv+"="+string(stage))
 
 			require.Equal(t, rivertype.JobStateRunning, jobRow(t, inserter, e.JobID).State, "the dead worker's job")
 			require.Equal(t, 1, env.sim.ProcessesCreated())

@@ -15,16 +15,6 @@ import (
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
-// Fault stages a KinetixDeps.Fault hook is called at.
-const (
-	// FaultAfterCreate: the upstream process exists; its uuid is not yet
-	// recorded in the row (RELIABILITY.md #23).
-	FaultAfterCreate = "after_create"
-	// FaultBeforePoll: a poll of a recorded process is about to start
-	// (RELIABILITY.md #22).
-	FaultBeforePoll = "before_poll"
-)
-
 // KinetixDeps configures the emote jobs (kinetix_emote, kinetix_validate,
 // kinetix_retake, kinetix_notify).
 type KinetixDeps struct {
@@ -58,9 +48,9 @@ type KinetixDeps struct {
 	// is used); store.ErrAppDisabled for a disabled app. Defaults to
 	// store.AppUpstreamKeys on Deps.Pool, opened with Deps.Secrets.
 	KeyFor func(ctx context.Context, appID uuid.UUID) (string, error)
-	// Fault, when set, is called at the Fault* stages so a test can crash
-	// the worker there. Nil in production.
-	Fault func(stage string)
+	// Fault, when set, is called at FaultAfterCreate and FaultBeforePoll so
+	// a test can crash the worker there. Nil in production.
+	Fault FaultFunc
 }
 
 // kinetixRunner is what the emote workers share.
@@ -135,10 +125,4 @@ func (k *kinetixRunner) clientFor(ctx context.Context, appID uuid.UUID) (*kineti
 		return k.client.WithUserNamespace(appID.String()), nil
 	}
 	return k.client.WithAPIKey(key), nil
-}
-
-func (k *kinetixRunner) fault(stage string) {
-	if k.cfg.Fault != nil {
-		k.cfg.Fault(stage)
-	}
 }

@@ -72,7 +72,7 @@ func (w *KinetixEmoteWorker) create(ctx context.Context, job *river.Job[KinetixE
 		st, err := client.TokenStatus(ctx, e.Token, e.UserID)
 		switch {
 		case err == nil && st.Status == kinetix.TokenUsed && st.ProcessUUID != "":
-			return w.record(ctx, e, e.Token, st.ProcessUUID)
+			return w.record(ctx, job, e, e.Token, st.ProcessUUID)
 		case err == nil && st.Status == kinetix.TokenUnused &&
 			w.k.deps.Now().Sub(e.TokenCreatedAt) < w.k.cfg.TokenTTL-w.k.cfg.TokenMargin:
 			// Still good: use it.
@@ -110,7 +110,7 @@ func (w *KinetixEmoteWorker) create(ctx context.Context, job *river.Job[KinetixE
 		// lost: the token knows its process.
 		st, serr := client.TokenStatus(ctx, e.Token, e.UserID)
 		if serr == nil && st.ProcessUUID != "" {
-			return w.record(ctx, e, e.Token, st.ProcessUUID)
+			return w.record(ctx, job, e, e.Token, st.ProcessUUID)
 		}
 		return w.k.outcome(ctx, job.JobRow, "creating the process", err, giveUp)
 	case errors.Is(err, kinetix.ErrTokenExpired), errors.Is(err, kinetix.ErrInvalidToken):
@@ -127,8 +127,10 @@ func (w *KinetixEmoteWorker) create(ctx context.Context, job *river.Job[KinetixE
 	case err != nil:
 		return w.k.outcome(ctx, job.JobRow, "creating the process", err, giveUp)
 	}
-	w.k.fault(FaultAfterCreate)
-	return w.record(ctx, e, e.Token, p.UUID)
+	if err := w.k.cfg.Fault.at(FaultAfterCreate, e.ID); err != nil {
+		return err
+	}
+	return w.record(ctx, job, e, e.Token, p.UUID)
 }
 
 // recordToken stores a new token in the row, replacing old, before it is
@@ -157,7 +159,7 @@ func (w *KinetixEmoteWorker) recordToken(ctx context.Context, e *store.Emote, ol
 // record stores the process uuid (queued → processing) and snoozes until
 // the first poll. A row that already moved on (cancelled, or recorded by a
 // concurrent run) is left alone.
-func (w *KinetixEmoteWorker) record(ctx context.Context, e *store.Emote, token, processUUID string) error {
+func (w *KinetixEmoteWorker) record(ctx context.Context, job *river.Job[KinetixEmoteArgs], e *store.Emote, token, processUUID string) error {
 	pid, err := uuid.Parse(processUUID)
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("kinetix returned a process uuid that is not a uuid: %q", processUUID))
@@ -186,5 +188,5 @@ func (w *KinetixEmoteWorker) record(ctx context.Context, e *store.Emote, token, 
 	if err := w.k.announce(ctx, row); err != nil {
 		return err
 	}
-	return river.JobSnooze(w.k.cfg.PollMin)
+	return w.pollSnooze(ctx, job, row)
 }

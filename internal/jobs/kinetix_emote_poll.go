@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/gamepipe/gamepipe/internal/kinetix"
 	"github.com/gamepipe/gamepipe/internal/store"
@@ -34,11 +35,14 @@ func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmo
 	if err != nil {
 		return err
 	}
-	w.k.fault(FaultBeforePoll)
+	if err := w.k.cfg.Fault.at(FaultBeforePoll, e.ID); err != nil {
+		return err
+	}
 	p, err := client.Process(ctx, e.ProcessUUID.String())
 	if err != nil {
-		return w.k.outcome(ctx, job.JobRow, "polling the process", err, func(cause error) error {
-			return w.k.fail(ctx, e.ID, "kinetix_error", cause)
+		return w.k.policy().outcome(ctx, job.JobRow, &upstreamFailure{
+			Doing: "polling the process", Err: err, Deadline: w.deadline(e),
+			GiveUp: func(cause error) error { return w.k.fail(ctx, e.ID, "kinetix_error", cause) },
 		})
 	}
 
@@ -53,7 +57,7 @@ func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmo
 				return fmt.Errorf("error recording the upstream status of emote %s: %w", e.ID, err)
 			}
 		}
-		return river.JobSnooze(min(w.backoff(job), remaining))
+		return w.pollSnooze(ctx, job, e)
 	}
 
 	row, err := w.k.emotes.Update(ctx, e.ID, func(row *store.Emote) error {
@@ -91,18 +95,47 @@ func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmo
 	return w.k.announce(ctx, row)
 }
 
-// backoff is the next poll's snooze: PollMin doubled for each snooze the
-// job has had so far, capped at PollMax.
-func (w *KinetixEmoteWorker) backoff(job *river.Job[KinetixEmoteArgs]) time.Duration {
-	var meta struct {
-		Snoozes int `json:"snoozes"`
+// metaPolls is the job metadata key under which kinetix_emote counts the
+// waits for a poll of its process: the snooze after the create, and one per
+// poll that found the process still working. River's own snooze count is
+// not used: it also counts snoozes for other reasons (the app gate, a 429, a
+// disabled app), which must not lengthen the time between polls.
+const metaPolls = "kinetix_polls"
+
+// pollSnooze snoozes the job until its next poll of e's process, after
+// backoff, and counts the wait in the job's metadata (River merges it when
+// the run ends).
+func (w *KinetixEmoteWorker) pollSnooze(ctx context.Context, job *river.Job[KinetixEmoteArgs], e *store.Emote) error {
+	polls := pollsOf(job.JobRow)
+	if err := river.MetadataSet(ctx, metaPolls, polls+1); err != nil {
+		return fmt.Errorf("error counting the polls of emote %s: %w", e.ID, err)
 	}
-	_ = json.Unmarshal(job.Metadata, &meta)
+	return w.k.policy().snooze(w.backoff(polls), w.deadline(e))
+}
+
+// pollsOf is the number of poll waits the job has had (metaPolls).
+func pollsOf(job *rivertype.JobRow) int {
+	var meta map[string]json.RawMessage
+	var polls int
+	if json.Unmarshal(job.Metadata, &meta) == nil {
+		_ = json.Unmarshal(meta[metaPolls], &polls)
+	}
+	return polls
+}
+
+// backoff is the wait before the next poll after the given number of
+// earlier waits: PollMin doubled for each, capped at PollMax.
+func (w *KinetixEmoteWorker) backoff(polls int) time.Duration {
 	d := w.k.cfg.PollMin
-	for i := 0; i < meta.Snoozes && d < w.k.cfg.PollMax; i++ {
+	for i := 0; i < polls && d < w.k.cfg.PollMax; i++ {
 		d *= 2
 	}
 	return min(d, w.k.cfg.PollMax)
+}
+
+// deadline is when e's process must have ended.
+func (w *KinetixEmoteWorker) deadline(e *store.Emote) time.Time {
+	return e.ProcessingStartedAt.Add(w.k.cfg.Deadline)
 }
 
 // formatClock writes milliseconds as "HH:MM:SS.mmm".

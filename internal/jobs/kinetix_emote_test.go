@@ -413,11 +413,15 @@ func TestKinetixEmoteBackoff(t *testing.T) {
 	t.Parallel()
 
 	w := &KinetixEmoteWorker{k: &kinetixRunner{cfg: KinetixDeps{PollMin: time.Second, PollMax: 30 * time.Second}}}
-	for snoozes, want := range map[int]time.Duration{0: time.Second, 1: 2 * time.Second, 3: 8 * time.Second, 5: 30 * time.Second, 500: 30 * time.Second} {
-		meta, err := json.Marshal(map[string]int{"snoozes": snoozes})
-		require.NoError(t, err)
-		job := &river.Job[KinetixEmoteArgs]{JobRow: &rivertype.JobRow{Metadata: meta}}
-		require.Equal(t, want, w.backoff(job), snoozes)
+	for polls, want := range map[int]time.Duration{0: time.Second, 1: 2 * time.Second, 3: 8 * time.Second, 5: 30 * time.Second, 500: 30 * time.Second} {
+		require.Equal(t, want, w.backoff(polls), polls)
+	}
+	// The count is the job's own; River's snooze count (which other
+	// snoozes raise too) is not read.
+	for meta, want := range map[string]int{
+		`{}`: 0, `{"snoozes": 7}`: 0, `{"kinetix_polls": 3, "snoozes": 9}`: 3, `not json`: 0,
+	} {
+		require.Equal(t, want, pollsOf(&rivertype.JobRow{Metadata: []byte(meta)}), meta)
 	}
 	require.Equal(t, "01:02:03.004", formatClock(3_723_004))
 	require.Equal(t, "00:00:00.000", formatClock(0))
@@ -431,3 +435,66 @@ var (
 	_ river.Worker[KinetixNotifyArgs]   = (*KinetixNotifyWorker)(nil)
 	_                                   = pgx.ErrNoRows
 )
+
+// TestKinetixPollBackoffCountsOnlyPolls holds an emote's job at the app
+// gate between two polls: the gate's snoozes must not lengthen the wait
+// before the next poll, which grows with the polls alone.
+func TestKinetixPollBackoffCountsOnlyPolls(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	clock := &simClock{t: time.Now()} // never advanced: the process stays working
+	env := newKinetixEnv(t, &kinetixEnvOpts{
+		sim:     &kinetixsim.Config{Now: clock.Now},
+		kinetix: func(k *KinetixDeps) { k.PollMin, k.PollMax = time.Second, time.Hour },
+	})
+	env.deps.AppShare = AppShare{KinetixInFlight: 1, Wait: 10 * time.Millisecond}
+	inserter, err := river.NewClient(riverpgxv5.New(env.db.Pool), &river.Config{})
+	require.NoError(t, err)
+	e := env.enqueue(t, inserter, nil)
+	w := &KinetixEmoteWorker{k: env.k}
+
+	// runPoll works the job once and checks it snoozed for want, counted
+	// as the polls-th wait for a poll.
+	runPoll := func(t *testing.T, polls int, want time.Duration) *rivertest.WorkResult {
+		t.Helper()
+		before := time.Now()
+		res := workJob(t, env, w, e.JobID)
+		after := time.Now()
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+		require.Equal(t, polls, pollsOf(res.Job))
+		require.False(t, res.Job.ScheduledAt.Before(before.Add(want)), "snoozed for less than %s", want)
+		require.False(t, res.Job.ScheduledAt.After(after.Add(want)), "snoozed for more than %s", want)
+		return res
+	}
+	runPoll(t, 1, time.Second) // the create, then the wait for the first poll
+	runPoll(t, 2, 2*time.Second)
+	require.Equal(t, 1, env.sim.Requests("GET /v1/process/{uuid}"))
+
+	// Another job of the app holds its only kinetix slot: the emote's job
+	// is snoozed by the gate, without polling.
+	blocker, err := inserter.Insert(ctx, KinetixNotifyArgs{EmoteID: uuid.New()}, nil)
+	require.NoError(t, err)
+	_, err = env.db.Pool.Exec(ctx, "UPDATE river_job SET state = 'running', attempt = 1, attempted_at = now() WHERE id = $1", blocker.Job.ID)
+	require.NoError(t, err)
+	taken, err := store.AppSlotTake(ctx, env.db.Pool, &store.AppSlotParams{AppID: env.appID, Queue: QueueKinetix,
+		JobID: blocker.Job.ID, Attempt: 1, Cap: 1})
+	require.NoError(t, err)
+	require.True(t, taken)
+	var res *rivertest.WorkResult
+	for range 4 {
+		res = workJob(t, env, w, e.JobID)
+		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
+	}
+	require.Equal(t, 1, env.sim.Requests("GET /v1/process/{uuid}"), "the gate held every run")
+	var meta struct {
+		Snoozes int `json:"snoozes"`
+	}
+	require.NoError(t, json.Unmarshal(res.Job.Metadata, &meta))
+	require.Equal(t, 6, meta.Snoozes, "River counted the gate's snoozes")
+	require.Equal(t, 2, pollsOf(res.Job), "the job did not")
+
+	require.NoError(t, store.AppSlotRelease(ctx, env.db.Pool, blocker.Job.ID, 1))
+	runPoll(t, 3, 4*time.Second)
+	require.Equal(t, 2, env.sim.Requests("GET /v1/process/{uuid}"))
+}

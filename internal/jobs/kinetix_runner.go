@@ -13,7 +13,6 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/store"
-	"github.com/gamepipe/gamepipe/internal/upstream"
 )
 
 // announce publishes the emote's current status when that change has not
@@ -57,31 +56,17 @@ func notificationData(e *store.Emote) map[string]any {
 	return d
 }
 
-// outcome maps a failed upstream call to the job's result: a stopping or
-// timed-out job returns the error as is (River retries it; a soft stop does
-// not count the attempt); 429 snoozes for Retry-After without consuming an
-// attempt; a permanent error, or a retryable one on the last attempt, ends
-// in giveUp; any other error is returned for River's retry backoff.
+// outcome maps a failed upstream call to the job's result by the one
+// upstream policy (upstreamPolicy); giving up ends in giveUp.
 func (k *kinetixRunner) outcome(ctx context.Context, job *rivertype.JobRow, doing string, err error,
 	giveUp func(cause error) error,
 ) error {
-	err = fmt.Errorf("error %s: %w", doing, err)
-	var ue *upstream.Error
-	switch {
-	case ctx.Err() != nil:
-		return err
-	case errors.As(err, &ue) && ue.RateLimited():
-		d := ue.RetryAfter
-		if d <= 0 {
-			d = k.cfg.RateLimitSnooze
-		}
-		k.deps.Logger.Info().Int64("job_id", job.ID).Dur("retry_after", d).Str("op", ue.Op).
-			Msg("jobs.kinetix: Rate limited; snoozing")
-		return river.JobSnooze(d)
-	case !upstream.IsRetryable(err), job.Attempt >= job.MaxAttempts:
-		return giveUp(err)
-	}
-	return err
+	return k.policy().outcome(ctx, job, &upstreamFailure{Doing: doing, Err: err, GiveUp: giveUp})
+}
+
+// policy is the upstream policy (upstreamPolicy) of the emote jobs.
+func (k *kinetixRunner) policy() *upstreamPolicy {
+	return &upstreamPolicy{logger: k.deps.Logger, now: k.deps.Now, rateLimitSnooze: k.cfg.RateLimitSnooze}
 }
 
 // fail ends an emote: status failed with the reason, announced, and the
