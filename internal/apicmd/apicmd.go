@@ -23,6 +23,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/export"
+	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/httpapi"
 	"github.com/gamepipe/gamepipe/internal/infra"
 	"github.com/gamepipe/gamepipe/internal/logging"
@@ -96,7 +97,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 
-	m := metrics.NewAPI()
+	reg := metrics.NewRegistry()
 	flusher := export.NewFlushTrigger(nc, nil)
 	api, err := httpapi.New(&httpapi.Config{
 		WebhookRateLimit: ratelimit.Config{
@@ -113,7 +114,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		UploadRateGrace:      cfg.UploadRateGrace,
 	}, &httpapi.Deps{
 		Logger:    logger,
-		Metrics:   m,
+		Metrics:   reg,
 		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: cfg.PublishTimeout}),
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) { return store.KeyLookup(ctx, pool, h) },
 		Jobs: &httpapi.JobDeps{
@@ -128,7 +129,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 			Secrets: secrets,
 		},
 		FlushExports: flusher.Exporters,
-		Ready: []httpapi.Check{
+		Ready: []health.Check{
 			{Name: "postgres", Check: infra.PostgresCheck(pool)},
 			{Name: "nats", Check: infra.NATSCheck(nc)},
 		},
@@ -144,7 +145,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return fmt.Errorf("error listening on %s: %w", cfg.MetricsAddr, err)
 	}
 	metricsMux := http.NewServeMux()
-	metricsMux.Handle("GET /metrics", m.Handler())
+	metricsMux.Handle("GET /metrics", metrics.Handler(reg))
 	metricsSrv := infra.HealthServer(cfg.MetricsAddr, metricsMux)
 	go func() { _ = metricsSrv.Serve(metricsLn) }()
 	defer metricsSrv.Close()

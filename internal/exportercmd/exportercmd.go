@@ -18,6 +18,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/export"
+	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/infra"
 	"github.com/gamepipe/gamepipe/internal/logging"
 	"github.com/gamepipe/gamepipe/internal/metrics"
@@ -88,7 +89,7 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 		return err
 	}
 
-	m := metrics.NewExporter()
+	reg := metrics.NewRegistry()
 	exp, err := export.New(&export.Config{
 		Dir:               filepath.Join(cfg.DataDir, "exports"),
 		InstanceID:        set.InstanceID,
@@ -98,7 +99,7 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 		FetchBatch:        set.FetchBatch,
 		AckWait:           set.AckWait,
 		CompleteGrace:     set.CompleteGrace,
-		Metrics:           m.Registry,
+		Metrics:           reg,
 	}, &export.Deps{Logger: logger, Conn: nc, Consumer: cons, Stream: stream})
 	if err != nil {
 		return err
@@ -110,7 +111,7 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("error listening on %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: infra.HealthMux(m, infra.Check{Name: "nats", Check: infra.NATSCheck(nc)}), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: infra.OpsMux(logger, reg, health.Check{Name: "nats", Check: infra.NATSCheck(nc)}), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

@@ -172,11 +172,17 @@ func TestRun(t *testing.T) {
 			}
 			return fmt.Errorf("not running yet: %s", stderr.String())
 		})
-		for _, path := range []string{"/healthz", "/readyz"} {
+		for path, want := range map[string]string{
+			"/healthz": `{"status":"ok"}`,
+			"/readyz":  `{"status":"ok","checks":{"nats":"ok"}}`,
+		} {
 			resp, err := http.Get("http://" + addr + path)
 			require.NoError(t, err)
+			raw, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, resp.StatusCode, path)
+			require.JSONEq(t, want, string(raw), path)
 		}
 
 		stream, err := js.Stream(ctx, eventstream.StreamName)

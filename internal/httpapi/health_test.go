@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/auth"
+	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
@@ -59,7 +60,7 @@ func TestReadyz(t *testing.T) {
 		Logger:    zerolog.New(logs),
 		Publisher: nopPublisher{},
 		KeyLookup: func(context.Context, auth.Hash) (*store.KeyInfo, error) { return nil, store.ErrNotFound },
-		Ready: []Check{
+		Ready: []health.Check{
 			{Name: "postgres", Check: pool.Ping},
 			{Name: "nats", Check: func(context.Context) error { return nil }},
 		},

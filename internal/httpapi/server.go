@@ -15,13 +15,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
 	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
-	"github.com/gamepipe/gamepipe/internal/metrics"
+	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/ratelimit"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
 )
@@ -29,12 +30,6 @@ import (
 // Publisher is what the API needs from JetStream.
 type Publisher interface {
 	Publish(ctx context.Context, msgs []eventstream.Message) (*eventstream.Result, error)
-}
-
-// Check is one readiness probe (Postgres reachable, NATS connected).
-type Check struct {
-	Name  string
-	Check func(ctx context.Context) error
 }
 
 // Config configures a Server.
@@ -85,11 +80,13 @@ type Config struct {
 
 // Deps are the Server's collaborators, built by the cmd layer.
 type Deps struct {
-	Logger    zerolog.Logger
-	Metrics   *metrics.Metrics
+	Logger zerolog.Logger
+	// Metrics receives the api's collectors; nil leaves them unregistered.
+	Metrics   prometheus.Registerer
 	Publisher Publisher
 	KeyLookup KeyLookup
-	Ready     []Check
+	// Ready are the readiness checks of GET /readyz (Postgres, NATS).
+	Ready []health.Check
 	// FlushExports asks every exporter to flush its buffers now and returns
 	// how many answered (POST /api/export). Nil disables the route (503).
 	FlushExports func(ctx context.Context) (exporters int, err error)
@@ -123,11 +120,11 @@ type JobDeps struct {
 type Server struct {
 	cfg       Config
 	logger    zerolog.Logger
-	metrics   *metrics.Metrics
+	metrics   *apiMetrics
 	publisher Publisher
 	auth      *authenticator
 	limiter   *ratelimit.Limiter
-	ready     []Check
+	ready     []health.Check
 	flush     func(ctx context.Context) (int, error)
 	jobs      *JobDeps
 	handler   http.Handler
@@ -172,9 +169,9 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 	if err := c.WebhookRateLimit.Validate(); err != nil {
 		return nil, fmt.Errorf("httpapi: WebhookRateLimit: %w", err)
 	}
-	m := deps.Metrics
-	if m == nil {
-		m = metrics.New()
+	m, err := newAPIMetrics(deps.Metrics)
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{
 		cfg:       c,
@@ -211,8 +208,7 @@ func (s *Server) routes() *http.ServeMux {
 		s.emoteRoutes(mux)
 		s.generationRoutes(mux)
 	}
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
-	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	health.Register(mux, s.logger, s.ready...)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNotFound) })
 	return mux
 }

@@ -161,13 +161,13 @@ func TestSinkChaos(t *testing.T) {
 			}
 		}
 		var (
-			s          *sink.Sink
-			mu         sync.Mutex
-			calls      int
-			kills      int
-			lastKill   time.Time
-			checkNext  bool
-			degradedAt []string // Healthy() at the attempt after each kill
+			s             *sink.Sink
+			mu            sync.Mutex
+			calls         int
+			kills         int
+			lastKill      time.Time
+			checkNext     bool
+			unavailableAt []string // Healthy() at the attempt after each kill
 		)
 		cfg := &sink.Config{BatchMax: 100, Fault: func(stage string) {
 			if stage != sink.FaultBeforeCommit {
@@ -178,7 +178,7 @@ func TestSinkChaos(t *testing.T) {
 			calls++
 			if checkNext {
 				checkNext = false
-				degradedAt = append(degradedAt, errString(s.Healthy()))
+				unavailableAt = append(unavailableAt, errString(s.Healthy()))
 			}
 			if kills < 3 && calls >= 2 && time.Since(lastKill) >= time.Second {
 				kills++
@@ -204,8 +204,8 @@ func TestSinkChaos(t *testing.T) {
 		bundle.requireExactlyOnce(t, "gameplay_events", 2000)
 		mu.Lock()
 		require.Equal(t, 3, kills)
-		require.Len(t, degradedAt, 3)
-		for _, h := range degradedAt {
+		require.Len(t, unavailableAt, 3)
+		for _, h := range unavailableAt {
 			require.Contains(t, h, "postgres unavailable")
 		}
 		mu.Unlock()

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/gamepipe/gamepipe/internal/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ApplicationName is the application_name the sink's Postgres connections
@@ -63,9 +63,9 @@ type Config struct {
 	// Defaults to 30s.
 	CommitTimeout time.Duration
 
-	// Metrics receives the sink's metrics. Defaults to a private
-	// metrics.New().
-	Metrics *metrics.Metrics
+	// Metrics receives the sink's collectors (gamepipe_sink_*); sinks of
+	// one process may share it. Nil leaves them unregistered.
+	Metrics prometheus.Registerer
 
 	// Fault, when set, is called at FaultBeforeCommit and FaultAfterCommit
 	// of every batch (and every retry). It is a test hook for crashing or
@@ -92,9 +92,6 @@ func (c *Config) withDefaults() (Config, error) {
 	out.RetryMin = cmp.Or(out.RetryMin, 100*time.Millisecond)
 	out.RetryMax = cmp.Or(out.RetryMax, 5*time.Second)
 	out.CommitTimeout = cmp.Or(out.CommitTimeout, 30*time.Second)
-	if out.Metrics == nil {
-		out.Metrics = metrics.New()
-	}
 	if out.RetryMax < out.RetryMin {
 		return out, errors.New("sink config RetryMax must not be less than RetryMin")
 	}

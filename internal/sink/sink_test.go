@@ -17,7 +17,6 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
-	"github.com/gamepipe/gamepipe/internal/metrics"
 	"github.com/gamepipe/gamepipe/internal/natstest"
 	"github.com/gamepipe/gamepipe/internal/sink"
 	"github.com/gamepipe/gamepipe/internal/store"
@@ -364,11 +363,11 @@ func TestSink(t *testing.T) {
 			return nil
 		})
 
-		m := metrics.New()
+		m := prometheus.NewRegistry()
 		bundle.runSink(t, &sink.Config{Metrics: m})
 		bundle.requireExactlyOnce(t, "gameplay_events", 1)
 		require.EqualValues(t, 2, bundle.consumerInfo(t).Delivered.Stream, "the late duplicate is a second message")
-		require.EqualValues(t, 1, counterValue(t, m.Registry, "gamepipe_sink_rows_total", "gameplay"))
+		require.EqualValues(t, 1, counterValue(t, m, "gamepipe_sink_rows_total", "gameplay"))
 	})
 
 	t.Run("PoisonMessage", func(t *testing.T) {
@@ -383,7 +382,7 @@ func TestSink(t *testing.T) {
 		require.NoError(t, err)
 		bundle.publish(t, good[50:]...)
 
-		m := metrics.New()
+		m := prometheus.NewRegistry()
 		bundle.runSink(t, &sink.Config{Metrics: m})
 		bundle.requireExactlyOnce(t, "gameplay_events", 100)
 
@@ -406,8 +405,8 @@ func TestSink(t *testing.T) {
 		require.EqualValues(t, 101, info.Delivered.Consumer)
 		require.LessOrEqual(t, info.Delivered.Consumer, uint64(101*info.Config.MaxDeliver))
 		require.Zero(t, info.NumAckPending)
-		require.EqualValues(t, 1, counterValue(t, m.Registry, "gamepipe_sink_dead_letters_total", ""))
-		require.EqualValues(t, 100, counterValue(t, m.Registry, "gamepipe_sink_rows_total", "gameplay"))
+		require.EqualValues(t, 1, counterValue(t, m, "gamepipe_sink_dead_letters_total", ""))
+		require.EqualValues(t, 100, counterValue(t, m, "gamepipe_sink_rows_total", "gameplay"))
 	})
 
 	t.Run("SubjectMismatchIsPoison", func(t *testing.T) {
@@ -432,7 +431,7 @@ func TestSink(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t, setupOpts{})
-		m := metrics.New()
+		m := prometheus.NewRegistry()
 		s := bundle.runSink(t, &sink.Config{Metrics: m})
 		var events []telemetry.Event
 		for _, kind := range telemetry.Kinds {
@@ -454,8 +453,8 @@ func TestSink(t *testing.T) {
 
 		require.NoError(t, s.Healthy())
 		for _, kind := range telemetry.Kinds {
-			require.EqualValues(t, 1, counterValue(t, m.Registry, "gamepipe_sink_rows_total", string(kind)), kind)
+			require.EqualValues(t, 1, counterValue(t, m, "gamepipe_sink_rows_total", string(kind)), kind)
 		}
-		require.Zero(t, counterValue(t, m.Registry, "gamepipe_sink_batch_errors_total", ""))
+		require.Zero(t, counterValue(t, m, "gamepipe_sink_batch_errors_total", ""))
 	})
 }
