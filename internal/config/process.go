@@ -3,8 +3,6 @@ package config
 import (
 	"net/netip"
 	"time"
-
-	"github.com/gamepipe/gamepipe/internal/ratelimit"
 )
 
 // API is cmd/api's configuration.
@@ -158,7 +156,7 @@ func ExporterFromEnv(getenv Getenv) (*Exporter, error) {
 
 func (r *reader) prefixes(name string) []netip.Prefix {
 	v := r.getenv(name)
-	out, err := ratelimit.ParseTrustedProxies(v)
+	out, err := ParsePrefixes(v)
 	if err != nil {
 		r.fail(name, "must be comma-separated CIDRs or IP addresses", v)
 		return nil
