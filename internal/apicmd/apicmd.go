@@ -112,6 +112,11 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
 		UploadMinRate:        cfg.UploadMinRate,
 		UploadRateGrace:      cfg.UploadRateGrace,
+
+		BodyReadTimeout:   cfg.BodyReadTimeout,
+		HeaderReadTimeout: cfg.HeaderReadTimeout,
+		RequestTimeout:    cfg.RequestTimeout,
+		KeyCacheTTL:       cfg.KeyCacheTTL,
 	}, &httpapi.Deps{
 		Logger:    logger,
 		Metrics:   reg,

@@ -62,6 +62,15 @@ type API struct {
 	// UploadRateGrace is how long an upload runs before UploadMinRate
 	// applies (UPLOAD_RATE_GRACE).
 	UploadRateGrace time.Duration
+	// BodyReadTimeout bounds reading one request's body; no variable.
+	BodyReadTimeout time.Duration
+	// HeaderReadTimeout bounds reading a request's headers (slowloris); no
+	// variable.
+	HeaderReadTimeout time.Duration
+	// RequestTimeout bounds one request's handling; no variable.
+	RequestTimeout time.Duration
+	// KeyCacheTTL is how long the api caches a key lookup; no variable.
+	KeyCacheTTL time.Duration
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -102,6 +111,8 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	// The full-stream policy: only "new" is valid, as "old" would drop
 	// acknowledged, unconsumed events; so it is checked, not kept.
 	r.oneOf("STREAM_DISCARD", "new", "new")
+	c.BodyReadTimeout, c.HeaderReadTimeout, c.RequestTimeout = 10*time.Second, 5*time.Second, 15*time.Second
+	c.KeyCacheTTL = 30 * time.Second
 	return c, r.err()
 }
 

@@ -23,7 +23,7 @@ import (
 // has no /metrics; the cmd layer serves it on METRICS_ADDR.
 func TestMetricsNotPublic(t *testing.T) {
 	t.Parallel()
-	api, err := New(&Config{}, &Deps{
+	api, err := New(testConfig(t, &Config{}), &Deps{
 		Logger:    zerolog.Nop(),
 		Publisher: nopPublisher{},
 		KeyLookup: func(context.Context, auth.Hash) (*store.KeyInfo, error) { return nil, store.ErrNotFound },
@@ -56,7 +56,7 @@ func TestReadyz(t *testing.T) {
 	t.Cleanup(pool.Close)
 
 	logs := &syncBuffer{}
-	api, err := New(&Config{}, &Deps{
+	api, err := New(testConfig(t, &Config{}), &Deps{
 		Logger:    zerolog.New(logs),
 		Publisher: nopPublisher{},
 		KeyLookup: func(context.Context, auth.Hash) (*store.KeyInfo, error) { return nil, store.ErrNotFound },

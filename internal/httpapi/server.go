@@ -5,7 +5,6 @@
 package httpapi
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -32,49 +31,50 @@ type Publisher interface {
 	Publish(ctx context.Context, msgs []eventstream.Message) (*eventstream.Result, error)
 }
 
-// Config configures a Server.
+// Config configures a Server. It holds no defaults: internal/config owns
+// them (README.md, configuration), and New refuses a value it cannot run
+// with, so a test passes what it needs (testConfig in the tests starts from
+// the production values).
 type Config struct {
-	// Limits bounds what one ingestion request may contain.
+	// Limits bounds what one ingestion request may contain; a zero field
+	// takes the ingestion document's limit (telemetry.Limits.WithDefaults).
 	Limits telemetry.Limits
-	// MaxBodyBytes caps a request body, after gzip decompression. Defaults
-	// to 1 MiB.
+	// MaxBodyBytes caps a request body, after gzip decompression. Positive.
 	MaxBodyBytes int64
 	// BodyReadTimeout bounds reading one request's body (slow senders are
-	// cut off). Defaults to 10s.
+	// cut off). Positive.
 	BodyReadTimeout time.Duration
 	// HeaderReadTimeout bounds reading a request's headers (slowloris).
-	// Defaults to 5s.
+	// Positive.
 	HeaderReadTimeout time.Duration
-	// RequestTimeout bounds one request's handling. Defaults to 15s.
+	// RequestTimeout bounds one request's handling. Positive.
 	RequestTimeout time.Duration
-	// KeyCacheTTL is how long a key lookup is cached. Defaults to 30s.
+	// KeyCacheTTL is how long a key lookup is cached. Positive.
 	KeyCacheTTL time.Duration
 	// KeyStaleMax is how long after its last successful lookup a known key
-	// is still accepted while lookups fail (Postgres unreachable). Defaults
-	// to 10m.
+	// is still accepted while lookups fail (Postgres unreachable); 0: not
+	// at all.
 	KeyStaleMax time.Duration
 	// RateLimit configures the per-source-IP limit.
 	RateLimit ratelimit.Config
-	// TrustedProxies decides when X-Forwarded-For counts.
+	// ClientIP decides when X-Forwarded-For counts.
 	ClientIP ratelimit.ClientIP
 	// WebhookRateLimit configures the per-source-IP limit of the upstream
 	// webhook receivers, kept apart from RateLimit: callbacks come in bursts
-	// from the upstream's few addresses. A zero Rate defaults to 100/s with
-	// a burst of 200.
+	// from the upstream's few addresses.
 	WebhookRateLimit ratelimit.Config
-	// Now returns the time; tests may fix it. Defaults to time.Now.
+	// Now returns the time; tests may fix it. Nil is time.Now.
 	Now func() time.Time
 	// MaxInflightBodyBytes bounds the memory of ingestion bodies being
 	// read, across all requests: a body that does not fit is answered 503
-	// overloaded. Defaults to 64 MiB; must be at least
-	// MinInflightBodyBytes(MaxBodyBytes).
+	// overloaded. At least MinInflightBodyBytes(MaxBodyBytes).
 	MaxInflightBodyBytes int64
 	// UploadMinRate is the slowest average rate, in bytes per second, that a
 	// model or video upload may keep once UploadRateGrace has passed; a
-	// slower one is cut off. Defaults to 64 KiB/s; negative: no floor.
+	// slower one is cut off. Zero or negative: no floor.
 	UploadMinRate int64
 	// UploadRateGrace is how long an upload may take before UploadMinRate
-	// applies. Defaults to 10s.
+	// applies. Not negative.
 	UploadRateGrace time.Duration
 }
 
@@ -140,34 +140,15 @@ type Server struct {
 // New validates the configuration and builds the routes.
 func New(cfg *Config, deps *Deps) (*Server, error) {
 	c := *cfg
-	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 1<<20)
-	c.BodyReadTimeout = cmp.Or(c.BodyReadTimeout, 10*time.Second)
-	c.RequestTimeout = cmp.Or(c.RequestTimeout, 15*time.Second)
-	c.HeaderReadTimeout = cmp.Or(c.HeaderReadTimeout, 5*time.Second)
-	c.KeyCacheTTL = cmp.Or(c.KeyCacheTTL, 30*time.Second)
-	c.KeyStaleMax = cmp.Or(c.KeyStaleMax, 10*time.Minute)
 	c.Limits = c.Limits.WithDefaults()
-	c.MaxInflightBodyBytes = cmp.Or(c.MaxInflightBodyBytes, 64<<20)
-	c.UploadMinRate = cmp.Or(c.UploadMinRate, 64<<10)
-	c.UploadRateGrace = cmp.Or(c.UploadRateGrace, 10*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if deps.Publisher == nil || deps.KeyLookup == nil {
 		return nil, errors.New("httpapi: Publisher and KeyLookup are required")
 	}
-	if c.MaxInflightBodyBytes < MinInflightBodyBytes(c.MaxBodyBytes) {
-		return nil, fmt.Errorf("httpapi: MaxInflightBodyBytes (%d) must be at least %d for MaxBodyBytes %d",
-			c.MaxInflightBodyBytes, MinInflightBodyBytes(c.MaxBodyBytes), c.MaxBodyBytes)
-	}
-	if err := c.RateLimit.Validate(); err != nil {
+	if err := c.validate(); err != nil {
 		return nil, err
-	}
-	if c.WebhookRateLimit.Rate == 0 {
-		c.WebhookRateLimit.Rate, c.WebhookRateLimit.Burst = 100, cmp.Or(c.WebhookRateLimit.Burst, 200)
-	}
-	if err := c.WebhookRateLimit.Validate(); err != nil {
-		return nil, fmt.Errorf("httpapi: WebhookRateLimit: %w", err)
 	}
 	m, err := newAPIMetrics(deps.Metrics)
 	if err != nil {
@@ -190,6 +171,38 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 	s.webhookLimiter = ratelimit.New(c.WebhookRateLimit)
 	s.handler = s.observe(s.routes())
 	return s, nil
+}
+
+// validate refuses a configuration the server cannot run with.
+func (c *Config) validate() error {
+	var errs []error
+	positive := func(name string, v int64) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("httpapi: %s must be positive, got %d", name, v))
+		}
+	}
+	positive("MaxBodyBytes", c.MaxBodyBytes)
+	positive("BodyReadTimeout", int64(c.BodyReadTimeout))
+	positive("HeaderReadTimeout", int64(c.HeaderReadTimeout))
+	positive("RequestTimeout", int64(c.RequestTimeout))
+	positive("KeyCacheTTL", int64(c.KeyCacheTTL))
+	if c.KeyStaleMax < 0 || c.UploadRateGrace < 0 {
+		errs = append(errs, errors.New("httpapi: KeyStaleMax and UploadRateGrace must not be negative"))
+	}
+	if c.MaxInflightBodyBytes < MinInflightBodyBytes(c.MaxBodyBytes) {
+		errs = append(errs, fmt.Errorf("httpapi: MaxInflightBodyBytes (%d) must be at least %d for MaxBodyBytes %d",
+			c.MaxInflightBodyBytes, MinInflightBodyBytes(c.MaxBodyBytes), c.MaxBodyBytes))
+	}
+	if c.RateLimit.Rate <= 0 || c.WebhookRateLimit.Rate <= 0 {
+		errs = append(errs, errors.New("httpapi: RateLimit.Rate and WebhookRateLimit.Rate must be positive"))
+	}
+	if err := c.RateLimit.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.WebhookRateLimit.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("httpapi: WebhookRateLimit: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // ServeHTTP implements http.Handler.
