@@ -28,9 +28,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/infra"
 	"github.com/gamepipe/gamepipe/internal/logging"
 	"github.com/gamepipe/gamepipe/internal/metrics"
-	"github.com/gamepipe/gamepipe/internal/ratelimit"
 	"github.com/gamepipe/gamepipe/internal/store"
-	"github.com/gamepipe/gamepipe/internal/telemetry"
 )
 
 // Run starts the API and blocks until ctx is cancelled and shutdown is done.
@@ -99,25 +97,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 
 	reg := metrics.NewRegistry()
 	flusher := export.NewFlushTrigger(nc, nil)
-	api, err := httpapi.New(&httpapi.Config{
-		WebhookRateLimit: ratelimit.Config{
-			Rate: cfg.WebhookRateLimit, Burst: cfg.WebhookRateBurst, MaxKeys: cfg.RateLimitMaxKeys,
-		},
-		Limits:       telemetry.Limits{MaxBatch: cfg.MaxBatch},
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		RateLimit:    ratelimit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, MaxKeys: cfg.RateLimitMaxKeys},
-		ClientIP:     ratelimit.ClientIP{TrustedProxies: cfg.TrustedProxies},
-		KeyStaleMax:  cfg.AuthStaleMax,
-
-		MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
-		UploadMinRate:        cfg.UploadMinRate,
-		UploadRateGrace:      cfg.UploadRateGrace,
-
-		BodyReadTimeout:   cfg.BodyReadTimeout,
-		HeaderReadTimeout: cfg.HeaderReadTimeout,
-		RequestTimeout:    cfg.RequestTimeout,
-		KeyCacheTTL:       cfg.KeyCacheTTL,
-	}, &httpapi.Deps{
+	api, err := httpapi.New(HTTPConfig(cfg), &httpapi.Deps{
 		Logger:    logger,
 		Metrics:   reg,
 		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: cfg.PublishTimeout}),
