@@ -1,6 +1,9 @@
-// Package apicmd wires and runs cmd/api: configuration, Postgres, NATS and
-// the TELEMETRY stream, the HTTP server, and an orderly shutdown (stop
-// accepting, finish requests in flight, drain NATS, close the pool).
+// Package apicmd wires and runs cmd/api: configuration, Postgres (lazily:
+// the api starts without it and answers /readyz 503), NATS with the
+// TELEMETRY and GAMEPIPE_EVENTS streams, an insert-only River client, blob
+// storage, the HTTP server on HTTP_ADDR and /metrics on METRICS_ADDR, and an
+// orderly shutdown (stop accepting, finish requests in flight, drain NATS,
+// close the pool).
 package apicmd
 
 import (

@@ -1,7 +1,11 @@
-// Package httpapi is gamepipe's HTTP API: telemetry ingestion exactly as
-// telemetry-ingestion-api.txt describes it, and health; the cmd layer serves
-// metrics on their own address. Handlers validate, publish or enqueue, and
-// answer; they do no slow work.
+// Package httpapi is gamepipe's HTTP API: telemetry ingestion
+// (docs/telemetry.md), the export flush trigger, level model uploads
+// (docs/models.md), Kinetix emotes and Generaitiv generations for game
+// servers with their events stream, the Generaitiv webhook receiver
+// (docs/upstreams-*.md), and /healthz and /readyz (package health). The cmd
+// layer serves its metrics on their own address. Handlers validate, publish
+// or enqueue (a job in the same transaction as its row), and answer; they do
+// no slow work.
 package httpapi
 
 import (

@@ -1,6 +1,6 @@
 // Package workercmd wires and runs cmd/worker: the JetStream sink that writes
 // telemetry into Postgres, the River workers of every job kind, and the
-// health and metrics endpoint. Shutdown order: stop fetching, commit and ack
+// /healthz, /readyz and /metrics endpoint on WORKER_HTTP_ADDR. Shutdown order: stop fetching, commit and ack
 // the batch in flight, let running jobs finish (SoftStopTimeout), stop HTTP,
 // close NATS, close the pools.
 package workercmd
