@@ -153,6 +153,23 @@ type Exporter struct {
 	Common
 	// HTTPAddr serves /healthz, /readyz and /metrics (EXPORTER_HTTP_ADDR).
 	HTTPAddr string
+	// InstanceID names the exporter in flush replies (EXPORTER_ID); empty:
+	// the host name and a random suffix.
+	InstanceID string
+	// ExportMaxFileBytes rotates files (EXPORT_MAX_FILE_BYTES).
+	ExportMaxFileBytes int
+	// ExportMaxAge flushes old buffers (EXPORT_MAX_AGE).
+	ExportMaxAge time.Duration
+	// ExportMaxBufferedEvents flushes everything when reached
+	// (EXPORT_MAX_BUFFERED_EVENTS).
+	ExportMaxBufferedEvents int
+	// ExportFetchBatch is the pull size (EXPORT_FETCH_BATCH).
+	ExportFetchBatch int
+	// ExportAckWait is the exporter consumer's AckWait (EXPORT_ACK_WAIT).
+	ExportAckWait time.Duration
+	// ExportCompleteGrace delays marking a day complete
+	// (EXPORT_COMPLETE_GRACE).
+	ExportCompleteGrace time.Duration
 }
 
 // ExporterFromEnv reads and validates the exporter's configuration.
@@ -162,6 +179,13 @@ func ExporterFromEnv(getenv Getenv) (*Exporter, error) {
 		Common:   r.common(),
 		HTTPAddr: r.addr("EXPORTER_HTTP_ADDR", "127.0.0.1:4002"),
 	}
+	c.InstanceID = r.str("EXPORTER_ID", "")
+	c.ExportMaxFileBytes = r.positiveInt("EXPORT_MAX_FILE_BYTES", 64<<20)
+	c.ExportMaxAge = r.duration("EXPORT_MAX_AGE", time.Minute)
+	c.ExportMaxBufferedEvents = r.positiveInt("EXPORT_MAX_BUFFERED_EVENTS", 10000)
+	c.ExportFetchBatch = r.positiveInt("EXPORT_FETCH_BATCH", 500)
+	c.ExportAckWait = r.duration("EXPORT_ACK_WAIT", 30*time.Second)
+	c.ExportCompleteGrace = r.duration("EXPORT_COMPLETE_GRACE", time.Minute)
 	return c, r.err()
 }
 

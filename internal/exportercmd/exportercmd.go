@@ -57,10 +57,6 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	set, err := readSettings(getenv)
-	if err != nil {
-		return err
-	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, "exporter")
 
 	nc, err := infra.NATS(ctx, logger, cfg.NatsURL, "gamepipe-exporter")
@@ -78,12 +74,12 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 	}
 	cons, err := eventstream.EnsureConsumer(ctx, js, &eventstream.ConsumerConfig{
 		Durable: eventstream.ConsumerExporter,
-		AckWait: set.AckWait,
+		AckWait: cfg.ExportAckWait,
 		// Unlimited: a message is only ever redelivered because a file could
 		// not be written, never because of its content (poison is
 		// terminated), so giving up on it would lose an event.
 		MaxDeliver:    -1,
-		MaxAckPending: 4 * set.MaxBufferedEvents,
+		MaxAckPending: 4 * cfg.ExportMaxBufferedEvents,
 	})
 	if err != nil {
 		return err
@@ -92,13 +88,13 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 	reg := metrics.NewRegistry()
 	exp, err := export.New(&export.Config{
 		Dir:               filepath.Join(cfg.DataDir, "exports"),
-		InstanceID:        set.InstanceID,
-		MaxFileBytes:      set.MaxFileBytes,
-		MaxAge:            set.MaxAge,
-		MaxBufferedEvents: set.MaxBufferedEvents,
-		FetchBatch:        set.FetchBatch,
-		AckWait:           set.AckWait,
-		CompleteGrace:     set.CompleteGrace,
+		InstanceID:        cfg.InstanceID,
+		MaxFileBytes:      cfg.ExportMaxFileBytes,
+		MaxAge:            cfg.ExportMaxAge,
+		MaxBufferedEvents: cfg.ExportMaxBufferedEvents,
+		FetchBatch:        cfg.ExportFetchBatch,
+		AckWait:           cfg.ExportAckWait,
+		CompleteGrace:     cfg.ExportCompleteGrace,
 		Metrics:           reg,
 	}, &export.Deps{Logger: logger, Conn: nc, Consumer: cons, Stream: stream})
 	if err != nil {

@@ -120,7 +120,7 @@ func TestRun(t *testing.T) {
 		t.Parallel()
 
 		err := Run(context.Background(), nil, env(map[string]string{"EXPORT_MAX_AGE": "soon", "EXPORT_FETCH_BATCH": "-1"}), io.Discard, io.Discard)
-		require.EqualError(t, err, `invalid configuration: EXPORT_MAX_AGE: must be a positive duration such as 30s, got "soon"; `+
+		require.EqualError(t, err, `invalid configuration: EXPORT_MAX_AGE: must be a positive duration such as 5s, got "soon"; `+
 			`EXPORT_FETCH_BATCH: must be a positive integer, got "-1"`)
 	})
 
