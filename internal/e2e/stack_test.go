@@ -113,7 +113,9 @@ func (s *stack) startSink(t *testing.T) {
 	require.NoError(t, err)
 	cons, err := eventstream.EnsureConsumer(ctx, js, &eventstream.ConsumerConfig{Durable: eventstream.ConsumerSink, AckWait: 2 * time.Second})
 	require.NoError(t, err)
-	sk, err := sink.New(zerolog.Nop(), &sink.Config{}, s.db.Pool, cons)
+	prod, err := config.WorkerFromEnv(func(string) string { return "" })
+	require.NoError(t, err)
+	sk, err := sink.New(zerolog.Nop(), &sink.Config{BatchMax: prod.SinkBatchMax}, s.db.Pool, cons)
 	require.NoError(t, err)
 	done := make(chan struct{})
 	go func() {

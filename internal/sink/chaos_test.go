@@ -69,13 +69,13 @@ func runHelper() int {
 	defer pool.Close()
 
 	fault := os.Getenv(helperFaultEnv)
-	s, err := sink.New(logger, &sink.Config{Fault: func(stage string) {
+	s, err := sink.New(logger, testConfig(&sink.Config{Fault: func(stage string) {
 		if stage == fault {
 			logger.Info().Str("stage", stage).Msg("helper: SIGKILL")
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Minute) // the signal is on its way
 		}
-	}}, pool, cons)
+	}}), pool, cons)
 	if err != nil {
 		return fail(err)
 	}
@@ -188,7 +188,7 @@ func TestSinkChaos(t *testing.T) {
 			}
 		}}
 		var err error
-		s, err = sink.New(testLogger(t), cfg, bundle.pool, bundle.cons)
+		s, err = sink.New(testLogger(t), testConfig(cfg), bundle.pool, bundle.cons)
 		require.NoError(t, err)
 		done := bundle.startSink(t, s)
 		// A steady stream: 100 events every 200ms, so the three kills,

@@ -40,7 +40,7 @@ type Sink struct {
 }
 
 // New returns a Sink reading cons (a durable pull consumer on TELEMETRY,
-// see eventstream.EnsureConsumer) and writing through pool. cfg may be nil.
+// see eventstream.EnsureConsumer) and writing through pool.
 func New(logger zerolog.Logger, cfg *Config, pool *pgxpool.Pool, cons jetstream.Consumer) (*Sink, error) {
 	if pool == nil || cons == nil {
 		return nil, errors.New("sink needs a pool and a consumer")

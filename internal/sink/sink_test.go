@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/natstest"
@@ -77,10 +78,27 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	return bundle
 }
 
+// testConfig returns cfg (nil: the zero Config) with BatchMax, when zero,
+// as in production: internal/config's default, which workercmd passes.
+func testConfig(cfg *sink.Config) *sink.Config {
+	var out sink.Config
+	if cfg != nil {
+		out = *cfg
+	}
+	if out.BatchMax == 0 {
+		prod, err := config.WorkerFromEnv(func(string) string { return "" })
+		if err != nil {
+			panic(err)
+		}
+		out.BatchMax = prod.SinkBatchMax
+	}
+	return &out
+}
+
 // runSink starts a sink on bundle, see startSink.
 func (bundle *testBundle) runSink(t *testing.T, cfg *sink.Config) *sink.Sink {
 	t.Helper()
-	s, err := sink.New(testLogger(t), cfg, bundle.pool, bundle.cons)
+	s, err := sink.New(testLogger(t), testConfig(cfg), bundle.pool, bundle.cons)
 	require.NoError(t, err)
 	bundle.startSink(t, s)
 	return s
@@ -271,11 +289,13 @@ func TestNew(t *testing.T) {
 		cfg     *sink.Config
 		wantErr string
 	}{
-		{"HeartbeatNotShorterThanAckWait", &sink.Config{Heartbeat: 2 * time.Second}, "must be shorter than the consumer's AckWait"},
+		{"HeartbeatNotShorterThanAckWait", &sink.Config{BatchMax: 10, Heartbeat: 2 * time.Second}, "must be shorter than the consumer's AckWait"},
 		{"NegativeBatchMax", &sink.Config{BatchMax: -1}, "must not be negative"},
-		{"NilConfig", nil, ""},
-		{"RetryMaxBelowRetryMin", &sink.Config{RetryMin: time.Second, RetryMax: time.Millisecond}, "RetryMax"},
-		{"ZeroConfig", &sink.Config{}, ""},
+		{"NilConfig", nil, "BatchMax"},
+		{"RetryMaxBelowRetryMin", &sink.Config{BatchMax: 10, RetryMin: time.Second, RetryMax: time.Millisecond}, "RetryMax"},
+		{"ZeroConfig", &sink.Config{}, "BatchMax is required"},
+		{"OnlyBatchMax", &sink.Config{BatchMax: 10}, ""},
+		{"ProductionConfig", testConfig(nil), ""},
 	}
 	for _, tt := range tests {
 		s, err := sink.New(zerolog.Nop(), tt.cfg, bundle.pool, bundle.cons)
@@ -319,11 +339,11 @@ func TestSink(t *testing.T) {
 		bundle.publish(t, newEvents(50, telemetry.KindFunnel, bundle.appID)...)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		s, err := sink.New(testLogger(t), &sink.Config{Fault: func(stage string) {
+		s, err := sink.New(testLogger(t), testConfig(&sink.Config{Fault: func(stage string) {
 			if stage == sink.FaultBeforeCommit {
 				cancel() // shutdown arrives while the batch is being written
 			}
-		}}, bundle.pool, bundle.cons)
+		}}), bundle.pool, bundle.cons)
 		require.NoError(t, err)
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
