@@ -1,4 +1,6 @@
-// Command api is gamepipe's HTTP API: telemetry ingestion, health, metrics.
+// Command api is gamepipe's HTTP API: telemetry ingestion, model uploads,
+// emote and generation jobs, the Generaitiv webhook, health; its metrics on
+// METRICS_ADDR. See internal/apicmd and README.md.
 package main
 
 import (

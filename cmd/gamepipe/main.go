@@ -1,4 +1,5 @@
-// Command gamepipe is the admin command: migrations and apps.
+// Command gamepipe is the admin command: migrations, apps and their keys,
+// and each app's upstream keys. See internal/gamepipecmd.
 package main
 
 import (

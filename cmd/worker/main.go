@@ -1,4 +1,6 @@
-// Command worker sinks the TELEMETRY stream into Postgres.
+// Command worker sinks the TELEMETRY stream into Postgres and runs the River
+// workers of every job kind (Kinetix emotes, Generaitiv generations), with
+// health and metrics on WORKER_HTTP_ADDR. See internal/workercmd.
 package main
 
 import (

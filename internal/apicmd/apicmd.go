@@ -1,6 +1,9 @@
-// Package apicmd wires and runs cmd/api: configuration, Postgres, NATS and
-// the TELEMETRY stream, the HTTP server, and an orderly shutdown (stop
-// accepting, finish requests in flight, drain NATS, close the pool).
+// Package apicmd wires and runs cmd/api: configuration, Postgres (lazily:
+// the api starts without it and answers /readyz 503), NATS with the
+// TELEMETRY and GAMEPIPE_EVENTS streams, an insert-only River client, blob
+// storage, the HTTP server on HTTP_ADDR and /metrics on METRICS_ADDR, and an
+// orderly shutdown (stop accepting, finish requests in flight, drain NATS,
+// close the pool).
 package apicmd
 
 import (
@@ -23,13 +26,12 @@ import (
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/export"
+	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/httpapi"
 	"github.com/gamepipe/gamepipe/internal/infra"
 	"github.com/gamepipe/gamepipe/internal/logging"
 	"github.com/gamepipe/gamepipe/internal/metrics"
-	"github.com/gamepipe/gamepipe/internal/ratelimit"
 	"github.com/gamepipe/gamepipe/internal/store"
-	"github.com/gamepipe/gamepipe/internal/telemetry"
 )
 
 // Run starts the API and blocks until ctx is cancelled and shutdown is done.
@@ -101,24 +103,11 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 	defer closeDash()
-	m := metrics.NewAPI()
+	reg := metrics.NewRegistry()
 	flusher := export.NewFlushTrigger(nc, nil)
-	api, err := httpapi.New(&httpapi.Config{
-		WebhookRateLimit: ratelimit.Config{
-			Rate: cfg.WebhookRateLimit, Burst: cfg.WebhookRateBurst, MaxKeys: cfg.RateLimitMaxKeys,
-		},
-		Limits:       telemetry.Limits{MaxBatch: cfg.MaxBatch},
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		RateLimit:    ratelimit.Config{Rate: cfg.RateLimit, Burst: cfg.RateBurst, MaxKeys: cfg.RateLimitMaxKeys},
-		ClientIP:     ratelimit.ClientIP{TrustedProxies: cfg.TrustedProxies},
-		KeyStaleMax:  cfg.AuthStaleMax,
-
-		MaxInflightBodyBytes: cfg.MaxInflightBodyBytes,
-		UploadMinRate:        cfg.UploadMinRate,
-		UploadRateGrace:      cfg.UploadRateGrace,
-	}, &httpapi.Deps{
+	api, err := httpapi.New(HTTPConfig(cfg), &httpapi.Deps{
 		Logger:    logger,
-		Metrics:   m,
+		Metrics:   reg,
 		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: cfg.PublishTimeout}),
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) { return store.KeyLookup(ctx, pool, h) },
 		Jobs: &httpapi.JobDeps{
@@ -134,7 +123,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		},
 		FlushExports: flusher.Exporters,
 		Dashboard:    dash,
-		Ready: []httpapi.Check{
+		Ready: []health.Check{
 			{Name: "postgres", Check: infra.PostgresCheck(pool)},
 			{Name: "nats", Check: infra.NATSCheck(nc)},
 		},
@@ -150,7 +139,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return fmt.Errorf("error listening on %s: %w", cfg.MetricsAddr, err)
 	}
 	metricsMux := http.NewServeMux()
-	metricsMux.Handle("GET /metrics", m.Handler())
+	metricsMux.Handle("GET /metrics", metrics.Handler(reg))
 	metricsSrv := infra.HealthServer(cfg.MetricsAddr, metricsMux)
 	go func() { _ = metricsSrv.Serve(metricsLn) }()
 	defer metricsSrv.Close()

@@ -18,7 +18,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gamepipe/gamepipe/internal/devrun"
+	"github.com/gamepipe/gamepipe/internal/demoapp"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 )
 
@@ -43,7 +43,7 @@ type stack struct {
 	workerURL  string
 	pprofAPI   string // host:port of the api's pprof server, when profiling
 	pprofWrk   string
-	app        *devrun.DemoApp
+	app        *demoapp.App
 	natsd, api *child
 	worker     *child
 	// workerEnv is set on top of the worker's environment: the job
@@ -187,7 +187,7 @@ func (s *stack) createDatabase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.app, err = devrun.ParseDemoApp(out); err != nil {
+	if s.app, err = demoapp.Parse(out); err != nil {
 		return fmt.Errorf("error reading the bench app: %w", err)
 	}
 	s.pool, err = pgxpool.New(ctx, s.dbURL)

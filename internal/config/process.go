@@ -3,8 +3,6 @@ package config
 import (
 	"net/netip"
 	"time"
-
-	"github.com/gamepipe/gamepipe/internal/ratelimit"
 )
 
 // API is cmd/api's configuration.
@@ -73,6 +71,15 @@ type API struct {
 	// DashboardSessionTTL is how long a dashboard sign-in lasts
 	// (DASHBOARD_SESSION_TTL).
 	DashboardSessionTTL time.Duration
+	// BodyReadTimeout bounds reading one request's body; no variable.
+	BodyReadTimeout time.Duration
+	// HeaderReadTimeout bounds reading a request's headers (slowloris); no
+	// variable.
+	HeaderReadTimeout time.Duration
+	// RequestTimeout bounds one request's handling; no variable.
+	RequestTimeout time.Duration
+	// KeyCacheTTL is how long the api caches a key lookup; no variable.
+	KeyCacheTTL time.Duration
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -116,6 +123,8 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	// The full-stream policy: only "new" is valid, as "old" would drop
 	// acknowledged, unconsumed events; so it is checked, not kept.
 	r.oneOf("STREAM_DISCARD", "new", "new")
+	c.BodyReadTimeout, c.HeaderReadTimeout, c.RequestTimeout = 10*time.Second, 5*time.Second, 15*time.Second
+	c.KeyCacheTTL = 30 * time.Second
 	return c, r.err()
 }
 
@@ -156,6 +165,23 @@ type Exporter struct {
 	Common
 	// HTTPAddr serves /healthz, /readyz and /metrics (EXPORTER_HTTP_ADDR).
 	HTTPAddr string
+	// InstanceID names the exporter in flush replies (EXPORTER_ID); empty:
+	// the host name and a random suffix.
+	InstanceID string
+	// ExportMaxFileBytes rotates files (EXPORT_MAX_FILE_BYTES).
+	ExportMaxFileBytes int
+	// ExportMaxAge flushes old buffers (EXPORT_MAX_AGE).
+	ExportMaxAge time.Duration
+	// ExportMaxBufferedEvents flushes everything when reached
+	// (EXPORT_MAX_BUFFERED_EVENTS).
+	ExportMaxBufferedEvents int
+	// ExportFetchBatch is the pull size (EXPORT_FETCH_BATCH).
+	ExportFetchBatch int
+	// ExportAckWait is the exporter consumer's AckWait (EXPORT_ACK_WAIT).
+	ExportAckWait time.Duration
+	// ExportCompleteGrace delays marking a day complete
+	// (EXPORT_COMPLETE_GRACE).
+	ExportCompleteGrace time.Duration
 }
 
 // ExporterFromEnv reads and validates the exporter's configuration.
@@ -165,12 +191,19 @@ func ExporterFromEnv(getenv Getenv) (*Exporter, error) {
 		Common:   r.common(),
 		HTTPAddr: r.addr("EXPORTER_HTTP_ADDR", "127.0.0.1:4002"),
 	}
+	c.InstanceID = r.str("EXPORTER_ID", "")
+	c.ExportMaxFileBytes = r.positiveInt("EXPORT_MAX_FILE_BYTES", 64<<20)
+	c.ExportMaxAge = r.duration("EXPORT_MAX_AGE", time.Minute)
+	c.ExportMaxBufferedEvents = r.positiveInt("EXPORT_MAX_BUFFERED_EVENTS", 10000)
+	c.ExportFetchBatch = r.positiveInt("EXPORT_FETCH_BATCH", 500)
+	c.ExportAckWait = r.duration("EXPORT_ACK_WAIT", 30*time.Second)
+	c.ExportCompleteGrace = r.duration("EXPORT_COMPLETE_GRACE", time.Minute)
 	return c, r.err()
 }
 
 func (r *reader) prefixes(name string) []netip.Prefix {
 	v := r.getenv(name)
-	out, err := ratelimit.ParseTrustedProxies(v)
+	out, err := ParsePrefixes(v)
 	if err != nil {
 		r.fail(name, "must be comma-separated CIDRs or IP addresses", v)
 		return nil

@@ -3,7 +3,6 @@ package devrun
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,74 +10,25 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/gamepipe/gamepipe/internal/demoapp"
 )
 
 // File names devrun keeps in DATA_DIR.
 const (
-	// DemoAppFile holds the demo app's credentials, as `gamepipe apps create
-	// --json` printed them on the first start.
-	DemoAppFile = "demo-app.json"
+	// DemoAppFile holds the demo app's credentials (package demoapp
+	// reads it).
+	DemoAppFile = demoapp.File
 	// DemoEventFile holds a MessagePack gameplay event for the demo app,
 	// rewritten at every start, for the printed curl command to post.
 	DemoEventFile = "demo-event.msgpack"
 )
 
-// DemoApp is the app devrun creates on the first start so that a developer
-// can send events right away.
-type DemoApp struct {
-	AppID       string `json:"app_id"`
-	PublicToken string `json:"public_token"`
-	SecretKey   string `json:"secret_key"`
-
-	// raw is the JSON object as gamepipe printed it, which SaveDemoApp
-	// keeps as it is, with any fields devrun does not know.
-	raw []byte
-}
-
-// ParseDemoApp reads the output of `gamepipe apps create --json`: the JSON
-// object, or failing that the last line of the output that is one.
-func ParseDemoApp(out []byte) (*DemoApp, error) {
-	var app DemoApp
-	app.raw = bytes.TrimSpace(out)
-	err := json.Unmarshal(app.raw, &app)
-	if err != nil {
-		lines := bytes.Split(app.raw, []byte("\n"))
-		app.raw = bytes.TrimSpace(lines[len(lines)-1])
-		if json.Unmarshal(app.raw, &app) != nil {
-			return nil, fmt.Errorf("error reading app credentials from %q: %w", truncate(out, 200), err)
-		}
-	}
-	switch {
-	case app.AppID == "":
-		return nil, errors.New("app credentials have no app_id")
-	case app.PublicToken == "":
-		return nil, errors.New("app credentials have no public_token")
-	case app.SecretKey == "":
-		return nil, errors.New("app credentials have no secret_key")
-	}
-	return &app, nil
-}
-
-// LoadDemoApp reads the demo app saved in dataDir. The error wraps
-// os.ErrNotExist when there is none yet.
-func LoadDemoApp(dataDir string) (*DemoApp, error) {
-	path := filepath.Join(dataDir, DemoAppFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("error reading demo app: %w", err)
-	}
-	app, err := ParseDemoApp(b)
-	if err != nil {
-		return nil, fmt.Errorf("error reading %s (delete it to create a new demo app): %w", path, err)
-	}
-	return app, nil
-}
-
 // SaveDemoApp saves the demo app in dataDir, readable by the owner only: it
-// holds a secret key. An app from ParseDemoApp is saved as gamepipe printed
-// it.
-func SaveDemoApp(dataDir string, app *DemoApp) error {
-	b := app.raw
+// holds a secret key. An app from demoapp.Parse is saved as gamepipe
+// printed it.
+func SaveDemoApp(dataDir string, app *demoapp.App) error {
+	b := app.Raw
 	if b == nil {
 		var err error
 		if b, err = json.Marshal(app); err != nil {
@@ -139,7 +89,7 @@ func WriteDemoEvent(dataDir, appID string, at time.Time) (string, error) {
 // DemoInstructions is what devrun prints about the demo app: its
 // credentials and a curl command, ready to paste, that posts eventPath to
 // the API at apiBase (such as http://localhost:4000).
-func DemoInstructions(app *DemoApp, apiBase, appFile, eventPath string) string {
+func DemoInstructions(app *demoapp.App, apiBase, appFile, eventPath string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n  demo app (saved in %s):\n", appFile)
 	fmt.Fprintf(&b, "    app_id        %s\n", app.AppID)
@@ -196,11 +146,4 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("error writing %s: %w", path, err)
 	}
 	return nil
-}
-
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "..."
-	}
-	return string(b)
 }

@@ -11,52 +11,21 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/gamepipe/gamepipe/internal/demoapp"
 )
 
 const demoJSON = `{"app_id":"72ab8f81-ef36-4712-a046-399a62b9afaa","public_token":"pt_1","secret_key":"sk_1"}`
-
-func TestParseDemoApp(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		out     string
-		wantErr string
-	}{
-		{"Exact", demoJSON, ""},
-		{"TrailingNewline", demoJSON + "\n", ""},
-		{"LogLineFirst", "INF creating app\n" + demoJSON + "\n", ""},
-		{"ExtraField", strings.Replace(demoJSON, "{", `{"name":"demo",`, 1), ""},
-		{"NotJSON", "oops", "error reading app credentials"},
-		{"Empty", "", "error reading app credentials"},
-		{"NoAppID", strings.Replace(demoJSON, `"app_id"`, `"id"`, 1), "no app_id"},
-		{"NoPublicToken", strings.Replace(demoJSON, `"pt_1"`, `""`, 1), "no public_token"},
-		{"NoSecretKey", strings.Replace(demoJSON, `"secret_key"`, `"secret"`, 1), "no secret_key"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			app, err := ParseDemoApp([]byte(tt.out))
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, "72ab8f81-ef36-4712-a046-399a62b9afaa", app.AppID)
-			require.Equal(t, "pt_1", app.PublicToken)
-			require.Equal(t, "sk_1", app.SecretKey)
-		})
-	}
-}
 
 func TestSaveLoadDemoApp(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 
-	_, err := LoadDemoApp(dir)
+	_, err := demoapp.Load(dir)
 	require.True(t, errors.Is(err, os.ErrNotExist), "%v", err)
 
 	out := strings.Replace(demoJSON, "{", `{"name":"demo",`, 1)
-	app, err := ParseDemoApp([]byte("log line\n" + out + "\n"))
+	app, err := demoapp.Parse([]byte("log line\n" + out + "\n"))
 	require.NoError(t, err)
 	require.NoError(t, SaveDemoApp(dir, app))
 
@@ -68,13 +37,13 @@ func TestSaveLoadDemoApp(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, out+"\n", string(b), "saved as gamepipe printed it")
 
-	loaded, err := LoadDemoApp(dir)
+	loaded, err := demoapp.Load(dir)
 	require.NoError(t, err)
 	require.Equal(t, app.AppID, loaded.AppID)
 	require.Equal(t, app.SecretKey, loaded.SecretKey)
 
 	require.NoError(t, os.WriteFile(path, []byte("{}"), 0o600))
-	_, err = LoadDemoApp(dir)
+	_, err = demoapp.Load(dir)
 	require.ErrorContains(t, err, "delete it to create a new demo app")
 }
 
@@ -120,7 +89,7 @@ func TestWriteDemoEvent(t *testing.T) {
 
 func TestDemoInstructions(t *testing.T) {
 	t.Parallel()
-	app := &DemoApp{AppID: "a1", PublicToken: "pt_it's", SecretKey: "sk"}
+	app := &demoapp.App{AppID: "a1", PublicToken: "pt_it's", SecretKey: "sk"}
 	text := DemoInstructions(app, "http://localhost:4000", "data/demo-app.json", "data/demo-event.msgpack")
 	require.Contains(t, text, "    app_id        a1\n")
 	require.Contains(t, text, "    secret_key    sk\n")

@@ -35,6 +35,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gamepipe/gamepipe/internal/demoapp"
 	"github.com/gamepipe/gamepipe/internal/devrun/natsd"
 )
 
@@ -199,8 +200,8 @@ func (r *runner) startNATS(ctx context.Context) (string, error) {
 }
 
 // demoApp loads the saved demo app, creating it on the first start.
-func (r *runner) demoApp(ctx context.Context) (*DemoApp, error) {
-	app, err := LoadDemoApp(r.cfg.DataDir)
+func (r *runner) demoApp(ctx context.Context) (*demoapp.App, error) {
+	app, err := demoapp.Load(r.cfg.DataDir)
 	if !errors.Is(err, os.ErrNotExist) {
 		return app, err
 	}
@@ -208,7 +209,7 @@ func (r *runner) demoApp(ctx context.Context) (*DemoApp, error) {
 	if err != nil {
 		return nil, err
 	}
-	if app, err = ParseDemoApp(out); err != nil {
+	if app, err = demoapp.Parse(out); err != nil {
 		return nil, fmt.Errorf("error creating the demo app: %w", err)
 	}
 	if err := SaveDemoApp(r.cfg.DataDir, app); err != nil {

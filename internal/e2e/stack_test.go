@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -16,7 +17,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/gamepipe/gamepipe/internal/apicmd"
 	"github.com/gamepipe/gamepipe/internal/auth"
+	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/httpapi"
@@ -84,7 +87,12 @@ func newStack(t *testing.T, opts *stackOpts) *stack {
 	deps.KeyLookup = func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {
 		return store.KeyLookup(ctx, s.db.Pool, h)
 	}
-	api, err := httpapi.New(&httpapi.Config{RateLimit: ratelimit.Config{Rate: 10_000, Burst: 10_000}, KeyCacheTTL: opts.keyTTL}, &deps)
+	prod, err := config.APIFromEnv(func(string) string { return "" })
+	require.NoError(t, err)
+	cfg := apicmd.HTTPConfig(prod)
+	cfg.RateLimit = ratelimit.Config{Rate: 10_000, Burst: 10_000}
+	cfg.KeyCacheTTL = cmp.Or(opts.keyTTL, cfg.KeyCacheTTL)
+	api, err := httpapi.New(cfg, &deps)
 	require.NoError(t, err)
 	s.api = httptest.NewServer(api)
 	t.Cleanup(s.api.Close)
@@ -105,7 +113,9 @@ func (s *stack) startSink(t *testing.T) {
 	require.NoError(t, err)
 	cons, err := eventstream.EnsureConsumer(ctx, js, &eventstream.ConsumerConfig{Durable: eventstream.ConsumerSink, AckWait: 2 * time.Second})
 	require.NoError(t, err)
-	sk, err := sink.New(zerolog.Nop(), &sink.Config{}, s.db.Pool, cons)
+	prod, err := config.WorkerFromEnv(func(string) string { return "" })
+	require.NoError(t, err)
+	sk, err := sink.New(zerolog.Nop(), &sink.Config{BatchMax: prod.SinkBatchMax}, s.db.Pool, cons)
 	require.NoError(t, err)
 	done := make(chan struct{})
 	go func() {

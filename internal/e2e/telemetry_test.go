@@ -21,6 +21,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/export"
 	"github.com/gamepipe/gamepipe/internal/httpapi"
@@ -203,7 +204,11 @@ func TestExportFlushRequest(t *testing.T) {
 	cons, err := eventstream.EnsureConsumer(ctx, js, &eventstream.ConsumerConfig{Durable: eventstream.ConsumerExporter, AckWait: 5 * time.Second})
 	require.NoError(t, err)
 	const instance = "exporter-on-host-7f3a"
-	exp, err := export.New(&export.Config{Dir: dir, InstanceID: instance, MaxAge: time.Hour, FetchWait: 100 * time.Millisecond},
+	prod, err := config.ExporterFromEnv(func(string) string { return "" })
+	require.NoError(t, err)
+	exp, err := export.New(&export.Config{Dir: dir, InstanceID: instance, MaxAge: time.Hour, FetchWait: 100 * time.Millisecond,
+		MaxFileBytes: prod.ExportMaxFileBytes, MaxBufferedEvents: prod.ExportMaxBufferedEvents, FetchBatch: prod.ExportFetchBatch,
+		AckWait: prod.ExportAckWait, CompleteGrace: prod.ExportCompleteGrace},
 		&export.Deps{Logger: zerolog.Nop(), Conn: nc, Consumer: cons, Stream: stream})
 	require.NoError(t, err)
 	runCtx, cancel := context.WithCancel(ctx)

@@ -32,8 +32,10 @@ const (
 	FaultBeforeAck FaultPoint = "before_ack"
 )
 
-// Config configures an Exporter. The zero value of every field but Dir is
-// a usable default.
+// Config configures an Exporter. The values an operator sets (EXPORT_*:
+// MaxFileBytes, MaxAge, MaxBufferedEvents, FetchBatch, AckWait,
+// CompleteGrace) have their defaults in internal/config and must be given;
+// the zero value of every other field is a usable default.
 type Config struct {
 	// Dir is the export root, usually DATA_DIR/exports. Required.
 	Dir string
@@ -41,22 +43,22 @@ type Config struct {
 	// the host name and a random suffix.
 	InstanceID string
 	// MaxFileBytes rotates files: a buffer is written as soon as its NDJSON
-	// (uncompressed) reaches this size. Defaults to 64 MiB.
+	// (uncompressed) reaches this size. Required.
 	MaxFileBytes int
 	// MaxAge is the longest an event waits in a buffer before its file is
-	// written. Defaults to 1 minute.
+	// written. Required.
 	MaxAge time.Duration
 	// MaxBufferedEvents makes every buffer be written once the exporter
 	// holds this many events. Keep it below the consumer's MaxAckPending.
-	// Defaults to 10000.
+	// Required.
 	MaxBufferedEvents int
-	// FetchBatch is the most messages asked for in one pull. Defaults to 500.
+	// FetchBatch is the most messages asked for in one pull. Required.
 	FetchBatch int
 	// FetchWait bounds one pull's wait for messages. Defaults to 1s.
 	FetchWait time.Duration
 	// AckWait is the consumer's AckWait. Buffered messages are sent
 	// InProgress every AckWait/3 so none is redelivered while it waits for
-	// its file. Defaults to 30s.
+	// its file. Required.
 	AckWait time.Duration
 	// CoalesceWindow is how long a flush request waits for others to share
 	// its flush; requests arriving while that flush runs share it too.
@@ -74,7 +76,7 @@ type Config struct {
 	// CompleteGrace is how long after a day's end (and after the stream has
 	// no unacknowledged message stored before that instant) its manifest is
 	// marked complete. It must cover clock skew between the API and NATS and
-	// the API's publish timeout. Defaults to 1 minute.
+	// the API's publish timeout. Required.
 	CompleteGrace time.Duration
 	// CompleteInterval is how often recent day manifests are checked for
 	// completeness. Defaults to 1 minute.
@@ -94,16 +96,10 @@ type Config struct {
 func (c *Config) withDefaults() Config {
 	out := *c
 	out.InstanceID = cmp.Or(out.InstanceID, defaultInstanceID())
-	out.MaxFileBytes = cmp.Or(out.MaxFileBytes, 64<<20)
-	out.MaxAge = cmp.Or(out.MaxAge, time.Minute)
-	out.MaxBufferedEvents = cmp.Or(out.MaxBufferedEvents, 10000)
-	out.FetchBatch = cmp.Or(out.FetchBatch, 500)
 	out.FetchWait = cmp.Or(out.FetchWait, time.Second)
-	out.AckWait = cmp.Or(out.AckWait, 30*time.Second)
 	out.CoalesceWindow = cmp.Or(out.CoalesceWindow, 100*time.Millisecond)
 	out.NakDelay = cmp.Or(out.NakDelay, 5*time.Second)
 	out.RequestInterval = cmp.Or(out.RequestInterval, 2*time.Second)
-	out.CompleteGrace = cmp.Or(out.CompleteGrace, time.Minute)
 	out.CompleteInterval = cmp.Or(out.CompleteInterval, time.Minute)
 	out.ScanDays = cmp.Or(out.ScanDays, 8)
 	return out
@@ -121,6 +117,8 @@ func (c *Config) Validate() error {
 		return errors.New("export: durations must not be negative")
 	case c.AckWait > 0 && c.AckWait < 30*time.Millisecond:
 		return errors.New("export: AckWait must be at least 30ms")
+	case c.MaxFileBytes == 0 || c.MaxAge == 0 || c.MaxBufferedEvents == 0 || c.FetchBatch == 0 || c.AckWait == 0 || c.CompleteGrace == 0:
+		return errors.New("export: MaxFileBytes, MaxAge, MaxBufferedEvents, FetchBatch, AckWait and CompleteGrace are required")
 	}
 	return nil
 }

@@ -30,13 +30,16 @@ func TestConfig_Validate(t *testing.T) {
 		{"DirMissing", func(cfg *Config) { cfg.Dir = "" }, "Dir is required"},
 		{"MaxAgeNegative", func(cfg *Config) { cfg.MaxAge = -time.Second }, "durations must not be negative"},
 		{"MaxFileBytesNegative", func(cfg *Config) { cfg.MaxFileBytes = -1 }, "must not be negative"},
+		{"MaxAgeMissing", func(cfg *Config) { cfg.MaxAge = 0 }, "MaxAge"},
+		{"AckWaitMissing", func(cfg *Config) { cfg.AckWait = 0 }, "AckWait"},
+		{"FetchBatchMissing", func(cfg *Config) { cfg.FetchBatch = 0 }, "FetchBatch"},
 		{"Valid", func(cfg *Config) {}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 
-			cfg := Config{Dir: t.TempDir()}
+			cfg := *testConfig(t, &Config{Dir: t.TempDir()})
 			tt.mutate(&cfg)
 			err := cfg.Validate()
 			if tt.wantErr == "" {

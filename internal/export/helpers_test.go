@@ -142,7 +142,7 @@ func (b *streamBundle) start(t *testing.T, cfg *Config) *exporterBundle {
 	require.NoError(t, err)
 	c := *cfg
 	c.AckWait = b.ackWait
-	exp, err := New(&c, &Deps{Logger: zerolog.Nop(), Conn: nc, Consumer: cons, Stream: stream})
+	exp, err := New(testConfig(t, &c), &Deps{Logger: zerolog.Nop(), Conn: nc, Consumer: cons, Stream: stream})
 	require.NoError(t, err)
 
 	runCtx, cancel := context.WithCancel(ctx)

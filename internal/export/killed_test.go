@@ -46,13 +46,13 @@ func TestExporterHelperProcess(t *testing.T) {
 	cons, err := js.Consumer(ctx, eventstream.StreamName, eventstream.ConsumerExporter)
 	require.NoError(t, err)
 	point := FaultPoint(os.Getenv(exporterHelperFaultEnv))
-	exp, err := New(&Config{Dir: os.Getenv(exporterHelperDirEnv), MaxAge: time.Hour, Fault: func(p FaultPoint) error {
+	exp, err := New(testConfig(t, &Config{Dir: os.Getenv(exporterHelperDirEnv), MaxAge: time.Hour, Fault: func(p FaultPoint) error {
 		if p == point {
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Minute) // the signal is on its way
 		}
 		return nil
-	}}, &Deps{Logger: zerolog.New(os.Stderr), Conn: nc, Consumer: cons, Stream: stream})
+	}}), &Deps{Logger: zerolog.New(os.Stderr), Conn: nc, Consumer: cons, Stream: stream})
 	require.NoError(t, err)
 	_ = exp.Run(ctx)
 	t.Fatal("helper: the fault never fired")

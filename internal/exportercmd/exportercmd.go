@@ -18,6 +18,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/export"
+	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/infra"
 	"github.com/gamepipe/gamepipe/internal/logging"
 	"github.com/gamepipe/gamepipe/internal/metrics"
@@ -56,10 +57,6 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	set, err := readSettings(getenv)
-	if err != nil {
-		return err
-	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, "exporter")
 
 	nc, err := infra.NATS(ctx, logger, cfg.NatsURL, "gamepipe-exporter")
@@ -77,28 +74,28 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 	}
 	cons, err := eventstream.EnsureConsumer(ctx, js, &eventstream.ConsumerConfig{
 		Durable: eventstream.ConsumerExporter,
-		AckWait: set.AckWait,
+		AckWait: cfg.ExportAckWait,
 		// Unlimited: a message is only ever redelivered because a file could
 		// not be written, never because of its content (poison is
 		// terminated), so giving up on it would lose an event.
 		MaxDeliver:    -1,
-		MaxAckPending: 4 * set.MaxBufferedEvents,
+		MaxAckPending: 4 * cfg.ExportMaxBufferedEvents,
 	})
 	if err != nil {
 		return err
 	}
 
-	m := metrics.NewExporter()
+	reg := metrics.NewRegistry()
 	exp, err := export.New(&export.Config{
 		Dir:               filepath.Join(cfg.DataDir, "exports"),
-		InstanceID:        set.InstanceID,
-		MaxFileBytes:      set.MaxFileBytes,
-		MaxAge:            set.MaxAge,
-		MaxBufferedEvents: set.MaxBufferedEvents,
-		FetchBatch:        set.FetchBatch,
-		AckWait:           set.AckWait,
-		CompleteGrace:     set.CompleteGrace,
-		Metrics:           m.Registry,
+		InstanceID:        cfg.InstanceID,
+		MaxFileBytes:      cfg.ExportMaxFileBytes,
+		MaxAge:            cfg.ExportMaxAge,
+		MaxBufferedEvents: cfg.ExportMaxBufferedEvents,
+		FetchBatch:        cfg.ExportFetchBatch,
+		AckWait:           cfg.ExportAckWait,
+		CompleteGrace:     cfg.ExportCompleteGrace,
+		Metrics:           reg,
 	}, &export.Deps{Logger: logger, Conn: nc, Consumer: cons, Stream: stream})
 	if err != nil {
 		return err
@@ -110,7 +107,7 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("error listening on %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{Handler: infra.HealthMux(m, infra.Check{Name: "nats", Check: infra.NATSCheck(nc)}), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: infra.OpsMux(logger, reg, health.Check{Name: "nats", Check: infra.NATSCheck(nc)}), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 

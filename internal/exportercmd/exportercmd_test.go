@@ -120,7 +120,7 @@ func TestRun(t *testing.T) {
 		t.Parallel()
 
 		err := Run(context.Background(), nil, env(map[string]string{"EXPORT_MAX_AGE": "soon", "EXPORT_FETCH_BATCH": "-1"}), io.Discard, io.Discard)
-		require.EqualError(t, err, `invalid configuration: EXPORT_MAX_AGE: must be a positive duration such as 30s, got "soon"; `+
+		require.EqualError(t, err, `invalid configuration: EXPORT_MAX_AGE: must be a positive duration such as 5s, got "soon"; `+
 			`EXPORT_FETCH_BATCH: must be a positive integer, got "-1"`)
 	})
 
@@ -172,11 +172,17 @@ func TestRun(t *testing.T) {
 			}
 			return fmt.Errorf("not running yet: %s", stderr.String())
 		})
-		for _, path := range []string{"/healthz", "/readyz"} {
+		for path, want := range map[string]string{
+			"/healthz": `{"status":"ok"}`,
+			"/readyz":  `{"status":"ok","checks":{"nats":"ok"}}`,
+		} {
 			resp, err := http.Get("http://" + addr + path)
 			require.NoError(t, err)
+			raw, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
+			require.NoError(t, err)
 			require.Equal(t, http.StatusOK, resp.StatusCode, path)
+			require.JSONEq(t, want, string(raw), path)
 		}
 
 		stream, err := js.Stream(ctx, eventstream.StreamName)

@@ -1,5 +1,8 @@
-// Package gamepipecmd is the admin command: `gamepipe migrate` and
-// `gamepipe apps create|list|rotate|disable|enable|set`.
+// Package gamepipecmd is the admin command: `gamepipe migrate` (under an
+// advisory lock, safe beside running copies) and `gamepipe apps
+// create|list|rotate|disable|enable|set`: apps, their public token and
+// secret key (rotated separately, stored hashed), and with set an app's own
+// Kinetix and Generaitiv keys, sealed with GAMEPIPE_SECRETS_KEY.
 package gamepipecmd
 
 import (

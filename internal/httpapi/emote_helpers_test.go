@@ -93,8 +93,8 @@ func newEmoteEnv(t testing.TB, opts *emoteEnvOpts) *emoteEnv {
 	rc, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{Logger: slog.New(slog.DiscardHandler)})
 	require.NoError(t, err)
 
-	api, err := New(&Config{RateLimit: ratelimit.Config{Rate: 1000, Burst: 1000}, BodyReadTimeout: 5 * time.Second,
-		KeyCacheTTL: opts.keyCacheTTL}, &Deps{
+	api, err := New(testConfig(t, &Config{RateLimit: ratelimit.Config{Rate: 1000, Burst: 1000}, BodyReadTimeout: 5 * time.Second,
+		KeyCacheTTL: opts.keyCacheTTL}), &Deps{
 		Logger:    zerolog.Nop(),
 		Publisher: emotePublisher{},
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {

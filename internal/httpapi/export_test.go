@@ -20,7 +20,7 @@ func TestExport(t *testing.T) {
 
 	serve := func(t *testing.T, flush func(context.Context) (int, error)) *httptest.Server {
 		t.Helper()
-		api, err := New(&Config{}, &Deps{
+		api, err := New(testConfig(t, &Config{}), &Deps{
 			Logger:       zerolog.Nop(),
 			Publisher:    nopPublisher{},
 			KeyLookup:    func(context.Context, auth.Hash) (*store.KeyInfo, error) { return nil, store.ErrNotFound },

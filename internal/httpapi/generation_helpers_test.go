@@ -115,7 +115,7 @@ func genSetup(t testing.TB, opts *genTestOpts) *genTestBundle {
 	publicURL := "http://" + apiSrv.Listener.Addr().String()
 	routeDeps := &GeneraitivRouteDeps{Deadline: opts.deadline, NATS: nc, EventsPollInterval: cmp.Or(opts.eventsPollInterval, 200*time.Millisecond),
 		BeforeCommit: opts.beforeCommit, MaxEventStreamsPerApp: opts.maxEventStreams}
-	api, err := New(&Config{RateLimit: ratelimit.Config{Rate: 100000, Burst: 100000}, RequestTimeout: 20 * time.Second}, &Deps{
+	api, err := New(testConfig(t, &Config{RateLimit: ratelimit.Config{Rate: 100000, Burst: 100000}, RequestTimeout: 20 * time.Second}), &Deps{
 		Logger:    zerolog.Nop(),
 		Publisher: nopPublisher{},
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/auth"
+	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
@@ -22,7 +23,7 @@ import (
 // has no /metrics; the cmd layer serves it on METRICS_ADDR.
 func TestMetricsNotPublic(t *testing.T) {
 	t.Parallel()
-	api, err := New(&Config{}, &Deps{
+	api, err := New(testConfig(t, &Config{}), &Deps{
 		Logger:    zerolog.Nop(),
 		Publisher: nopPublisher{},
 		KeyLookup: func(context.Context, auth.Hash) (*store.KeyInfo, error) { return nil, store.ErrNotFound },
@@ -55,11 +56,11 @@ func TestReadyz(t *testing.T) {
 	t.Cleanup(pool.Close)
 
 	logs := &syncBuffer{}
-	api, err := New(&Config{}, &Deps{
+	api, err := New(testConfig(t, &Config{}), &Deps{
 		Logger:    zerolog.New(logs),
 		Publisher: nopPublisher{},
 		KeyLookup: func(context.Context, auth.Hash) (*store.KeyInfo, error) { return nil, store.ErrNotFound },
-		Ready: []Check{
+		Ready: []health.Check{
 			{Name: "postgres", Check: pool.Ping},
 			{Name: "nats", Check: func(context.Context) error { return nil }},
 		},

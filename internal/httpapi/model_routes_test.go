@@ -128,7 +128,7 @@ func TestModelRoutes(t *testing.T) {
 		for _, f := range configure {
 			f(cfg)
 		}
-		api, err := New(cfg, &Deps{
+		api, err := New(testConfig(t, cfg), &Deps{
 			Logger:    zerolog.Nop(),
 			Publisher: unusedPublisher{},
 			KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {

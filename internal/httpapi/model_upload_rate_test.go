@@ -47,12 +47,12 @@ func TestModelUploadMinRate(t *testing.T) {
 		dataDir := t.TempDir()
 		blobs, err := blob.NewDirStore(filepath.Join(dataDir, "blobs"))
 		require.NoError(t, err)
-		api, err := New(&Config{
+		api, err := New(testConfig(t, &Config{
 			RateLimit:       ratelimit.Config{Rate: 1000, Burst: 1000},
 			BodyReadTimeout: 5 * time.Second,
 			UploadMinRate:   minRate,
 			UploadRateGrace: grace,
-		}, &Deps{
+		}), &Deps{
 			Logger:    zerolog.Nop(),
 			Publisher: unusedPublisher{},
 			KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {

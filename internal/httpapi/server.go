@@ -1,11 +1,14 @@
-// Package httpapi is gamepipe's HTTP API: telemetry ingestion exactly as
-// telemetry-ingestion-api.txt describes it, and health; the cmd layer serves
-// metrics on their own address. Handlers validate, publish or enqueue, and
-// answer; they do no slow work.
+// Package httpapi is gamepipe's HTTP API: telemetry ingestion
+// (docs/telemetry.md), the export flush trigger, level model uploads
+// (docs/models.md), Kinetix emotes and Generaitiv generations for game
+// servers with their events stream, the Generaitiv webhook receiver
+// (docs/upstreams-*.md), and /healthz and /readyz (package health). The cmd
+// layer serves its metrics on their own address. Handlers validate, publish
+// or enqueue (a job in the same transaction as its row), and answer; they do
+// no slow work.
 package httpapi
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,13 +18,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
 
 	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
-	"github.com/gamepipe/gamepipe/internal/metrics"
+	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/ratelimit"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
 )
@@ -31,65 +35,62 @@ type Publisher interface {
 	Publish(ctx context.Context, msgs []eventstream.Message) (*eventstream.Result, error)
 }
 
-// Check is one readiness probe (Postgres reachable, NATS connected).
-type Check struct {
-	Name  string
-	Check func(ctx context.Context) error
-}
-
-// Config configures a Server.
+// Config configures a Server. It holds no defaults: internal/config owns
+// them (README.md, configuration), and New refuses a value it cannot run
+// with, so a test passes what it needs (testConfig in the tests starts from
+// the production values).
 type Config struct {
-	// Limits bounds what one ingestion request may contain.
+	// Limits bounds what one ingestion request may contain; a zero field
+	// takes the ingestion document's limit (telemetry.Limits.WithDefaults).
 	Limits telemetry.Limits
-	// MaxBodyBytes caps a request body, after gzip decompression. Defaults
-	// to 1 MiB.
+	// MaxBodyBytes caps a request body, after gzip decompression. Positive.
 	MaxBodyBytes int64
 	// BodyReadTimeout bounds reading one request's body (slow senders are
-	// cut off). Defaults to 10s.
+	// cut off). Positive.
 	BodyReadTimeout time.Duration
 	// HeaderReadTimeout bounds reading a request's headers (slowloris).
-	// Defaults to 5s.
+	// Positive.
 	HeaderReadTimeout time.Duration
-	// RequestTimeout bounds one request's handling. Defaults to 15s.
+	// RequestTimeout bounds one request's handling. Positive.
 	RequestTimeout time.Duration
-	// KeyCacheTTL is how long a key lookup is cached. Defaults to 30s.
+	// KeyCacheTTL is how long a key lookup is cached. Positive.
 	KeyCacheTTL time.Duration
 	// KeyStaleMax is how long after its last successful lookup a known key
-	// is still accepted while lookups fail (Postgres unreachable). Defaults
-	// to 10m.
+	// is still accepted while lookups fail (Postgres unreachable); 0: not
+	// at all.
 	KeyStaleMax time.Duration
 	// RateLimit configures the per-source-IP limit.
 	RateLimit ratelimit.Config
-	// TrustedProxies decides when X-Forwarded-For counts.
+	// ClientIP decides when X-Forwarded-For counts.
 	ClientIP ratelimit.ClientIP
 	// WebhookRateLimit configures the per-source-IP limit of the upstream
 	// webhook receivers, kept apart from RateLimit: callbacks come in bursts
-	// from the upstream's few addresses. A zero Rate defaults to 100/s with
-	// a burst of 200.
+	// from the upstream's few addresses.
 	WebhookRateLimit ratelimit.Config
-	// Now returns the time; tests may fix it. Defaults to time.Now.
+	// Now returns the time; tests may fix it. Nil is time.Now.
 	Now func() time.Time
 	// MaxInflightBodyBytes bounds the memory of ingestion bodies being
 	// read, across all requests: a body that does not fit is answered 503
-	// overloaded. Defaults to 64 MiB; must be at least
-	// MinInflightBodyBytes(MaxBodyBytes).
+	// overloaded. At least MinInflightBodyBytes(MaxBodyBytes).
 	MaxInflightBodyBytes int64
 	// UploadMinRate is the slowest average rate, in bytes per second, that a
 	// model or video upload may keep once UploadRateGrace has passed; a
-	// slower one is cut off. Defaults to 64 KiB/s; negative: no floor.
+	// slower one is cut off. Zero or negative: no floor.
 	UploadMinRate int64
 	// UploadRateGrace is how long an upload may take before UploadMinRate
-	// applies. Defaults to 10s.
+	// applies. Not negative.
 	UploadRateGrace time.Duration
 }
 
 // Deps are the Server's collaborators, built by the cmd layer.
 type Deps struct {
-	Logger    zerolog.Logger
-	Metrics   *metrics.Metrics
+	Logger zerolog.Logger
+	// Metrics receives the api's collectors; nil leaves them unregistered.
+	Metrics   prometheus.Registerer
 	Publisher Publisher
 	KeyLookup KeyLookup
-	Ready     []Check
+	// Ready are the readiness checks of GET /readyz (Postgres, NATS).
+	Ready []health.Check
 	// FlushExports asks every exporter to flush its buffers now and returns
 	// how many answered (POST /api/export). Nil disables the route (503).
 	FlushExports func(ctx context.Context) (exporters int, err error)
@@ -126,11 +127,11 @@ type JobDeps struct {
 type Server struct {
 	cfg       Config
 	logger    zerolog.Logger
-	metrics   *metrics.Metrics
+	metrics   *apiMetrics
 	publisher Publisher
 	auth      *authenticator
 	limiter   *ratelimit.Limiter
-	ready     []Check
+	ready     []health.Check
 	flush     func(ctx context.Context) (int, error)
 	jobs      *JobDeps
 	dashboard interface{ Register(mux *http.ServeMux) }
@@ -147,38 +148,19 @@ type Server struct {
 // New validates the configuration and builds the routes.
 func New(cfg *Config, deps *Deps) (*Server, error) {
 	c := *cfg
-	c.MaxBodyBytes = cmp.Or(c.MaxBodyBytes, 1<<20)
-	c.BodyReadTimeout = cmp.Or(c.BodyReadTimeout, 10*time.Second)
-	c.RequestTimeout = cmp.Or(c.RequestTimeout, 15*time.Second)
-	c.HeaderReadTimeout = cmp.Or(c.HeaderReadTimeout, 5*time.Second)
-	c.KeyCacheTTL = cmp.Or(c.KeyCacheTTL, 30*time.Second)
-	c.KeyStaleMax = cmp.Or(c.KeyStaleMax, 10*time.Minute)
 	c.Limits = c.Limits.WithDefaults()
-	c.MaxInflightBodyBytes = cmp.Or(c.MaxInflightBodyBytes, 64<<20)
-	c.UploadMinRate = cmp.Or(c.UploadMinRate, 64<<10)
-	c.UploadRateGrace = cmp.Or(c.UploadRateGrace, 10*time.Second)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	if deps.Publisher == nil || deps.KeyLookup == nil {
 		return nil, errors.New("httpapi: Publisher and KeyLookup are required")
 	}
-	if c.MaxInflightBodyBytes < MinInflightBodyBytes(c.MaxBodyBytes) {
-		return nil, fmt.Errorf("httpapi: MaxInflightBodyBytes (%d) must be at least %d for MaxBodyBytes %d",
-			c.MaxInflightBodyBytes, MinInflightBodyBytes(c.MaxBodyBytes), c.MaxBodyBytes)
-	}
-	if err := c.RateLimit.Validate(); err != nil {
+	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	if c.WebhookRateLimit.Rate == 0 {
-		c.WebhookRateLimit.Rate, c.WebhookRateLimit.Burst = 100, cmp.Or(c.WebhookRateLimit.Burst, 200)
-	}
-	if err := c.WebhookRateLimit.Validate(); err != nil {
-		return nil, fmt.Errorf("httpapi: WebhookRateLimit: %w", err)
-	}
-	m := deps.Metrics
-	if m == nil {
-		m = metrics.New()
+	m, err := newAPIMetrics(deps.Metrics)
+	if err != nil {
+		return nil, err
 	}
 	s := &Server{
 		cfg:       c,
@@ -200,6 +182,38 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 	return s, nil
 }
 
+// validate refuses a configuration the server cannot run with.
+func (c *Config) validate() error {
+	var errs []error
+	positive := func(name string, v int64) {
+		if v <= 0 {
+			errs = append(errs, fmt.Errorf("httpapi: %s must be positive, got %d", name, v))
+		}
+	}
+	positive("MaxBodyBytes", c.MaxBodyBytes)
+	positive("BodyReadTimeout", int64(c.BodyReadTimeout))
+	positive("HeaderReadTimeout", int64(c.HeaderReadTimeout))
+	positive("RequestTimeout", int64(c.RequestTimeout))
+	positive("KeyCacheTTL", int64(c.KeyCacheTTL))
+	if c.KeyStaleMax < 0 || c.UploadRateGrace < 0 {
+		errs = append(errs, errors.New("httpapi: KeyStaleMax and UploadRateGrace must not be negative"))
+	}
+	if c.MaxInflightBodyBytes < MinInflightBodyBytes(c.MaxBodyBytes) {
+		errs = append(errs, fmt.Errorf("httpapi: MaxInflightBodyBytes (%d) must be at least %d for MaxBodyBytes %d",
+			c.MaxInflightBodyBytes, MinInflightBodyBytes(c.MaxBodyBytes), c.MaxBodyBytes))
+	}
+	if c.RateLimit.Rate <= 0 || c.WebhookRateLimit.Rate <= 0 {
+		errs = append(errs, errors.New("httpapi: RateLimit.Rate and WebhookRateLimit.Rate must be positive"))
+	}
+	if err := c.RateLimit.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.WebhookRateLimit.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("httpapi: WebhookRateLimit: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
@@ -219,8 +233,7 @@ func (s *Server) routes() *http.ServeMux {
 	if s.dashboard != nil {
 		s.dashboard.Register(mux)
 	}
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
-	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	health.Register(mux, s.logger, s.ready...)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { writeError(w, r, errNotFound) })
 	return mux
 }

@@ -91,7 +91,7 @@ func setupTB(t testing.TB, opts *setupOpts) *testBundle {
 		opts.config(cfg)
 	}
 	logs := &syncBuffer{}
-	api, err := New(cfg, &Deps{
+	api, err := New(testConfig(t, cfg), &Deps{
 		Logger:    zerolog.New(logs).Level(zerolog.DebugLevel),
 		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: 2 * time.Second, Fault: opts.fault}),
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {

@@ -52,7 +52,7 @@ func TestUploadStorageFull(t *testing.T) {
 		require.NoError(t, err)
 		rc, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{Logger: slog.New(slog.DiscardHandler)})
 		require.NoError(t, err)
-		api, err := New(&Config{RateLimit: ratelimit.Config{Rate: 1000, Burst: 1000}, BodyReadTimeout: 10 * time.Second}, &Deps{
+		api, err := New(testConfig(t, &Config{RateLimit: ratelimit.Config{Rate: 1000, Burst: 1000}, BodyReadTimeout: 10 * time.Second}), &Deps{
 			Logger:    zerolog.Nop(),
 			Publisher: unusedPublisher{},
 			KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {

@@ -58,11 +58,11 @@ func TestWebhookFlood(t *testing.T) {
 	insert, err := river.NewClient(riverpgxv5.New(pool), &river.Config{Logger: discardSlog()})
 	require.NoError(t, err)
 
-	api, err := New(&Config{
+	api, err := New(testConfig(t, &Config{
 		RateLimit:        ratelimit.Config{Rate: 1000, Burst: 1000},
 		WebhookRateLimit: ratelimit.Config{Rate: 50, Burst: 100},
 		ClientIP:         ratelimit.ClientIP{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
-	}, &Deps{
+	}), &Deps{
 		Logger:    zerolog.Nop(),
 		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: 5 * time.Second}),
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) { return store.KeyLookup(ctx, pool, h) },

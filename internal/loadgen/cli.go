@@ -14,7 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gamepipe/gamepipe/internal/devrun"
+	"github.com/gamepipe/gamepipe/internal/config"
+	"github.com/gamepipe/gamepipe/internal/demoapp"
 )
 
 // autoSources is how many source addresses an open-throttle run against
@@ -113,8 +114,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return fmt.Errorf("--source-net: %w", err)
 	}
 	if cfg.Token == "" || app == "" {
-		dataDir := cmp.Or(getenv("DATA_DIR"), devrun.DefaultDataDir)
-		demo, err := devrun.LoadDemoApp(dataDir)
+		dataDir := cmp.Or(getenv("DATA_DIR"), config.DefaultDataDir)
+		demo, err := demoapp.Load(dataDir)
 		if err != nil {
 			return fmt.Errorf("no --token/--app given, and no demo app to fall back on (run make run once): %w", err)
 		}
@@ -155,8 +156,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 // mainJobs runs --mode emotes or generations.
 func mainJobs(ctx context.Context, cfg *JobConfig, getenv func(string) string, progress, asJSON bool, stdout, stderr io.Writer) error {
 	if cfg.SecretKey == "" {
-		dataDir := cmp.Or(getenv("DATA_DIR"), devrun.DefaultDataDir)
-		demo, err := devrun.LoadDemoApp(dataDir)
+		dataDir := cmp.Or(getenv("DATA_DIR"), config.DefaultDataDir)
+		demo, err := demoapp.Load(dataDir)
 		if err != nil {
 			return fmt.Errorf("no --secret-key given, and no demo app to fall back on (run make run once): %w", err)
 		}

@@ -16,7 +16,9 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/apicmd"
 	"github.com/gamepipe/gamepipe/internal/auth"
+	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/httpapi"
@@ -44,7 +46,11 @@ func setupAPI(t *testing.T) *apiBundle {
 	require.NoError(t, err)
 	app, err := store.AppCreate(ctx, db.Pool, "loadgen")
 	require.NoError(t, err)
-	api, err := httpapi.New(&httpapi.Config{RateLimit: ratelimit.Config{Rate: 10, Burst: 10}}, &httpapi.Deps{
+	prod, err := config.APIFromEnv(func(string) string { return "" })
+	require.NoError(t, err)
+	cfg := apicmd.HTTPConfig(prod)
+	cfg.RateLimit = ratelimit.Config{Rate: 10, Burst: 10}
+	api, err := httpapi.New(cfg, &httpapi.Deps{
 		Logger:    zerolog.Nop(),
 		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{}),
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {

@@ -1,41 +1,33 @@
 package metrics
 
 import (
-	"strings"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
 
-// Each process serves only the collectors it updates.
-func TestProcessSets(t *testing.T) {
+// A registry serves the Go and process collectors and whatever a service
+// registered on it.
+func TestRegistry(t *testing.T) {
 	t.Parallel()
-	names := func(m *Metrics) string {
-		m.HTTPRequests.WithLabelValues("r", "200").Inc()
-		m.EventsAccepted.WithLabelValues("gameplay").Inc()
-		m.EventsRejected.WithLabelValues("x").Inc()
-		m.HTTPDuration.WithLabelValues("r").Observe(1)
-		m.SinkRows.WithLabelValues("gameplay").Inc()
-		families, err := m.Registry.Gather()
-		require.NoError(t, err)
-		var b strings.Builder
-		for _, f := range families {
-			b.WriteString(f.GetName() + "\n")
-		}
-		return b.String()
+	reg := NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "gamepipe_test_total", Help: "A test counter."})
+	require.NoError(t, reg.Register(c))
+	c.Inc()
+
+	srv := httptest.NewServer(Handler(reg))
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	for _, name := range []string{"go_goroutines", "process_resident_memory_bytes", "gamepipe_test_total 1"} {
+		require.Contains(t, string(raw), name)
 	}
-	api, worker, exporter, all := names(NewAPI()), names(NewWorker()), names(NewExporter()), names(New())
-	for _, s := range []string{api, worker, exporter, all} {
-		require.Contains(t, s, "go_goroutines")
-		require.Contains(t, s, "process_resident_memory_bytes")
-	}
-	require.Contains(t, api, "gamepipe_http_requests_total")
-	require.Contains(t, api, "gamepipe_events_accepted_total")
-	require.NotContains(t, api, "gamepipe_sink")
-	require.Contains(t, worker, "gamepipe_sink_rows_total")
-	require.Contains(t, worker, "gamepipe_sink_lag_seconds")
-	require.NotContains(t, worker, "gamepipe_http")
-	require.NotContains(t, exporter, "gamepipe_")
-	require.Contains(t, all, "gamepipe_http_requests_total")
-	require.Contains(t, all, "gamepipe_sink_rows_total")
 }

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -16,46 +15,6 @@ type ClientIP struct {
 	// append the address of their own peer to X-Forwarded-For; anyone else
 	// can write any value there. Empty means none: the header is ignored.
 	TrustedProxies []netip.Prefix
-}
-
-// ParseTrustedProxies parses a comma-separated list of CIDR prefixes and bare
-// IP addresses (a bare address is a single-address prefix), such as
-// "10.0.0.0/8, 192.0.2.7, 2001:db8::/32". Whitespace and empty items are
-// ignored, so "" gives no prefixes. Prefixes are masked ("10.1.2.3/8" becomes
-// 10.0.0.0/8) and IPv4-mapped IPv6 forms are converted to IPv4.
-func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
-	var prefixes []netip.Prefix
-	for item := range strings.SplitSeq(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		p, err := parseTrustedProxy(item)
-		if err != nil {
-			return nil, fmt.Errorf("error parsing trusted proxy %q: %w", item, err)
-		}
-		prefixes = append(prefixes, p)
-	}
-	return prefixes, nil
-}
-
-func parseTrustedProxy(item string) (netip.Prefix, error) {
-	if !strings.Contains(item, "/") {
-		addr, err := netip.ParseAddr(item)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		addr = addr.Unmap().WithZone("")
-		return netip.PrefixFrom(addr, addr.BitLen()), nil
-	}
-	p, err := netip.ParsePrefix(item)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	if p.Addr().Is4In6() && p.Bits() >= 96 {
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-	}
-	return p.Masked(), nil
 }
 
 // FromRequest returns the client address of r.

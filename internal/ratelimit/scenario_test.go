@@ -29,7 +29,7 @@ func TestScenario12(t *testing.T) {
 	setup := func(t *testing.T, cfg Config, trustedProxies string) *testBundle {
 		t.Helper()
 
-		trusted, err := ParseTrustedProxies(trustedProxies)
+		trusted, err := prefixes(trustedProxies)
 		require.NoError(t, err)
 		b := &testBundle{now: t0, rng: rand.New(rand.NewPCG(12, 12)), lim: New(cfg)}
 		clientIP := &ClientIP{TrustedProxies: trusted}

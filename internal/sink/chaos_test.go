@@ -69,13 +69,13 @@ func runHelper() int {
 	defer pool.Close()
 
 	fault := os.Getenv(helperFaultEnv)
-	s, err := sink.New(logger, &sink.Config{Fault: func(stage string) {
+	s, err := sink.New(logger, testConfig(&sink.Config{Fault: func(stage string) {
 		if stage == fault {
 			logger.Info().Str("stage", stage).Msg("helper: SIGKILL")
 			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Minute) // the signal is on its way
 		}
-	}}, pool, cons)
+	}}), pool, cons)
 	if err != nil {
 		return fail(err)
 	}
@@ -161,13 +161,13 @@ func TestSinkChaos(t *testing.T) {
 			}
 		}
 		var (
-			s          *sink.Sink
-			mu         sync.Mutex
-			calls      int
-			kills      int
-			lastKill   time.Time
-			checkNext  bool
-			degradedAt []string // Healthy() at the attempt after each kill
+			s             *sink.Sink
+			mu            sync.Mutex
+			calls         int
+			kills         int
+			lastKill      time.Time
+			checkNext     bool
+			unavailableAt []string // Healthy() at the attempt after each kill
 		)
 		cfg := &sink.Config{BatchMax: 100, Fault: func(stage string) {
 			if stage != sink.FaultBeforeCommit {
@@ -178,7 +178,7 @@ func TestSinkChaos(t *testing.T) {
 			calls++
 			if checkNext {
 				checkNext = false
-				degradedAt = append(degradedAt, errString(s.Healthy()))
+				unavailableAt = append(unavailableAt, errString(s.Healthy()))
 			}
 			if kills < 3 && calls >= 2 && time.Since(lastKill) >= time.Second {
 				kills++
@@ -188,7 +188,7 @@ func TestSinkChaos(t *testing.T) {
 			}
 		}}
 		var err error
-		s, err = sink.New(testLogger(t), cfg, bundle.pool, bundle.cons)
+		s, err = sink.New(testLogger(t), testConfig(cfg), bundle.pool, bundle.cons)
 		require.NoError(t, err)
 		done := bundle.startSink(t, s)
 		// A steady stream: 100 events every 200ms, so the three kills,
@@ -204,8 +204,8 @@ func TestSinkChaos(t *testing.T) {
 		bundle.requireExactlyOnce(t, "gameplay_events", 2000)
 		mu.Lock()
 		require.Equal(t, 3, kills)
-		require.Len(t, degradedAt, 3)
-		for _, h := range degradedAt {
+		require.Len(t, unavailableAt, 3)
+		for _, h := range unavailableAt {
 			require.Contains(t, h, "postgres unavailable")
 		}
 		mu.Unlock()

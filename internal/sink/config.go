@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/gamepipe/gamepipe/internal/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ApplicationName is the application_name the sink's Postgres connections
@@ -22,10 +22,12 @@ const (
 	FaultAfterCommit = "after_commit"
 )
 
-// Config configures a Sink. The zero value takes every default.
+// Config configures a Sink. BatchMax, which an operator sets
+// (SINK_BATCH_MAX, its default in internal/config), must be given; the zero
+// value of every other field is a usable default.
 type Config struct {
 	// BatchMax is the most messages fetched and written in one transaction.
-	// Defaults to 1000.
+	// Required.
 	BatchMax int
 
 	// FetchMaxWait bounds how long one fetch waits to fill a batch: the
@@ -63,9 +65,9 @@ type Config struct {
 	// Defaults to 30s.
 	CommitTimeout time.Duration
 
-	// Metrics receives the sink's metrics. Defaults to a private
-	// metrics.New().
-	Metrics *metrics.Metrics
+	// Metrics receives the sink's collectors (gamepipe_sink_*); sinks of
+	// one process may share it. Nil leaves them unregistered.
+	Metrics prometheus.Registerer
 
 	// Fault, when set, is called at FaultBeforeCommit and FaultAfterCommit
 	// of every batch (and every retry). It is a test hook for crashing or
@@ -84,7 +86,6 @@ func (c *Config) withDefaults() (Config, error) {
 		out.PingInterval < 0 || out.RetryMin < 0 || out.RetryMax < 0 || out.CommitTimeout < 0 {
 		return out, errors.New("sink config values must not be negative (but Heartbeat)")
 	}
-	out.BatchMax = cmp.Or(out.BatchMax, 1000)
 	out.FetchMaxWait = cmp.Or(out.FetchMaxWait, 200*time.Millisecond)
 	out.PartitionsAhead = cmp.Or(out.PartitionsAhead, 3)
 	out.PartitionInterval = cmp.Or(out.PartitionInterval, time.Hour)
@@ -92,8 +93,8 @@ func (c *Config) withDefaults() (Config, error) {
 	out.RetryMin = cmp.Or(out.RetryMin, 100*time.Millisecond)
 	out.RetryMax = cmp.Or(out.RetryMax, 5*time.Second)
 	out.CommitTimeout = cmp.Or(out.CommitTimeout, 30*time.Second)
-	if out.Metrics == nil {
-		out.Metrics = metrics.New()
+	if out.BatchMax == 0 {
+		return out, errors.New("sink config BatchMax is required")
 	}
 	if out.RetryMax < out.RetryMin {
 		return out, errors.New("sink config RetryMax must not be less than RetryMin")

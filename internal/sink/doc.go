@@ -1,7 +1,14 @@
 // Package sink moves telemetry from the TELEMETRY stream into Postgres: a
-// Sink pulls batches from the durable "sink" consumer, writes each batch in
-// one transaction (store.InsertEvents: COPY into staging, then INSERT ... ON
-// CONFLICT DO NOTHING), and acknowledges the messages only after the commit.
+// Sink pulls batches from the durable "sink" consumer, decodes them, writes
+// each batch in one transaction with store.InsertEvents (COPY straight into
+// the day-partitioned tables on a savepoint, falling back to a staging table
+// and INSERT ... ON CONFLICT DO NOTHING when a row already exists; player
+// events always take that path to upsert players), and acknowledges the
+// messages only after the commit. It also keeps the day partitions ahead of
+// time (Config.PartitionsAhead), reports its state through Healthy (the
+// worker's "sink" readiness check) and counts its work in the gamepipe_sink_*
+// collectors registered on Config.Metrics. Several sinks may share one
+// consumer in a process (SINK_CONCURRENCY) and across processes.
 //
 // # Ack contract
 //

@@ -28,6 +28,7 @@ type Sink struct {
 	pool      *pgxpool.Pool
 	cons      jetstream.Consumer
 	heartbeat time.Duration
+	metrics   *sinkMetrics
 
 	health  atomic.Pointer[error] // nil when healthy
 	running atomic.Bool
@@ -39,7 +40,7 @@ type Sink struct {
 }
 
 // New returns a Sink reading cons (a durable pull consumer on TELEMETRY,
-// see eventstream.EnsureConsumer) and writing through pool. cfg may be nil.
+// see eventstream.EnsureConsumer) and writing through pool.
 func New(logger zerolog.Logger, cfg *Config, pool *pgxpool.Pool, cons jetstream.Consumer) (*Sink, error) {
 	if pool == nil || cons == nil {
 		return nil, errors.New("sink needs a pool and a consumer")
@@ -59,8 +60,13 @@ func New(logger zerolog.Logger, cfg *Config, pool *pgxpool.Pool, cons jetstream.
 	if heartbeat >= ackWait {
 		return nil, fmt.Errorf("sink Heartbeat (%s) must be shorter than the consumer's AckWait (%s)", heartbeat, ackWait)
 	}
+	m, err := newSinkMetrics(c.Metrics)
+	if err != nil {
+		return nil, err
+	}
 	s := &Sink{
 		cfg:       c,
+		metrics:   m,
 		logger:    logger.With().Str("component", "sink").Logger(),
 		pool:      pool,
 		cons:      cons,
@@ -71,8 +77,9 @@ func New(logger zerolog.Logger, cfg *Config, pool *pgxpool.Pool, cons jetstream.
 }
 
 // Healthy returns nil while the sink is running and its last write or ping
-// reached Postgres; an error saying "postgres unavailable: ..." while it is
-// degraded (it keeps retrying); and an error before Run starts and after it
+// reached Postgres; an error saying "postgres unavailable: ..." while it
+// cannot write (it keeps retrying; the worker's readiness reports its sink
+// check unavailable); and an error before Run starts and after it
 // returns.
 func (s *Sink) Healthy() error {
 	if p := s.health.Load(); p != nil {
@@ -166,13 +173,13 @@ func (s *Sink) handle(ctx context.Context, msgs []jetstream.Msg) {
 	s.ack(ctx, msgs)
 
 	now := time.Now()
-	s.cfg.Metrics.SinkBatchSize.Observe(float64(len(msgs)))
+	s.metrics.batchSize.Observe(float64(len(msgs)))
 	for kind, n := range res.Inserted {
-		s.cfg.Metrics.SinkRows.WithLabelValues(string(kind)).Add(float64(n))
+		s.metrics.rows.WithLabelValues(string(kind)).Add(float64(n))
 	}
-	s.cfg.Metrics.SinkDeadLetters.Add(float64(letters))
+	s.metrics.deadLetters.Add(float64(letters))
 	for i := range b.events {
-		s.cfg.Metrics.SinkLag.Observe(now.Sub(b.events[i].ReceivedAt).Seconds())
+		s.metrics.lag.Observe(now.Sub(b.events[i].ReceivedAt).Seconds())
 	}
 	s.logger.Debug().Int("batch_size", len(msgs)).Int("skipped", res.Skipped).Int64("dead_letters", letters).
 		Dur("duration", now.Sub(start)).Msg("sink: Wrote batch")
@@ -199,7 +206,7 @@ func (s *Sink) writeWithRetry(ctx context.Context, b *batch) (*store.InsertResul
 			isolate = true
 			continue
 		}
-		s.cfg.Metrics.SinkErrors.Inc()
+		s.metrics.errors.Inc()
 		s.setHealth(err)
 		s.logger.Error().Err(err).Int("batch_size", len(b.msgs)).Dur("retry_in", backoff).Msg("sink: Error writing batch")
 		if ctx.Err() != nil || !sleep(ctx, backoff) {

@@ -15,9 +15,9 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
-	"github.com/gamepipe/gamepipe/internal/metrics"
 	"github.com/gamepipe/gamepipe/internal/natstest"
 	"github.com/gamepipe/gamepipe/internal/sink"
 	"github.com/gamepipe/gamepipe/internal/store"
@@ -78,10 +78,27 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	return bundle
 }
 
+// testConfig returns cfg (nil: the zero Config) with BatchMax, when zero,
+// as in production: internal/config's default, which workercmd passes.
+func testConfig(cfg *sink.Config) *sink.Config {
+	var out sink.Config
+	if cfg != nil {
+		out = *cfg
+	}
+	if out.BatchMax == 0 {
+		prod, err := config.WorkerFromEnv(func(string) string { return "" })
+		if err != nil {
+			panic(err)
+		}
+		out.BatchMax = prod.SinkBatchMax
+	}
+	return &out
+}
+
 // runSink starts a sink on bundle, see startSink.
 func (bundle *testBundle) runSink(t *testing.T, cfg *sink.Config) *sink.Sink {
 	t.Helper()
-	s, err := sink.New(testLogger(t), cfg, bundle.pool, bundle.cons)
+	s, err := sink.New(testLogger(t), testConfig(cfg), bundle.pool, bundle.cons)
 	require.NoError(t, err)
 	bundle.startSink(t, s)
 	return s
@@ -272,11 +289,13 @@ func TestNew(t *testing.T) {
 		cfg     *sink.Config
 		wantErr string
 	}{
-		{"HeartbeatNotShorterThanAckWait", &sink.Config{Heartbeat: 2 * time.Second}, "must be shorter than the consumer's AckWait"},
+		{"HeartbeatNotShorterThanAckWait", &sink.Config{BatchMax: 10, Heartbeat: 2 * time.Second}, "must be shorter than the consumer's AckWait"},
 		{"NegativeBatchMax", &sink.Config{BatchMax: -1}, "must not be negative"},
-		{"NilConfig", nil, ""},
-		{"RetryMaxBelowRetryMin", &sink.Config{RetryMin: time.Second, RetryMax: time.Millisecond}, "RetryMax"},
-		{"ZeroConfig", &sink.Config{}, ""},
+		{"NilConfig", nil, "BatchMax"},
+		{"RetryMaxBelowRetryMin", &sink.Config{BatchMax: 10, RetryMin: time.Second, RetryMax: time.Millisecond}, "RetryMax"},
+		{"ZeroConfig", &sink.Config{}, "BatchMax is required"},
+		{"OnlyBatchMax", &sink.Config{BatchMax: 10}, ""},
+		{"ProductionConfig", testConfig(nil), ""},
 	}
 	for _, tt := range tests {
 		s, err := sink.New(zerolog.Nop(), tt.cfg, bundle.pool, bundle.cons)
@@ -320,11 +339,11 @@ func TestSink(t *testing.T) {
 		bundle.publish(t, newEvents(50, telemetry.KindFunnel, bundle.appID)...)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		s, err := sink.New(testLogger(t), &sink.Config{Fault: func(stage string) {
+		s, err := sink.New(testLogger(t), testConfig(&sink.Config{Fault: func(stage string) {
 			if stage == sink.FaultBeforeCommit {
 				cancel() // shutdown arrives while the batch is being written
 			}
-		}}, bundle.pool, bundle.cons)
+		}}), bundle.pool, bundle.cons)
 		require.NoError(t, err)
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
@@ -364,11 +383,11 @@ func TestSink(t *testing.T) {
 			return nil
 		})
 
-		m := metrics.New()
+		m := prometheus.NewRegistry()
 		bundle.runSink(t, &sink.Config{Metrics: m})
 		bundle.requireExactlyOnce(t, "gameplay_events", 1)
 		require.EqualValues(t, 2, bundle.consumerInfo(t).Delivered.Stream, "the late duplicate is a second message")
-		require.EqualValues(t, 1, counterValue(t, m.Registry, "gamepipe_sink_rows_total", "gameplay"))
+		require.EqualValues(t, 1, counterValue(t, m, "gamepipe_sink_rows_total", "gameplay"))
 	})
 
 	t.Run("PoisonMessage", func(t *testing.T) {
@@ -383,7 +402,7 @@ func TestSink(t *testing.T) {
 		require.NoError(t, err)
 		bundle.publish(t, good[50:]...)
 
-		m := metrics.New()
+		m := prometheus.NewRegistry()
 		bundle.runSink(t, &sink.Config{Metrics: m})
 		bundle.requireExactlyOnce(t, "gameplay_events", 100)
 
@@ -406,8 +425,8 @@ func TestSink(t *testing.T) {
 		require.EqualValues(t, 101, info.Delivered.Consumer)
 		require.LessOrEqual(t, info.Delivered.Consumer, uint64(101*info.Config.MaxDeliver))
 		require.Zero(t, info.NumAckPending)
-		require.EqualValues(t, 1, counterValue(t, m.Registry, "gamepipe_sink_dead_letters_total", ""))
-		require.EqualValues(t, 100, counterValue(t, m.Registry, "gamepipe_sink_rows_total", "gameplay"))
+		require.EqualValues(t, 1, counterValue(t, m, "gamepipe_sink_dead_letters_total", ""))
+		require.EqualValues(t, 100, counterValue(t, m, "gamepipe_sink_rows_total", "gameplay"))
 	})
 
 	t.Run("SubjectMismatchIsPoison", func(t *testing.T) {
@@ -432,7 +451,7 @@ func TestSink(t *testing.T) {
 		t.Parallel()
 
 		bundle := setup(t, setupOpts{})
-		m := metrics.New()
+		m := prometheus.NewRegistry()
 		s := bundle.runSink(t, &sink.Config{Metrics: m})
 		var events []telemetry.Event
 		for _, kind := range telemetry.Kinds {
@@ -454,8 +473,8 @@ func TestSink(t *testing.T) {
 
 		require.NoError(t, s.Healthy())
 		for _, kind := range telemetry.Kinds {
-			require.EqualValues(t, 1, counterValue(t, m.Registry, "gamepipe_sink_rows_total", string(kind)), kind)
+			require.EqualValues(t, 1, counterValue(t, m, "gamepipe_sink_rows_total", string(kind)), kind)
 		}
-		require.Zero(t, counterValue(t, m.Registry, "gamepipe_sink_batch_errors_total", ""))
+		require.Zero(t, counterValue(t, m, "gamepipe_sink_batch_errors_total", ""))
 	})
 }

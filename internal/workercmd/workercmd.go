@@ -1,6 +1,6 @@
 // Package workercmd wires and runs cmd/worker: the JetStream sink that writes
 // telemetry into Postgres, the River workers of every job kind, and the
-// health and metrics endpoint. Shutdown order: stop fetching, commit and ack
+// /healthz, /readyz and /metrics endpoint on WORKER_HTTP_ADDR. Shutdown order: stop fetching, commit and ack
 // the batch in flight, let running jobs finish (SoftStopTimeout), stop HTTP,
 // close NATS, close the pools.
 package workercmd
@@ -24,6 +24,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/generaitiv"
+	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/infra"
 	"github.com/gamepipe/gamepipe/internal/jobs"
 	"github.com/gamepipe/gamepipe/internal/logging"
@@ -89,12 +90,12 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 
-	m := metrics.NewWorker()
+	reg := metrics.NewRegistry()
 	// Several sink loops share the durable consumer, so fetching and
 	// decoding one batch overlaps with committing another.
 	sinks := make([]*sink.Sink, cfg.SinkConcurrency)
 	for i := range sinks {
-		if sinks[i], err = sink.New(logger, &sink.Config{BatchMax: cfg.SinkBatchMax, Metrics: m}, sinkPool, cons); err != nil {
+		if sinks[i], err = sink.New(logger, &sink.Config{BatchMax: cfg.SinkBatchMax, Metrics: reg}, sinkPool, cons); err != nil {
 			return err
 		}
 	}
@@ -142,10 +143,10 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return fmt.Errorf("error creating river client: %w", err)
 	}
 
-	health := infra.HealthServer(cfg.HTTPAddr, infra.HealthMux(m,
-		infra.Check{Name: "postgres", Check: infra.PostgresCheck(pool)},
-		infra.Check{Name: "nats", Check: infra.NATSCheck(nc)},
-		infra.Check{Name: "sink", Check: func(context.Context) error {
+	healthSrv := infra.HealthServer(cfg.HTTPAddr, infra.OpsMux(logger, reg,
+		health.Check{Name: "postgres", Check: infra.PostgresCheck(pool)},
+		health.Check{Name: "nats", Check: infra.NATSCheck(nc)},
+		health.Check{Name: "sink", Check: func(context.Context) error {
 			for _, sk := range sinks {
 				if err := sk.Healthy(); err != nil {
 					return err
@@ -170,7 +171,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		<-riverClient.Stopped()
 		return nil
 	})
-	g.Go(func() error { return infra.Serve(gctx, health, 5*time.Second) })
+	g.Go(func() error { return infra.Serve(gctx, healthSrv, 5*time.Second) })
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -39,14 +39,18 @@ func TestRun(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- Run(ctx, func(k string) string { return env[k] }, io.Discard) }()
 
+		var ready string
 		require.Eventually(t, func() bool {
 			resp, err := http.Get("http://" + addr + "/readyz")
 			if err != nil {
 				return false
 			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
+			defer resp.Body.Close()
+			raw, err := io.ReadAll(resp.Body)
+			ready = string(raw)
+			return err == nil && resp.StatusCode == http.StatusOK
 		}, 20*time.Second, 50*time.Millisecond)
+		require.JSONEq(t, `{"status":"ok","checks":{"postgres":"ok","nats":"ok","sink":"ok"}}`, ready)
 
 		cancel()
 		select {
