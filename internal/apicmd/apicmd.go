@@ -43,8 +43,8 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, "api")
 	// Most of the api's memory is per open connection (net/http's read and
 	// write buffers, a goroutine each) and the GC's headroom over it: a soft
-	// limit trims the headroom when many clients are connected (make bench,
-	// api memory row: finding 13). GOMEMLIMIT, read by the runtime, wins.
+	// limit trims the headroom when many clients are connected (bench/README.md,
+	// api memory row). GOMEMLIMIT, read by the runtime, wins.
 	if cfg.MemoryLimit > 0 && getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}

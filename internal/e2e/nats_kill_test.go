@@ -67,7 +67,7 @@ func (p *natsProcess) kill() {
 	_ = p.cmd.Wait()
 }
 
-// TestNATSKilledUnderLoad is RELIABILITY.md scenario 3: a NATS process
+// TestNATSKilledUnderLoad is docs/reliability.md #3: a NATS process
 // SIGKILLed mid-run and restarted on the same port and store; clients retry
 // non-2xx answers; every event that got a 200 is in Postgres exactly once.
 func TestNATSKilledUnderLoad(t *testing.T) {

@@ -44,7 +44,7 @@ func (chaosSleepWorker) Work(ctx context.Context, _ *river.Job[chaosSleepArgs]) 
 	}
 }
 
-// TestPostgresRestartChaos is RELIABILITY.md #17: a real restart of a
+// TestPostgresRestartChaos is docs/reliability.md #17: a real restart of a
 // throwaway cluster (pg_ctl stop -m fast, a while down, pg_ctl start) while
 // the api accepts events, the sink writes them and River works jobs, all on
 // pools opened before the restart. The api needs Postgres only to check

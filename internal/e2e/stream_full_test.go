@@ -8,7 +8,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 )
 
-// TestStreamFullIsBackPressure is RELIABILITY.md scenario 19: a full
+// TestStreamFullIsBackPressure is docs/reliability.md #19: a full
 // TELEMETRY stream (DiscardNew) makes the API answer 503, never a 200 it
 // cannot keep; once the sink runs, every event that got a 200 is in Postgres.
 func TestStreamFullIsBackPressure(t *testing.T) {

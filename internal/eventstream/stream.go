@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// StreamName is the telemetry stream's name (a contract: see ARCHITECTURE.md).
+// StreamName is the telemetry stream's name (a contract: see docs/architecture.md).
 const StreamName = "TELEMETRY"
 
 // SubjectsFilter matches every telemetry subject, telemetry.<app_id>.<kind>.

@@ -146,7 +146,7 @@ func TestExporter(t *testing.T) {
 	t.Run("LateDuplicateIsASecondLine", func(t *testing.T) {
 		t.Parallel()
 
-		// RELIABILITY.md scenario 4: a retry that arrives after the
+		// docs/reliability.md #4: a retry that arrives after the
 		// stream's duplicate window is a new message with its own
 		// received_at. The exporter writes it as a second line with the
 		// same id, in the file of its own hour; readers dedup by id.

@@ -1,5 +1,5 @@
 // Package generaitiv is a typed client of the Generaitiv API
-// (generaitiv-api.md): search, tokens, uploads, users, collections,
+// (Generaitiv's API documentation): search, tokens, uploads, users, collections,
 // trainings and AI generations, a websocket follower for generations
 // without a webhook, and an SSRF-guarded downloader for the images behind
 // completion links.

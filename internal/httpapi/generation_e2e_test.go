@@ -135,7 +135,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 
 	t.Run("RateLimitStormSnoozes", func(t *testing.T) {
 		t.Parallel()
-		// RELIABILITY.md #25: the first 10 /consumer/gen calls are 429
+		// docs/reliability.md #25: the first 10 /consumer/gen calls are 429
 		// with Retry-After: 1; 20 generations; 4 workers.
 		bundle := genSetup(t, &genTestOpts{workers: true, webhook: true, concurrency: 4})
 		bundle.sim.SetFaults(generaitivsim.Faults{RateLimitNext: 10, RetryAfter: time.Second, GenDelay: 20 * time.Millisecond})

@@ -47,7 +47,7 @@ type GeneraitivRouteDeps struct {
 	MaxEventStreamsPerApp int
 	// BeforeCommit, when set, runs inside the create transaction after the
 	// row and its jobs are inserted; an error rolls everything back. For
-	// tests (RELIABILITY.md #21).
+	// tests (docs/reliability.md #21).
 	BeforeCommit func(ctx context.Context, id uuid.UUID) error
 }
 

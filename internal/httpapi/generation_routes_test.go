@@ -151,7 +151,7 @@ func TestGenerationRoutes(t *testing.T) {
 
 	t.Run("FaultBeforeCommitRollsBack", func(t *testing.T) {
 		t.Parallel()
-		// RELIABILITY.md #21, on its own schema so the job assertions see
+		// docs/reliability.md #21, on its own schema so the job assertions see
 		// only this test's jobs.
 		var calls atomic.Int32
 		bundle := genSetup(t, &genTestOpts{beforeCommit: func(context.Context, uuid.UUID) error {

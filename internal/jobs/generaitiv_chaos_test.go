@@ -82,7 +82,7 @@ type caughtCallback struct {
 	body  []byte
 }
 
-// TestGeneraitivWorkerKilled is RELIABILITY.md #23, Generaitiv variant: the
+// TestGeneraitivWorkerKilled is docs/reliability.md #23, Generaitiv variant: the
 // worker is SIGKILLed right after Generaitiv accepted the generation and
 // before the row records it. The upstream cannot be asked whether that POST
 // landed, so the rescued job submits again and records the duplicate
@@ -162,7 +162,7 @@ func TestGeneraitivWorkerKilled(t *testing.T) {
 	require.Equal(t, int32(1), row.LateCompletions)
 }
 
-// TestGeneraitivFollowWorkerKilled is RELIABILITY.md #23, websocket
+// TestGeneraitivFollowWorkerKilled is docs/reliability.md #23, websocket
 // variant: without webhooks a worker is SIGKILLed while it follows the
 // websocket. The follow job's timeout is finite, so River rescues it; the
 // new worker reconnects, the upstream resumes the stream, and the

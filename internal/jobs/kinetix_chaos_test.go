@@ -48,7 +48,7 @@ func TestKinetixHelperProcess(t *testing.T) {
 }
 
 // TestKinetixWorkerKilled SIGKILLs a worker process in the middle of an
-// emote job and lets a new worker finish it (RELIABILITY.md #22 and #23):
+// emote job and lets a new worker finish it (docs/reliability.md #22 and #23):
 // the job stays running until River rescues it, the new worker completes
 // the emote, and the simulator sees exactly one POST /v1/process. After a
 // kill right after the create, the retry finds the process through the

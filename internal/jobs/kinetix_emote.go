@@ -58,7 +58,7 @@ func (w *KinetixEmoteWorker) Work(ctx context.Context, job *river.Job[KinetixEmo
 
 // create makes the upstream process. The token goes into the row before
 // the process is created, so a run that crashes after the create can ask
-// the token status route which process its token made (RELIABILITY.md
+// the token status route which process its token made (docs/reliability.md
 // #23) instead of creating a second one.
 func (w *KinetixEmoteWorker) create(ctx context.Context, job *river.Job[KinetixEmoteArgs], e *store.Emote) error {
 	client, err := w.k.clientFor(ctx, e.AppID)

@@ -24,7 +24,7 @@ func (e errDeadline) Error() string {
 // working), or persists its end state: the result and completed, the result
 // and awaiting_validation (validation flow), or the upstream's error and
 // failed. Past the deadline the emote fails and the job is cancelled
-// (RELIABILITY.md #26); a snooze never runs past the deadline, so a process
+// (docs/reliability.md #26); a snooze never runs past the deadline, so a process
 // that never finishes costs at most Deadline/PollMin + 1 snoozes.
 func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmoteArgs], e *store.Emote) error {
 	remaining := e.ProcessingStartedAt.Add(w.k.cfg.Deadline).Sub(w.k.deps.Now())

@@ -61,7 +61,7 @@ func TestKinetixJobsWithRiver(t *testing.T) {
 
 	t.Run("GracefulShutdownMidPoll", func(t *testing.T) {
 		t.Parallel()
-		// RELIABILITY.md #24: a job blocked in an upstream call when the
+		// docs/reliability.md #24: a job blocked in an upstream call when the
 		// worker stops goes back to available, its attempt not counted.
 		env := newKinetixEnv(t, &kinetixEnvOpts{sim: &kinetixsim.Config{ProcessDuration: 300 * time.Millisecond}})
 		// The blocked call would take far longer than the stop may: a stop
@@ -128,7 +128,7 @@ func TestKinetixJobsWithRiver(t *testing.T) {
 
 	t.Run("PollingNeverFinishes", func(t *testing.T) {
 		t.Parallel()
-		// RELIABILITY.md #26: a 5 s deadline fails the emote and cancels
+		// docs/reliability.md #26: a 5 s deadline fails the emote and cancels
 		// the job, after at most deadline/interval + 1 snoozes.
 		env := newKinetixEnv(t, &kinetixEnvOpts{
 			sim: &kinetixsim.Config{Faults: []kinetixsim.Fault{{Kind: kinetixsim.FaultStuckProcess}}},
@@ -155,7 +155,7 @@ func TestKinetixJobsWithRiver(t *testing.T) {
 
 	t.Run("RateLimitStorm", func(t *testing.T) {
 		t.Parallel()
-		// RELIABILITY.md #25: 429s snooze for Retry-After without using
+		// docs/reliability.md #25: 429s snooze for Retry-After without using
 		// attempts; the upstream never sees more than the concurrency.
 		const concurrency, emotes = 4, 20
 		env := newKinetixEnv(t, &kinetixEnvOpts{sim: &kinetixsim.Config{

@@ -1,5 +1,5 @@
 // Package kinetix is a typed client of the Kinetix user-generated-emote API
-// (kinetix-emote-api.txt): plans, process tokens, processes, validation and
+// (Kinetix's UGC emote API routes): plans, process tokens, processes, validation and
 // retake, token status and the developer QR code. Every call takes a
 // context and has its own timeout; uploads are streamed from the caller's
 // reader. Failures are *upstream.Error values (Retryable tells 429, 5xx and

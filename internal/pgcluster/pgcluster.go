@@ -1,5 +1,5 @@
 // Package pgcluster runs throwaway PostgreSQL clusters for chaos tests
-// (RELIABILITY.md #17): initdb into a temporary directory, pg_ctl on a free
+// (docs/reliability.md #17): initdb into a temporary directory, pg_ctl on a free
 // port, and a real restart under load. As root, the server binaries run as
 // the postgres user (initdb refuses root). A machine without the server
 // binaries skips the test.

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestScenario12 follows scenario 12 of RELIABILITY.md ("Per-IP rate limit +
+// TestScenario12 follows scenario 12 of docs/reliability.md ("Per-IP rate limit +
 // XFF spoofing") through a minimal handler built the way the ingestion API
 // uses this package; the API's own test repeats it against the real routes.
 func TestScenario12(t *testing.T) {

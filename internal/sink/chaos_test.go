@@ -145,7 +145,7 @@ func TestSinkChaos(t *testing.T) {
 	t.Run("PostgresConnectionsTerminated", func(t *testing.T) {
 		t.Parallel()
 
-		// RELIABILITY #16: the sink's connections are terminated three
+		// docs/reliability.md #16: the sink's connections are terminated three
 		// times, each while a batch is in its transaction.
 		bundle := setup(t, setupOpts{})
 		terminate := func() {
@@ -223,7 +223,7 @@ func TestSinkChaos(t *testing.T) {
 	t.Run("SIGKILLAfterCommit", func(t *testing.T) {
 		t.Parallel()
 
-		// RELIABILITY #14: rows committed, messages never acked.
+		// docs/reliability.md #14: rows committed, messages never acked.
 		bundle := setup(t, setupOpts{})
 		bundle.publish(t, newEvents(500, telemetry.KindFunnel, bundle.appID)...)
 		runKilledSink(t, bundle, sink.FaultAfterCommit)
@@ -240,7 +240,7 @@ func TestSinkChaos(t *testing.T) {
 	t.Run("SIGKILLBeforeCommit", func(t *testing.T) {
 		t.Parallel()
 
-		// RELIABILITY #15: the transaction dies with the process.
+		// docs/reliability.md #15: the transaction dies with the process.
 		bundle := setup(t, setupOpts{})
 		bundle.publish(t, newEvents(500, telemetry.KindRealtime, bundle.appID)...)
 		runKilledSink(t, bundle, sink.FaultBeforeCommit)
@@ -252,7 +252,7 @@ func TestSinkChaos(t *testing.T) {
 		require.Positive(t, probe.max.Load())
 	})
 
-	// RELIABILITY #20: one batch's commit takes 3 x AckWait while a second
+	// docs/reliability.md #20: one batch's commit takes 3 x AckWait while a second
 	// sink keeps fetching. With heartbeats nothing is redelivered; without
 	// (the negative control) the second sink gets the batch again, and the
 	// rows are still exactly once.

@@ -363,7 +363,7 @@ func TestSink(t *testing.T) {
 	t.Run("LateDuplicateMakesOneRow", func(t *testing.T) {
 		t.Parallel()
 
-		// RELIABILITY #4: a repeat inside the window is refused by JetStream;
+		// docs/reliability.md #4: a repeat inside the window is refused by JetStream;
 		// one after it is stored again, and the primary key keeps one row.
 		bundle := setup(t, setupOpts{duplicates: time.Second})
 		ev := newEvent(telemetry.KindGameplay, bundle.appID)
@@ -393,7 +393,7 @@ func TestSink(t *testing.T) {
 	t.Run("PoisonMessage", func(t *testing.T) {
 		t.Parallel()
 
-		// RELIABILITY #18: garbage among 100 good events.
+		// docs/reliability.md #18: garbage among 100 good events.
 		bundle := setup(t, setupOpts{})
 		good := newEvents(100, telemetry.KindGameplay, bundle.appID)
 		bundle.publish(t, good[:50]...)

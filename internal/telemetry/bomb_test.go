@@ -10,7 +10,7 @@ import (
 )
 
 // bodyLimit is the HTTP body limit the allocation bound is relative to
-// (RELIABILITY.md #7: TotalAlloc delta < 16 × the body limit).
+// (docs/reliability.md #7: TotalAlloc delta < 16 × the body limit).
 const bodyLimit = 1 << 20
 
 // bomb is a hostile body and the codes it may be refused with.
@@ -20,7 +20,7 @@ type bomb struct {
 	codes []string
 }
 
-// bombs returns the length-prefix and nesting bombs of RELIABILITY.md #7
+// bombs returns the length-prefix and nesting bombs of docs/reliability.md #7
 // and #8, plus a few relatives. Each body is under bodyLimit.
 func bombs(tb testing.TB) []bomb {
 	tb.Helper()

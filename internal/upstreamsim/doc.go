@@ -1,6 +1,6 @@
 // Package upstreamsim holds faithful simulators of the upstream APIs
 // gamepipe is a client of, each built from its document alone: kinetixsim
-// (kinetix-emote-api.txt) and generaitivsim (generaitiv-api.md). They import
+// (Kinetix's UGC emote API routes) and generaitivsim (Generaitiv's API documentation). They import
 // the standard library and a few third-party libraries (a QR encoder, a
 // websocket, Keccak for checksum addresses), never gamepipe's packages, so
 // a misreading of a

@@ -44,7 +44,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	queues := jobs.QueueConfig{KinetixWorkers: cfg.KinetixConcurrency, GeneraitivWorkers: cfg.GeneraitivConcurrency}
 	// River holds a connection per running job plus a few for its own
 	// maintenance; the sink needs two. Size the pool for that, and refuse a
-	// configured pool that is smaller (RELIABILITY.md #27).
+	// configured pool that is smaller (docs/reliability.md #27).
 	needConns := int32(queues.MaxWorkers() + 8)
 	if err := infra.CheckPoolSize(cfg.DatabaseURL, needConns); err != nil {
 		return err

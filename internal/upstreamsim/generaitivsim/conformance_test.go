@@ -147,7 +147,7 @@ var (
 		"creator_address": true}
 )
 
-// TestConformance calls every route of generaitiv-api.md the way the
+// TestConformance calls every route of Generaitiv's API documentation the way the
 // document does and checks the answer has every field of the document's
 // example with its type, addresses in checksum case, times with
 // milliseconds, and that the other trailing-slash form of a path is a 404.

@@ -1,4 +1,4 @@
-// Package generaitivsim simulates the Generaitiv API (generaitiv-api.md)
+// Package generaitivsim simulates the Generaitiv API (Generaitiv's API documentation)
 // over real HTTP and a real websocket: the search, token, upload, user,
 // collection and training routes with the document's shapes, and AI
 // generations completed by webhook or followed over the websocket. The

@@ -183,7 +183,7 @@ func kinetixCases() []kCase {
 	}
 }
 
-// TestConformance sends each route of kinetix-emote-api.txt as the
+// TestConformance sends each route of Kinetix's UGC emote API routes as the
 // document describes it, then again without each header and body field it
 // marks required, and checks the simulator refuses those.
 func TestConformance(t *testing.T) {

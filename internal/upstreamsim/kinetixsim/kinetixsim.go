@@ -1,5 +1,5 @@
 // Package kinetixsim simulates the Kinetix user-generated-emote API
-// (kinetix-emote-api.txt) for tests, the local stack and benchmarks: every
+// (Kinetix's UGC emote API routes) for tests, the local stack and benchmarks: every
 // route with its headers and bodies, x-api-key checks, process tokens that
 // are usable once and for TokenTTL, processes that move through their
 // statuses over ProcessDuration, a validation flow switched on per key, and
