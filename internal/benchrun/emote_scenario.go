@@ -314,7 +314,7 @@ func runEmotesInFlight(ctx context.Context, b *Bench) ([]Row, error) {
 		how, at = "not all processing within the window; the peak was at %.1fs (window: %s past 60 s)", reachedAt
 	}
 	inFlight.Note = fmt.Sprintf("peak count of emotes in status processing (upstream process created, job snoozing between polls) of %d "+
-		"inserted directly in the bench process in %.1fs (rows with store.EmoteStore.Insert and kinetix_emote jobs with River InsertManyTx, "+
+		"inserted directly in the bench process in %.1fs (rows with store.EmoteInsert and kinetix_emote jobs with River InsertManyTx, "+
 		"500 per transaction: through the API this many creates take longer than the scenario), "+how+"; simulator "+
 		"KINETIX_SIM_PROCESS_SECONDS=%d; one worker, kinetix queue of %d: no job stayed running longer than %s (%s; the longest run seen %.1fs; "+
 		"rows in state running peaked at %d, which counts jobs River's batched completer had yet to mark done); most queued %d. Phase: %s.",

@@ -254,6 +254,8 @@ func TestGenerationRoutes(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, status)
 		require.Equal(t, first["id"], again["id"])
 		require.Equal(t, "true", hdr.Get("Idempotent-Replayed"))
+		require.Equal(t, "/v1/generations/"+first["id"].(string), hdr.Get("Location"))
+		require.Equal(t, "generation", again["kind"])
 		req["model"] = "other-model"
 		status, body, _ := bundle.do(t, bundle.appA, http.MethodPost, "/v1/generations", req, key)
 		require.Equal(t, http.StatusUnprocessableEntity, status)
