@@ -115,7 +115,8 @@ func (d *Deps) announceGeneration(ctx context.Context, g *store.Generation) erro
 			data["token_id"], data["collection"] = *g.TokenID, g.TokenCollection
 		}
 	case store.JobFailed, store.JobTimedOut, store.JobCanceled:
-		data["error"], data["message"] = g.ErrorCode, g.ErrorMessage
+		// The error as the job object and an emote's notification show it.
+		data["error"] = map[string]string{"code": g.ErrorCode, "message": g.ErrorMessage}
 	}
 	err := d.Notifier.Notify(ctx, &eventstream.Notification{
 		Kind: "generation", ID: g.ID.String(), AppID: g.AppID.String(), Status: string(g.Status), At: g.UpdatedAt, Data: data,

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"image/png"
 	"net"
@@ -51,8 +52,10 @@ func TestGeneraitivFinalizeWorker(t *testing.T) {
 		require.Equal(t, river.EventKindJobCompleted, kind)
 		msg, err := stream.GetLastMsgForSubject(ctx, eventstream.NotifySubject(bundle.appID.String(), "generation", "failed"))
 		require.NoError(t, err)
-		require.Contains(t, string(msg.Data), `"error":"upstream_failed"`)
-		require.Contains(t, string(msg.Data), g.ID.String())
+		var note eventstream.Notification
+		require.NoError(t, json.Unmarshal(msg.Data, &note))
+		require.Equal(t, g.ID.String(), note.ID)
+		require.Equal(t, map[string]any{"code": "upstream_failed", "message": "nope"}, note.Data.(map[string]any)["error"])
 	})
 
 	t.Run("DownloadsIntoBlobStorage", func(t *testing.T) {
