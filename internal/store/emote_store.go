@@ -70,12 +70,6 @@ const emoteColumns = `id, app_id, user_id, name, start_ms, end_ms, mature, video
 	coalesce(idempotency_key, '') AS idempotency_key, created_at, updated_at,
 	coalesce(finished_at, '0001-01-01 00:00:00+00') AS finished_at`
 
-// TxBeginner is a DBTX that can start a transaction (a pool).
-type TxBeginner interface {
-	DBTX
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
 // EmoteInsert adds a new emote (ID, AppID and the request fields set;
 // Status defaults to queued).
 func EmoteInsert(ctx context.Context, db DBTX, e *Emote) error {
@@ -121,7 +115,9 @@ func emoteOne(ctx context.Context, db DBTX, sql string, args ...any) (*Emote, er
 // GenerationUpdate does. fn returning ErrUnchanged, or changing nothing,
 // writes nothing and returns the row as read; any other error rolls back
 // and is returned. When fn changes the status, StatusSeq advances.
-func EmoteUpdate(ctx context.Context, db TxBeginner, id uuid.UUID, fn func(e *Emote) error) (*Emote, error) {
+func EmoteUpdate(ctx context.Context, db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, id uuid.UUID, fn func(e *Emote) error) (*Emote, error) {
 	var out *Emote
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var err error
