@@ -91,7 +91,7 @@ func runEmoteJobs(ctx context.Context, b *Bench) ([]Row, error) {
 		return nil, err
 	}
 	var inWindow int64
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM emotes WHERE status = 'completed' AND finished_at >= $1 AND finished_at < $2`,
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM emotes WHERE status = 'succeeded' AND finished_at >= $1 AND finished_at < $2`,
 		from, until).Scan(&inWindow); err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func (b *Bench) waitEmotes(ctx context.Context, began time.Time, maxWait time.Du
 	var p50, p99 *float64
 	if err := b.stack.pool.QueryRow(ctx, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - created_at)),
 			percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - created_at))
-		FROM emotes WHERE created_at >= $1 AND status = 'completed'`, began).Scan(&p50, &p99); err != nil {
+		FROM emotes WHERE created_at >= $1 AND status = 'succeeded'`, began).Scan(&p50, &p99); err != nil {
 		return nil, err
 	}
 	if p50 != nil && p99 != nil {
@@ -314,7 +314,7 @@ func runEmotesInFlight(ctx context.Context, b *Bench) ([]Row, error) {
 		how, at = "not all processing within the window; the peak was at %.1fs (window: %s past 60 s)", reachedAt
 	}
 	inFlight.Note = fmt.Sprintf("peak count of emotes in status processing (upstream process created, job snoozing between polls) of %d "+
-		"inserted directly in the bench process in %.1fs (rows with store.EmoteStore.Insert and kinetix_emote jobs with River InsertManyTx, "+
+		"inserted directly in the bench process in %.1fs (rows with store.EmoteInsert and kinetix_emote jobs with River InsertManyTx, "+
 		"500 per transaction: through the API this many creates take longer than the scenario), "+how+"; simulator "+
 		"KINETIX_SIM_PROCESS_SECONDS=%d; one worker, kinetix queue of %d: no job stayed running longer than %s (%s; the longest run seen %.1fs; "+
 		"rows in state running peaked at %d, which counts jobs River's batched completer had yet to mark done); most queued %d. Phase: %s.",
@@ -348,7 +348,6 @@ func (b *Bench) insertEmotes(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	emotes := store.NewEmoteStore(s.pool)
 	for done := 0; done < n; {
 		batch := min(500, n-done)
 		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -365,7 +364,7 @@ func (b *Bench) insertEmotes(ctx context.Context, n int) error {
 			}
 			for i, e := range rows {
 				e.JobID = res[i].Job.ID
-				if err := emotes.Insert(ctx, tx, e); err != nil {
+				if err := store.EmoteInsert(ctx, tx, e); err != nil {
 					return err
 				}
 			}

@@ -105,7 +105,7 @@ func runWebhookCallbacks(ctx context.Context, b *Bench) ([]Row, error) {
 	var lastDone *time.Time
 	for end := time.Now().Add(finalizeWait); ; {
 		if err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'succeeded'),
-				count(*) FILTER (WHERE status IN ('queued', 'submitting', 'submitted', 'running', 'finalizing')),
+				count(*) FILTER (WHERE status IN ('queued', 'submitting', 'submitted', 'processing', 'finalizing')),
 				max(finished_at) FILTER (WHERE status = 'succeeded')
 			FROM generations`).Scan(&succeeded, &waiting, &lastDone); err != nil {
 			return nil, err

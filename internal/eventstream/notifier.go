@@ -15,7 +15,8 @@ import (
 const NotifyStreamName = "GAMEPIPE_EVENTS"
 
 // NotifySubject names a notification subject:
-// gamepipe.events.<app_id>.<kind>.<status>, kind being emote or generation.
+// gamepipe.events.<app_id>.<kind>.<status>, kind being emote or generation
+// and status one of the job statuses of docs/jobs.md.
 func NotifySubject(appID, kind, status string) string {
 	return "gamepipe.events." + appID + "." + kind + "." + status
 }
@@ -46,7 +47,8 @@ type Notification struct {
 	ID string `json:"id"`
 	// AppID owns it.
 	AppID string `json:"app_id"`
-	// Status is the new status.
+	// Status is the new status (docs/jobs.md), or "progress" for a
+	// generation's progress.
 	Status string `json:"status"`
 	// At is when the status changed.
 	At time.Time `json:"at"`

@@ -24,7 +24,7 @@ func (a *emoteAPI) change(r *http.Request, appID, id uuid.UUID, fn func(tx pgx.T
 	var out *store.Emote
 	err := pgx.BeginFunc(r.Context(), a.s.jobs.Pool, func(tx pgx.Tx) error {
 		var err error
-		out, err = a.emotes.UpdateTx(r.Context(), tx, id, func(e *store.Emote) error {
+		out, err = store.EmoteUpdateTx(r.Context(), tx, id, func(e *store.Emote) error {
 			if e.AppID != appID {
 				return errEmoteNotFound
 			}
@@ -64,8 +64,9 @@ func (a *emoteAPI) actionTarget(w http.ResponseWriter, r *http.Request) (appID, 
 	return app.AppID, id, true
 }
 
+// writeEmoteStatus answers an action with the emote as a job object.
 func writeEmoteStatus(w http.ResponseWriter, status int, e *store.Emote) {
-	writeJSON(w, status, map[string]any{"id": e.ID.String(), "status": e.Status, "retake_count": e.RetakeCount})
+	writeJSON(w, status, viewEmote(e))
 }
 
 // handleValidate is POST /v1/emotes/{id}/validate: an emote in
@@ -99,7 +100,7 @@ func (a *emoteAPI) handleValidate(w http.ResponseWriter, r *http.Request) {
 // emote waits in awaiting_video, showing retake_token, for PUT
 // /v1/emotes/{id}/video) or multipart with the new video and, optionally,
 // new name, start, end and mature (then the next process starts as soon as
-// the token is there). 202 {"id","status":"retaking","retake_count"}.
+// the token is there). 202 with the emote, retaking.
 func (a *emoteAPI) handleRetake(w http.ResponseWriter, r *http.Request) {
 	appID, id, ok := a.actionTarget(w, r)
 	if !ok {
@@ -170,7 +171,7 @@ func (a *emoteAPI) handleVideo(w http.ResponseWriter, r *http.Request) {
 		if e.Status == store.EmoteRetaking {
 			return nil
 		}
-		e.Status = store.EmoteQueued
+		e.Status = store.JobQueued
 		return a.insertJob(r, tx, e, jobs.KinetixEmoteArgs{EmoteID: e.ID})
 	})
 	if err != nil {
@@ -231,11 +232,11 @@ func applyEmoteVideo(e *store.Emote, up *emoteUpload, f *emoteFields) error {
 }
 
 // handleCancel is DELETE /v1/emotes/{id}: an emote not yet finished is
-// cancelled: its job is cancelled (River JobCancelTx) and the row set
-// cancelled in one transaction, with a kinetix_notify job to announce it.
-// 200 {"id","status":"cancelled"}; again on a cancelled emote; 409 on a
-// completed or failed one. The upstream has no cancel route: a process
-// already created runs on there, unused.
+// canceled: its job is cancelled (River JobCancelTx) and the row set
+// canceled in one transaction, with a kinetix_notify job to announce it.
+// 200 with the canceled emote; again on a canceled emote; 409 on one in
+// another end state. The upstream has no cancel route: a process already
+// created runs on there, unused.
 func (a *emoteAPI) handleCancel(w http.ResponseWriter, r *http.Request) {
 	appID, id, ok := a.actionTarget(w, r)
 	if !ok {
@@ -243,9 +244,9 @@ func (a *emoteAPI) handleCancel(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := a.change(r, appID, id, func(tx pgx.Tx, e *store.Emote) error {
 		switch {
-		case e.Status == store.EmoteCancelled:
+		case e.Status == store.JobCanceled:
 			return nil
-		case e.Status.Finished():
+		case e.Status.Terminal():
 			return newError(http.StatusConflict, "already_finished", "the emote is already "+string(e.Status))
 		}
 		if e.JobID != 0 {
@@ -253,7 +254,8 @@ func (a *emoteAPI) handleCancel(w http.ResponseWriter, r *http.Request) {
 				return fmt.Errorf("error cancelling job %d of emote %s: %w", e.JobID, e.ID, err)
 			}
 		}
-		e.Status, e.FinishedAt = store.EmoteCancelled, time.Now()
+		e.Status, e.FinishedAt = store.JobCanceled, time.Now()
+		e.ErrorCode, e.ErrorMessage = "canceled", "canceled at the app's request"
 		if _, err := a.s.jobs.River.InsertTx(r.Context(), tx, jobs.KinetixNotifyArgs{EmoteID: e.ID}, nil); err != nil {
 			return fmt.Errorf("error inserting the kinetix_notify job of emote %s: %w", e.ID, err)
 		}

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -22,20 +20,18 @@ const emoteCreateRoute = "POST /v1/emotes"
 // handleCreate is POST /v1/emotes: multipart user_id, name, start, end,
 // mature and video. The video is streamed into blob storage (size capped,
 // format checked), then the emote row and its kinetix_emote job are
-// inserted in one transaction: 202 {"id","status":"queued"}. With an
-// Idempotency-Key header, a retry of the same request gets the first
-// answer (and Idempotent-Replayed: true) instead of a second emote; the key
-// reused for a different request is 422. A failed request leaves no row
-// and no job.
+// inserted in one transaction: 202 with the queued emote (createJob, which
+// also handles the Idempotency-Key). A failed request leaves no row and no
+// job.
 func (a *emoteAPI) handleCreate(w http.ResponseWriter, r *http.Request) {
 	app, err := a.s.auth.secretApp(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	idemKey := r.Header.Get("Idempotency-Key")
-	if len(idemKey) > 255 {
-		writeError(w, r, newError(http.StatusBadRequest, "invalid_idempotency_key", "Idempotency-Key must be at most 255 characters"))
+	idemKey, err := idempotencyKey(r)
+	if err != nil {
+		writeError(w, r, err)
 		return
 	}
 	if err := a.s.checkStorageQuota(r.Context(), app.AppID, r.ContentLength); err != nil {
@@ -62,63 +58,25 @@ func (a *emoteAPI) handleCreate(w http.ResponseWriter, r *http.Request) {
 		EndMS: f.endMS, Mature: f.mature, VideoKey: up.video.Key, VideoSize: up.video.Size, VideoFormat: up.format,
 		IdempotencyKey: idemKey,
 	}
-	insert := func(tx pgx.Tx) (int, any, error) {
-		res, err := a.s.jobs.River.InsertTx(r.Context(), tx, jobs.KinetixEmoteArgs{EmoteID: e.ID}, nil)
-		if err != nil {
-			return 0, nil, fmt.Errorf("error inserting the kinetix_emote job of emote %s: %w", e.ID, err)
-		}
-		e.JobID = res.Job.ID
-		if err := a.emotes.Insert(r.Context(), tx, e); err != nil {
-			return 0, nil, err
-		}
-		return http.StatusAccepted, map[string]string{"id": e.ID.String(), "status": string(store.EmoteQueued)}, nil
-	}
-
-	var (
-		status   int
-		body     any
-		replayed bool
-	)
-	if idemKey == "" {
-		err = pgx.BeginFunc(r.Context(), a.s.jobs.Pool, func(tx pgx.Tx) error {
-			var err error
-			status, body, err = insert(tx)
-			return err
-		})
-	} else {
-		var res *store.IdempotentResponse
-		res, err = store.Idempotent(r.Context(), a.s.jobs.Pool, &store.IdempotencyParams{
-			AppID: app.AppID, Route: emoteCreateRoute, Key: idemKey, RequestHash: emoteRequestHash(f, up),
-		}, insert)
-		if err == nil {
-			status, body, replayed = res.Status, json.RawMessage(res.Body), res.Replayed
-		}
-	}
-	switch {
-	case errors.Is(err, store.ErrIdempotencyMismatch):
-		writeError(w, r, newError(http.StatusUnprocessableEntity, "idempotency_key_reused",
-			"this Idempotency-Key was used for a different request"))
-		return
-	case err != nil:
-		writeError(w, r, err)
-		return
-	}
-	id := e.ID.String()
-	if replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-		var first struct {
-			ID string `json:"id"`
-		}
-		_ = json.Unmarshal(body.(json.RawMessage), &first)
-		id = first.ID
-	} else {
-		zerolog.Ctx(r.Context()).Info().Str("emote_id", id).Str("app_id", app.AppID.String()).
+	created := a.s.createJob(w, r, &jobCreate{
+		AppID: app.AppID, Route: emoteCreateRoute, Key: idemKey, Path: "/v1/emotes/",
+		RequestHash: func() []byte { return emoteRequestHash(f, up) },
+		Insert: func(tx pgx.Tx) (*jobView, error) {
+			res, err := a.s.jobs.River.InsertTx(r.Context(), tx, jobs.KinetixEmoteArgs{EmoteID: e.ID}, nil)
+			if err != nil {
+				return nil, fmt.Errorf("error inserting the kinetix_emote job of emote %s: %w", e.ID, err)
+			}
+			e.JobID = res.Job.ID
+			if err := store.EmoteInsert(r.Context(), tx, e); err != nil {
+				return nil, err
+			}
+			return viewEmote(e), nil
+		},
+	})
+	if created {
+		zerolog.Ctx(r.Context()).Info().Str("emote_id", e.ID.String()).Str("app_id", app.AppID.String()).
 			Int64("video_size", e.VideoSize).Msg("httpapi: Emote queued")
 	}
-	if id != "" {
-		w.Header().Set("Location", "/v1/emotes/"+id)
-	}
-	writeJSON(w, status, body)
 }
 
 // emoteRequestHash tells a retry of the same emote request from another request

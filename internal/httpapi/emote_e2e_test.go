@@ -73,32 +73,34 @@ func TestEmoteEndToEnd(t *testing.T) {
 	id := env.create(t, env.appA)
 	first := waitFor(id, "awaiting_validation")
 	require.NotNil(t, first["result"])
-	require.NotNil(t, first["process_uuid"])
-	require.Equal(t, true, first["validation_flow"])
+	firstDetails := first["details"].(map[string]any)
+	require.NotNil(t, firstDetails["process_uuid"])
+	require.Equal(t, true, firstDetails["validation_flow"])
 
 	body, ct := emoteForm(t, map[string]string{"end": "00:00:01.500"}, emoteTestVideo)
 	a := env.do(t, env.appA, http.MethodPost, "/v1/emotes/"+id+"/retake", body, ct)
 	require.Equal(t, http.StatusAccepted, a.status, string(a.raw))
 	second := waitFor(id, "awaiting_validation")
-	require.NotEqual(t, first["process_uuid"], second["process_uuid"])
-	require.Equal(t, []any{first["process_uuid"]}, second["previous_process_uuids"])
-	require.Equal(t, "00:00:01.500", second["end"])
+	secondDetails := second["details"].(map[string]any)
+	require.NotEqual(t, firstDetails["process_uuid"], secondDetails["process_uuid"])
+	require.Equal(t, []any{firstDetails["process_uuid"]}, secondDetails["previous_process_uuids"])
+	require.Equal(t, "00:00:01.500", second["input"].(map[string]any)["end"])
 
 	require.Equal(t, http.StatusAccepted, env.do(t, env.appA, http.MethodPost, "/v1/emotes/"+id+"/validate", nil, "").status)
-	done := waitFor(id, "completed")
+	done := waitFor(id, "succeeded")
 	require.NotNil(t, done["finished_at"])
-	require.Equal(t, float64(1), done["retake_count"])
+	require.Equal(t, float64(1), done["details"].(map[string]any)["retake_count"])
 	require.Equal(t, 2, env.sim.ProcessesCreated())
 
 	other := env.create(t, env.appA)
 	a = env.do(t, env.appA, http.MethodDelete, "/v1/emotes/"+other, nil, "")
 	require.Equal(t, http.StatusOK, a.status)
-	waitFor(other, "cancelled")
+	waitFor(other, "canceled")
 
 	// The notifications of both emotes.
 	want := map[string][]string{
 		id: {"queued", "processing", "awaiting_validation", "retaking", "queued", "processing",
-			"awaiting_validation", "validating", "completed"},
+			"awaiting_validation", "validating", "succeeded"},
 	}
 	require.Eventually(t, func() bool {
 		got := map[string][]string{}
@@ -113,15 +115,15 @@ func TestEmoteEndToEnd(t *testing.T) {
 			got[n.ID] = append(got[n.ID], n.Status)
 		}
 		last := got[other]
-		return len(got[id]) == len(want[id]) && len(last) > 0 && last[len(last)-1] == "cancelled"
+		return len(got[id]) == len(want[id]) && len(last) > 0 && last[len(last)-1] == "canceled"
 	}, time.Minute, 50*time.Millisecond)
 
-	e, err := env.emotes.GetByID(ctx, env.db.Pool, uuid.MustParse(other))
+	e, err := store.EmoteGet(ctx, env.db.Pool, uuid.MustParse(other))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		job, err := worker.JobGet(ctx, e.JobID)
 		require.NoError(t, err)
 		return job.State == rivertype.JobStateCancelled
 	}, time.Minute, 20*time.Millisecond)
-	require.Equal(t, store.EmoteCancelled, e.Status)
+	require.Equal(t, store.JobCanceled, e.Status)
 }

@@ -53,7 +53,6 @@ type emoteEnv struct {
 	blobs      blob.Store
 	river      *river.Client[pgx.Tx]
 	server     *httptest.Server
-	emotes     *store.EmoteStore
 }
 
 type emoteEnvOpts struct {
@@ -108,7 +107,7 @@ func newEmoteEnv(t testing.TB, opts *emoteEnvOpts) *emoteEnv {
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	return &emoteEnv{db: db, appA: appA, appB: appB, sim: sim, simURL: simSrv.URL, blobs: blobs, river: rc,
-		server: srv, emotes: store.NewEmoteStore(db.Pool)}
+		server: srv}
 }
 
 // emoteAnswer is a decoded response.

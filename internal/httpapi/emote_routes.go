@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -36,7 +35,6 @@ type KinetixRouteDeps struct {
 // emote API").
 type emoteAPI struct {
 	s       *Server
-	emotes  *store.EmoteStore
 	kinetix *kinetix.Client // nil without KinetixRouteDeps
 	apiKey  string
 }
@@ -44,7 +42,7 @@ type emoteAPI struct {
 // emoteRoutes registers /v1/emotes and, with KinetixRouteDeps, the
 // /v1/kinetix pass-through routes. Every route takes the app's secret key.
 func (s *Server) emoteRoutes(mux *http.ServeMux) {
-	a := &emoteAPI{s: s, emotes: store.NewEmoteStore(s.jobs.Pool)}
+	a := &emoteAPI{s: s}
 	// Video uploads may take minutes: they get an upload's timeouts.
 	videoLimit := s.jobs.MaxVideoBytes + emoteFormOverhead
 	mux.HandleFunc("POST /v1/emotes", s.rateLimited(s.longUpload(videoLimit, a.handleCreate)))
@@ -90,29 +88,14 @@ func mapEmoteStoreErr(err error) error {
 	return err
 }
 
-// emoteView is an emote as the API shows it.
-type emoteView struct {
-	ID                   string          `json:"id"`
-	UserID               string          `json:"user_id"`
-	Name                 string          `json:"name"`
-	Start                string          `json:"start"`
-	End                  string          `json:"end"`
-	Mature               bool            `json:"mature"`
-	Status               string          `json:"status"`
-	Video                emoteVideoView  `json:"video"`
-	VideoPending         bool            `json:"video_pending"`
-	ProcessUUID          *string         `json:"process_uuid"`
-	UpstreamStatus       string          `json:"upstream_status,omitempty"`
-	ValidationFlow       bool            `json:"validation_flow"`
-	Result               json.RawMessage `json:"result"`
-	Error                *emoteErrorView `json:"error"`
-	RetakeCount          int             `json:"retake_count"`
-	PreviousProcessUUIDs []string        `json:"previous_process_uuids"`
-	RetakeToken          string          `json:"retake_token,omitempty"`
-	RetakeTokenExpiresAt *time.Time      `json:"retake_token_expires_at,omitempty"`
-	CreatedAt            time.Time       `json:"created_at"`
-	UpdatedAt            time.Time       `json:"updated_at"`
-	FinishedAt           *time.Time      `json:"finished_at"`
+// emoteInput is an emote's input: the create request's fields.
+type emoteInput struct {
+	UserID string         `json:"user_id"`
+	Name   string         `json:"name"`
+	Start  string         `json:"start"`
+	End    string         `json:"end"`
+	Mature bool           `json:"mature"`
+	Video  emoteVideoView `json:"video"`
 }
 
 type emoteVideoView struct {
@@ -120,42 +103,46 @@ type emoteVideoView struct {
 	Format string `json:"format"`
 }
 
-type emoteErrorView struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+// emoteDetails are an emote's own progress fields: the upstream process,
+// the validation flow and its retakes.
+type emoteDetails struct {
+	ProcessUUID          *string    `json:"process_uuid"`
+	UpstreamStatus       string     `json:"upstream_status,omitempty"`
+	ValidationFlow       bool       `json:"validation_flow"`
+	VideoPending         bool       `json:"video_pending"`
+	RetakeCount          int        `json:"retake_count"`
+	PreviousProcessUUIDs []string   `json:"previous_process_uuids"`
+	RetakeToken          string     `json:"retake_token,omitempty"`
+	RetakeTokenExpiresAt *time.Time `json:"retake_token_expires_at,omitempty"`
 }
 
 // kinetixTokenTTL is how long an upstream token lives (the document's five
 // minutes); it dates the retake token shown to the client.
 const kinetixTokenTTL = 5 * time.Minute
 
-func viewEmote(e *store.Emote) *emoteView {
-	v := &emoteView{
-		ID: e.ID.String(), UserID: e.UserID, Name: e.Name, Start: formatEmoteClock(e.StartMS), End: formatEmoteClock(e.EndMS),
-		Mature: e.Mature, Status: string(e.Status), Video: emoteVideoView{Size: e.VideoSize, Format: e.VideoFormat},
-		VideoPending: e.VideoPending, UpstreamStatus: e.UpstreamStatus, ValidationFlow: e.ValidationFlow,
-		Result: e.Result, RetakeCount: e.RetakeCount, PreviousProcessUUIDs: []string{},
-		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
-	}
+// viewEmote is the emote as a job object; its result is the upstream's
+// emote, as stored.
+func viewEmote(e *store.Emote) *jobView {
+	d := &emoteDetails{UpstreamStatus: e.UpstreamStatus, ValidationFlow: e.ValidationFlow,
+		VideoPending: e.VideoPending, RetakeCount: e.RetakeCount, PreviousProcessUUIDs: []string{}}
 	if e.ProcessUUID != uuid.Nil {
 		p := e.ProcessUUID.String()
-		v.ProcessUUID = &p
+		d.ProcessUUID = &p
 	}
 	for _, p := range e.PreviousProcessUUIDs {
-		v.PreviousProcessUUIDs = append(v.PreviousProcessUUIDs, p.String())
-	}
-	if e.ErrorCode != "" {
-		v.Error = &emoteErrorView{Code: e.ErrorCode, Message: e.ErrorMessage}
+		d.PreviousProcessUUIDs = append(d.PreviousProcessUUIDs, p.String())
 	}
 	// The retake's token is the client's while the emote waits for its new
 	// video (gamepipe uses it for that video).
 	if e.Status == store.EmoteAwaitingVideo && e.Token != "" {
 		exp := e.TokenCreatedAt.Add(kinetixTokenTTL).UTC()
-		v.RetakeToken, v.RetakeTokenExpiresAt = e.Token, &exp
+		d.RetakeToken, d.RetakeTokenExpiresAt = e.Token, &exp
 	}
-	if !e.FinishedAt.IsZero() {
-		f := e.FinishedAt.UTC()
-		v.FinishedAt = &f
+	return &jobView{
+		ID: e.ID.String(), Kind: jobKindEmote, Status: e.Status,
+		Input: &emoteInput{UserID: e.UserID, Name: e.Name, Start: formatEmoteClock(e.StartMS), End: formatEmoteClock(e.EndMS),
+			Mature: e.Mature, Video: emoteVideoView{Size: e.VideoSize, Format: e.VideoFormat}},
+		Details: d, Result: rawOrNil(e.Result), Error: newJobError(e.ErrorCode, e.ErrorMessage),
+		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), FinishedAt: utcOrNil(&e.FinishedAt),
 	}
-	return v
 }

@@ -31,12 +31,12 @@ func TestEmoteRoutes(t *testing.T) {
 	}
 	set := func(t *testing.T, env *emoteEnv, id string, fn func(e *store.Emote)) {
 		t.Helper()
-		_, err := env.emotes.Update(ctx, uuid.MustParse(id), func(e *store.Emote) error { fn(e); return nil })
+		_, err := store.EmoteUpdate(ctx, env.db.Pool, uuid.MustParse(id), func(e *store.Emote) error { fn(e); return nil })
 		require.NoError(t, err)
 	}
 	get := func(t *testing.T, env *emoteEnv, id string) *store.Emote {
 		t.Helper()
-		e, err := env.emotes.GetByID(ctx, env.db.Pool, uuid.MustParse(id))
+		e, err := store.EmoteGet(ctx, env.db.Pool, uuid.MustParse(id))
 		require.NoError(t, err)
 		return e
 	}
@@ -57,9 +57,9 @@ func TestEmoteRoutes(t *testing.T) {
 			require.Equal(t, "not_found", a.body["error"])
 		}
 		a := bundle.env.do(t, bundle.env.appB, http.MethodGet, "/v1/emotes", nil, "")
-		require.Empty(t, a.body["emotes"])
+		require.Empty(t, a.body["data"])
 		require.Equal(t, http.StatusNotFound, bundle.env.do(t, bundle.env.appA, http.MethodGet, "/v1/emotes/not-a-uuid", nil, "").status)
-		require.Equal(t, store.EmoteQueued, get(t, bundle.env, id).Status)
+		require.Equal(t, store.JobQueued, get(t, bundle.env, id).Status)
 	})
 
 	t.Run("BadUploadsLeaveNoRow", func(t *testing.T) {
@@ -109,19 +109,20 @@ func TestEmoteRoutes(t *testing.T) {
 
 		a := bundle.env.do(t, bundle.env.appA, http.MethodDelete, "/v1/emotes/"+id, nil, "")
 		require.Equal(t, http.StatusOK, a.status, string(a.raw))
-		require.Equal(t, "cancelled", a.body["status"])
+		require.Equal(t, "canceled", a.body["status"])
+		require.Equal(t, map[string]any{"code": "canceled", "message": "canceled at the app's request"}, a.body["error"])
 		job, err := bundle.env.river.JobGet(ctx, jobID)
 		require.NoError(t, err)
 		require.Equal(t, rivertype.JobStateCancelled, job.State)
 		requireEmoteJob(t, bundle.env, &jobs.KinetixNotifyArgs{EmoteID: uuid.MustParse(id)})
 		got := get(t, bundle.env, id)
-		require.Equal(t, store.EmoteCancelled, got.Status)
+		require.Equal(t, store.JobCanceled, got.Status)
 		require.False(t, got.FinishedAt.IsZero())
 
 		require.Equal(t, http.StatusOK, bundle.env.do(t, bundle.env.appA, http.MethodDelete, "/v1/emotes/"+id, nil, "").status)
 
 		done := bundle.env.create(t, bundle.env.appA)
-		set(t, bundle.env, done, func(e *store.Emote) { e.Status = store.EmoteCompleted })
+		set(t, bundle.env, done, func(e *store.Emote) { e.Status = store.JobSucceeded })
 		a = bundle.env.do(t, bundle.env.appA, http.MethodDelete, "/v1/emotes/"+done, nil, "")
 		require.Equal(t, http.StatusConflict, a.status)
 		require.Equal(t, "already_finished", a.body["error"])
@@ -156,10 +157,14 @@ func TestEmoteRoutes(t *testing.T) {
 
 		a = bundle.env.do(t, bundle.env.appA, http.MethodGet, "/v1/emotes/"+id, nil, "")
 		require.Equal(t, http.StatusOK, a.status)
-		require.Equal(t, "00:00:02.000", a.body["end"])
-		require.Equal(t, map[string]any{"size": float64(len(emoteTestVideo)), "format": "mp4"}, a.body["video"])
+		require.Equal(t, "emote", a.body["kind"])
+		input := a.body["input"].(map[string]any)
+		require.Equal(t, "00:00:02.000", input["end"])
+		require.Equal(t, map[string]any{"size": float64(len(emoteTestVideo)), "format": "mp4"}, input["video"])
 		require.Nil(t, a.body["result"])
-		require.Nil(t, a.body["process_uuid"])
+		require.Nil(t, a.body["error"])
+		require.Nil(t, a.body["finished_at"])
+		require.Nil(t, a.body["details"].(map[string]any)["process_uuid"])
 		require.NotContains(t, string(a.raw), "retake_token")
 	})
 
@@ -276,7 +281,7 @@ func TestEmoteRoutes(t *testing.T) {
 		for range 5 {
 			ids = append(ids, bundle.env.create(t, bundle.env.appA))
 		}
-		set(t, bundle.env, ids[0], func(e *store.Emote) { e.Status = store.EmoteFailed })
+		set(t, bundle.env, ids[0], func(e *store.Emote) { e.Status = store.JobFailed })
 
 		var seen []string
 		path := "/v1/emotes?limit=2&user_id=player-1"
@@ -284,7 +289,7 @@ func TestEmoteRoutes(t *testing.T) {
 			require.Less(t, pages, 5)
 			a := bundle.env.do(t, bundle.env.appA, http.MethodGet, path, nil, "")
 			require.Equal(t, http.StatusOK, a.status, string(a.raw))
-			for _, e := range a.body["emotes"].([]any) {
+			for _, e := range a.body["data"].([]any) {
 				seen = append(seen, e.(map[string]any)["id"].(string))
 			}
 			next, ok := a.body["next_cursor"].(string)
@@ -296,9 +301,9 @@ func TestEmoteRoutes(t *testing.T) {
 		require.Equal(t, []string{ids[4], ids[3], ids[2], ids[1], ids[0]}, seen)
 
 		a := bundle.env.do(t, bundle.env.appA, http.MethodGet, "/v1/emotes?status=failed", nil, "")
-		require.Len(t, a.body["emotes"], 1)
+		require.Len(t, a.body["data"], 1)
 		a = bundle.env.do(t, bundle.env.appA, http.MethodGet, "/v1/emotes?user_id=nobody", nil, "")
-		require.Empty(t, a.body["emotes"])
+		require.Empty(t, a.body["data"])
 		require.Nil(t, a.body["next_cursor"])
 
 		for _, bad := range []string{"status=done", "limit=0", "limit=101", "limit=x", "cursor=***", "cursor=bm9wZQ"} {
@@ -330,21 +335,22 @@ func TestEmoteRoutes(t *testing.T) {
 		a := bundle.env.do(t, bundle.env.appA, http.MethodPost, "/v1/emotes/"+id+"/retake", nil, "")
 		require.Equal(t, http.StatusAccepted, a.status, string(a.raw))
 		require.Equal(t, "retaking", a.body["status"])
-		require.Equal(t, float64(1), a.body["retake_count"])
+		require.Equal(t, float64(1), a.body["details"].(map[string]any)["retake_count"])
 		requireEmoteJob(t, bundle.env, &jobs.KinetixRetakeArgs{EmoteID: uuid.MustParse(id)})
 		require.True(t, get(t, bundle.env, id).VideoPending)
 		// Repeating the retake changes nothing.
 		a = bundle.env.do(t, bundle.env.appA, http.MethodPost, "/v1/emotes/"+id+"/retake", nil, "")
-		require.Equal(t, float64(1), a.body["retake_count"])
+		require.Equal(t, float64(1), a.body["details"].(map[string]any)["retake_count"])
 
 		// The retake job ran: the emote waits for its video, showing the token.
 		set(t, bundle.env, id, func(e *store.Emote) {
 			e.Status, e.Token, e.TokenCreatedAt = store.EmoteAwaitingVideo, "retake-token", time.Now()
 		})
 		a = bundle.env.do(t, bundle.env.appA, http.MethodGet, "/v1/emotes/"+id, nil, "")
-		require.Equal(t, "retake-token", a.body["retake_token"])
-		require.NotEmpty(t, a.body["retake_token_expires_at"])
-		require.Equal(t, true, a.body["video_pending"])
+		details := a.body["details"].(map[string]any)
+		require.Equal(t, "retake-token", details["retake_token"])
+		require.NotEmpty(t, details["retake_token_expires_at"])
+		require.Equal(t, true, details["video_pending"])
 
 		fields := map[string]string{"end": "00:00:03.500"}
 		body, ct := emoteForm(t, fields, emoteTestVideo)

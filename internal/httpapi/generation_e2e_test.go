@@ -81,20 +81,20 @@ func waitEvents(t *testing.T, ch <-chan []sseEvent) []sseEvent {
 func TestGenerationEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	terminal := func(g *store.Generation) bool { return store.GenerationTerminal(g.Status) }
+	terminal := func(g *store.Generation) bool { return g.Status.Terminal() }
 
 	t.Run("CancelStopsFollowing", func(t *testing.T) {
 		t.Parallel()
 		bundle := genSetup(t, &genTestOpts{workers: true, simTime: 5 * time.Second})
 		id := bundle.create(t, bundle.appA, nil)
 		events := bundle.readEvents(t, id)
-		bundle.waitFor(t, id, 20*time.Second, func(g *store.Generation) bool { return g.Status == store.GenerationRunning })
+		bundle.waitFor(t, id, 20*time.Second, func(g *store.Generation) bool { return g.Status == store.JobProcessing })
 		status, body, _ := bundle.do(t, bundle.appA, http.MethodDelete, "/v1/generations/"+id.String(), nil, nil)
 		require.Equal(t, http.StatusOK, status, body)
 		statuses, _ := statusesOf(waitEvents(t, events))
-		require.Equal(t, "cancelled", statuses[len(statuses)-1])
+		require.Equal(t, "canceled", statuses[len(statuses)-1])
 		g := bundle.get(t, id)
-		require.Equal(t, store.GenerationCancelled, g.Status)
+		require.Equal(t, store.JobCanceled, g.Status)
 		require.Empty(t, g.ImageKey)
 	})
 
@@ -104,7 +104,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 		bundle.sim.SetFaults(generaitivsim.Faults{WebhookDuplicates: 2, WebhookLateReplay: 300 * time.Millisecond})
 		id := bundle.create(t, bundle.appA, nil)
 		g := bundle.waitFor(t, id, 20*time.Second, func(g *store.Generation) bool { return g.Completions == 4 && terminal(g) })
-		require.Equal(t, store.GenerationSucceeded, g.Status, g.ErrorMessage)
+		require.Equal(t, store.JobSucceeded, g.Status, g.ErrorMessage)
 		require.Equal(t, int32(3), g.LateCompletions)
 		require.Equal(t, 1, bundle.finalizeJobs(t, id))
 		require.Equal(t, 1, bundle.sim.Stats().ImageDownloads)
@@ -116,7 +116,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 		bundle.sim.SetFaults(generaitivsim.Faults{WebhookLost: true})
 		id := bundle.create(t, bundle.appA, nil)
 		g := bundle.waitFor(t, id, 2*time.Minute, terminal)
-		require.Equal(t, store.GenerationTimedOut, g.Status)
+		require.Equal(t, store.JobTimedOut, g.Status)
 		require.Equal(t, "timed_out", g.ErrorCode)
 	})
 
@@ -145,7 +145,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 		}
 		for _, id := range ids {
 			g := bundle.waitFor(t, id, 3*time.Minute, terminal)
-			require.Equal(t, store.GenerationSucceeded, g.Status, g.ErrorMessage)
+			require.Equal(t, store.JobSucceeded, g.Status, g.ErrorMessage)
 		}
 		st := bundle.sim.Stats()
 		require.Equal(t, 10, st.Gen429)
@@ -174,7 +174,7 @@ func TestGenerationEndToEnd(t *testing.T) {
 		bundle.sim.SetFaults(generaitivsim.Faults{WebhookDelay: 8 * time.Second})
 		id := bundle.create(t, bundle.appA, nil)
 		g := bundle.waitFor(t, id, 20*time.Second, func(g *store.Generation) bool { return g.Completions == 1 })
-		require.Equal(t, store.GenerationTimedOut, g.Status)
+		require.Equal(t, store.JobTimedOut, g.Status)
 		require.Equal(t, int32(1), g.LateCompletions)
 		require.NotEmpty(t, g.LateLink)
 		require.Empty(t, g.ImageKey)
@@ -190,18 +190,19 @@ func TestGenerationEndToEnd(t *testing.T) {
 		id := bundle.create(t, bundle.appA, req)
 		events := bundle.readEvents(t, id)
 		g := bundle.waitFor(t, id, 2*time.Minute, terminal)
-		require.Equal(t, store.GenerationSucceeded, g.Status, g.ErrorMessage)
+		require.Equal(t, store.JobSucceeded, g.Status, g.ErrorMessage)
 		statuses, _ := statusesOf(waitEvents(t, events))
 		require.Equal(t, "succeeded", statuses[len(statuses)-1])
 
 		_, body, _ := bundle.do(t, bundle.appA, http.MethodGet, "/v1/generations/"+id.String(), nil, nil)
-		token := body["token"].(map[string]any)
+		result := body["result"].(map[string]any)
+		token := result["token"].(map[string]any)
 		require.Equal(t, true, token["published"])
 		require.Equal(t, "e2e-gallery", token["collection"])
 		uploaded, ok := bundle.sim.UploadedImage(token["id"].(string))
 		require.True(t, ok)
 
-		httpReq, err := http.NewRequest(http.MethodGet, bundle.api.URL+body["image_url"].(string), nil)
+		httpReq, err := http.NewRequest(http.MethodGet, bundle.api.URL+result["image_url"].(string), nil)
 		require.NoError(t, err)
 		httpReq.Header.Set("X-Api-Key", bundle.appA.SecretKey)
 		resp, err := http.DefaultClient.Do(httpReq)
@@ -222,10 +223,10 @@ func TestGenerationEndToEnd(t *testing.T) {
 		id := bundle.create(t, bundle.appA, nil)
 		events := bundle.readEvents(t, id)
 		g := bundle.waitFor(t, id, 2*time.Minute, terminal)
-		require.Equal(t, store.GenerationSucceeded, g.Status, g.ErrorMessage)
+		require.Equal(t, store.JobSucceeded, g.Status, g.ErrorMessage)
 		statuses, progress := statusesOf(waitEvents(t, events))
 		require.Equal(t, "succeeded", statuses[len(statuses)-1])
-		require.Contains(t, statuses, "running")
+		require.Contains(t, statuses, "processing")
 		require.NotEmpty(t, progress)
 		require.IsNonDecreasing(t, progress)
 		require.Equal(t, 2, bundle.sim.Stats().WSConnections, "the dropped socket was reopened once")

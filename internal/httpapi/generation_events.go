@@ -10,7 +10,7 @@ import (
 )
 
 // events streams a generation's progress and status as Server-Sent
-// Events: "status" events carry the generation (as GET returns it) and come
+// Events: "status" events carry the generation (the job object GET returns) and come
 // first and on every status change, "progress" events carry
 // {"progress":n}. The stream ends after a final status, or shortly before
 // the request's time limit, with a retry hint so an EventSource reconnects
@@ -26,7 +26,7 @@ func (h *generationHandlers) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var wake <-chan struct{}
-	if !store.GenerationTerminal(g.Status) {
+	if !g.Status.Terminal() {
 		st, err := h.watch.add(g.AppID, g.ID, store.GenerationState{Status: g.Status, Progress: g.Progress})
 		if err != nil {
 			writeError(w, r, err)
@@ -48,20 +48,20 @@ func (h *generationHandlers) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 1000\n\n")
-	lastStatus, lastProgress := "", int16(-1)
+	lastStatus, lastProgress := store.JobStatus(""), int16(-1)
 	for {
 		if g.Status != lastStatus {
 			lastStatus = g.Status
 			writeEvent(w, "status", newGenerationView(g, h.deps.PublicBaseURL))
 		}
-		if g.Progress != lastProgress && g.Status != store.GenerationQueued {
+		if g.Progress != lastProgress && g.Status != store.JobQueued {
 			lastProgress = g.Progress
 			writeEvent(w, "progress", map[string]int16{"progress": g.Progress})
 		}
 		if err := rc.Flush(); err != nil {
 			return // the client went away
 		}
-		if store.GenerationTerminal(g.Status) {
+		if g.Status.Terminal() {
 			return
 		}
 		select {

@@ -92,17 +92,17 @@ type generationHandlers struct {
 	watch *generationWatch
 }
 
-// createResponse is the 202 answer.
-type createResponse struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-}
-
 // create inserts the row, its generaitiv_generate job and its
-// generaitiv_deadline job (scheduled at the deadline) in one transaction,
-// under the Idempotency-Key when one is given.
+// generaitiv_deadline job (scheduled at the deadline) in one transaction:
+// 202 with the queued generation (createJob, which also handles the
+// Idempotency-Key).
 func (h *generationHandlers) create(w http.ResponseWriter, r *http.Request) {
 	key, err := h.s.auth.secretApp(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	idemKey, err := idempotencyKey(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -128,65 +128,33 @@ func (h *generationHandlers) create(w http.ResponseWriter, r *http.Request) {
 		publish, _ = json.Marshal(req.Publish)
 	}
 	ctx := r.Context()
-	insert := func(tx pgx.Tx) (int, any, error) {
-		g := &store.Generation{ID: uuid.New(), AppID: key.AppID, Model: req.Model, Input: input, Publish: publish,
-			DeadlineAt: h.s.cfg.Now().Add(h.deps.Deadline)}
-		if err := store.GenerationInsert(ctx, tx, g); err != nil {
-			return 0, nil, err
-		}
-		if _, err := h.s.jobs.River.InsertManyTx(ctx, tx, []river.InsertManyParams{
-			{Args: jobs.GeneraitivGenerateArgs{GenerationID: g.ID}},
-			{Args: jobs.GeneraitivDeadlineArgs{GenerationID: g.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: g.DeadlineAt}},
-		}); err != nil {
-			return 0, nil, fmt.Errorf("error inserting jobs of generation %s: %w", g.ID, err)
-		}
-		if h.deps.BeforeCommit != nil {
-			if err := h.deps.BeforeCommit(ctx, g.ID); err != nil {
-				return 0, nil, err
+	h.s.createJob(w, r, &jobCreate{
+		AppID: key.AppID, Route: "POST /v1/generations", Key: idemKey, Path: "/v1/generations/",
+		RequestHash: func() []byte {
+			canonical, _ := json.Marshal(req)
+			hash := sha256.Sum256(canonical)
+			return hash[:]
+		},
+		Insert: func(tx pgx.Tx) (*jobView, error) {
+			g := &store.Generation{ID: uuid.New(), AppID: key.AppID, Model: req.Model, Input: input, Publish: publish,
+				DeadlineAt: h.s.cfg.Now().Add(h.deps.Deadline)}
+			if err := store.GenerationInsert(ctx, tx, g); err != nil {
+				return nil, err
 			}
-		}
-		return http.StatusAccepted, createResponse{ID: g.ID.String(), Status: g.Status}, nil
-	}
-
-	idemKey := r.Header.Get("Idempotency-Key")
-	if idemKey == "" {
-		var status int
-		var resp any
-		err := pgx.BeginFunc(ctx, h.s.jobs.Pool, func(tx pgx.Tx) error {
-			var err error
-			status, resp, err = insert(tx)
-			return err
-		})
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		writeJSON(w, status, resp)
-		return
-	}
-	if len(idemKey) > 255 {
-		writeError(w, r, &APIError{Status: http.StatusBadRequest, Code: "invalid_request", Message: "Idempotency-Key is at most 255 characters", Field: "Idempotency-Key"})
-		return
-	}
-	canonical, _ := json.Marshal(req)
-	hash := sha256.Sum256(canonical)
-	res, err := store.Idempotent(ctx, h.s.jobs.Pool, &store.IdempotencyParams{
-		AppID: key.AppID, Route: "POST /v1/generations", Key: idemKey, RequestHash: hash[:],
-	}, insert)
-	switch {
-	case errors.Is(err, store.ErrIdempotencyMismatch):
-		writeError(w, r, newError(http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was used for a different request"))
-		return
-	case err != nil:
-		writeError(w, r, err)
-		return
-	}
-	if res.Replayed {
-		w.Header().Set("Idempotent-Replayed", "true")
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(res.Status)
-	_, _ = w.Write(res.Body)
+			if _, err := h.s.jobs.River.InsertManyTx(ctx, tx, []river.InsertManyParams{
+				{Args: jobs.GeneraitivGenerateArgs{GenerationID: g.ID}},
+				{Args: jobs.GeneraitivDeadlineArgs{GenerationID: g.ID}, InsertOpts: &river.InsertOpts{ScheduledAt: g.DeadlineAt}},
+			}); err != nil {
+				return nil, fmt.Errorf("error inserting jobs of generation %s: %w", g.ID, err)
+			}
+			if h.deps.BeforeCommit != nil {
+				if err := h.deps.BeforeCommit(ctx, g.ID); err != nil {
+					return nil, err
+				}
+			}
+			return newGenerationView(g, h.deps.PublicBaseURL), nil
+		},
+	})
 }
 
 // lookup authenticates and returns the app's generation named by the path;
@@ -226,7 +194,7 @@ func (h *generationHandlers) image(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if g.ImageKey == "" {
-		writeError(w, r, newError(http.StatusNotFound, "image_not_ready", "the generation has no stored image (yet); its status is "+g.Status))
+		writeError(w, r, newError(http.StatusNotFound, "image_not_ready", "the generation has no stored image (yet); its status is "+string(g.Status)))
 		return
 	}
 	body, _, err := h.s.jobs.Blob.Open(r.Context(), g.ImageKey)
@@ -243,9 +211,9 @@ func (h *generationHandlers) image(w http.ResponseWriter, r *http.Request) {
 }
 
 // cancel moves a generation that still waits for the upstream to
-// cancelled, with the generaitiv_finalize job that announces it, in one
+// canceled, with the generaitiv_finalize job that announces it, in one
 // transaction. Generaitiv has no cancel route: the upstream finishes the
-// work and its completion is recorded as late. Cancelling a cancelled
+// work and its completion is recorded as late. Canceling a canceled
 // generation answers it again; one that is finalizing or ended is 409.
 func (h *generationHandlers) cancel(w http.ResponseWriter, r *http.Request) {
 	g, err := h.lookup(r)
@@ -254,17 +222,17 @@ func (h *generationHandlers) cancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := h.s.cfg.Now()
-	errNotCancellable := newError(http.StatusConflict, "not_cancellable", "the generation can no longer be cancelled")
+	errNotCancellable := newError(http.StatusConflict, "not_cancellable", "the generation can no longer be canceled")
 	g, err = store.GenerationUpdate(r.Context(), h.s.jobs.Pool, g.ID, func(tx pgx.Tx, g *store.Generation) error {
 		switch {
-		case g.Status == store.GenerationCancelled:
+		case g.Status == store.JobCanceled:
 			return store.ErrUnchanged
 		case !store.GenerationAwaitingCompletion(g.Status):
-			errNotCancellable.Message += "; its status is " + g.Status
+			errNotCancellable.Message += "; its status is " + string(g.Status)
 			return errNotCancellable
 		}
-		g.Status, g.FinishedAt = store.GenerationCancelled, &now
-		g.ErrorCode, g.ErrorMessage = "cancelled", "cancelled at the app's request"
+		g.Status, g.FinishedAt = store.JobCanceled, &now
+		g.ErrorCode, g.ErrorMessage = "canceled", "canceled at the app's request"
 		_, err := h.s.jobs.River.InsertTx(r.Context(), tx, jobs.GeneraitivFinalizeArgs{GenerationID: g.ID}, nil)
 		return err
 	})

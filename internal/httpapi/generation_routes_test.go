@@ -51,15 +51,16 @@ func TestGenerationRoutes(t *testing.T) {
 		require.Equal(t, http.StatusNotFound, status, "another app cannot cancel it")
 		status, body, _ := bundle.do(t, bundle.appA, http.MethodDelete, "/v1/generations/"+id.String(), nil, nil)
 		require.Equal(t, http.StatusOK, status, body)
-		require.Equal(t, "cancelled", body["status"])
+		require.Equal(t, "canceled", body["status"])
+		require.Equal(t, "canceled", body["error"].(map[string]any)["code"])
 		require.Equal(t, 1, bundle.finalizeJobs(t, id), "the finalize job announces the cancel")
 		status, body, _ = bundle.do(t, bundle.appA, http.MethodDelete, "/v1/generations/"+id.String(), nil, nil)
-		require.Equal(t, http.StatusOK, status, "cancelling again answers the same")
-		require.Equal(t, "cancelled", body["status"])
+		require.Equal(t, http.StatusOK, status, "canceling again answers the same")
+		require.Equal(t, "canceled", body["status"])
 
 		done := bundle.create(t, bundle.appA, nil)
 		_, err := store.GenerationUpdate(ctx, bundle.pool, done, func(_ pgx.Tx, g *store.Generation) error {
-			g.Status = store.GenerationSucceeded
+			g.Status = store.JobSucceeded
 			return nil
 		})
 		require.NoError(t, err)
@@ -81,7 +82,7 @@ func TestGenerationRoutes(t *testing.T) {
 		require.Equal(t, "queued", body["status"])
 		id := uuid.MustParse(body["id"].(string))
 		g := bundle.get(t, id)
-		require.Equal(t, store.GenerationQueued, g.Status)
+		require.Equal(t, store.JobQueued, g.Status)
 		require.JSONEq(t, `{"collection":"my-col","name":"Lighthouse","description":"d","attributes":[{"trait_type":"Time","value":"dusk"},{"trait_type":"N","value":3}]}`, string(g.Publish))
 		// The deadline counts from the request, which is between before and after.
 		require.False(t, g.DeadlineAt.Before(before.Add(10*time.Minute).Truncate(time.Microsecond)))
@@ -201,7 +202,12 @@ func TestGenerationRoutes(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, ids[0], body["id"])
 		require.Equal(t, "queued", body["status"])
-		require.Equal(t, 256.0, body["input"].(map[string]any)["width"])
+		require.Equal(t, "generation", body["kind"])
+		require.Equal(t, model, body["input"].(map[string]any)["model"])
+		require.Equal(t, 256.0, body["input"].(map[string]any)["input"].(map[string]any)["width"])
+		require.Nil(t, body["result"])
+		require.Nil(t, body["error"])
+		require.Nil(t, body["finished_at"])
 		status, _, _ = bundle.do(t, bundle.appB, http.MethodGet, "/v1/generations/"+ids[0], nil, nil)
 		require.Equal(t, http.StatusNotFound, status, "another app's generation is 404")
 		status, _, _ = bundle.do(t, bundle.appA, http.MethodGet, "/v1/generations/"+uuid.NewString(), nil, nil)
@@ -215,7 +221,8 @@ func TestGenerationRoutes(t *testing.T) {
 			require.Less(t, pages, 5)
 			status, body, _ := bundle.do(t, bundle.appA, http.MethodGet, "/v1/generations?limit=2&model="+model+"&cursor="+cursor, nil, nil)
 			require.Equal(t, http.StatusOK, status, body)
-			for _, g := range body["generations"].([]any) {
+			require.Contains(t, body, "next_cursor")
+			for _, g := range body["data"].([]any) {
 				seen = append(seen, g.(map[string]any)["id"].(string))
 			}
 			next, _ := body["next_cursor"].(string)
@@ -227,7 +234,7 @@ func TestGenerationRoutes(t *testing.T) {
 		require.ElementsMatch(t, ids, seen)
 		status, body, _ = bundle.do(t, bundle.appB, http.MethodGet, "/v1/generations?model="+model, nil, nil)
 		require.Equal(t, http.StatusOK, status)
-		require.Empty(t, body["generations"])
+		require.Empty(t, body["data"])
 		status, body, _ = bundle.do(t, bundle.appA, http.MethodGet, "/v1/generations?status=bogus", nil, nil)
 		require.Equal(t, http.StatusBadRequest, status)
 		require.Equal(t, "status", body["field"])
@@ -247,6 +254,8 @@ func TestGenerationRoutes(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, status)
 		require.Equal(t, first["id"], again["id"])
 		require.Equal(t, "true", hdr.Get("Idempotent-Replayed"))
+		require.Equal(t, "/v1/generations/"+first["id"].(string), hdr.Get("Location"))
+		require.Equal(t, "generation", again["kind"])
 		req["model"] = "other-model"
 		status, body, _ := bundle.do(t, bundle.appA, http.MethodPost, "/v1/generations", req, key)
 		require.Equal(t, http.StatusUnprocessableEntity, status)
@@ -268,7 +277,7 @@ func TestGenerationRoutes(t *testing.T) {
 		info, err := bundle.blobs.Put(ctx, strings.NewReader(content), 0)
 		require.NoError(t, err)
 		_, err = store.GenerationUpdate(ctx, bundle.pool, id, func(_ pgx.Tx, g *store.Generation) error {
-			g.Status, g.ImageKey, g.ImageSize, g.ImageContentType = store.GenerationSucceeded, info.Key, info.Size, "image/png"
+			g.Status, g.ImageKey, g.ImageSize, g.ImageContentType = store.JobSucceeded, info.Key, info.Size, "image/png"
 			return nil
 		})
 		require.NoError(t, err)
@@ -285,7 +294,7 @@ func TestGenerationRoutes(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("%q", info.Key), resp.Header.Get("ETag"))
 		require.Equal(t, content, string(got))
 		_, view, _ := bundle.do(t, bundle.appA, http.MethodGet, "/v1/generations/"+id.String(), nil, nil)
-		require.Equal(t, "/v1/generations/"+id.String()+"/image", view["image_url"])
+		require.Equal(t, "/v1/generations/"+id.String()+"/image", view["result"].(map[string]any)["image_url"])
 		status, _, _ = bundle.do(t, bundle.appB, http.MethodGet, "/v1/generations/"+id.String()+"/image", nil, nil)
 		require.Equal(t, http.StatusNotFound, status)
 	})

@@ -7,24 +7,27 @@ import (
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
-// generationView is a generation as the API shows it.
-type generationView struct {
-	ID         string          `json:"id"`
-	Status     string          `json:"status"`
-	Model      string          `json:"model"`
-	Input      json.RawMessage `json:"input"`
-	Publish    json.RawMessage `json:"publish,omitempty"`
-	Progress   int16           `json:"progress"`
-	ImageURL   string          `json:"image_url,omitempty"`
-	Image      *imageView      `json:"image,omitempty"`
-	Token      *tokenView      `json:"token,omitempty"`
-	Error      *errorView      `json:"error,omitempty"`
-	WorkloadID string          `json:"workload_id,omitempty"`
-	DeadlineAt time.Time       `json:"deadline_at"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
-	Completed  *time.Time      `json:"completed_at,omitempty"`
-	Finished   *time.Time      `json:"finished_at,omitempty"`
+// generationInput is a generation's input: the create request's fields.
+type generationInput struct {
+	Model   string          `json:"model"`
+	Input   json.RawMessage `json:"input"`
+	Publish json.RawMessage `json:"publish,omitempty"`
+}
+
+// generationDetails are a generation's own progress fields.
+type generationDetails struct {
+	Progress    int16      `json:"progress"`
+	WorkloadID  string     `json:"workload_id,omitempty"`
+	DeadlineAt  time.Time  `json:"deadline_at"`
+	CompletedAt *time.Time `json:"completed_at"`
+}
+
+// generationResult is what a generation made: the stored image and, with a
+// publish request, the token.
+type generationResult struct {
+	ImageURL string     `json:"image_url"`
+	Image    *imageView `json:"image"`
+	Token    *tokenView `json:"token,omitempty"`
 }
 
 type imageView struct {
@@ -40,31 +43,28 @@ type tokenView struct {
 	Published  bool   `json:"published"`
 }
 
-type errorView struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// newGenerationView builds the view; image URLs are absolute under
-// publicBase when it is set, else relative.
-func newGenerationView(g *store.Generation, publicBase string) *generationView {
-	v := &generationView{
-		ID: g.ID.String(), Status: g.Status, Model: g.Model, Input: g.Input, Progress: g.Progress,
-		WorkloadID: g.WorkloadID, DeadlineAt: g.DeadlineAt, CreatedAt: g.CreatedAt, UpdatedAt: g.UpdatedAt,
-		Completed: g.CompletedAt, Finished: g.FinishedAt,
-	}
+// newGenerationView is the generation as a job object; image URLs are
+// absolute under publicBase when it is set, else relative. The result is
+// null until the image is stored.
+func newGenerationView(g *store.Generation, publicBase string) *jobView {
+	in := &generationInput{Model: g.Model, Input: g.Input}
 	if len(g.Publish) > 0 && string(g.Publish) != "null" {
-		v.Publish = g.Publish
+		in.Publish = g.Publish
+	}
+	v := &jobView{
+		ID: g.ID.String(), Kind: jobKindGeneration, Status: g.Status, Input: in,
+		Details: &generationDetails{Progress: g.Progress, WorkloadID: g.WorkloadID, DeadlineAt: g.DeadlineAt.UTC(),
+			CompletedAt: utcOrNil(g.CompletedAt)},
+		Error:     newJobError(g.ErrorCode, g.ErrorMessage),
+		CreatedAt: g.CreatedAt.UTC(), UpdatedAt: g.UpdatedAt.UTC(), FinishedAt: utcOrNil(g.FinishedAt),
 	}
 	if g.ImageKey != "" {
-		v.ImageURL = publicBase + "/v1/generations/" + g.ID.String() + "/image"
-		v.Image = &imageView{ContentType: g.ImageContentType, Size: g.ImageSize}
-	}
-	if g.TokenID != nil {
-		v.Token = &tokenView{ID: *g.TokenID, Collection: g.TokenCollection, Published: g.TokenCreated && g.UploadDone}
-	}
-	if g.ErrorCode != "" {
-		v.Error = &errorView{Code: g.ErrorCode, Message: g.ErrorMessage}
+		res := &generationResult{ImageURL: publicBase + "/v1/generations/" + g.ID.String() + "/image",
+			Image: &imageView{ContentType: g.ImageContentType, Size: g.ImageSize}}
+		if g.TokenID != nil {
+			res.Token = &tokenView{ID: *g.TokenID, Collection: g.TokenCollection, Published: g.TokenCreated && g.UploadDone}
+		}
+		v.Result = res
 	}
 	return v
 }

@@ -76,7 +76,7 @@ func TestGenerationEventsWatch(t *testing.T) {
 	}
 	// nextStatus waits for the stream's next "status" event and returns
 	// the generation's id and status in it.
-	nextStatus := func(t *testing.T, s *openStream) (id, status string) {
+	nextStatus := func(t *testing.T, s *openStream) (id string, status store.JobStatus) {
 		t.Helper()
 		timeout := time.After(30 * time.Second)
 		for {
@@ -84,7 +84,7 @@ func TestGenerationEventsWatch(t *testing.T) {
 			case e, ok := <-s.events:
 				require.True(t, ok, "the stream ended")
 				if e.name == "status" {
-					return e.data["id"].(string), e.data["status"].(string)
+					return e.data["id"].(string), store.JobStatus(e.data["status"].(string))
 				}
 			case <-timeout:
 				require.FailNow(t, "no status event")
@@ -105,11 +105,11 @@ func TestGenerationEventsWatch(t *testing.T) {
 			}
 		}
 	}
-	setStatus := func(t *testing.T, b *genTestBundle, g *store.Generation, status string, progress int16) {
+	setStatus := func(t *testing.T, b *genTestBundle, g *store.Generation, status store.JobStatus, progress int16) {
 		t.Helper()
 		_, err := store.GenerationUpdate(ctx, b.pool, g.ID, func(_ pgx.Tx, row *store.Generation) error {
 			row.Status, row.Progress = status, progress
-			if store.GenerationTerminal(status) {
+			if status.Terminal() {
 				now := time.Now()
 				row.FinishedAt = &now
 			}
@@ -117,11 +117,11 @@ func TestGenerationEventsWatch(t *testing.T) {
 		})
 		require.NoError(t, err)
 	}
-	notify := func(t *testing.T, b *genTestBundle, g *store.Generation, status string) {
+	notify := func(t *testing.T, b *genTestBundle, g *store.Generation, status store.JobStatus) {
 		t.Helper()
-		data, err := json.Marshal(&eventstream.Notification{Kind: "generation", ID: g.ID.String(), AppID: g.AppID.String(), Status: status, At: time.Now()})
+		data, err := json.Marshal(&eventstream.Notification{Kind: "generation", ID: g.ID.String(), AppID: g.AppID.String(), Status: string(status), At: time.Now()})
 		require.NoError(t, err)
-		require.NoError(t, b.nc.Publish(eventstream.NotifySubject(g.AppID.String(), "generation", status), data))
+		require.NoError(t, b.nc.Publish(eventstream.NotifySubject(g.AppID.String(), "generation", string(status)), data))
 	}
 
 	t.Run("PollWakesWithoutNotification", func(t *testing.T) {
@@ -131,10 +131,10 @@ func TestGenerationEventsWatch(t *testing.T) {
 		s := open(t, b, b.appA, g.ID)
 		require.Equal(t, http.StatusOK, s.status)
 		_, status := nextStatus(t, s)
-		require.Equal(t, store.GenerationQueued, status)
-		setStatus(t, b, g, store.GenerationSucceeded, 100)
+		require.Equal(t, store.JobQueued, status)
+		setStatus(t, b, g, store.JobSucceeded, 100)
 		_, status = nextStatus(t, s)
-		require.Equal(t, store.GenerationSucceeded, status)
+		require.Equal(t, store.JobSucceeded, status)
 		requireEnds(t, s)
 	})
 
@@ -149,7 +149,7 @@ func TestGenerationEventsWatch(t *testing.T) {
 		for i, s := range streams {
 			require.Equal(t, http.StatusOK, s.status, "stream %d: %v", i, s.body)
 			_, status := nextStatus(t, s)
-			require.Equal(t, store.GenerationQueued, status)
+			require.Equal(t, store.JobQueued, status)
 		}
 		require.Equal(t, before+1, b.nc.NumSubscriptions(), "three streams, one subscription")
 
@@ -163,28 +163,28 @@ func TestGenerationEventsWatch(t *testing.T) {
 		other := open(t, b, b.appB, insert(t, b, b.appB).ID)
 		require.Equal(t, http.StatusOK, other.status, "%v", other.body)
 		_, status := nextStatus(t, other)
-		require.Equal(t, store.GenerationQueued, status)
+		require.Equal(t, store.JobQueued, status)
 		require.Equal(t, before+1, b.nc.NumSubscriptions())
 
 		// A notification wakes the streams of its generation only.
-		setStatus(t, b, g1, store.GenerationRunning, 30)
-		notify(t, b, g1, store.GenerationRunning)
+		setStatus(t, b, g1, store.JobProcessing, 30)
+		notify(t, b, g1, store.JobProcessing)
 		for _, s := range streams[:2] {
 			id, status := nextStatus(t, s)
 			require.Equal(t, g1.ID.String(), id)
-			require.Equal(t, store.GenerationRunning, status)
+			require.Equal(t, store.JobProcessing, status)
 		}
-		setStatus(t, b, g2, store.GenerationRunning, 10)
-		notify(t, b, g2, store.GenerationRunning)
+		setStatus(t, b, g2, store.JobProcessing, 10)
+		notify(t, b, g2, store.JobProcessing)
 		id, status := nextStatus(t, streams[2])
 		require.Equal(t, g2.ID.String(), id)
-		require.Equal(t, store.GenerationRunning, status, "g2's stream saw g2's change, and nothing of g1's")
+		require.Equal(t, store.JobProcessing, status, "g2's stream saw g2's change, and nothing of g1's")
 
-		setStatus(t, b, g1, store.GenerationSucceeded, 100)
-		notify(t, b, g1, store.GenerationSucceeded)
+		setStatus(t, b, g1, store.JobSucceeded, 100)
+		notify(t, b, g1, store.JobSucceeded)
 		for _, s := range streams[:2] {
 			_, status := nextStatus(t, s)
-			require.Equal(t, store.GenerationSucceeded, status)
+			require.Equal(t, store.JobSucceeded, status)
 			requireEnds(t, s)
 		}
 
@@ -192,7 +192,7 @@ func TestGenerationEventsWatch(t *testing.T) {
 		again := open(t, b, b.appA, g2.ID)
 		require.Equal(t, http.StatusOK, again.status, "%v", again.body)
 		_, status = nextStatus(t, again)
-		require.Equal(t, store.GenerationRunning, status)
+		require.Equal(t, store.JobProcessing, status)
 
 		// With no stream open, the subscription is gone.
 		for _, s := range []*openStream{streams[2], other, again} {

@@ -45,7 +45,7 @@ func TestGeneraitivWebhook(t *testing.T) {
 		bundle := setup(t)
 		g, token := bundle.awaitingCallback(t, bundle.appA)
 		_, err := store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
-			g.Status, g.ErrorCode = store.GenerationTimedOut, "timed_out"
+			g.Status, g.ErrorCode = store.JobTimedOut, "timed_out"
 			return nil
 		})
 		require.NoError(t, err)
@@ -53,7 +53,7 @@ func TestGeneraitivWebhook(t *testing.T) {
 		require.Equal(t, http.StatusOK, status)
 		require.Equal(t, false, body["applied"])
 		g = bundle.get(t, g.ID)
-		require.Equal(t, store.GenerationTimedOut, g.Status)
+		require.Equal(t, store.JobTimedOut, g.Status)
 		require.Empty(t, g.UpstreamLink)
 		require.Equal(t, int32(1), g.LateCompletions)
 		require.Equal(t, completed["link"], g.LateLink)
@@ -132,7 +132,7 @@ func TestGeneraitivWebhook(t *testing.T) {
 		status, _ := bundle.callback(t, g.ID.String(), token, map[string]string{"status": "FAILED", "message": "NSFW"})
 		require.Equal(t, http.StatusOK, status)
 		g = bundle.get(t, g.ID)
-		require.Equal(t, store.GenerationFailed, g.Status)
+		require.Equal(t, store.JobFailed, g.Status)
 		require.Equal(t, "upstream_failed", g.ErrorCode)
 		require.Equal(t, "NSFW", g.ErrorMessage)
 		require.Equal(t, 1, bundle.finalizeJobs(t, g.ID), "the finalize job announces the failure")

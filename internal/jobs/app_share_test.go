@@ -144,18 +144,17 @@ func TestAppShare(t *testing.T) {
 		t.Helper()
 		info, err := bundle.blobs.Put(ctx, bytes.NewReader(testVideo), 0)
 		require.NoError(t, err)
-		emotes := store.NewEmoteStore(bundle.pool.Pool)
 		e := &store.Emote{ID: uuid.Must(uuid.NewV7()), AppID: appID, UserID: "player-1", Name: "wave",
 			EndMS: 2000, VideoKey: info.Key, VideoSize: info.Size, VideoFormat: "mp4"}
 		require.NoError(t, pgx.BeginFunc(ctx, bundle.pool.Pool, func(tx pgx.Tx) error {
-			if err := emotes.Insert(ctx, tx, e); err != nil {
+			if err := store.EmoteInsert(ctx, tx, e); err != nil {
 				return err
 			}
 			res, err := bundle.river.InsertTx(ctx, tx, KinetixEmoteArgs{EmoteID: e.ID}, nil)
 			if err != nil {
 				return err
 			}
-			_, err = emotes.UpdateTx(ctx, tx, e.ID, func(row *store.Emote) error { row.JobID = res.Job.ID; return nil })
+			_, err = store.EmoteUpdateTx(ctx, tx, e.ID, func(row *store.Emote) error { row.JobID = res.Job.ID; return nil })
 			return err
 		}))
 		return e.ID
@@ -193,16 +192,15 @@ func TestAppShare(t *testing.T) {
 
 		emoteB := emote(t, bundle, bundle.appB)
 		genB := generation(t, bundle, bundle.appB)
-		emotes := store.NewEmoteStore(bundle.pool.Pool)
 		require.Eventually(t, func() bool {
-			e, err := emotes.GetByID(ctx, bundle.pool.Pool, emoteB)
+			e, err := store.EmoteGet(ctx, bundle.pool.Pool, emoteB)
 			require.NoError(t, err)
-			return e.Status == store.EmoteCompleted
+			return e.Status == store.JobSucceeded
 		}, 60*time.Second, 50*time.Millisecond, "app B's emote completes")
 		require.Eventually(t, func() bool {
 			g, err := store.GenerationGet(ctx, bundle.pool.Pool, genB)
 			require.NoError(t, err)
-			return g.Status == store.GenerationSucceeded
+			return g.Status == store.JobSucceeded
 		}, 60*time.Second, 50*time.Millisecond, "app B's generation completes")
 
 		// A never ran more than its cap at once on either upstream.

@@ -185,7 +185,7 @@ func TestGeneraitivFollowWorkerKilled(t *testing.T) {
 		generaitivHelperSimEnv+"="+bundle.simURL, generaitivHelperFaultEnv+"="+string(FaultFollowProgress))
 
 	row := bundle.get(t, g.ID)
-	require.Equal(t, store.GenerationRunning, row.Status, "the dead worker was following")
+	require.Equal(t, store.JobProcessing, row.Status, "the dead worker was following")
 	require.Positive(t, row.Progress)
 	jobs, err := inserter.JobList(ctx, river.NewJobListParams().Kinds(GeneraitivFollowArgs{}.Kind()))
 	require.NoError(t, err)
@@ -203,13 +203,13 @@ func TestGeneraitivFollowWorkerKilled(t *testing.T) {
 	river.AddWorker(workers, &GeneraitivDeadlineWorker{deps: bundle.deps})
 	client := rescuingClient(t, bundle, follow, workers, session+session/2)
 	deadline := time.Now().Add(rescueWait)
-	for !store.GenerationTerminal(bundle.get(t, g.ID).Status) {
+	for !bundle.get(t, g.ID).Status.Terminal() {
 		require.True(t, time.Now().Before(deadline), "the generation never ended; its follow job is %s", jobRow(t, client, follow.ID).State)
 		time.Sleep(50 * time.Millisecond) // polling the row, bounded by the deadline
 	}
 
 	row = bundle.get(t, g.ID)
-	require.Equal(t, store.GenerationSucceeded, row.Status, "%s: %s", row.ErrorCode, row.ErrorMessage)
+	require.Equal(t, store.JobSucceeded, row.Status, "%s: %s", row.ErrorCode, row.ErrorMessage)
 	require.Equal(t, int16(100), row.Progress)
 	require.Contains(t, row.UpstreamLink, "/images/asset/")
 	rc, info, err := bundle.deps.Blob.Open(ctx, row.ImageKey)

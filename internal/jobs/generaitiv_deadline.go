@@ -50,7 +50,7 @@ func (w *GeneraitivDeadlineWorker) Work(ctx context.Context, job *river.Job[Gene
 			early = true
 			return store.ErrUnchanged
 		}
-		g.Status, g.FinishedAt = store.GenerationTimedOut, &now
+		g.Status, g.FinishedAt = store.JobTimedOut, &now
 		g.ErrorCode = "timed_out"
 		g.ErrorMessage = fmt.Sprintf("Generaitiv did not complete the generation by its deadline (%s)", g.DeadlineAt.UTC().Format("2006-01-02T15:04:05Z"))
 		return nil
@@ -62,7 +62,7 @@ func (w *GeneraitivDeadlineWorker) Work(ctx context.Context, job *river.Job[Gene
 		return err
 	case early:
 		return river.JobSnooze(g.DeadlineAt.Sub(now))
-	case g.Status != store.GenerationTimedOut:
+	case g.Status != store.JobTimedOut:
 		return nil
 	}
 	return w.deps.announceGeneration(ctx, g)

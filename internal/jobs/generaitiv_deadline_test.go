@@ -46,7 +46,7 @@ func TestGeneraitivDeadlineWorker(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, done.Applied)
 		g = bundle.get(t, g.ID)
-		require.Equal(t, store.GenerationTimedOut, g.Status)
+		require.Equal(t, store.JobTimedOut, g.Status)
 		require.Equal(t, int32(1), g.LateCompletions)
 		require.Equal(t, "http://x/late.png", g.LateLink)
 		require.Empty(t, g.UpstreamLink)
@@ -55,7 +55,7 @@ func TestGeneraitivDeadlineWorker(t *testing.T) {
 	t.Run("LeavesCompletedAlone", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)
-		for _, status := range []string{store.GenerationFinalizing, store.GenerationSucceeded, store.GenerationCancelled} {
+		for _, status := range []store.JobStatus{store.GenerationFinalizing, store.JobSucceeded, store.JobCanceled} {
 			g := bundle.insertGeneration(t, nil, func(g *store.Generation) {
 				g.Status, g.DeadlineAt = status, time.Now().Add(-time.Second)
 			})
@@ -69,19 +69,19 @@ func TestGeneraitivDeadlineWorker(t *testing.T) {
 		bundle := setup(t)
 		g := bundle.insertGeneration(t, nil, func(g *store.Generation) { g.DeadlineAt = time.Now().Add(time.Hour) })
 		require.Equal(t, river.EventKindJobSnoozed, run(t, bundle, g))
-		require.Equal(t, store.GenerationQueued, bundle.get(t, g.ID).Status)
+		require.Equal(t, store.JobQueued, bundle.get(t, g.ID).Status)
 	})
 
 	t.Run("TimesOutAWaitingGeneration", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)
-		for _, status := range []string{store.GenerationQueued, store.GenerationSubmitting, store.GenerationSubmitted, store.GenerationRunning} {
+		for _, status := range []store.JobStatus{store.JobQueued, store.GenerationSubmitting, store.GenerationSubmitted, store.JobProcessing} {
 			g := bundle.insertGeneration(t, nil, func(g *store.Generation) {
 				g.Status, g.DeadlineAt = status, time.Now().Add(-time.Second)
 			})
 			require.Equal(t, river.EventKindJobCompleted, run(t, bundle, g))
 			g = bundle.get(t, g.ID)
-			require.Equal(t, store.GenerationTimedOut, g.Status, status)
+			require.Equal(t, store.JobTimedOut, g.Status, status)
 			require.Equal(t, "timed_out", g.ErrorCode)
 			require.NotNil(t, g.FinishedAt)
 		}

@@ -106,18 +106,19 @@ func (d *Deps) announceGeneration(ctx context.Context, g *store.Generation) erro
 	switch g.Status {
 	case store.GenerationSubmitted:
 		data["workload_id"] = g.WorkloadID
-	case store.GenerationRunning:
+	case store.JobProcessing:
 		data["progress"] = g.Progress
-	case store.GenerationSucceeded:
+	case store.JobSucceeded:
 		data["image_url"] = "/v1/generations/" + g.ID.String() + "/image"
 		if g.TokenID != nil && g.UploadDone {
 			data["token_id"], data["collection"] = *g.TokenID, g.TokenCollection
 		}
-	case store.GenerationFailed, store.GenerationTimedOut, store.GenerationCancelled:
-		data["error"], data["message"] = g.ErrorCode, g.ErrorMessage
+	case store.JobFailed, store.JobTimedOut, store.JobCanceled:
+		// The error as the job object and an emote's notification show it.
+		data["error"] = map[string]string{"code": g.ErrorCode, "message": g.ErrorMessage}
 	}
 	err := d.Notifier.Notify(ctx, &eventstream.Notification{
-		Kind: "generation", ID: g.ID.String(), AppID: g.AppID.String(), Status: g.Status, At: g.UpdatedAt, Data: data,
+		Kind: "generation", ID: g.ID.String(), AppID: g.AppID.String(), Status: string(g.Status), At: g.UpdatedAt, Data: data,
 	}, "")
 	if err != nil {
 		return fmt.Errorf("error announcing generation %s %s: %w", g.ID, g.Status, err)
@@ -145,7 +146,7 @@ func (d *Deps) announceProgress(ctx context.Context, g *store.Generation) {
 func (d *Deps) failGeneration(ctx context.Context, id uuid.UUID, doing, code, message string, cause error) error {
 	now := d.Now()
 	g, err := store.GenerationUpdate(ctx, d.Pool, id, func(_ pgx.Tx, g *store.Generation) error {
-		if store.GenerationTerminal(g.Status) {
+		if g.Status.Terminal() {
 			return store.ErrUnchanged
 		}
 		g.Fail(code, message, now)

@@ -93,7 +93,7 @@ func (w *GeneraitivFinalizeWorker) Work(ctx context.Context, job *river.Job[Gene
 			if g.Status != store.GenerationFinalizing {
 				return store.ErrUnchanged
 			}
-			g.Status, g.FinishedAt = store.GenerationSucceeded, &now
+			g.Status, g.FinishedAt = store.JobSucceeded, &now
 			return nil
 		})
 		if err != nil {
@@ -154,7 +154,7 @@ func (w *GeneraitivFinalizeWorker) download(ctx context.Context, g *store.Genera
 		}
 		g.ImageKey, g.ImageSize, g.ImageContentType = info.Key, info.Size, img.ContentType
 		if last {
-			g.Status, g.FinishedAt = store.GenerationSucceeded, &now
+			g.Status, g.FinishedAt = store.JobSucceeded, &now
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"image/png"
 	"net"
@@ -53,8 +54,10 @@ func TestGeneraitivFinalizeWorker(t *testing.T) {
 		require.Equal(t, river.EventKindJobCompleted, kind)
 		msg, err := stream.GetLastMsgForSubject(ctx, eventstream.NotifySubject(bundle.appID.String(), "generation", "failed"))
 		require.NoError(t, err)
-		require.Contains(t, string(msg.Data), `"error":"upstream_failed"`)
-		require.Contains(t, string(msg.Data), g.ID.String())
+		var note eventstream.Notification
+		require.NoError(t, json.Unmarshal(msg.Data, &note))
+		require.Equal(t, g.ID.String(), note.ID)
+		require.Equal(t, map[string]any{"code": "upstream_failed", "message": "nope"}, note.Data.(map[string]any)["error"])
 	})
 
 	t.Run("DownloadsIntoBlobStorage", func(t *testing.T) {
@@ -65,7 +68,7 @@ func TestGeneraitivFinalizeWorker(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCompleted, kind)
 		g = bundle.get(t, g.ID)
-		require.Equal(t, store.GenerationSucceeded, g.Status)
+		require.Equal(t, store.JobSucceeded, g.Status)
 		require.Equal(t, "image/png", g.ImageContentType)
 		body, info, err := bundle.deps.Blob.Open(ctx, g.ImageKey)
 		require.NoError(t, err)
@@ -85,7 +88,7 @@ func TestGeneraitivFinalizeWorker(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCancelled, kind)
 		g = bundle.get(t, g.ID)
-		require.Equal(t, store.GenerationFailed, g.Status)
+		require.Equal(t, store.JobFailed, g.Status)
 		require.Equal(t, "image_too_large", g.ErrorCode)
 	})
 
@@ -114,7 +117,7 @@ func TestGeneraitivFinalizeWorker(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, river.EventKindJobCompleted, kind)
 				g = bundle.get(t, g.ID)
-				require.Equal(t, store.GenerationSucceeded, g.Status)
+				require.Equal(t, store.JobSucceeded, g.Status)
 				require.NotNil(t, g.TokenID)
 				require.True(t, g.TokenCreated)
 				require.True(t, g.UploadDone)
@@ -198,7 +201,7 @@ func TestGeneraitivFinalizeWorker(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, river.EventKindJobCancelled, kind, link)
 			g = bundle.get(t, g.ID)
-			require.Equal(t, store.GenerationFailed, g.Status, link)
+			require.Equal(t, store.JobFailed, g.Status, link)
 			require.Equal(t, "unsafe_link", g.ErrorCode, link)
 			require.Contains(t, g.ErrorMessage, "unsafe link", link)
 		}

@@ -77,7 +77,7 @@ func (w *GeneraitivFollowWorker) Work(ctx context.Context, job *river.Job[Genera
 		return river.JobCancel(fmt.Errorf("generation %s does not exist", id))
 	case err != nil:
 		return err
-	case g.Status != store.GenerationSubmitted && g.Status != store.GenerationRunning:
+	case g.Status != store.GenerationSubmitted && g.Status != store.JobProcessing:
 		return nil
 	case g.WorkloadID == "" || g.WSJWT == "":
 		return river.JobCancel(fmt.Errorf("generation %s has no workload to follow", id))
@@ -141,11 +141,11 @@ func (w *GeneraitivFollowWorker) progress(ctx context.Context, id uuid.UUID, ev 
 		case !store.GenerationAwaitingCompletion(g.Status):
 			stop = true
 			return store.ErrUnchanged
-		case pct <= g.Progress && g.Status == store.GenerationRunning:
+		case pct <= g.Progress && g.Status == store.JobProcessing:
 			return store.ErrUnchanged
 		}
-		if g.Status != store.GenerationRunning {
-			g.Status, started = store.GenerationRunning, true
+		if g.Status != store.JobProcessing {
+			g.Status, started = store.JobProcessing, true
 		}
 		g.Progress, changed = max(g.Progress, pct), true
 		return nil

@@ -43,7 +43,7 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
 		g = bundle.get(t, g.ID)
-		require.Equal(t, store.GenerationFailed, g.Status)
+		require.Equal(t, store.JobFailed, g.Status)
 		require.Equal(t, "upstream_failed", g.ErrorCode)
 		rivertest.RequireInsertedTx[*riverpgxv5.Driver](ctx, t, tx, GeneraitivFinalizeArgs{}, nil)
 	})
@@ -59,7 +59,7 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, river.EventKindJobCancelled, res.EventKind, "a refusal does not get better by retrying")
 		g = bundle.get(t, g.ID)
-		require.Equal(t, store.GenerationFailed, g.Status)
+		require.Equal(t, store.JobFailed, g.Status)
 		require.Equal(t, "upstream_error", g.ErrorCode)
 		require.Contains(t, g.ErrorMessage, "401")
 	})
@@ -114,7 +114,7 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
 		require.Equal(t, 0, res.Job.Attempt, "a snooze does not use an attempt")
 		first := bundle.get(t, g.ID)
-		require.Equal(t, store.GenerationRunning, first.Status)
+		require.Equal(t, store.JobProcessing, first.Status)
 		require.Less(t, first.Progress, int16(100))
 
 		// Each further run is another session; the simulated generation
@@ -146,12 +146,12 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 			done <- err
 		}()
 		deadline := time.Now().Add(time.Minute)
-		for bundle.get(t, g.ID).Status != store.GenerationRunning {
+		for bundle.get(t, g.ID).Status != store.JobProcessing {
 			require.True(t, time.Now().Before(deadline), "the job never recorded progress")
 			time.Sleep(20 * time.Millisecond) // polling the row, bounded by the deadline
 		}
 		_, err := store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
-			g.Status = store.GenerationCancelled
+			g.Status = store.JobCanceled
 			return nil
 		})
 		require.NoError(t, err)
@@ -162,7 +162,7 @@ func TestGeneraitivFollowWorker(t *testing.T) {
 			t.Fatal("the follow job did not stop")
 		}
 		g = bundle.get(t, g.ID)
-		require.Equal(t, store.GenerationCancelled, g.Status)
+		require.Equal(t, store.JobCanceled, g.Status)
 		require.Less(t, g.Progress, int16(100))
 	})
 }

@@ -70,7 +70,7 @@ func (w *GeneraitivGenerateWorker) Work(ctx context.Context, job *river.Job[Gene
 	resubmit, claimed := false, false
 	g, err := store.GenerationUpdate(ctx, w.deps.Pool, id, func(tx pgx.Tx, g *store.Generation) error {
 		switch g.Status {
-		case store.GenerationQueued:
+		case store.JobQueued:
 		case store.GenerationSubmitting:
 			resubmit = true
 		default:
@@ -173,7 +173,7 @@ func (w *GeneraitivGenerateWorker) unclaim(ctx context.Context, id uuid.UUID, to
 		if g.Status != store.GenerationSubmitting {
 			return store.ErrUnchanged
 		}
-		g.Status = store.GenerationQueued
+		g.Status = store.JobQueued
 		if n := len(g.CallbackTokenHashes); token != "" && n > 0 && string(g.CallbackTokenHashes[n-1]) == string(h[:]) {
 			g.CallbackTokenHashes = g.CallbackTokenHashes[:n-1]
 		}

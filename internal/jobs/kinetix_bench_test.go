@@ -66,7 +66,7 @@ func BenchmarkKinetixEmotesInFlight(b *testing.B) {
 		}
 		deadline := time.Now().Add(time.Duration(processSeconds)*time.Second + 5*time.Minute)
 		allCreated := time.Duration(0)
-		for count("completed") < emotes {
+		for count(string(store.JobSucceeded)) < emotes {
 			require.True(b, time.Now().Before(deadline), "emotes did not complete in time")
 			sample()
 			if allCreated == 0 && env.sim.ProcessesCreated() == emotes {
@@ -109,7 +109,7 @@ func enqueueMany(b *testing.B, env *kinetixEnv, client *river.Client[pgx.Tx], n 
 			}
 			for i, e := range rows {
 				e.JobID = res[i].Job.ID
-				if err := env.emotes.Insert(ctx, tx, e); err != nil {
+				if err := store.EmoteInsert(ctx, tx, e); err != nil {
 					return err
 				}
 			}

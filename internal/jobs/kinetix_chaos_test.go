@@ -78,10 +78,10 @@ func TestKinetixWorkerKilled(t *testing.T) {
 			require.Equal(t, 1, env.sim.ProcessesCreated())
 			row := env.get(t, e.ID)
 			if stage == FaultAfterCreate {
-				require.Equal(t, store.EmoteQueued, row.Status, "the uuid was never recorded")
+				require.Equal(t, store.JobQueued, row.Status, "the uuid was never recorded")
 				require.NotEmpty(t, row.Token, "but the token was")
 			} else {
-				require.Equal(t, store.EmoteProcessing, row.Status)
+				require.Equal(t, store.JobProcessing, row.Status)
 			}
 
 			awaitRescuable(t, env.db.Pool, e.JobID, 0)
@@ -89,7 +89,7 @@ func TestKinetixWorkerKilled(t *testing.T) {
 				c.JobTimeout, c.RescueStuckJobsAfter = chaosRescueAfter, chaosRescueAfter
 			})
 			start(t, client)
-			final := env.waitStatus(t, e.ID, store.EmoteCompleted, rescueWait)
+			final := env.waitStatus(t, e.ID, store.JobSucceeded, rescueWait)
 			require.Equal(t, row.Token, final.Token)
 			require.Eventually(t, func() bool {
 				return jobRow(t, client, e.JobID).State == rivertype.JobStateCompleted

@@ -58,7 +58,6 @@ type kinetixRunner struct {
 	deps   *Deps
 	cfg    KinetixDeps
 	client *kinetix.Client
-	emotes *store.EmoteStore
 }
 
 func newKinetixRunner(deps *Deps) (*kinetixRunner, error) {
@@ -92,7 +91,7 @@ func newKinetixRunner(deps *Deps) (*kinetixRunner, error) {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	return &kinetixRunner{deps: deps, cfg: cfg, client: client, emotes: store.NewEmoteStore(deps.Pool)}, nil
+	return &kinetixRunner{deps: deps, cfg: cfg, client: client}, nil
 }
 
 // registerKinetix adds the emote workers.

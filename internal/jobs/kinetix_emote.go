@@ -48,9 +48,9 @@ func (w *KinetixEmoteWorker) Work(ctx context.Context, job *river.Job[KinetixEmo
 		return nil // a stale job: the row is driven by another
 	}
 	switch e.Status {
-	case store.EmoteQueued:
+	case store.JobQueued:
 		return w.create(ctx, job, e)
-	case store.EmoteProcessing:
+	case store.JobProcessing:
 		return w.poll(ctx, job, e)
 	}
 	return nil
@@ -115,7 +115,7 @@ func (w *KinetixEmoteWorker) create(ctx context.Context, job *river.Job[KinetixE
 		return w.k.outcome(ctx, job.JobRow, "creating the process", err, giveUp)
 	case errors.Is(err, kinetix.ErrTokenExpired), errors.Is(err, kinetix.ErrInvalidToken):
 		// Forget the token; the retry starts with a fresh one.
-		if _, uerr := w.k.emotes.Update(ctx, e.ID, func(row *store.Emote) error {
+		if _, uerr := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
 			if row.Token == e.Token {
 				row.Token, row.TokenStatus = "", store.TokenExpired
 			}
@@ -138,9 +138,9 @@ func (w *KinetixEmoteWorker) create(ctx context.Context, job *river.Job[KinetixE
 // instead; a row that left queued stops the run (nil emote).
 func (w *KinetixEmoteWorker) recordToken(ctx context.Context, e *store.Emote, old, token string) (*store.Emote, error) {
 	stale := false
-	row, err := w.k.emotes.Update(ctx, e.ID, func(row *store.Emote) error {
+	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
 		switch {
-		case row.Status != store.EmoteQueued:
+		case row.Status != store.JobQueued:
 			stale = true
 		case row.Token == "" || row.Token == old || row.TokenStatus == store.TokenExpired:
 			row.Token, row.TokenCreatedAt, row.TokenStatus = token, w.k.deps.Now(), store.TokenIssued
@@ -165,11 +165,11 @@ func (w *KinetixEmoteWorker) record(ctx context.Context, job *river.Job[KinetixE
 		return river.JobCancel(fmt.Errorf("kinetix returned a process uuid that is not a uuid: %q", processUUID))
 	}
 	moved := false
-	row, err := w.k.emotes.Update(ctx, e.ID, func(row *store.Emote) error {
-		if row.Status != store.EmoteQueued || row.Token != token {
+	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
+		if row.Status != store.JobQueued || row.Token != token {
 			return nil
 		}
-		row.Status, row.ProcessUUID, row.TokenStatus = store.EmoteProcessing, pid, store.TokenUsed
+		row.Status, row.ProcessUUID, row.TokenStatus = store.JobProcessing, pid, store.TokenUsed
 		row.ProcessingStartedAt, row.UpstreamStatus = w.k.deps.Now(), string(kinetix.StatusPending)
 		row.ErrorCode, row.ErrorMessage = "", ""
 		moved = true

@@ -21,15 +21,15 @@ func (e errDeadline) Error() string {
 }
 
 // poll asks the upstream for the process and either snoozes (still
-// working), or persists its end state: the result and completed, the result
+// working), or persists its end state: the result and succeeded, the result
 // and awaiting_validation (validation flow), or the upstream's error and
-// failed. Past the deadline the emote fails and the job is cancelled
+// failed. Past the deadline the emote is timed_out and the job is cancelled
 // (docs/reliability.md #26); a snooze never runs past the deadline, so a process
 // that never finishes costs at most Deadline/PollMin + 1 snoozes.
 func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmoteArgs], e *store.Emote) error {
 	remaining := e.ProcessingStartedAt.Add(w.k.cfg.Deadline).Sub(w.k.deps.Now())
 	if remaining <= 0 {
-		return w.k.fail(ctx, e.ID, "deadline_exceeded", errDeadline{w.k.cfg.Deadline})
+		return w.k.end(ctx, e.ID, store.JobTimedOut, "timed_out", errDeadline{w.k.cfg.Deadline})
 	}
 	client, err := w.k.clientFor(ctx, e.AppID)
 	if err != nil {
@@ -48,8 +48,8 @@ func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmo
 
 	if p.Status.Working() {
 		if string(p.Status) != e.UpstreamStatus {
-			if _, err := w.k.emotes.Update(ctx, e.ID, func(row *store.Emote) error {
-				if row.Status == store.EmoteProcessing && row.ProcessUUID == e.ProcessUUID {
+			if _, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
+				if row.Status == store.JobProcessing && row.ProcessUUID == e.ProcessUUID {
 					row.UpstreamStatus = string(p.Status)
 				}
 				return nil
@@ -60,8 +60,8 @@ func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmo
 		return w.pollSnooze(ctx, job, e)
 	}
 
-	row, err := w.k.emotes.Update(ctx, e.ID, func(row *store.Emote) error {
-		if row.Status != store.EmoteProcessing || row.ProcessUUID != e.ProcessUUID {
+	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
+		if row.Status != store.JobProcessing || row.ProcessUUID != e.ProcessUUID {
 			return nil
 		}
 		row.UpstreamStatus = string(p.Status)
@@ -73,15 +73,15 @@ func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmo
 		case kinetix.StatusAwaitingValidation:
 			row.Status = store.EmoteAwaitingValidation
 		case kinetix.StatusDone:
-			row.Status, row.FinishedAt = store.EmoteCompleted, w.k.deps.Now()
+			row.Status, row.FinishedAt = store.JobSucceeded, w.k.deps.Now()
 		case kinetix.StatusFailed:
-			row.Status, row.FinishedAt = store.EmoteFailed, w.k.deps.Now()
+			row.Status, row.FinishedAt = store.JobFailed, w.k.deps.Now()
 			row.ErrorCode, row.ErrorMessage = "kinetix_process_failed", "the kinetix process failed"
 			if p.Error != nil {
 				row.ErrorCode, row.ErrorMessage = "kinetix_"+p.Error.Code, p.Error.Message
 			}
 		default: // rejected outside gamepipe, or a status this client does not know
-			row.Status, row.FinishedAt = store.EmoteFailed, w.k.deps.Now()
+			row.Status, row.FinishedAt = store.JobFailed, w.k.deps.Now()
 			row.ErrorCode = "kinetix_unexpected_status"
 			row.ErrorMessage = fmt.Sprintf("the kinetix process ended in status %q", p.Status)
 		}

@@ -104,7 +104,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 	t.Run("CancelledEmoteIsLeftAlone", func(t *testing.T) {
 		t.Parallel()
 		w, bundle := setup(t, nil)
-		e := bundle.env.newEmote(t, func(e *store.Emote) { e.Status = store.EmoteCancelled })
+		e := bundle.env.newEmote(t, func(e *store.Emote) { e.Status = store.JobCanceled })
 
 		res := workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID})
 		require.Equal(t, river.EventKindJobCompleted, res.EventKind)
@@ -128,7 +128,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		wg.Wait()
 		require.Equal(t, 1, bundle.env.sim.ProcessesCreated())
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteProcessing, got.Status)
+		require.Equal(t, store.JobProcessing, got.Status)
 		require.Equal(t, 2, got.StatusSeq)
 	})
 
@@ -141,7 +141,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		require.Equal(t, river.EventKindJobSnoozed, res.EventKind)
 		require.Equal(t, 1, bundle.env.sim.ProcessesCreated())
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteProcessing, got.Status)
+		require.Equal(t, store.JobProcessing, got.Status)
 		require.NotEqual(t, uuid.Nil, got.ProcessUUID)
 		require.NotEmpty(t, got.Token)
 		require.Equal(t, store.TokenUsed, got.TokenStatus)
@@ -149,20 +149,20 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		require.Equal(t, "pending", got.UpstreamStatus)
 	})
 
-	t.Run("DeadlineFailsTheEmote", func(t *testing.T) {
+	t.Run("DeadlineTimesOutTheEmote", func(t *testing.T) {
 		t.Parallel()
 		w, bundle := setup(t, nil)
 		e := bundle.env.newEmote(t, nil)
 		bundle.env.set(t, e.ID, func(e *store.Emote) {
-			e.Status, e.ProcessUUID = store.EmoteProcessing, uuid.New()
+			e.Status, e.ProcessUUID = store.JobProcessing, uuid.New()
 			e.ProcessingStartedAt = time.Now().Add(-11 * time.Minute)
 		})
 
 		res := workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID})
 		require.Equal(t, river.EventKindJobCancelled, res.EventKind)
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteFailed, got.Status)
-		require.Equal(t, "deadline_exceeded", got.ErrorCode)
+		require.Equal(t, store.JobTimedOut, got.Status)
+		require.Equal(t, "timed_out", got.ErrorCode)
 		require.Contains(t, got.ErrorMessage, "did not finish within 10m0s")
 		require.Zero(t, bundle.env.sim.Requests("GET /v1/process/{uuid}"))
 	})
@@ -182,7 +182,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		res := workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID})
 		require.Equal(t, river.EventKindJobCancelled, res.EventKind)
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteFailed, got.Status)
+		require.Equal(t, store.JobFailed, got.Status)
 		require.Equal(t, "kinetix_error", got.ErrorCode)
 		require.Contains(t, got.ErrorMessage, "invalid api key")
 		require.False(t, got.FinishedAt.IsZero())
@@ -207,10 +207,10 @@ func TestKinetixEmoteWorker(t *testing.T) {
 			require.Equal(t, river.EventKindJobCompleted, workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID}).EventKind)
 		}
 		got := bundle.env.get(t, failing.ID)
-		require.Equal(t, store.EmoteFailed, got.Status)
+		require.Equal(t, store.JobFailed, got.Status)
 		require.Equal(t, "kinetix_no_character_detected", got.ErrorCode)
 		got = bundle.env.get(t, done.ID)
-		require.Equal(t, store.EmoteCompleted, got.Status)
+		require.Equal(t, store.JobSucceeded, got.Status)
 		require.Equal(t, "done", got.UpstreamStatus)
 		var result kinetix.Emote
 		require.NoError(t, json.Unmarshal(got.Result, &result))
@@ -237,7 +237,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID})
 
 		notes := bundle.env.notifications(t)
-		require.Equal(t, []string{"queued", "processing", "completed"}, statusesOf(notes, e.ID))
+		require.Equal(t, []string{"queued", "processing", "succeeded"}, statusesOf(notes, e.ID))
 		last := notes[len(notes)-1]
 		require.Equal(t, bundle.env.appID.String(), last.AppID)
 		data := last.Data.(map[string]any)
@@ -259,7 +259,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		require.Zero(t, res.Job.Attempt)
 		require.Empty(t, res.Job.Errors)
 		require.False(t, res.Job.ScheduledAt.Before(before.Add(2*time.Second)))
-		require.Equal(t, store.EmoteQueued, bundle.env.get(t, e.ID).Status)
+		require.Equal(t, store.JobQueued, bundle.env.get(t, e.ID).Status)
 	})
 
 	t.Run("OwnKeySendsTheUserAsIs", func(t *testing.T) {
@@ -271,7 +271,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 
 		workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID})
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteProcessing, got.Status)
+		require.Equal(t, store.JobProcessing, got.Status)
 		require.Equal(t, kinetixsim.TokenUser{Key: own, UserID: "player-1"}, bundle.env.sim.TokenUsers()[got.Token])
 	})
 
@@ -291,7 +291,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		require.Equal(t, 1, bundle.env.sim.ProcessesCreated())
 		require.Equal(t, 1, bundle.env.sim.Requests("POST /v1/process"))
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteProcessing, got.Status)
+		require.Equal(t, store.JobProcessing, got.Status)
 		require.Equal(t, pid, got.ProcessUUID.String())
 	})
 
@@ -306,7 +306,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 
 		workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID})
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteProcessing, got.Status)
+		require.Equal(t, store.JobProcessing, got.Status)
 		require.NotEqual(t, tok, got.Token)
 		require.Equal(t, 2, bundle.env.sim.Stats().TokensIssued)
 	})
@@ -318,7 +318,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 
 		workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID})
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteProcessing, got.Status)
+		require.Equal(t, store.JobProcessing, got.Status)
 		require.Equal(t, "player-1", got.UserID)
 		seen := bundle.env.sim.TokenUsers()[got.Token]
 		require.Equal(t, kinetixsim.TokenUser{Key: testKinetixKey, UserID: bundle.env.appID.String() + ":player-1"}, seen)
@@ -337,7 +337,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		require.Len(t, res.Job.Errors, 1)
 		require.Contains(t, res.Job.Errors[0].Error, "status 503")
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteQueued, got.Status)
+		require.Equal(t, store.JobQueued, got.Status)
 		require.NotEmpty(t, got.Token, "the token is recorded before the create")
 	})
 
@@ -354,7 +354,7 @@ func TestKinetixEmoteWorker(t *testing.T) {
 
 		require.Equal(t, river.EventKindJobSnoozed, workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID}).EventKind)
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteProcessing, got.Status)
+		require.Equal(t, store.JobProcessing, got.Status)
 		require.NotEqual(t, first, got.Token)
 		require.Equal(t, 1, bundle.env.sim.ProcessesCreated())
 		require.Equal(t, 2, bundle.env.sim.Stats().TokensIssued)
@@ -385,12 +385,12 @@ func TestKinetixEmoteWorker(t *testing.T) {
 		require.Equal(t, river.EventKindJobSnoozed, workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID}).EventKind)
 		require.Zero(t, bundle.env.sim.Stats().TokensIssued, "nothing was sent upstream")
 		require.Zero(t, bundle.env.sim.ProcessesCreated())
-		require.Equal(t, store.EmoteQueued, bundle.env.get(t, e.ID).Status)
+		require.Equal(t, store.JobQueued, bundle.env.get(t, e.ID).Status)
 
 		require.NoError(t, store.AppSetDisabled(ctx, bundle.env.db.Pool, bundle.env.appID, false))
 		require.Equal(t, river.EventKindJobSnoozed, workOnce(t, bundle.env, w, KinetixEmoteArgs{EmoteID: e.ID}).EventKind)
 		require.Equal(t, 1, bundle.env.sim.ProcessesCreated())
-		require.Equal(t, store.EmoteProcessing, bundle.env.get(t, e.ID).Status)
+		require.Equal(t, store.JobProcessing, bundle.env.get(t, e.ID).Status)
 	})
 
 	t.Run("ValidationFlowAwaitsValidation", func(t *testing.T) {

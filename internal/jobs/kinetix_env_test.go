@@ -61,7 +61,6 @@ type kinetixEnv struct {
 	appID  uuid.UUID
 	deps   *Deps
 	k      *kinetixRunner
-	emotes *store.EmoteStore
 	stream jetstream.Stream // nil without NATS
 }
 
@@ -112,7 +111,7 @@ func newKinetixEnv(t testing.TB, opts *kinetixEnvOpts) *kinetixEnv {
 		t.Cleanup(pool.Close)
 		db = &dbtest.Schema{Name: db.Name, URL: db.URL, Pool: pool}
 	}
-	env := &kinetixEnv{db: db, sim: sim, simURL: srv.URL, blobs: blobs, appID: app.AppID, emotes: store.NewEmoteStore(db.Pool)}
+	env := &kinetixEnv{db: db, sim: sim, simURL: srv.URL, blobs: blobs, appID: app.AppID}
 	kd := &KinetixDeps{BaseURL: srv.URL, APIKey: testKinetixKey, PollMin: 50 * time.Millisecond, PollMax: 400 * time.Millisecond,
 		RequestTimeout: 5 * time.Second}
 	if opts.kinetix != nil {
@@ -144,21 +143,21 @@ func (env *kinetixEnv) newEmote(t testing.TB, mutate func(e *store.Emote)) *stor
 	if mutate != nil {
 		mutate(e)
 	}
-	require.NoError(t, env.emotes.Insert(ctx, env.db.Pool, e))
+	require.NoError(t, store.EmoteInsert(ctx, env.db.Pool, e))
 	return e
 }
 
 // set changes a row directly, as an earlier step or the API would have.
 func (env *kinetixEnv) set(t testing.TB, id uuid.UUID, fn func(e *store.Emote)) *store.Emote {
 	t.Helper()
-	e, err := env.emotes.Update(context.Background(), id, func(e *store.Emote) error { fn(e); return nil })
+	e, err := store.EmoteUpdate(context.Background(), env.db.Pool, id, func(e *store.Emote) error { fn(e); return nil })
 	require.NoError(t, err)
 	return e
 }
 
 func (env *kinetixEnv) get(t testing.TB, id uuid.UUID) *store.Emote {
 	t.Helper()
-	e, err := env.emotes.GetByID(context.Background(), env.db.Pool, id)
+	e, err := store.EmoteGet(context.Background(), env.db.Pool, id)
 	require.NoError(t, err)
 	return e
 }
@@ -213,14 +212,14 @@ func (env *kinetixEnv) enqueue(t testing.TB, client *river.Client[pgx.Tx], mutat
 		if err != nil {
 			return err
 		}
-		e, err = env.emotes.UpdateTx(ctx, tx, e.ID, func(row *store.Emote) error { row.JobID = res.Job.ID; return nil })
+		e, err = store.EmoteUpdateTx(ctx, tx, e.ID, func(row *store.Emote) error { row.JobID = res.Job.ID; return nil })
 		return err
 	}))
 	return e
 }
 
 // waitStatus polls the row until it has status, failing after timeout.
-func (env *kinetixEnv) waitStatus(t testing.TB, id uuid.UUID, status store.EmoteStatus, timeout time.Duration) *store.Emote {
+func (env *kinetixEnv) waitStatus(t testing.TB, id uuid.UUID, status store.JobStatus, timeout time.Duration) *store.Emote {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {

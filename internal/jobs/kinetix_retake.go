@@ -65,7 +65,7 @@ func (w *KinetixRetakeWorker) Work(ctx context.Context, job *river.Job[KinetixRe
 	var row *store.Emote
 	err = pgx.BeginFunc(ctx, w.k.deps.Pool, func(tx pgx.Tx) error {
 		var err error
-		row, err = w.k.emotes.UpdateTx(ctx, tx, e.ID, func(row *store.Emote) error {
+		row, err = store.EmoteUpdateTx(ctx, tx, e.ID, func(row *store.Emote) error {
 			if row.Status != store.EmoteRetaking {
 				return nil
 			}
@@ -86,7 +86,7 @@ func (w *KinetixRetakeWorker) Work(ctx context.Context, job *river.Job[KinetixRe
 			if err != nil {
 				return fmt.Errorf("error inserting the next kinetix_emote job: %w", err)
 			}
-			row.Status, row.JobID = store.EmoteQueued, res.Job.ID
+			row.Status, row.JobID = store.JobQueued, res.Job.ID
 			return nil
 		})
 		return err

@@ -59,7 +59,7 @@ func TestKinetixRetakeWorker(t *testing.T) {
 
 		require.Equal(t, river.EventKindJobCompleted, workOnce(t, bundle.env, w, KinetixRetakeArgs{EmoteID: e.ID}).EventKind)
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteQueued, got.Status)
+		require.Equal(t, store.JobQueued, got.Status)
 		require.Equal(t, 3, countJobs(t, bundle.env, "kinetix_emote"))
 		job, err := bundle.env.db.Pool.Query(ctx, "SELECT kind, state FROM river_job WHERE id = $1", got.JobID)
 		require.NoError(t, err)
@@ -72,7 +72,7 @@ func TestKinetixRetakeWorker(t *testing.T) {
 		require.Equal(t, river.EventKindJobSnoozed,
 			workJob(t, bundle.env, &KinetixEmoteWorker{k: bundle.env.k}, got.JobID).EventKind)
 		got = bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteProcessing, got.Status)
+		require.Equal(t, store.JobProcessing, got.Status)
 		require.Equal(t, retakeToken, got.Token)
 		require.Equal(t, 2, bundle.env.sim.ProcessesCreated())
 	})

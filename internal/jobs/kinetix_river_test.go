@@ -34,7 +34,7 @@ func jobRow(t *testing.T, client *river.Client[pgx.Tx], id int64) *rivertype.Job
 
 // transition moves an emote to status with a new job, in one transaction,
 // as the API's validate, retake and video routes do.
-func transition(t *testing.T, env *kinetixEnv, client *river.Client[pgx.Tx], id uuid.UUID, status store.EmoteStatus,
+func transition(t *testing.T, env *kinetixEnv, client *river.Client[pgx.Tx], id uuid.UUID, status store.JobStatus,
 	args river.JobArgs, mutate func(e *store.Emote),
 ) {
 	t.Helper()
@@ -44,7 +44,7 @@ func transition(t *testing.T, env *kinetixEnv, client *river.Client[pgx.Tx], id 
 		if err != nil {
 			return err
 		}
-		_, err = env.emotes.UpdateTx(ctx, tx, id, func(e *store.Emote) error {
+		_, err = store.EmoteUpdateTx(ctx, tx, id, func(e *store.Emote) error {
 			e.Status, e.JobID = status, res.Job.ID
 			if mutate != nil {
 				mutate(e)
@@ -85,11 +85,11 @@ func TestKinetixJobsWithRiver(t *testing.T) {
 		require.Equal(t, rivertype.JobStateAvailable, job.State)
 		require.Zero(t, job.Attempt)
 		require.Empty(t, job.Errors)
-		require.Equal(t, store.EmoteProcessing, env.get(t, e.ID).Status)
+		require.Equal(t, store.JobProcessing, env.get(t, e.ID).Status)
 
 		next := env.riverClient(t, 2, nil)
 		start(t, next)
-		env.waitStatus(t, e.ID, store.EmoteCompleted, 2*time.Minute)
+		env.waitStatus(t, e.ID, store.JobSucceeded, 2*time.Minute)
 		require.Eventually(t, func() bool {
 			var running int
 			require.NoError(t, env.db.Pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE state = 'running'").Scan(&running))
@@ -110,7 +110,7 @@ func TestKinetixJobsWithRiver(t *testing.T) {
 		}
 		notes := []string{}
 		for _, id := range ids {
-			e := env.waitStatus(t, id, store.EmoteCompleted, 2*time.Minute)
+			e := env.waitStatus(t, id, store.JobSucceeded, 2*time.Minute)
 			require.NotEmpty(t, e.Result)
 			job := jobRow(t, client, e.JobID)
 			require.Eventually(t, func() bool { return jobRow(t, client, e.JobID).State == rivertype.JobStateCompleted },
@@ -121,7 +121,7 @@ func TestKinetixJobsWithRiver(t *testing.T) {
 		require.Equal(t, 3, env.sim.ProcessesCreated())
 		require.Equal(t, 3, env.sim.Requests("POST /v1/process"))
 		for range ids {
-			require.Subset(t, notes, []string{"queued", "processing", "completed"})
+			require.Subset(t, notes, []string{"queued", "processing", "succeeded"})
 		}
 		require.Len(t, notes, 9)
 	})
@@ -140,8 +140,8 @@ func TestKinetixJobsWithRiver(t *testing.T) {
 		start(t, client)
 		e := env.enqueue(t, client, nil)
 
-		got := env.waitStatus(t, e.ID, store.EmoteFailed, 2*time.Minute)
-		require.Equal(t, "deadline_exceeded", got.ErrorCode)
+		got := env.waitStatus(t, e.ID, store.JobTimedOut, 2*time.Minute)
+		require.Equal(t, "timed_out", got.ErrorCode)
 		require.Eventually(t, func() bool { return jobRow(t, client, got.JobID).State == rivertype.JobStateCancelled },
 			time.Minute, 20*time.Millisecond)
 		var meta struct {
@@ -170,7 +170,7 @@ func TestKinetixJobsWithRiver(t *testing.T) {
 			ids = append(ids, env.enqueue(t, client, nil).ID)
 		}
 		for _, id := range ids {
-			e := env.waitStatus(t, id, store.EmoteCompleted, 3*time.Minute)
+			e := env.waitStatus(t, id, store.JobSucceeded, 3*time.Minute)
 			require.Eventually(t, func() bool { return jobRow(t, client, e.JobID).State == rivertype.JobStateCompleted },
 				time.Minute, 20*time.Millisecond)
 			job := jobRow(t, client, e.JobID)
@@ -197,7 +197,7 @@ func TestKinetixJobsWithRiver(t *testing.T) {
 		}
 		errored := 0
 		for _, id := range ids {
-			e := env.waitStatus(t, id, store.EmoteCompleted, 3*time.Minute)
+			e := env.waitStatus(t, id, store.JobSucceeded, 3*time.Minute)
 			require.Eventually(t, func() bool { return jobRow(t, client, e.JobID).State == rivertype.JobStateCompleted },
 				time.Minute, 20*time.Millisecond)
 			errored += len(jobRow(t, client, e.JobID).Errors)
@@ -224,13 +224,13 @@ func TestKinetixJobsWithRiver(t *testing.T) {
 		require.Equal(t, []uuid.UUID{first.ProcessUUID}, second.PreviousProcessUUIDs)
 
 		transition(t, env, client, e.ID, store.EmoteValidating, KinetixValidateArgs{EmoteID: e.ID}, nil)
-		done := env.waitStatus(t, e.ID, store.EmoteCompleted, 2*time.Minute)
+		done := env.waitStatus(t, e.ID, store.JobSucceeded, 2*time.Minute)
 		require.Equal(t, 1, done.RetakeCount)
 		require.Equal(t, 2, env.sim.ProcessesCreated())
 		require.Eventually(t, func() bool {
 			return len(statusesOf(env.notifications(t), e.ID)) == 9
 		}, time.Minute, 20*time.Millisecond)
 		require.Equal(t, []string{"queued", "processing", "awaiting_validation", "retaking", "queued", "processing",
-			"awaiting_validation", "validating", "completed"}, statusesOf(env.notifications(t), e.ID))
+			"awaiting_validation", "validating", "succeeded"}, statusesOf(env.notifications(t), e.ID))
 	})
 }

@@ -31,7 +31,7 @@ func (k *kinetixRunner) announce(ctx context.Context, e *store.Emote) error {
 	if err := k.deps.Notifier.Notify(ctx, note, strconv.Itoa(e.StatusSeq)); err != nil {
 		return fmt.Errorf("error publishing emote %s %s: %w", e.ID, e.Status, err)
 	}
-	if err := k.emotes.MarkNotified(ctx, e.ID, e.StatusSeq); err != nil {
+	if err := store.EmoteMarkNotified(ctx, k.deps.Pool, e.ID, e.StatusSeq); err != nil {
 		return err
 	}
 	e.NotifiedSeq = e.StatusSeq
@@ -72,19 +72,24 @@ func (k *kinetixRunner) policy() *upstreamPolicy {
 // fail ends an emote: status failed with the reason, announced, and the
 // job cancelled. An emote already finished is left as it is.
 func (k *kinetixRunner) fail(ctx context.Context, id uuid.UUID, code string, cause error) error {
-	e, err := k.emotes.Update(ctx, id, func(e *store.Emote) error {
-		if e.Status.Finished() {
+	return k.end(ctx, id, store.JobFailed, code, cause)
+}
+
+// end is fail with the end status named (failed or timed_out).
+func (k *kinetixRunner) end(ctx context.Context, id uuid.UUID, status store.JobStatus, code string, cause error) error {
+	e, err := store.EmoteUpdate(ctx, k.deps.Pool, id, func(e *store.Emote) error {
+		if e.Status.Terminal() {
 			return nil
 		}
-		e.Status, e.FinishedAt = store.EmoteFailed, k.deps.Now()
+		e.Status, e.FinishedAt = status, k.deps.Now()
 		e.ErrorCode, e.ErrorMessage = code, truncate(cause.Error(), 500)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("error failing emote %s: %w", id, err)
 	}
-	k.deps.Logger.Info().Str("emote_id", id.String()).Str("error_code", code).Err(cause).
-		Msg("jobs.kinetix: Emote failed")
+	k.deps.Logger.Info().Str("emote_id", id.String()).Str("status", string(status)).Str("error_code", code).Err(cause).
+		Msg("jobs.kinetix: Emote ended")
 	if err := k.announce(ctx, e); err != nil {
 		return err
 	}
@@ -93,8 +98,8 @@ func (k *kinetixRunner) fail(ctx context.Context, id uuid.UUID, code string, cau
 
 // revert puts an emote that could not be validated or retaken back in
 // awaiting_validation with the reason, announced, and cancels the job.
-func (k *kinetixRunner) revert(ctx context.Context, id uuid.UUID, from store.EmoteStatus, code string, cause error) error {
-	e, err := k.emotes.Update(ctx, id, func(e *store.Emote) error {
+func (k *kinetixRunner) revert(ctx context.Context, id uuid.UUID, from store.JobStatus, code string, cause error) error {
+	e, err := store.EmoteUpdate(ctx, k.deps.Pool, id, func(e *store.Emote) error {
 		if e.Status != from {
 			return nil
 		}
@@ -114,7 +119,7 @@ func (k *kinetixRunner) revert(ctx context.Context, id uuid.UUID, from store.Emo
 // load reads the emote a job is about and publishes a pending
 // notification. A missing emote cancels the job.
 func (k *kinetixRunner) load(ctx context.Context, id uuid.UUID) (*store.Emote, error) {
-	e, err := k.emotes.GetByID(ctx, k.deps.Pool, id)
+	e, err := store.EmoteGet(ctx, k.deps.Pool, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, river.JobCancel(fmt.Errorf("emote %s does not exist", id))
 	}

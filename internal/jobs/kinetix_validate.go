@@ -26,7 +26,7 @@ func (KinetixValidateArgs) InsertOpts() river.InsertOpts {
 }
 
 // KinetixValidateWorker runs KinetixValidateArgs: a validating emote is
-// validated upstream and becomes completed. A refusal puts it back in
+// validated upstream and becomes succeeded. A refusal puts it back in
 // awaiting_validation with the reason.
 type KinetixValidateWorker struct {
 	river.WorkerDefaults[KinetixValidateArgs]
@@ -55,11 +55,11 @@ func (w *KinetixValidateWorker) Work(ctx context.Context, job *river.Job[Kinetix
 			return w.k.revert(ctx, e.ID, store.EmoteValidating, "validate_failed", cause)
 		})
 	}
-	row, err := w.k.emotes.Update(ctx, e.ID, func(row *store.Emote) error {
+	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
 		if row.Status != store.EmoteValidating {
 			return nil
 		}
-		row.Status, row.FinishedAt, row.UpstreamStatus = store.EmoteCompleted, w.k.deps.Now(), string(p.Status)
+		row.Status, row.FinishedAt, row.UpstreamStatus = store.JobSucceeded, w.k.deps.Now(), string(p.Status)
 		row.ErrorCode, row.ErrorMessage = "", ""
 		if p.Emote != nil {
 			row.Result = p.Emote.Raw

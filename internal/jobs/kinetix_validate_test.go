@@ -74,15 +74,15 @@ func TestKinetixValidateWorker(t *testing.T) {
 
 		require.Equal(t, river.EventKindJobCompleted, workOnce(t, bundle.env, w, KinetixValidateArgs{EmoteID: e.ID}).EventKind)
 		got := bundle.env.get(t, e.ID)
-		require.Equal(t, store.EmoteCompleted, got.Status)
+		require.Equal(t, store.JobSucceeded, got.Status)
 		require.Equal(t, "done", got.UpstreamStatus)
 		require.NotEmpty(t, got.Result)
 		require.False(t, got.FinishedAt.IsZero())
 
-		// Run twice: the row is completed, nothing happens.
+		// Run twice: the row is succeeded, nothing happens.
 		workOnce(t, bundle.env, w, KinetixValidateArgs{EmoteID: e.ID})
 		require.Equal(t, 1, bundle.env.sim.Requests("POST /v1/process/{uuid}/validate"))
-		require.Equal(t, []string{"queued", "processing", "awaiting_validation", "validating", "completed"},
+		require.Equal(t, []string{"queued", "processing", "awaiting_validation", "validating", "succeeded"},
 			statusesOf(bundle.env.notifications(t), e.ID))
 	})
 
@@ -97,6 +97,6 @@ func TestKinetixValidateWorker(t *testing.T) {
 		bundle.env.set(t, e.ID, func(e *store.Emote) { e.Status = store.EmoteValidating })
 
 		require.Equal(t, river.EventKindJobCompleted, workOnce(t, bundle.env, w, KinetixValidateArgs{EmoteID: e.ID}).EventKind)
-		require.Equal(t, store.EmoteCompleted, bundle.env.get(t, e.ID).Status)
+		require.Equal(t, store.JobSucceeded, bundle.env.get(t, e.ID).Status)
 	})
 }

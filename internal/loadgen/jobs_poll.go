@@ -9,19 +9,15 @@ import (
 	"time"
 )
 
-// successStatus is the status a job of mode ends in when it worked.
-func successStatus(mode string) string {
-	if mode == ModeGenerations {
-		return "succeeded"
-	}
-	return "completed"
-}
+// statusSucceeded is the status a job of either kind ends in when it
+// worked (docs/jobs.md).
+const statusSucceeded = "succeeded"
 
 // finalStatus reports whether status ends a job (for the load generator:
 // awaiting_validation waits for the game, so it ends the run's interest).
 func finalStatus(status string) bool {
 	switch status {
-	case "completed", "succeeded", "failed", "cancelled", "timed_out", "awaiting_validation", "awaiting_video":
+	case statusSucceeded, "failed", "canceled", "timed_out", "awaiting_validation", "awaiting_video":
 		return true
 	}
 	return false
@@ -64,7 +60,7 @@ func (r *jobRun) pollLoop(ctx context.Context, cl *http.Client) {
 		}
 		r.mu.Lock()
 		r.res.Final[status]++
-		if status == successStatus(c.Mode) {
+		if status == statusSucceeded {
 			r.res.Completed++
 			if !finished.IsZero() && !created.IsZero() {
 				r.res.ToCompletion.Record(finished.Sub(created))

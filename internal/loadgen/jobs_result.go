@@ -25,11 +25,11 @@ type JobResult struct {
 	// Latency is the create requests' (202) latency.
 	Latency Histogram
 	// Final counts the tracked jobs by the status they were last seen in
-	// ("completed", "succeeded", "failed", ... or a non-final one when
+	// ("succeeded", "failed", "timed_out", ... or a non-final one when
 	// Drain ran out).
 	Final map[string]int64
-	// Completed counts tracked jobs that reached success (completed for an
-	// emote, succeeded for a generation).
+	// Completed counts tracked jobs that reached success (succeeded, for
+	// either kind).
 	Completed int64
 	// ToCompletion is created_at → finished_at of the completed jobs, as
 	// the API reports them (server clock, so not bounded by PollEvery).

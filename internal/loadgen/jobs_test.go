@@ -73,7 +73,7 @@ func (f *fakeJobAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		status := "processing"
 		if n > 2 {
-			status = successStatus(f.mode)
+			status = statusSucceeded
 			var k int
 			fmt.Sscanf(id, "job-%d", &k)
 			if k%5 == 0 {
@@ -104,13 +104,13 @@ func TestRunJobs(t *testing.T) {
 			require.EqualValues(t, 20, res.Accepted)
 			require.Equal(t, map[int]int64{202: 20}, res.Statuses)
 			require.EqualValues(t, 16, res.Completed)
-			require.Equal(t, map[string]int64{successStatus(mode): 16, "failed": 4}, res.Final)
+			require.Equal(t, map[string]int64{statusSucceeded: 16, "failed": 4}, res.Final)
 			require.EqualValues(t, 20*3, res.Polls)
 			require.InDelta(t, 40*time.Millisecond, res.ToCompletion.Quantile(0.99), float64(2*time.Millisecond))
 			var out strings.Builder
 			res.WriteSummary(&out)
 			require.Contains(t, out.String(), "4 failed")
-			require.Contains(t, out.String(), "16 "+successStatus(mode))
+			require.Contains(t, out.String(), "16 "+statusSucceeded)
 		})
 	}
 }

@@ -112,7 +112,7 @@ func TestAppSlots(t *testing.T) {
 			OriginalFilename: "l.glb", ContentType: "model/gltf-binary"})
 		require.NoError(t, err)
 		for _, app := range []uuid.UUID{b.app, other.AppID} {
-			require.NoError(t, store.NewEmoteStore(b.db.Pool).Insert(ctx, b.db.Pool, &store.Emote{ID: uuid.Must(uuid.NewV7()),
+			require.NoError(t, store.EmoteInsert(ctx, b.db.Pool, &store.Emote{ID: uuid.Must(uuid.NewV7()),
 				AppID: app, UserID: "u", Name: "wave", EndMS: 2000, VideoKey: "k", VideoSize: 20, VideoFormat: "mp4"}))
 		}
 		g := &store.Generation{ID: uuid.New(), AppID: b.app, Model: "m", Input: json.RawMessage(`{}`), DeadlineAt: time.Now().Add(time.Hour)}

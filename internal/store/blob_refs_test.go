@@ -25,7 +25,7 @@ func TestBlobsReferenced(t *testing.T) {
 	_, err = store.LevelModelInsert(ctx, db.Pool, &store.LevelModelInsertParams{AppID: app.AppID, LevelName: "L1",
 		BlobKey: key(1), SizeBytes: 10, Format: "glb", OriginalFilename: "l.glb", ContentType: "model/gltf-binary"})
 	require.NoError(t, err)
-	require.NoError(t, store.NewEmoteStore(db.Pool).Insert(ctx, db.Pool, &store.Emote{ID: uuid.Must(uuid.NewV7()),
+	require.NoError(t, store.EmoteInsert(ctx, db.Pool, &store.Emote{ID: uuid.Must(uuid.NewV7()),
 		AppID: app.AppID, UserID: "u", Name: "wave", EndMS: 2000, VideoKey: key(2), VideoSize: 10, VideoFormat: "mp4"}))
 	g := &store.Generation{ID: uuid.New(), AppID: app.AppID, Model: "m", Input: json.RawMessage(`{}`), DeadlineAt: time.Now().Add(time.Hour)}
 	require.NoError(t, store.GenerationInsert(ctx, db.Pool, g))

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -13,44 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
-
-// EmoteStatus is an emote's place in its state machine (see
-// docs/upstreams-kinetix.md).
-type EmoteStatus string
-
-// The emote statuses.
-const (
-	// EmoteQueued: stored, waiting for the upstream process to be created.
-	EmoteQueued EmoteStatus = "queued"
-	// EmoteProcessing: the upstream process exists; the job polls it.
-	EmoteProcessing EmoteStatus = "processing"
-	// EmoteAwaitingValidation: generated, waiting for validate or retake.
-	EmoteAwaitingValidation EmoteStatus = "awaiting_validation"
-	// EmoteValidating: a validate job is telling the upstream.
-	EmoteValidating EmoteStatus = "validating"
-	// EmoteRetaking: a retake job is asking the upstream for a new token.
-	EmoteRetaking EmoteStatus = "retaking"
-	// EmoteAwaitingVideo: retaken; waiting for the new video.
-	EmoteAwaitingVideo EmoteStatus = "awaiting_video"
-	// EmoteCompleted: the emote is available (end state).
-	EmoteCompleted EmoteStatus = "completed"
-	// EmoteFailed: the upstream or gamepipe gave up (end state).
-	EmoteFailed EmoteStatus = "failed"
-	// EmoteCancelled: cancelled by the client (end state).
-	EmoteCancelled EmoteStatus = "cancelled"
-)
-
-// EmoteStatuses lists every status.
-var EmoteStatuses = []EmoteStatus{EmoteQueued, EmoteProcessing, EmoteAwaitingValidation, EmoteValidating,
-	EmoteRetaking, EmoteAwaitingVideo, EmoteCompleted, EmoteFailed, EmoteCancelled}
-
-// Valid reports whether s is one of EmoteStatuses.
-func (s EmoteStatus) Valid() bool { return slices.Contains(EmoteStatuses, s) }
-
-// Finished reports an end state: completed, failed or cancelled.
-func (s EmoteStatus) Finished() bool {
-	return s == EmoteCompleted || s == EmoteFailed || s == EmoteCancelled
-}
 
 // Token statuses, as gamepipe last knew them.
 const (
@@ -73,7 +36,7 @@ type Emote struct {
 	VideoSize            int64           `db:"video_size"`
 	VideoFormat          string          `db:"video_format"`
 	VideoPending         bool            `db:"video_pending"`
-	Status               EmoteStatus     `db:"status"`
+	Status               JobStatus       `db:"status"`
 	StatusSeq            int             `db:"status_seq"`
 	NotifiedSeq          int             `db:"notified_seq"`
 	JobID                int64           `db:"job_id"`
@@ -107,25 +70,11 @@ const emoteColumns = `id, app_id, user_id, name, start_ms, end_ms, mature, video
 	coalesce(idempotency_key, '') AS idempotency_key, created_at, updated_at,
 	coalesce(finished_at, '0001-01-01 00:00:00+00') AS finished_at`
 
-// TxBeginner is a DBTX that can start a transaction (a pool).
-type TxBeginner interface {
-	DBTX
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
-// EmoteStore reads and writes emotes.
-type EmoteStore struct {
-	db TxBeginner
-}
-
-// NewEmoteStore returns a store whose Update runs its own transactions on db.
-func NewEmoteStore(db TxBeginner) *EmoteStore { return &EmoteStore{db: db} }
-
-// Insert adds a new emote (ID, AppID and the request fields set; Status
-// defaults to queued).
-func (s *EmoteStore) Insert(ctx context.Context, db DBTX, e *Emote) error {
+// EmoteInsert adds a new emote (ID, AppID and the request fields set;
+// Status defaults to queued).
+func EmoteInsert(ctx context.Context, db DBTX, e *Emote) error {
 	if e.Status == "" {
-		e.Status = EmoteQueued
+		e.Status = JobQueued
 	}
 	err := db.QueryRow(ctx, `INSERT INTO emotes (id, app_id, user_id, name, start_ms, end_ms, mature,
 			video_key, video_size, video_format, status, job_id, idempotency_key)
@@ -139,18 +88,17 @@ func (s *EmoteStore) Insert(ctx context.Context, db DBTX, e *Emote) error {
 	return nil
 }
 
-// Get returns an app's emote; ErrNotFound when it does not exist or belongs
-// to another app.
-func (s *EmoteStore) Get(ctx context.Context, db DBTX, appID, id uuid.UUID) (*Emote, error) {
-	return s.one(ctx, db, "SELECT "+emoteColumns+" FROM emotes WHERE id = $1 AND app_id = $2", id, appID)
+// EmoteGet returns an emote by id (for the jobs), or ErrNotFound.
+func EmoteGet(ctx context.Context, db DBTX, id uuid.UUID) (*Emote, error) {
+	return emoteOne(ctx, db, "SELECT "+emoteColumns+" FROM emotes WHERE id = $1", id)
 }
 
-// GetByID returns any app's emote (for the jobs).
-func (s *EmoteStore) GetByID(ctx context.Context, db DBTX, id uuid.UUID) (*Emote, error) {
-	return s.one(ctx, db, "SELECT "+emoteColumns+" FROM emotes WHERE id = $1", id)
+// EmoteGetForApp returns an app's emote; another app's is ErrNotFound.
+func EmoteGetForApp(ctx context.Context, db DBTX, appID, id uuid.UUID) (*Emote, error) {
+	return emoteOne(ctx, db, "SELECT "+emoteColumns+" FROM emotes WHERE id = $1 AND app_id = $2", id, appID)
 }
 
-func (s *EmoteStore) one(ctx context.Context, db DBTX, sql string, args ...any) (*Emote, error) {
+func emoteOne(ctx context.Context, db DBTX, sql string, args ...any) (*Emote, error) {
 	rows, err := db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("error reading emote: %w", err)
@@ -162,24 +110,27 @@ func (s *EmoteStore) one(ctx context.Context, db DBTX, sql string, args ...any) 
 	return e, nil
 }
 
-// Update reads the emote under a row lock (SELECT … FOR UPDATE), lets fn
-// check and change it, and writes it back, in one transaction. fn returning
-// an error rolls back and Update returns it. When fn changes nothing,
-// nothing is written; when it changes the status, StatusSeq advances.
-func (s *EmoteStore) Update(ctx context.Context, id uuid.UUID, fn func(e *Emote) error) (*Emote, error) {
+// EmoteUpdate reads the emote under a row lock (SELECT … FOR UPDATE), lets
+// fn check and change it, and writes it back, in one transaction, as
+// GenerationUpdate does. fn returning ErrUnchanged, or changing nothing,
+// writes nothing and returns the row as read; any other error rolls back
+// and is returned. When fn changes the status, StatusSeq advances.
+func EmoteUpdate(ctx context.Context, db interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}, id uuid.UUID, fn func(e *Emote) error) (*Emote, error) {
 	var out *Emote
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var err error
-		out, err = s.UpdateTx(ctx, tx, id, fn)
+		out, err = EmoteUpdateTx(ctx, tx, id, fn)
 		return err
 	})
 	return out, err
 }
 
-// UpdateTx is Update inside the caller's transaction, for steps that insert
-// a River job together with the change.
-func (s *EmoteStore) UpdateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, fn func(e *Emote) error) (*Emote, error) {
-	e, err := s.one(ctx, tx, "SELECT "+emoteColumns+" FROM emotes WHERE id = $1 FOR UPDATE", id)
+// EmoteUpdateTx is EmoteUpdate inside the caller's transaction, for steps
+// that insert a River job together with the change.
+func EmoteUpdateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, fn func(e *Emote) error) (*Emote, error) {
+	e, err := emoteOne(ctx, tx, "SELECT "+emoteColumns+" FROM emotes WHERE id = $1 FOR UPDATE", id)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +138,9 @@ func (s *EmoteStore) UpdateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, fn f
 	before.PreviousProcessUUIDs = slices.Clone(e.PreviousProcessUUIDs)
 	before.Result = slices.Clone(e.Result)
 	if err := fn(e); err != nil {
+		if errors.Is(err, ErrUnchanged) {
+			return &before, nil
+		}
 		return nil, err
 	}
 	if reflect.DeepEqual(before, *e) {
@@ -218,19 +172,13 @@ func (s *EmoteStore) UpdateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, fn f
 	return e, nil
 }
 
-// MarkNotified records that the notification of status change seq was
+// EmoteMarkNotified records that the notification of status change seq was
 // published. It only moves forward.
-func (s *EmoteStore) MarkNotified(ctx context.Context, id uuid.UUID, seq int) error {
-	if _, err := s.db.Exec(ctx, `UPDATE emotes SET notified_seq = greatest(notified_seq, $2) WHERE id = $1`, id, seq); err != nil {
+func EmoteMarkNotified(ctx context.Context, db DBTX, id uuid.UUID, seq int) error {
+	if _, err := db.Exec(ctx, `UPDATE emotes SET notified_seq = greatest(notified_seq, $2) WHERE id = $1`, id, seq); err != nil {
 		return fmt.Errorf("error marking emote %s notified: %w", id, err)
 	}
 	return nil
-}
-
-// EmoteCursor is the position after the last emote of a page.
-type EmoteCursor struct {
-	CreatedAt time.Time
-	ID        uuid.UUID
 }
 
 // EmoteListParams select a page of an app's emotes, newest first.
@@ -239,21 +187,17 @@ type EmoteListParams struct {
 	// UserID, when set, keeps that player's emotes only.
 	UserID string
 	// Status, when set, keeps emotes in that status only.
-	Status EmoteStatus
+	Status JobStatus
 	// Limit is the page size, 1 to 100. Defaults to 20.
 	Limit int
-	// After continues from a previous page's Next.
-	After *EmoteCursor
+	// After continues from a previous page's next cursor.
+	After *JobCursor
 }
 
-// List returns a page of emotes and the cursor of the next page (nil on the
-// last page).
-func (s *EmoteStore) List(ctx context.Context, db DBTX, p *EmoteListParams) ([]*Emote, *EmoteCursor, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 20
-	}
-	limit = min(limit, 100)
+// EmoteList returns a page of emotes and the cursor of the next page (nil
+// on the last page).
+func EmoteList(ctx context.Context, db DBTX, p *EmoteListParams) ([]*Emote, *JobCursor, error) {
+	limit := pageLimit(p.Limit)
 	where := []string{"app_id = $1"}
 	args := []any{p.AppID}
 	add := func(cond string, vals ...any) {
@@ -283,11 +227,11 @@ func (s *EmoteStore) List(ctx context.Context, db DBTX, p *EmoteListParams) ([]*
 	if err != nil {
 		return nil, nil, fmt.Errorf("error listing emotes of app %s: %w", p.AppID, err)
 	}
-	var next *EmoteCursor
+	var next *JobCursor
 	if len(emotes) > limit {
 		emotes = emotes[:limit]
 		last := emotes[limit-1]
-		next = &EmoteCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+		next = &JobCursor{CreatedAt: last.CreatedAt, ID: last.ID}
 	}
 	return emotes, next, nil
 }

@@ -23,7 +23,6 @@ func TestEmoteStore(t *testing.T) {
 	type testBundle struct {
 		db           *dbtest.Schema
 		appA, appB   uuid.UUID
-		emotes       *store.EmoteStore
 		insertForApp func(t *testing.T, app uuid.UUID, user string) *store.Emote
 	}
 	setup := func(t *testing.T) *testBundle {
@@ -33,13 +32,12 @@ func TestEmoteStore(t *testing.T) {
 		require.NoError(t, err)
 		b, err := store.AppCreate(ctx, db.Pool, "b")
 		require.NoError(t, err)
-		emotes := store.NewEmoteStore(db.Pool)
-		return &testBundle{db: db, appA: a.AppID, appB: b.AppID, emotes: emotes,
+		return &testBundle{db: db, appA: a.AppID, appB: b.AppID,
 			insertForApp: func(t *testing.T, app uuid.UUID, user string) *store.Emote {
 				t.Helper()
 				e := &store.Emote{ID: uuid.Must(uuid.NewV7()), AppID: app, UserID: user, Name: "wave",
 					StartMS: 0, EndMS: 2000, VideoKey: "abc", VideoSize: 10, VideoFormat: "mp4"}
-				require.NoError(t, emotes.Insert(ctx, db.Pool, e))
+				require.NoError(t, store.EmoteInsert(ctx, db.Pool, e))
 				return e
 			}}
 	}
@@ -49,9 +47,9 @@ func TestEmoteStore(t *testing.T) {
 		bundle := setup(t)
 		e := bundle.insertForApp(t, bundle.appA, "u1")
 
-		got, err := bundle.emotes.Get(ctx, bundle.db.Pool, bundle.appA, e.ID)
+		got, err := store.EmoteGetForApp(ctx, bundle.db.Pool, bundle.appA, e.ID)
 		require.NoError(t, err)
-		require.Equal(t, store.EmoteQueued, got.Status)
+		require.Equal(t, store.JobQueued, got.Status)
 		require.Equal(t, 1, got.StatusSeq)
 		require.Zero(t, got.NotifiedSeq)
 		require.True(t, got.TokenCreatedAt.IsZero())
@@ -60,9 +58,9 @@ func TestEmoteStore(t *testing.T) {
 		require.Nil(t, got.Result)
 		require.Empty(t, got.PreviousProcessUUIDs)
 
-		_, err = bundle.emotes.Get(ctx, bundle.db.Pool, bundle.appB, e.ID)
+		_, err = store.EmoteGetForApp(ctx, bundle.db.Pool, bundle.appB, e.ID)
 		require.ErrorIs(t, err, store.ErrNotFound)
-		_, err = bundle.emotes.GetByID(ctx, bundle.db.Pool, uuid.New())
+		_, err = store.EmoteGet(ctx, bundle.db.Pool, uuid.New())
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
 
@@ -83,7 +81,7 @@ func TestEmoteStore(t *testing.T) {
 		p := &store.EmoteListParams{AppID: bundle.appA, Limit: 2}
 		for pages := 0; ; pages++ {
 			require.Less(t, pages, 5)
-			page, next, err := bundle.emotes.List(ctx, bundle.db.Pool, p)
+			page, next, err := store.EmoteList(ctx, bundle.db.Pool, p)
 			require.NoError(t, err)
 			for _, e := range page {
 				seen = append(seen, e.ID)
@@ -96,14 +94,14 @@ func TestEmoteStore(t *testing.T) {
 		// Newest first: the reverse of insertion (uuid v7 and created_at agree).
 		require.Equal(t, []uuid.UUID{ids[4], ids[3], ids[2], ids[1], ids[0]}, seen)
 
-		page, next, err := bundle.emotes.List(ctx, bundle.db.Pool, &store.EmoteListParams{AppID: bundle.appA, UserID: "u2"})
+		page, next, err := store.EmoteList(ctx, bundle.db.Pool, &store.EmoteListParams{AppID: bundle.appA, UserID: "u2"})
 		require.NoError(t, err)
 		require.Nil(t, next)
 		require.Len(t, page, 2)
 
-		_, err = bundle.emotes.Update(ctx, ids[0], func(e *store.Emote) error { e.Status = store.EmoteFailed; return nil })
+		_, err = store.EmoteUpdate(ctx, bundle.db.Pool, ids[0], func(e *store.Emote) error { e.Status = store.JobFailed; return nil })
 		require.NoError(t, err)
-		page, _, err = bundle.emotes.List(ctx, bundle.db.Pool, &store.EmoteListParams{AppID: bundle.appA, Status: store.EmoteFailed})
+		page, _, err = store.EmoteList(ctx, bundle.db.Pool, &store.EmoteListParams{AppID: bundle.appA, Status: store.JobFailed})
 		require.NoError(t, err)
 		require.Len(t, page, 1)
 		require.Equal(t, ids[0], page[0].ID)
@@ -116,8 +114,8 @@ func TestEmoteStore(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		pid, prev := uuid.New(), uuid.New()
 
-		updated, err := bundle.emotes.Update(ctx, e.ID, func(e *store.Emote) error {
-			e.Status = store.EmoteProcessing
+		updated, err := store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(e *store.Emote) error {
+			e.Status = store.JobProcessing
 			e.ProcessUUID = pid
 			e.PreviousProcessUUIDs = append(e.PreviousProcessUUIDs, prev)
 			e.Token, e.TokenCreatedAt, e.TokenStatus = "tok", now, store.TokenUsed
@@ -130,7 +128,7 @@ func TestEmoteStore(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 2, updated.StatusSeq)
 
-		got, err := bundle.emotes.GetByID(ctx, bundle.db.Pool, e.ID)
+		got, err := store.EmoteGet(ctx, bundle.db.Pool, e.ID)
 		require.NoError(t, err)
 		require.Equal(t, pid, got.ProcessUUID)
 		require.Equal(t, []uuid.UUID{prev}, got.PreviousProcessUUIDs)
@@ -142,21 +140,33 @@ func TestEmoteStore(t *testing.T) {
 		require.Equal(t, 2, got.StatusSeq)
 
 		// A function that changes nothing writes nothing.
-		same, err := bundle.emotes.Update(ctx, e.ID, func(*store.Emote) error { return nil })
+		same, err := store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(*store.Emote) error { return nil })
 		require.NoError(t, err)
 		require.Equal(t, got.UpdatedAt, same.UpdatedAt)
 
 		// An error rolls back.
 		boom := errors.New("boom")
-		_, err = bundle.emotes.Update(ctx, e.ID, func(e *store.Emote) error { e.Status = store.EmoteFailed; return boom })
+		_, err = store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(e *store.Emote) error { e.Status = store.JobFailed; return boom })
 		require.ErrorIs(t, err, boom)
-		got, err = bundle.emotes.GetByID(ctx, bundle.db.Pool, e.ID)
+		got, err = store.EmoteGet(ctx, bundle.db.Pool, e.ID)
 		require.NoError(t, err)
-		require.Equal(t, store.EmoteProcessing, got.Status)
+		require.Equal(t, store.JobProcessing, got.Status)
 
-		require.NoError(t, bundle.emotes.MarkNotified(ctx, e.ID, 2))
-		require.NoError(t, bundle.emotes.MarkNotified(ctx, e.ID, 1))
-		got, err = bundle.emotes.GetByID(ctx, bundle.db.Pool, e.ID)
+		// ErrUnchanged, as for generations, writes nothing and is no error:
+		// the row comes back as read.
+		same, err = store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(e *store.Emote) error {
+			e.Status = store.JobFailed
+			return store.ErrUnchanged
+		})
+		require.NoError(t, err)
+		require.Equal(t, store.JobProcessing, same.Status)
+		got, err = store.EmoteGet(ctx, bundle.db.Pool, e.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.JobProcessing, got.Status)
+
+		require.NoError(t, store.EmoteMarkNotified(ctx, bundle.db.Pool, e.ID, 2))
+		require.NoError(t, store.EmoteMarkNotified(ctx, bundle.db.Pool, e.ID, 1))
+		got, err = store.EmoteGet(ctx, bundle.db.Pool, e.ID)
 		require.NoError(t, err)
 		require.Equal(t, 2, got.NotifiedSeq)
 	})
@@ -174,11 +184,11 @@ func TestEmoteStore(t *testing.T) {
 		for range 20 {
 			wg.Go(func() {
 				<-start
-				_, err := bundle.emotes.Update(ctx, e.ID, func(e *store.Emote) error {
-					if e.Status != store.EmoteQueued {
+				_, err := store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(e *store.Emote) error {
+					if e.Status != store.JobQueued {
 						return nil
 					}
-					e.Status = store.EmoteProcessing
+					e.Status = store.JobProcessing
 					transitions.Add(1)
 					return nil
 				})
@@ -188,16 +198,23 @@ func TestEmoteStore(t *testing.T) {
 		close(start)
 		wg.Wait()
 		require.Equal(t, int32(1), transitions.Load())
-		got, err := bundle.emotes.GetByID(ctx, bundle.db.Pool, e.ID)
+		got, err := store.EmoteGet(ctx, bundle.db.Pool, e.ID)
 		require.NoError(t, err)
 		require.Equal(t, 2, got.StatusSeq)
 	})
 
 	t.Run("ValidStatuses", func(t *testing.T) {
 		t.Parallel()
-		require.True(t, store.EmoteAwaitingVideo.Valid())
-		require.False(t, store.EmoteStatus("done").Valid())
-		require.True(t, store.EmoteCancelled.Finished())
-		require.False(t, store.EmoteAwaitingValidation.Finished())
+		require.True(t, store.EmoteAwaitingVideo.ValidFor(store.EmoteStatuses))
+		require.False(t, store.EmoteAwaitingVideo.ValidFor(store.GenerationStatuses))
+		require.True(t, store.GenerationFinalizing.ValidFor(store.GenerationStatuses))
+		require.False(t, store.JobStatus("done").ValidFor(store.EmoteStatuses))
+		for _, s := range []store.JobStatus{store.JobSucceeded, store.JobFailed, store.JobCanceled, store.JobTimedOut} {
+			require.True(t, s.Terminal(), s)
+			require.True(t, s.ValidFor(store.EmoteStatuses), s)
+			require.True(t, s.ValidFor(store.GenerationStatuses), s)
+		}
+		require.False(t, store.EmoteAwaitingValidation.Terminal())
+		require.False(t, store.JobProcessing.Terminal())
 	})
 }

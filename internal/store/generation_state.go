@@ -10,7 +10,7 @@ import (
 // GenerationState is what a generation's events stream shows of it: its
 // status and progress.
 type GenerationState struct {
-	Status   string
+	Status   JobStatus
 	Progress int16
 }
 

@@ -28,7 +28,7 @@ func TestGenerationStates(t *testing.T) {
 	}
 	queued, running := insert(), insert()
 	_, err = store.GenerationUpdate(ctx, db.Pool, running.ID, func(_ pgx.Tx, g *store.Generation) error {
-		g.Status, g.Progress = store.GenerationRunning, 40
+		g.Status, g.Progress = store.JobProcessing, 40
 		return nil
 	})
 	require.NoError(t, err)
@@ -37,8 +37,8 @@ func TestGenerationStates(t *testing.T) {
 	got, err := store.GenerationStates(ctx, db.Pool, []uuid.UUID{queued.ID, running.ID, missing})
 	require.NoError(t, err)
 	require.Equal(t, map[uuid.UUID]store.GenerationState{
-		queued.ID:  {Status: store.GenerationQueued},
-		running.ID: {Status: store.GenerationRunning, Progress: 40},
+		queued.ID:  {Status: store.JobQueued},
+		running.ID: {Status: store.JobProcessing, Progress: 40},
 	}, got)
 
 	got, err = store.GenerationStates(ctx, db.Pool, nil)

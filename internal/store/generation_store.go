@@ -12,32 +12,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Generation statuses. See migrations/0005_generations.sql for the machine.
-const (
-	GenerationQueued     = "queued"
-	GenerationSubmitting = "submitting"
-	GenerationSubmitted  = "submitted"
-	GenerationRunning    = "running"
-	GenerationFinalizing = "finalizing"
-	GenerationSucceeded  = "succeeded"
-	GenerationFailed     = "failed"
-	GenerationTimedOut   = "timed_out"
-	GenerationCancelled  = "cancelled"
-)
-
-// GenerationTerminal reports whether status is final.
-func GenerationTerminal(status string) bool {
-	switch status {
-	case GenerationSucceeded, GenerationFailed, GenerationTimedOut, GenerationCancelled:
-		return true
-	}
-	return false
-}
-
 // GenerationAwaitingCompletion reports whether a generation in status still
 // waits for the upstream's completion (a callback or socket message would
 // move it on).
-func GenerationAwaitingCompletion(status string) bool {
+func GenerationAwaitingCompletion(status JobStatus) bool {
 	return slices.Contains(awaitingStatuses, status)
 }
 
@@ -48,7 +26,7 @@ type Generation struct {
 	Model               string          `db:"model"`
 	Input               json.RawMessage `db:"input"`
 	Publish             json.RawMessage `db:"publish"`
-	Status              string          `db:"status"`
+	Status              JobStatus       `db:"status"`
 	Progress            int16           `db:"progress"`
 	WorkloadID          string          `db:"workload_id"`
 	WSJWT               string          `db:"ws_jwt"`
@@ -78,7 +56,7 @@ type Generation struct {
 
 // Fail moves g to failed with a code and message, stamped at now.
 func (g *Generation) Fail(code, message string, now time.Time) {
-	g.Status, g.ErrorCode, g.ErrorMessage, g.FinishedAt = GenerationFailed, code, message, &now
+	g.Status, g.ErrorCode, g.ErrorMessage, g.FinishedAt = JobFailed, code, message, &now
 }
 
 const generationColumns = `id, app_id, model, input, publish, status, progress, workload_id, ws_jwt,
@@ -94,7 +72,7 @@ var ErrUnchanged = errors.New("unchanged")
 // DeadlineAt are required; Status defaults to queued.
 func GenerationInsert(ctx context.Context, db DBTX, g *Generation) error {
 	if g.Status == "" {
-		g.Status = GenerationQueued
+		g.Status = JobQueued
 	}
 	var publish any
 	if len(g.Publish) > 0 {
@@ -177,31 +155,22 @@ func GenerationUpdate(ctx context.Context, db interface {
 	return out, nil
 }
 
-// GenerationCursor is a position in a list: the last row's created_at and
-// id.
-type GenerationCursor struct {
-	CreatedAt time.Time
-	ID        uuid.UUID
-}
-
 // GenerationListParams filter and page a list.
 type GenerationListParams struct {
 	AppID uuid.UUID
 	// Status and Model filter when set.
-	Status string
+	Status JobStatus
 	Model  string
-	// Limit is the page size. Defaults to 50.
+	// Limit is the page size, 1 to 100. Defaults to 20.
 	Limit int
-	// After continues after a previous page's last row.
-	After *GenerationCursor
+	// After continues from a previous page's next cursor.
+	After *JobCursor
 }
 
-// GenerationList returns an app's generations, newest first.
-func GenerationList(ctx context.Context, db DBTX, p *GenerationListParams) ([]*Generation, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 50
-	}
+// GenerationList returns a page of an app's generations, newest first, and
+// the cursor of the next page (nil on the last page).
+func GenerationList(ctx context.Context, db DBTX, p *GenerationListParams) ([]*Generation, *JobCursor, error) {
+	limit := pageLimit(p.Limit)
 	var afterAt *time.Time
 	var afterID *uuid.UUID
 	if p.After != nil {
@@ -213,15 +182,21 @@ func GenerationList(ctx context.Context, db DBTX, p *GenerationListParams) ([]*G
 		  AND ($3 = '' OR model = $3)
 		  AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
 		ORDER BY created_at DESC, id DESC
-		LIMIT $6`, p.AppID, p.Status, p.Model, afterAt, afterID, limit)
+		LIMIT $6`, p.AppID, string(p.Status), p.Model, afterAt, afterID, limit+1)
 	if err != nil {
-		return nil, fmt.Errorf("error listing generations: %w", err)
+		return nil, nil, fmt.Errorf("error listing generations of app %s: %w", p.AppID, err)
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByName[Generation])
 	if err != nil {
-		return nil, fmt.Errorf("error listing generations: %w", err)
+		return nil, nil, fmt.Errorf("error listing generations of app %s: %w", p.AppID, err)
 	}
-	return out, nil
+	var next *JobCursor
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = &JobCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+	}
+	return out, next, nil
 }
 
 // GenerationCallbackTokenHashes returns the hashes of a generation's
@@ -248,7 +223,7 @@ type Completion struct {
 }
 
 // awaitingStatuses are the states awaiting a completion.
-var awaitingStatuses = []string{GenerationQueued, GenerationSubmitting, GenerationSubmitted, GenerationRunning}
+var awaitingStatuses = []JobStatus{JobQueued, GenerationSubmitting, GenerationSubmitted, JobProcessing}
 
 // completeSQL applies a completion in one statement, under the row lock
 // its CTE takes: every message is counted; a generation still awaiting
@@ -263,7 +238,7 @@ UPDATE generations g SET
 	completions = g.completions + 1,
 	late_completions = g.late_completions + CASE WHEN old.awaiting THEN 0 ELSE 1 END,
 	late_link = CASE WHEN NOT old.awaiting AND $2 AND g.late_link = '' AND $3 <> g.upstream_link THEN $3 ELSE g.late_link END,
-	status = CASE WHEN NOT old.awaiting THEN g.status WHEN $2 THEN '` + GenerationFinalizing + `' ELSE '` + GenerationFailed + `' END,
+	status = CASE WHEN NOT old.awaiting THEN g.status WHEN $2 THEN '` + string(GenerationFinalizing) + `' ELSE '` + string(JobFailed) + `' END,
 	upstream_link = CASE WHEN old.awaiting AND $2 THEN $3 ELSE g.upstream_link END,
 	progress = CASE WHEN old.awaiting AND $2 THEN 100 ELSE g.progress END,
 	error_code = CASE WHEN old.awaiting AND NOT $2 THEN 'upstream_failed' ELSE g.error_code END,
@@ -278,7 +253,7 @@ RETURNING old.awaiting, g.status, g.callback_token_hashes`
 // Completed is what GenerationComplete wrote.
 type Completed struct {
 	ID     uuid.UUID
-	Status string
+	Status JobStatus
 	// CallbackTokenHashes are the row's, to check a webhook's token
 	// against.
 	CallbackTokenHashes [][]byte

@@ -91,7 +91,7 @@ func TestGenerationStore(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, done.Applied)
 		got := mustGet(t, bundle.pool, g.ID)
-		require.Equal(t, store.GenerationFailed, got.Status)
+		require.Equal(t, store.JobFailed, got.Status)
 		require.Equal(t, "upstream_failed", got.ErrorCode)
 		require.Equal(t, "Generaitiv reported that the generation failed", got.ErrorMessage)
 		require.NotNil(t, got.FinishedAt)
@@ -107,7 +107,7 @@ func TestGenerationStore(t *testing.T) {
 			func(pgx.Tx, *store.Completed) error { return refused })
 		require.ErrorIs(t, err, refused)
 		got := mustGet(t, bundle.pool, g.ID)
-		require.Equal(t, store.GenerationQueued, got.Status)
+		require.Equal(t, store.JobQueued, got.Status)
 		require.Zero(t, got.Completions)
 
 		_, err = store.GenerationComplete(ctx, bundle.pool, uuid.New(), store.Completion{At: time.Now()},
@@ -121,7 +121,7 @@ func TestGenerationStore(t *testing.T) {
 		g := insert(t, bundle, bundle.app, "m")
 		got, err := store.GenerationGetForApp(ctx, bundle.pool, bundle.app, g.ID)
 		require.NoError(t, err)
-		require.Equal(t, store.GenerationQueued, got.Status)
+		require.Equal(t, store.JobQueued, got.Status)
 		require.Nil(t, got.Publish)
 		require.Empty(t, got.CallbackTokenHashes)
 		_, err = store.GenerationGetForApp(ctx, bundle.pool, bundle.app2, g.ID)
@@ -140,21 +140,29 @@ func TestGenerationStore(t *testing.T) {
 		}
 		insert(t, bundle, bundle.app2, model)
 		var seen []uuid.UUID
-		var after *store.GenerationCursor
+		var after *store.JobCursor
+		pages := 0
 		for {
-			page, err := store.GenerationList(ctx, bundle.pool, &store.GenerationListParams{AppID: bundle.app, Model: model, Limit: 2, After: after})
+			page, next, err := store.GenerationList(ctx, bundle.pool, &store.GenerationListParams{AppID: bundle.app, Model: model, Limit: 2, After: after})
 			require.NoError(t, err)
+			pages++
 			for _, g := range page {
 				seen = append(seen, g.ID)
 			}
-			if len(page) < 2 {
+			if next == nil {
 				break
 			}
-			last := page[len(page)-1]
-			after = &store.GenerationCursor{CreatedAt: last.CreatedAt, ID: last.ID}
+			require.Len(t, page, 2)
+			after = next
 		}
 		require.ElementsMatch(t, ids, seen)
-		page, err := store.GenerationList(ctx, bundle.pool, &store.GenerationListParams{AppID: bundle.app, Model: model, Status: store.GenerationFailed})
+		require.Equal(t, 3, pages)
+		// A page that ends the list exactly has no next cursor.
+		page, next, err := store.GenerationList(ctx, bundle.pool, &store.GenerationListParams{AppID: bundle.app, Model: model, Limit: 5})
+		require.NoError(t, err)
+		require.Len(t, page, 5)
+		require.Nil(t, next)
+		page, _, err = store.GenerationList(ctx, bundle.pool, &store.GenerationListParams{AppID: bundle.app, Model: model, Status: store.JobFailed})
 		require.NoError(t, err)
 		require.Empty(t, page)
 	})
@@ -175,24 +183,24 @@ func TestGenerationStore(t *testing.T) {
 		bundle := setup(t)
 		g := insert(t, bundle, bundle.app, "m")
 		got, err := store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
-			g.Status = store.GenerationFailed
+			g.Status = store.JobFailed
 			return store.ErrUnchanged
 		})
 		require.NoError(t, err)
-		require.Equal(t, store.GenerationFailed, got.Status) // as fn left it, but not written
+		require.Equal(t, store.JobFailed, got.Status) // as fn left it, but not written
 		fresh, err := store.GenerationGet(ctx, bundle.pool, g.ID)
 		require.NoError(t, err)
-		require.Equal(t, store.GenerationQueued, fresh.Status)
+		require.Equal(t, store.JobQueued, fresh.Status)
 
 		boom := errors.New("boom")
 		_, err = store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
-			g.Status = store.GenerationFailed
+			g.Status = store.JobFailed
 			return boom
 		})
 		require.ErrorIs(t, err, boom)
 		fresh, err = store.GenerationGet(ctx, bundle.pool, g.ID)
 		require.NoError(t, err)
-		require.Equal(t, store.GenerationQueued, fresh.Status)
+		require.Equal(t, store.JobQueued, fresh.Status)
 	})
 
 	t.Run("UpdateUnderLockTransitionsOnce", func(t *testing.T) {
@@ -206,7 +214,7 @@ func TestGenerationStore(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				_, err := store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
-					if g.Status != store.GenerationQueued {
+					if g.Status != store.JobQueued {
 						return store.ErrUnchanged
 					}
 					g.Status = store.GenerationSubmitting

@@ -1,7 +1,12 @@
 // Package store is gamepipe's Postgres access: apps and keys, telemetry
-// tables, and the schema migrations. Functions take the smallest database
-// interface they need (DBTX) so they run on a pool or inside a transaction,
-// and turn pgx errors into the sentinels below.
+// tables, the jobs (emotes and generations, with one JobStatus vocabulary,
+// docs/jobs.md), and the schema migrations. Functions take the smallest
+// database interface they need (DBTX) so they run on a pool or inside a
+// transaction, and turn pgx errors into the sentinels below. Each job kind
+// has the same functions: <Kind>Insert, <Kind>Get, <Kind>GetForApp,
+// <Kind>List (a page and its next JobCursor) and <Kind>Update, which reads
+// the row under a row lock, lets a function check and change it, and writes
+// it back in one transaction (ErrUnchanged writes nothing).
 package store
 
 import (
