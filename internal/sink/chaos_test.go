@@ -165,7 +165,7 @@ func TestSinkChaos(t *testing.T) {
 			mu            sync.Mutex
 			calls         int
 			kills         int
-			lastKill      time.Time
+			lastKillCall  int
 			checkNext     bool
 			unavailableAt []string // Healthy() at the attempt after each kill
 		)
@@ -180,9 +180,12 @@ func TestSinkChaos(t *testing.T) {
 				checkNext = false
 				unavailableAt = append(unavailableAt, errString(s.Healthy()))
 			}
-			if kills < 3 && calls >= 2 && time.Since(lastKill) >= time.Second {
+			// Every third attempt from the second on: counted in batches,
+			// not seconds, so all three kills land however fast or slow
+			// the machine works through the 20 or more batches.
+			if kills < 3 && calls >= 2 && (kills == 0 || calls-lastKillCall >= 3) {
 				kills++
-				lastKill = time.Now()
+				lastKillCall = calls
 				checkNext = true
 				terminate() // this transaction's connection too: its commit fails
 			}
@@ -191,8 +194,8 @@ func TestSinkChaos(t *testing.T) {
 		s, err = sink.New(testLogger(t), testConfig(cfg), bundle.pool, bundle.cons)
 		require.NoError(t, err)
 		done := bundle.startSink(t, s)
-		// A steady stream: 100 events every 200ms, so the three kills,
-		// 1s apart, land while events keep coming.
+		// A steady stream: 100 events every 200ms, so the three kills land
+		// while events keep coming.
 		events := newEvents(2000, telemetry.KindGameplay, bundle.appID)
 		ticker := time.NewTicker(200 * time.Millisecond)
 		defer ticker.Stop()
