@@ -52,7 +52,7 @@ type Bench struct {
 func Scenarios() []Scenario {
 	return []Scenario{
 		{Name: "ingest-batch", Rows: []string{rowIngestBatch}, Run: runIngestBatch},
-		{Name: "ingest-single", Rows: []string{rowIngestSingle, rowIngestSingleP99}, Run: runIngestSingle},
+		{Name: "ingest-single", Rows: []string{rowIngestSingle, rowIngestSingleP99, rowIngestSingleCPU}, Run: runIngestSingle},
 		{Name: "sink", Rows: []string{rowSink}, Run: runSink},
 		{Name: "sink-lag", Rows: []string{rowSinkLag}, Run: runSinkLag},
 		{Name: "emote-jobs", Rows: []string{rowEmoteJobs}, Run: runEmoteJobs},
@@ -134,7 +134,13 @@ func (b *Bench) say(format string, args ...any) {
 // load runs loadgen against the api with the bench app, the mix, and
 // progress on the output.
 func (b *Bench) load(ctx context.Context, cfg loadgen.Config) (*loadgen.Result, error) {
-	cfg.URL = b.stack.apiURL
+	return b.loadAt(ctx, b.stack.apiURL, cfg)
+}
+
+// loadAt is load against the server at url (the api, or the minimal
+// ingest server).
+func (b *Bench) loadAt(ctx context.Context, url string, cfg loadgen.Config) (*loadgen.Result, error) {
+	cfg.URL = url
 	cfg.Token = b.stack.app.PublicToken
 	cfg.Generator.AppID = b.stack.app.AppID
 	cfg.Generator.Mix = b.cfg.Mix
