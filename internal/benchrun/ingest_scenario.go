@@ -115,7 +115,7 @@ func runIngestSingle(ctx context.Context, b *Bench) ([]Row, error) {
 	if err != nil {
 		return nil, fmt.Errorf("minimal server: %w", err)
 	}
-	sources := b.sourcesFor(probe.AcceptedPerSec() * 1.2)
+	sources := b.sourcesFor(probe.AcceptedPerSec() * 1.5)
 	if _, err := b.load(ctx, single(sources, warmup, 0)); err != nil {
 		return nil, err
 	}
