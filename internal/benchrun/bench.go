@@ -55,7 +55,7 @@ func Scenarios() []Scenario {
 		{Name: "ingest-single", Rows: []string{rowIngestSingle, rowIngestSingleP99, rowIngestSingleCPU}, Run: runIngestSingle},
 		{Name: "sink", Rows: []string{rowSink}, Run: runSink},
 		{Name: "sustained", Rows: []string{rowSustained, rowSustainedCPU}, Run: runSustained},
-		{Name: "emote-jobs", Rows: []string{rowEmoteJobs}, Run: runEmoteJobs},
+		{Name: "emote-jobs", Rows: []string{rowEmoteJobs, rowEmoteJobsTuned, rowEmotePostgres}, Run: runEmoteJobs},
 		{Name: "emotes-in-flight", Rows: []string{rowEmotesInFlight, rowEmotesInFlightRSS}, Run: runEmotesInFlight},
 		{Name: "webhook-callbacks", Rows: []string{rowWebhookCallbacks}, Run: runWebhookCallbacks},
 		{Name: "api-memory", Rows: []string{rowAPIMemory}, Run: runAPIMemory},

@@ -87,7 +87,10 @@ func runSustained(ctx context.Context, b *Bench) ([]Row, error) {
 			verdict = "not held: " + t.why
 		}
 		b.say("  %.0f events/s: %s (lag p99 %.3fs, backlog grew %.0f messages, allowed %.0f)", t.offered, verdict, t.p99, t.growth, t.allowed)
-		tried = append(tried, fmt.Sprintf("%.0f (%.3f) %s, p99 %.2fs", t.offered, frac, verdict, t.p99))
+		if t.ok {
+			verdict += fmt.Sprintf(", p99 %.2fs", t.p99)
+		}
+		tried = append(tried, fmt.Sprintf("%.0f (%.3f) %s", t.offered, frac, verdict))
 		if t.ok {
 			lo = frac
 			if best == nil || t.offered > best.offered {
