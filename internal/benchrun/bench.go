@@ -43,7 +43,7 @@ type Bench struct {
 	// sustained rate is given as a fraction of it.
 	ingestEventsPerSec float64
 	// maxSources is the most source addresses (so keep-alive connections
-	// to the api) a load used, for the api memory row.
+	// to the api) a load of the api used, for the api memory row.
 	maxSources int
 }
 
@@ -145,7 +145,9 @@ func (b *Bench) loadAt(ctx context.Context, url string, cfg loadgen.Config) (*lo
 	cfg.Generator.AppID = b.stack.app.AppID
 	cfg.Generator.Mix = b.cfg.Mix
 	cfg.SourceRate = b.cfg.sourceRate()
-	b.maxSources = max(b.maxSources, cfg.Sources)
+	if url == b.stack.apiURL {
+		b.maxSources = max(b.maxSources, cfg.Sources)
+	}
 	prog := loadgen.NewProgress(b.out, b.terminal)
 	cfg.Progress = prog.Update
 	res, err := loadgen.Run(ctx, &cfg)
