@@ -40,10 +40,10 @@ type Bench struct {
 	terminal bool
 
 	// ingestEventsPerSec is gamepipe's events/s with batches of 100: the
-	// sink lag scenario offers half of it.
+	// sustained rate is given as a fraction of it.
 	ingestEventsPerSec float64
 	// maxSources is the most source addresses (so keep-alive connections
-	// to the api) a load used, for the api memory row.
+	// to the api) a load of the api used, for the api memory row.
 	maxSources int
 }
 
@@ -52,10 +52,10 @@ type Bench struct {
 func Scenarios() []Scenario {
 	return []Scenario{
 		{Name: "ingest-batch", Rows: []string{rowIngestBatch}, Run: runIngestBatch},
-		{Name: "ingest-single", Rows: []string{rowIngestSingle, rowIngestSingleP99}, Run: runIngestSingle},
+		{Name: "ingest-single", Rows: []string{rowIngestSingle, rowIngestSingleP99, rowIngestSingleCPU}, Run: runIngestSingle},
 		{Name: "sink", Rows: []string{rowSink}, Run: runSink},
-		{Name: "sink-lag", Rows: []string{rowSinkLag}, Run: runSinkLag},
-		{Name: "emote-jobs", Rows: []string{rowEmoteJobs}, Run: runEmoteJobs},
+		{Name: "sustained", Rows: []string{rowSustained, rowSustainedCPU}, Run: runSustained},
+		{Name: "emote-jobs", Rows: []string{rowEmoteJobs, rowEmoteJobsTuned, rowEmotePostgres}, Run: runEmoteJobs},
 		{Name: "emotes-in-flight", Rows: []string{rowEmotesInFlight, rowEmotesInFlightRSS}, Run: runEmotesInFlight},
 		{Name: "webhook-callbacks", Rows: []string{rowWebhookCallbacks}, Run: runWebhookCallbacks},
 		{Name: "api-memory", Rows: []string{rowAPIMemory}, Run: runAPIMemory},
@@ -134,12 +134,20 @@ func (b *Bench) say(format string, args ...any) {
 // load runs loadgen against the api with the bench app, the mix, and
 // progress on the output.
 func (b *Bench) load(ctx context.Context, cfg loadgen.Config) (*loadgen.Result, error) {
-	cfg.URL = b.stack.apiURL
+	return b.loadAt(ctx, b.stack.apiURL, cfg)
+}
+
+// loadAt is load against the server at url (the api, or the minimal
+// ingest server).
+func (b *Bench) loadAt(ctx context.Context, url string, cfg loadgen.Config) (*loadgen.Result, error) {
+	cfg.URL = url
 	cfg.Token = b.stack.app.PublicToken
 	cfg.Generator.AppID = b.stack.app.AppID
 	cfg.Generator.Mix = b.cfg.Mix
 	cfg.SourceRate = b.cfg.sourceRate()
-	b.maxSources = max(b.maxSources, cfg.Sources)
+	if url == b.stack.apiURL {
+		b.maxSources = max(b.maxSources, cfg.Sources)
+	}
 	prog := loadgen.NewProgress(b.out, b.terminal)
 	cfg.Progress = prog.Update
 	res, err := loadgen.Run(ctx, &cfg)

@@ -49,8 +49,15 @@ type Config struct {
 	// and gamepipe phases, keeping the best of each (BENCH_ROUNDS).
 	// Defaults to 1; 3 gives steadier ratios on a busy machine.
 	Rounds int
+	// SustainSeconds is how long each offered rate of the sustained-rate
+	// search is held (BENCH_SUSTAIN_SECONDS). Defaults to 60; shorter for
+	// a smoke run.
+	SustainSeconds int
+	// SustainSteps is how many offered rates the sustained-rate search
+	// tries (BENCH_SUSTAIN_STEPS). Defaults to 5.
+	SustainSteps int
 	// Only, when set, names the scenarios to run (BENCH_ONLY, comma
-	// separated: ingest-batch, ingest-single, sink, sink-lag, api-memory,
+	// separated: ingest-batch, ingest-single, sink, sustained, api-memory,
 	// ...); the others are left out of the table.
 	Only []string
 	// Profile builds the api and worker with net/http/pprof and saves CPU,
@@ -87,6 +94,8 @@ func ConfigFromEnv(getenv func(string) string, environ []string) (*Config, error
 		SingleConcurrency: intVar("BENCH_SINGLE_CONCURRENCY", 32),
 		SinkBatchMax:      intVar("SINK_BATCH_MAX", 1000),
 		Rounds:            intVar("BENCH_ROUNDS", 1),
+		SustainSeconds:    intVar("BENCH_SUSTAIN_SECONDS", 60),
+		SustainSteps:      intVar("BENCH_SUSTAIN_STEPS", 5),
 		GoCmd:             cmp.Or(getenv("GO"), "go"),
 		Env:               environ,
 		RateLimit:         10,
@@ -139,6 +148,12 @@ func (c *Config) validate() error {
 	}
 	if c.Rounds < 1 || c.Rounds > 20 {
 		return fmt.Errorf("BENCH_ROUNDS: %d is not between 1 and 20", c.Rounds)
+	}
+	if c.SustainSeconds < 1 || c.SustainSeconds > 3600 {
+		return fmt.Errorf("BENCH_SUSTAIN_SECONDS: %d is not between 1 and 3600", c.SustainSeconds)
+	}
+	if c.SustainSteps < 1 || c.SustainSteps > 20 {
+		return fmt.Errorf("BENCH_SUSTAIN_STEPS: %d is not between 1 and 20", c.SustainSteps)
 	}
 	if !validIdent(c.DBName) {
 		return fmt.Errorf("BENCH_DB: %q must be lower-case letters, digits and _", c.DBName)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -127,11 +128,40 @@ func (s cpuSnapshot) since(earlier cpuSnapshot) string {
 		strings.Join(parts, ", "), max(0, 100*(busy-ours/wall)), 100*busy, 100*cores)
 }
 
+// used is the CPU seconds each label used between an earlier snapshot and
+// s, and the wall-clock seconds between them.
+func (s cpuSnapshot) used(earlier cpuSnapshot) (map[string]float64, float64) {
+	out := map[string]float64{}
+	for label, pids := range s.procs {
+		for pid, t := range pids {
+			out[label] += t - earlier.procs[label][pid]
+		}
+	}
+	return out, s.at.Sub(earlier.at).Seconds()
+}
+
+// cpuUse is what one measured phase used: its description (see since),
+// and the CPU seconds by label over wall seconds.
+type cpuUse struct {
+	text string
+	secs map[string]float64
+	wall float64
+}
+
+// perOp is label's CPU microseconds per operation, for ops operations per
+// second over the phase (NaN if unknown).
+func (u cpuUse) perOp(label string, opsPerSec float64) float64 {
+	if u.wall <= 0 || opsPerSec <= 0 {
+		return math.NaN()
+	}
+	return 1e6 * u.secs[label] / u.wall / opsPerSec
+}
+
 // cpu takes a snapshot of the stack's processes and this one.
 func (b *Bench) cpu() cpuSnapshot {
 	s := b.stack
 	pids := map[string]int{"bench": os.Getpid()}
-	for label, c := range map[string]*child{"natsd": s.natsd, "api": s.api, "worker": s.worker} {
+	for label, c := range map[string]*child{"natsd": s.natsd, "api": s.api, "worker": s.worker, "minimal": s.minimal} {
 		if c != nil && !c.exited() {
 			pids[label] = c.pid()
 		}
@@ -142,11 +172,19 @@ func (b *Bench) cpu() cpuSnapshot {
 // phase runs f, one measured phase of a scenario, and returns what the
 // processes used meanwhile (see since), which it also prints.
 func (b *Bench) phase(name string, f func() error) (string, error) {
+	u, err := b.phaseCPU(name, f)
+	return u.text, err
+}
+
+// phaseCPU is phase, with the CPU seconds of each process as numbers.
+func (b *Bench) phaseCPU(name string, f func() error) (cpuUse, error) {
 	before := b.cpu()
 	err := f()
-	usage := b.cpu().since(before)
+	after := b.cpu()
+	u := cpuUse{text: after.since(before)}
+	u.secs, u.wall = after.used(before)
 	if err == nil {
-		b.say("  %s: %s", name, usage)
+		b.say("  %s: %s", name, u.text)
 	}
-	return usage, err
+	return u, err
 }

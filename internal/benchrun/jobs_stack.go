@@ -203,13 +203,25 @@ var fastSimEnv = map[string]string{
 	"GENERAITIV_SIM_RATE":         "1000000",
 }
 
+// appInFlight is the per-app cap on running jobs the job scenarios give
+// the worker: the bench drives everything from one app, and the rows
+// measure the queues' throughput, not the share one app may take of them.
+const appInFlight = "100000"
+
 // jobWorkerEnv points the worker at sm (and webhooks at publicURL, if
-// set), with the Generaitiv client's own rate limit out of the way.
-func jobWorkerEnv(sm *sim, publicURL string) map[string]string {
+// set), with the Generaitiv client's own rate limit and the per-app caps
+// on running jobs (APP_KINETIX_IN_FLIGHT, APP_GENERAITIV_IN_FLIGHT) out of
+// the way, unless the caller set those caps.
+func (s *stack) jobWorkerEnv(sm *sim, publicURL string) map[string]string {
 	env := map[string]string{
 		"KINETIX_BASE_URL":      sm.kinetixURL,
 		"GENERAITIV_BASE_URL":   sm.generaitivURL,
 		"GENERAITIV_RATE_LIMIT": "1000000",
+	}
+	for _, k := range []string{"APP_KINETIX_IN_FLIGHT", "APP_GENERAITIV_IN_FLIGHT"} {
+		if s.cfg.getenv(k) == "" {
+			env[k] = appInFlight
+		}
 	}
 	if publicURL != "" {
 		env["PUBLIC_BASE_URL"] = publicURL

@@ -75,3 +75,13 @@ func TestMetrics(t *testing.T) {
 		require.Equal(t, []bucket{{0.01, 10}, {math.Inf(1), 20}}, histogramDelta(before, after))
 	})
 }
+
+func TestSlope(t *testing.T) {
+	t.Parallel()
+
+	x := []float64{0, 1, 2, 3, 4}
+	require.InDelta(t, 2, slope(x, []float64{10, 12, 14, 16, 18}), 1e-9, "a growing backlog")
+	require.InDelta(t, 0, slope(x, []float64{500, 900, 100, 900, 500}), 1e-9, "one that comes and goes")
+	require.InDelta(t, -1, slope(x, []float64{4, 3, 2, 1, 0}), 1e-9)
+	require.Zero(t, slope([]float64{1}, []float64{5}), "too few points")
+}

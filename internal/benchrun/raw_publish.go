@@ -5,15 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/loadgen"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
 )
@@ -100,21 +97,7 @@ func newRawPublisher(ctx context.Context, natsURL, appID string, events []stored
 
 // ensureStream creates rawStream with TELEMETRY's configuration.
 func (p *rawPublisher) ensureStream(ctx context.Context) error {
-	tel, err := p.js.Stream(ctx, eventstream.StreamName)
-	if err != nil {
-		return fmt.Errorf("error reading the %s stream: %w", eventstream.StreamName, err)
-	}
-	info, err := tel.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("error reading the %s stream: %w", eventstream.StreamName, err)
-	}
-	sc := info.Config
-	sc.Name, sc.Subjects, sc.Description = rawStream, []string{rawSubject + ".>"}, "bench: raw publish ceiling"
-	_ = p.js.DeleteStream(ctx, rawStream)
-	if _, err := p.js.CreateStream(ctx, sc); err != nil {
-		return fmt.Errorf("error creating %s: %w", rawStream, err)
-	}
-	return nil
+	return copyTelemetryStream(ctx, p.js, rawStream, rawSubject+".>", "bench: raw publish ceiling")
 }
 
 // close deletes rawStream and closes the connection.
@@ -129,15 +112,8 @@ func (p *rawPublisher) close(ctx context.Context) {
 func (p *rawPublisher) msg() *nats.Msg {
 	n := p.seq.Add(1)
 	ev := &p.events[int(n)%len(p.events)]
-	id := make([]byte, 0, len(p.idPrefix)+36)
-	id = append(id, p.idPrefix...)
-	id = append(id, "00000000-0000-8000-8000-"...)
-	hex := strconv.FormatUint(n, 16)
-	for range 12 - len(hex) {
-		id = append(id, '0')
-	}
-	id = append(id, hex...)
-	return &nats.Msg{Subject: p.subjects[ev.kind], Data: ev.data, Header: nats.Header{jetstream.MsgIDHeader: []string{string(id)}}}
+	id := uuidShapedID(p.idPrefix, n)
+	return &nats.Msg{Subject: p.subjects[ev.kind], Data: ev.data, Header: nats.Header{jetstream.MsgIDHeader: []string{id}}}
 }
 
 // asyncRun publishes asynchronously, as fast as the 64k window lets it,
@@ -171,49 +147,4 @@ func (p *rawPublisher) asyncRun(ctx context.Context, d time.Duration) (float64, 
 		return 0, fmt.Errorf("no event stored (%d publish errors)", p.asyncErr.Load())
 	}
 	return float64(stored) / elapsed.Seconds(), nil
-}
-
-// syncRun publishes from concurrency goroutines, each one event per round
-// trip (publish, wait for its ack), for d. It returns the events stored per
-// second and the publish latencies.
-func (p *rawPublisher) syncRun(ctx context.Context, concurrency int, d time.Duration) (float64, *loadgen.Histogram, error) {
-	start := time.Now()
-	deadline := start.Add(d)
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		total loadgen.Histogram
-		errs  atomic.Int64
-		first atomic.Pointer[error]
-	)
-	for range concurrency {
-		wg.Go(func() {
-			var h loadgen.Histogram
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				t0 := time.Now()
-				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-				_, err := p.js.PublishMsg(pctx, p.msg(), jetstream.WithExpectStream(rawStream))
-				cancel()
-				if err != nil {
-					errs.Add(1)
-					first.CompareAndSwap(nil, &err)
-					continue
-				}
-				h.Record(time.Since(t0))
-			}
-			mu.Lock()
-			total.Merge(&h)
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if total.Count() == 0 {
-		err := errors.New("no event stored")
-		if e := first.Load(); e != nil {
-			err = fmt.Errorf("no event stored: %w", *e)
-		}
-		return 0, nil, err
-	}
-	return float64(total.Count()) / elapsed.Seconds(), &total, nil
 }

@@ -52,12 +52,6 @@ func TestRawPublisher(t *testing.T) {
 	require.Positive(t, stored)
 	require.EqualValues(t, pub.seq.Load(), stored, "every message has its own Nats-Msg-Id: none is a duplicate")
 
-	rate, lat, err := pub.syncRun(ctx, 2, 20*time.Millisecond)
-	require.NoError(t, err)
-	require.Positive(t, rate)
-	require.Positive(t, lat.Count())
-	require.EqualValues(t, pub.seq.Load(), info().State.Msgs)
-
 	pub.close(ctx)
 	_, err = js.Stream(ctx, rawStream)
 	require.ErrorIs(t, err, jetstream.ErrStreamNotFound, "close deletes the raw stream")

@@ -4,21 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gamepipe/gamepipe/internal/eventstream"
-	"github.com/gamepipe/gamepipe/internal/loadgen"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
 )
 
 // Row names of the sink scenarios.
 const (
-	rowSink    = "sink"
-	rowSinkLag = "sink, lag p99 at half the max ingest rate"
+	rowSink = "sink"
 )
 
 // sampleSize is how many events of the backlog the raw COPY ceiling
@@ -57,7 +54,7 @@ func runSink(ctx context.Context, b *Bench) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Leave the stream empty for the lag scenario and the worker idle for
+	// Leave the stream empty for the sustained-rate scenario and the worker idle for
 	// the raw ceiling.
 	if err := b.purgeBacklog(ctx); err != nil {
 		return nil, err
@@ -91,71 +88,6 @@ func runSink(ctx context.Context, b *Bench) ([]Row, error) {
 	}
 	row.Note += fmt.Sprintf(". Raw: plain pgx CopyFrom into the same partitioned tables, no savepoint, no decoding from the stream, "+
 		"no acks, no players upsert, pgx's own encoding of positions, %d rows per transaction, one connection. Gamepipe phase: %s. Raw phase: %s.", b.cfg.SinkBatchMax, oursCPU, rawCPU)
-	return []Row{row}, nil
-}
-
-// runSinkLag offers half the max ingest rate (batches of 100) to the api
-// with the worker running, and reads the p99 of the worker's
-// gamepipe_sink_lag_seconds (commit time minus received_at) over that load
-// and until the backlog is written.
-func runSinkLag(ctx context.Context, b *Bench) ([]Row, error) {
-	if b.ingestEventsPerSec <= 0 {
-		return nil, errors.New("needs the batch ingest figure, which failed")
-	}
-	s := b.stack
-	if err := s.startWorker(ctx); err != nil {
-		return nil, err
-	}
-	// Start from an empty stream also when the sink scenario (which purges
-	// what it leaves) was not run.
-	if err := b.purgeBacklog(ctx); err != nil {
-		return nil, err
-	}
-	before, err := scrapeMetrics(ctx, s.workerURL+"/metrics")
-	if err != nil {
-		return nil, err
-	}
-	target := b.ingestEventsPerSec / 2
-	reqRate := target / 100
-	sources := b.sourcesFor(reqRate * 1.1)
-	b.say("%s: gamepipe, %.0f events/s offered from %d source addresses, worker running...", rowSinkLag, target, sources)
-	prof := b.profile(ctx, "sink-lag", 0, map[string]string{"api": s.pprofAPI, "worker": s.pprofWrk})
-	var res *loadgen.Result
-	oursCPU, err := b.phase("gamepipe", func() (err error) {
-		res, err = b.load(ctx, loadgen.Config{BatchSize: 100, Concurrency: b.cfg.BatchConcurrency, Rate: reqRate,
-			Duration: b.cfg.duration(), Sources: sources})
-		return err
-	})
-	b.waitProfiles(prof)
-	if err != nil {
-		return nil, err
-	}
-	maxWait := max(30*time.Second, 2*b.cfg.duration())
-	drainStart := time.Now()
-	drained, err := b.waitDrained(ctx, maxWait)
-	if err != nil {
-		return nil, err
-	}
-	after, err := scrapeMetrics(ctx, s.workerURL+"/metrics")
-	if err != nil {
-		return nil, err
-	}
-	const lagMetric = "gamepipe_sink_lag_seconds"
-	delta := histogramDelta(before.histogram(lagMetric), after.histogram(lagMetric))
-	p99, above := quantile(0.99, delta)
-	p50, _ := quantile(0.5, delta)
-	row := limitRow(rowSinkLag, "s", p99, math.NaN(), 1)
-	row.Note = fmt.Sprintf("%.0f events/s offered (half of %.0f), %.0f accepted; p50 %.3fs; commit time minus received_at, "+
-		"from the worker's %s histogram (buckets of 50–100ms up to 1s, interpolated)", target, b.ingestEventsPerSec, res.EventsPerSec(), p50, lagMetric)
-	if above {
-		row.Note += "; p99 is beyond the largest bucket, shown as its bound"
-	}
-	row.Note += "; load phase: " + oursCPU
-	if !drained {
-		row.Note += fmt.Sprintf("; the backlog was not written %s after the load: the sink does not keep up, and p99 is a lower bound", maxWait)
-	} else {
-		row.Note += fmt.Sprintf("; backlog written %.1fs after the load stopped", time.Since(drainStart).Seconds())
-	}
 	return []Row{row}, nil
 }
 

@@ -46,6 +46,10 @@ type stack struct {
 	app        *demoapp.App
 	natsd, api *child
 	worker     *child
+	// minimal is the minimal ingest server while the single-event
+	// scenario runs, at minimalURL.
+	minimal    *child
+	minimalURL string
 	// workerEnv is set on top of the worker's environment: the job
 	// scenarios point it at their simulators (restartWorker).
 	workerEnv map[string]string
@@ -286,6 +290,7 @@ func (s *stack) alive() error {
 func (s *stack) close() {
 	s.worker.stop(stopTimeout)
 	s.api.stop(stopTimeout)
+	s.minimal.stop(stopTimeout)
 	for _, sm := range s.sims {
 		sm.close()
 	}

@@ -41,7 +41,7 @@ func runWebhookCallbacks(ctx context.Context, b *Bench) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.restartWorker(ctx, jobWorkerEnv(sm, catcher.url)); err != nil {
+	if err := s.restartWorker(ctx, s.jobWorkerEnv(sm, catcher.url)); err != nil {
 		return nil, err
 	}
 
