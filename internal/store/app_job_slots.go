@@ -25,11 +25,21 @@ type AppSlotParams struct {
 // slots whose River job no longer runs that attempt (a worker died, or a
 // release was lost) are dropped first. Taking again for the same run is a
 // no-op that answers true.
+//
+// The transaction commits without waiting for its WAL flush
+// (synchronous_commit off): the lock is held until the commit returns, so a
+// flushed commit would make one app's job runs wait on the disk one at a
+// time (bench/README.md, finding 16). A slot lost when Postgres crashes
+// costs little: until that run ends, the app may hold one run more than its
+// cap.
 func AppSlotTake(ctx context.Context, db interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }, p *AppSlotParams) (bool, error) {
 	taken := false
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
 			"app_job_slots:"+p.AppID.String()+":"+p.Queue); err != nil {
 			return err
