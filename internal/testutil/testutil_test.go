@@ -1,0 +1,70 @@
+package testutil
+
+import (
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestSyncBuffer(t *testing.T) {
+	t.Parallel()
+	var b SyncBuffer
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				_, _ = b.Write([]byte("x"))
+				_ = b.String()
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, strings.Repeat("x", 800), b.String())
+}
+
+func TestClock(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	c := NewClock(start)
+	require.Equal(t, start, c.Now())
+	c.Advance(90 * time.Second)
+	require.Equal(t, start.Add(90*time.Second), c.Now())
+	c.Set(start)
+	require.Equal(t, start, c.Now())
+}
+
+func TestWaitReady(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		if calls.Add(1) < 3 {
+			http.Error(w, `{"status":"unavailable"}`, http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte(`{"status":"ok"}`))
+	}))
+	t.Cleanup(srv.Close)
+
+	body := WaitReady(t, strings.TrimPrefix(srv.URL, "http://"))
+	require.Equal(t, `{"status":"ok"}`, body)
+	require.EqualValues(t, 3, calls.Load(), "it waits through the 503s")
+}
+
+func TestFreeAddr(t *testing.T) {
+	t.Parallel()
+	addr := FreeAddr(t)
+	ln, err := net.Listen("tcp", addr)
+	require.NoError(t, err, "the address is free to listen on")
+	require.NoError(t, ln.Close())
+}
