@@ -15,6 +15,7 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/devrun/natsd"
 	"github.com/gamepipe/gamepipe/internal/natstest"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // stubGamepipe stands in for bin/gamepipe: migrate prints a line (failing if
@@ -48,7 +49,7 @@ while :; do sleep 0.05; done
 type stubStack struct {
 	cfg     *Config
 	stubDir string
-	out     *syncBuffer
+	out     *testutil.SyncBuffer
 }
 
 // newStubStack writes stand-in binaries and a Config that uses them, with an
@@ -80,7 +81,7 @@ func newStubStack(t *testing.T, natsURL string) *stubStack {
 			Env:         append(os.Environ(), "STUB_DIR="+stubDir, "LOG_FORMAT="),
 		},
 		stubDir: stubDir,
-		out:     &syncBuffer{},
+		out:     &testutil.SyncBuffer{},
 	}
 }
 
@@ -157,7 +158,7 @@ func TestRun_ExistingNATS(t *testing.T) {
 	require.NoError(t, err)
 
 	// A second start reuses the demo app and prints it again.
-	s.out = &syncBuffer{}
+	s.out = &testutil.SyncBuffer{}
 	stop = s.start(t)
 	s.waitOutput(t, "curl -sS")
 	require.NoError(t, stop())

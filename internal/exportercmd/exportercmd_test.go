@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,27 +23,10 @@ import (
 	"github.com/gamepipe/gamepipe/internal/natstest"
 	"github.com/gamepipe/gamepipe/internal/store"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 const appID = "72ab8f81-ef36-4712-a046-399a62b9afaa"
-
-// syncBuffer is a bytes.Buffer safe for a writer and a poller.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // env is a getenv over a map.
 func env(m map[string]string) func(string) string {
@@ -149,7 +131,7 @@ func TestRun(t *testing.T) {
 		require.NoError(t, err)
 
 		dataDir := t.TempDir()
-		stderr := &syncBuffer{}
+		stderr := &testutil.SyncBuffer{}
 		runCtx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		done := make(chan error, 1)

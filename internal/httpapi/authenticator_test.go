@@ -15,6 +15,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // countingLookup is store.KeyLookup on a pool the test can swap for one
@@ -37,30 +38,6 @@ func (l *countingLookup) lookup(ctx context.Context, h auth.Hash) (*store.KeyInf
 		<-l.gate
 	}
 	return store.KeyLookup(ctx, l.pool.Load(), h)
-}
-
-// testClock is a clock the test moves.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }
 
 // unreachablePool is a pool for the database of url on a port where
@@ -194,7 +171,7 @@ func TestAuthenticatorServesKnownKeysWhilePostgresIsDown(t *testing.T) {
 	other, err := store.AppCreate(ctx, db.Pool, "other")
 	require.NoError(t, err)
 	l := newCountingLookup(db.Pool)
-	clock := &testClock{now: time.Now()}
+	clock := testutil.NewClock(time.Now())
 	const ttl, staleMax = 30 * time.Second, 10 * time.Minute
 	a := newAuthenticator(l.lookup, ttl, staleMax, clock.Now)
 	checked := clock.Now()
@@ -212,14 +189,14 @@ func TestAuthenticatorServesKnownKeysWhilePostgresIsDown(t *testing.T) {
 	// Postgres goes away. Past the TTL the lookup fails, and the key is
 	// served from the cache.
 	l.pool.Store(unreachablePool(t, db.URL))
-	clock.Add(ttl + time.Second)
+	clock.Advance(ttl + time.Second)
 	requireApp(app.PublicToken, app)
 	require.EqualValues(t, 2, l.calls.Load())
 	// Right after a failure the cache answers without asking again.
 	requireApp(app.PublicToken, app)
 	require.EqualValues(t, 2, l.calls.Load())
 	// Later it asks again, and still serves the key.
-	clock.Add(keyRetryAfterFailure)
+	clock.Advance(keyRetryAfterFailure)
 	requireApp(app.PublicToken, app)
 	require.EqualValues(t, 3, l.calls.Load())
 
@@ -242,7 +219,7 @@ func TestAuthenticatorServesKnownKeysWhilePostgresIsDown(t *testing.T) {
 	// A key Postgres says is gone is refused at once, cached or not.
 	_, err = store.AppRotateKeys(ctx, db.Pool, app.AppID, 0)
 	require.NoError(t, err)
-	clock.Add(ttl + time.Second)
+	clock.Advance(ttl + time.Second)
 	info, err = a.resolve(ctx, app.PublicToken)
 	require.NoError(t, err)
 	require.Nil(t, info)
@@ -251,7 +228,7 @@ func TestAuthenticatorServesKnownKeysWhilePostgresIsDown(t *testing.T) {
 	info, err = a.resolve(ctx, app.PublicToken)
 	require.NoError(t, err)
 	require.Nil(t, info, "still inside the negative TTL")
-	clock.Add(ttl)
+	clock.Advance(ttl)
 	_, err = a.resolve(ctx, app.PublicToken)
 	require.Error(t, err)
 }

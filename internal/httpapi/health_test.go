@@ -17,6 +17,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // TestMetricsNotPublic: the api's handler, which serves the public address,
@@ -55,7 +56,7 @@ func TestReadyz(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	api, err := New(testConfig(t, &Config{}), &Deps{
 		Logger:    zerolog.New(logs),
 		Publisher: nopPublisher{},
