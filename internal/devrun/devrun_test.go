@@ -220,7 +220,7 @@ func TestRun_StartsNatsdForOldServer(t *testing.T) {
 	build := exec.Command(goBin, "build", "-o", filepath.Join(s.cfg.BinDir, "natsd"), "github.com/gamepipe/gamepipe/cmd/natsd")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	s.cfg.NATSDPort = freePort(t)
+	s.cfg.NATSDPort = testutil.FreePort(t)
 	local := fmt.Sprintf("nats://127.0.0.1:%d", s.cfg.NATSDPort)
 
 	stop := s.start(t)
@@ -245,12 +245,4 @@ func TestRun_StartsNatsdForOldServer(t *testing.T) {
 	require.NoError(t, err, "natsd's store is beside DATA_DIR")
 	_, err = os.Stat(filepath.Join(s.cfg.DataDir, "nats"))
 	require.ErrorIs(t, err, os.ErrNotExist, "natsd's store is not in DATA_DIR")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

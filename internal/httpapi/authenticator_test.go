@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"net"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -44,13 +43,9 @@ func (l *countingLookup) lookup(ctx context.Context, h auth.Hash) (*store.KeyInf
 // nothing listens: every query fails to connect, as when Postgres is down.
 func unreachablePool(t *testing.T, dbURL string) *pgxpool.Pool {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
 	u, err := url.Parse(dbURL)
 	require.NoError(t, err)
-	u.Host = addr
+	u.Host = testutil.FreeAddr(t)
 	pool, err := pgxpool.New(context.Background(), u.String())
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -46,10 +45,7 @@ func TestReadyz(t *testing.T) {
 
 	// A Postgres that is not there: a port nothing listens on, with a user
 	// and database name that must not reach the public answer.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
+	port := testutil.FreePort(t)
 	const user, database = "readyz_secret_user", "readyz_secret_db"
 	pool, err := pgxpool.New(context.Background(),
 		"postgres://"+user+"@127.0.0.1:"+strconv.Itoa(port)+"/"+database+"?connect_timeout=1")

@@ -2,7 +2,6 @@ package testutil
 
 import (
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -30,14 +29,4 @@ func WaitReady(tb testing.TB, addr string) string {
 		return err == nil && resp.StatusCode == http.StatusOK
 	}, ReadyTimeout, 50*time.Millisecond, "http://%s/readyz never answered 200", addr)
 	return body
-}
-
-// FreeAddr returns a loopback address with a port nothing listens on at
-// the time of the call, for a process under test to listen on.
-func FreeAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,5 +67,10 @@ func TestFreeAddr(t *testing.T) {
 	addr := FreeAddr(t)
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err, "the address is free to listen on")
+	require.NoError(t, ln.Close())
+
+	port := FreePort(t)
+	ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	require.NoError(t, err, "the port is free to listen on")
 	require.NoError(t, ln.Close())
 }

@@ -79,8 +79,8 @@ func TestServer_PortInUse(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	cfg.Port = freePort(t)
-	cfg.MonitorPort = freePort(t)
+	cfg.Port = testutil.FreePort(t)
+	cfg.MonitorPort = testutil.FreePort(t)
 	var logs testutil.SyncBuffer
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -121,14 +121,6 @@ func TestNew_Invalid(t *testing.T) {
 	cfg.StoreDir = ""
 	_, err := New(cfg, &testutil.SyncBuffer{})
 	require.ErrorContains(t, err, "NATSD_STORE_DIR")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func TestRun_StopWhileStarting(t *testing.T) {
