@@ -42,22 +42,6 @@ func gameplayEvent(i int, at time.Time) telemetry.Event {
 	}
 }
 
-// checkFor polls fn until it returns nil or total passes.
-func checkFor(t *testing.T, total time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %v", total, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestRun(t *testing.T) {
 	t.Parallel()
 
@@ -143,7 +127,7 @@ func TestRun(t *testing.T) {
 		}()
 
 		var addr string
-		checkFor(t, 10*time.Second, func() error {
+		testutil.WaitFor(t, 10*time.Second, func() error {
 			sc := bufio.NewScanner(strings.NewReader(stderr.String()))
 			for sc.Scan() {
 				var entry struct{ Message, Addr string }
@@ -181,7 +165,7 @@ func TestRun(t *testing.T) {
 		}
 		// Flush requests until the exporter has fetched all ten.
 		var flushed int
-		checkFor(t, 10*time.Second, func() error {
+		testutil.WaitFor(t, 10*time.Second, func() error {
 			sum, err := export.RequestFlush(ctx, nc, time.Second)
 			if err != nil {
 				return err

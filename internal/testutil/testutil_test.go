@@ -1,9 +1,12 @@
 package testutil
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,4 +76,38 @@ func TestFreeAddr(t *testing.T) {
 	ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	require.NoError(t, err, "the port is free to listen on")
 	require.NoError(t, ln.Close())
+}
+
+func TestWaitFor(t *testing.T) {
+	t.Parallel()
+	var calls int
+	WaitFor(t, 10*time.Second, func() error {
+		if calls++; calls < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	require.Equal(t, 3, calls, "it polls until fn returns nil")
+
+	ft := &fatalT{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		WaitFor(ft, 50*time.Millisecond, func() error { return errors.New("never") })
+	}()
+	<-done
+	require.Contains(t, ft.msg, "never", "it fails with fn's last error")
+}
+
+// fatalT records Fatalf and ends its goroutine, as testing.T does.
+type fatalT struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalT) Helper() {}
+
+func (f *fatalT) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
 }
