@@ -17,6 +17,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/natstest"
 	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 func TestRun(t *testing.T) {
@@ -27,14 +28,7 @@ func TestRun(t *testing.T) {
 	app, err := store.AppCreate(ctx, db.Pool, "game")
 	require.NoError(t, err)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	mln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	metricsAddr := mln.Addr().String()
-	require.NoError(t, mln.Close())
+	addr, metricsAddr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	env := map[string]string{
 		"DATABASE_URL": db.URL, "NATS_URL": ns.ClientURL(), "DATA_DIR": t.TempDir(),
 		"HTTP_ADDR": addr, "LOG_FORMAT": "json", "METRICS_ADDR": metricsAddr,
@@ -43,14 +37,7 @@ func TestRun(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- Run(runCtx, func(k string) string { return env[k] }, io.Discard) }()
 
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 50*time.Millisecond)
+	testutil.WaitReady(t, addr)
 
 	body, err := msgpack.Marshal(map[string]any{
 		"funnel_step_name": "Tutorial_Start", "app_id": app.AppID.String(), "build_id": "b", "player_id": "p",
@@ -100,14 +87,14 @@ func TestRunWithoutPostgres(t *testing.T) {
 	require.NoError(t, err)
 
 	// Postgres's address for the api: a port where nothing listens yet.
-	pgAddr, addr := freeAddr(t), freeAddr(t)
+	pgAddr, addr := testutil.FreeAddr(t), testutil.FreeAddr(t)
 	u, err := url.Parse(db.URL)
 	require.NoError(t, err)
 	target := u.Host
 	u.Host = pgAddr
 	env := map[string]string{
 		"DATABASE_URL": u.String(), "NATS_URL": ns.ClientURL(), "DATA_DIR": t.TempDir(),
-		"HTTP_ADDR": addr, "METRICS_ADDR": freeAddr(t), "LOG_FORMAT": "json",
+		"HTTP_ADDR": addr, "METRICS_ADDR": testutil.FreeAddr(t), "LOG_FORMAT": "json",
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -164,10 +151,7 @@ func TestRunWithoutPostgres(t *testing.T) {
 
 	// Postgres comes up at that address.
 	forward(t, pgAddr, target)
-	require.Eventually(t, func() bool {
-		status, _ := get("/readyz")
-		return status == http.StatusOK
-	}, 30*time.Second, 50*time.Millisecond, "api becomes ready once Postgres answers")
+	testutil.WaitReady(t, addr) // once Postgres answers
 	status, body = funnel()
 	require.Equal(t, http.StatusOK, status, body)
 
@@ -178,16 +162,6 @@ func TestRunWithoutPostgres(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("api did not stop")
 	}
-}
-
-// freeAddr returns a local address where nothing listens.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
 
 // forward listens on addr and relays each connection to target until the

@@ -18,6 +18,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/natstest"
 	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // TestRunSlowBodies holds thousands of connections that each declare a
@@ -41,13 +42,10 @@ func TestRunSlowBodies(t *testing.T) {
 	app, err := store.AppCreate(ctx, db.Pool, "game")
 	require.NoError(t, err)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := testutil.FreeAddr(t)
 	env := map[string]string{
 		"DATABASE_URL": db.URL, "NATS_URL": ns.ClientURL(), "DATA_DIR": t.TempDir(),
-		"HTTP_ADDR": addr, "METRICS_ADDR": freeAddr(t), "LOG_FORMAT": "json", "LOG_LEVEL": "warn",
+		"HTTP_ADDR": addr, "METRICS_ADDR": testutil.FreeAddr(t), "LOG_FORMAT": "json", "LOG_LEVEL": "warn",
 		// The clients all come from 127.0.0.1; in the field they come from
 		// as many addresses (an IPv6 /64 each) as they like.
 		"RATE_LIMIT_RPS": "1000000", "RATE_LIMIT_BURST": "1000000",
@@ -64,14 +62,7 @@ func TestRunSlowBodies(t *testing.T) {
 			t.Fatal("api did not stop")
 		}
 	}()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 20*time.Second, 50*time.Millisecond)
+	testutil.WaitReady(t, addr)
 
 	event, err := msgpack.Marshal(map[string]any{
 		"funnel_step_name": "Tutorial_Start", "app_id": app.AppID.String(), "build_id": "b", "player_id": "p",
@@ -180,13 +171,10 @@ func TestRunMaxConnections(t *testing.T) {
 	db := dbtest.NewSchema(t)
 	ns := natstest.Run(t)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
+	addr := testutil.FreeAddr(t)
 	env := map[string]string{
 		"DATABASE_URL": db.URL, "NATS_URL": ns.ClientURL(), "DATA_DIR": t.TempDir(),
-		"HTTP_ADDR": addr, "METRICS_ADDR": freeAddr(t), "LOG_FORMAT": "json", "MAX_CONNECTIONS": "2",
+		"HTTP_ADDR": addr, "METRICS_ADDR": testutil.FreeAddr(t), "LOG_FORMAT": "json", "MAX_CONNECTIONS": "2",
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

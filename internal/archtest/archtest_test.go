@@ -116,6 +116,7 @@ var layerOf = map[string]string{
 	"internal/dbtest":        testHelper,
 	"internal/natstest":      testHelper,
 	"internal/pgcluster":     testHelper,
+	"internal/testutil":      testHelper,
 
 	"internal/archtest": testOnly,
 	"internal/e2e":      testOnly,
@@ -235,6 +236,7 @@ func TestRulesAreStrict(t *testing.T) {
 		{"internal/telemetry", "internal/eventstream", false},
 		{"internal/upstreamsim/kinetixsim", "internal/kinetix", false},
 		{"internal/jobs", "internal/dbtest", false},
+		{"internal/workercmd", "internal/testutil", false},
 		{"internal/httpapi", "internal/jobs", true},
 		{"internal/jobs", "internal/httpapi", false},
 		{"internal/export", "cmd/exporter", false},

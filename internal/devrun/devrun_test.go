@@ -15,6 +15,7 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/devrun/natsd"
 	"github.com/gamepipe/gamepipe/internal/natstest"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // stubGamepipe stands in for bin/gamepipe: migrate prints a line (failing if
@@ -48,7 +49,7 @@ while :; do sleep 0.05; done
 type stubStack struct {
 	cfg     *Config
 	stubDir string
-	out     *syncBuffer
+	out     *testutil.SyncBuffer
 }
 
 // newStubStack writes stand-in binaries and a Config that uses them, with an
@@ -80,7 +81,7 @@ func newStubStack(t *testing.T, natsURL string) *stubStack {
 			Env:         append(os.Environ(), "STUB_DIR="+stubDir, "LOG_FORMAT="),
 		},
 		stubDir: stubDir,
-		out:     &syncBuffer{},
+		out:     &testutil.SyncBuffer{},
 	}
 }
 
@@ -157,7 +158,7 @@ func TestRun_ExistingNATS(t *testing.T) {
 	require.NoError(t, err)
 
 	// A second start reuses the demo app and prints it again.
-	s.out = &syncBuffer{}
+	s.out = &testutil.SyncBuffer{}
 	stop = s.start(t)
 	s.waitOutput(t, "curl -sS")
 	require.NoError(t, stop())
@@ -219,7 +220,7 @@ func TestRun_StartsNatsdForOldServer(t *testing.T) {
 	build := exec.Command(goBin, "build", "-o", filepath.Join(s.cfg.BinDir, "natsd"), "github.com/gamepipe/gamepipe/cmd/natsd")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	s.cfg.NATSDPort = freePort(t)
+	s.cfg.NATSDPort = testutil.FreePort(t)
 	local := fmt.Sprintf("nats://127.0.0.1:%d", s.cfg.NATSDPort)
 
 	stop := s.start(t)
@@ -244,12 +245,4 @@ func TestRun_StartsNatsdForOldServer(t *testing.T) {
 	require.NoError(t, err, "natsd's store is beside DATA_DIR")
 	_, err = os.Stat(filepath.Join(s.cfg.DataDir, "nats"))
 	require.ErrorIs(t, err, os.ErrNotExist, "natsd's store is not in DATA_DIR")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

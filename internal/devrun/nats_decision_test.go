@@ -14,6 +14,7 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/natstest"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // runFakeNATS serves just enough of the NATS protocol (INFO, then PONG for
@@ -81,10 +82,7 @@ func TestDecideNATS_NoJetStreamIsNotUsed(t *testing.T) {
 
 func TestDecideNATS_UnreachableIsNotUsed(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := testutil.FreeAddr(t) // nothing listens there
 
 	d := DecideNATS(context.Background(), "nats://user:secret@"+addr, time.Second)
 	require.False(t, d.Use)

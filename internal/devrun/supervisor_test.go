@@ -1,37 +1,19 @@
 package devrun
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while an Output writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // shProc is a process running a shell script.
 func shProc(name, script string) *Process {
@@ -62,7 +44,7 @@ func TestSupervisor_ChildDiesOthersStopped(t *testing.T) {
 	dir := t.TempDir()
 	up := filepath.Join(dir, "up")
 
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	sup := &Supervisor{Out: NewOutput(&out, 8, false), StopTimeout: 5 * time.Second}
 	polite := shProc("worker", politeScript(up))
 	dying := shProc("api", waitFile(up)+`; echo "fatal: cannot bind" >&2; exit 3`)
@@ -88,7 +70,7 @@ func TestSupervisor_ChildDiesOthersStopped(t *testing.T) {
 func TestSupervisor_ZeroExitIsUnexpected(t *testing.T) {
 	t.Parallel()
 	requireSh(t)
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	sup := &Supervisor{Out: NewOutput(&out, 8, false), StopTimeout: 5 * time.Second}
 	err := sup.Run(context.Background(), []*Process{shProc("exporter", "exit 0")})
 	var exitErr *ExitError
@@ -103,7 +85,7 @@ func TestSupervisor_DepDiesServicesStopped(t *testing.T) {
 	dir := t.TempDir()
 	up := filepath.Join(dir, "up")
 
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	o := NewOutput(&out, 8, false)
 	dep := shProc("natsd", waitFile(up)+"; exit 1")
 	require.NoError(t, dep.Start(o))
@@ -123,7 +105,7 @@ func TestSupervisor_StopOnContext(t *testing.T) {
 	dir := t.TempDir()
 	upA, upB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	sup := &Supervisor{Out: NewOutput(&out, 8, false), StopTimeout: 5 * time.Second}
 	a, b := shProc("api", politeScript(upA)), shProc("worker", politeScript(upB))
 	dep := shProc("natsd", "sleep 30")
@@ -156,7 +138,7 @@ func TestSupervisor_KillsAfterStopTimeout(t *testing.T) {
 	dir := t.TempDir()
 	up := filepath.Join(dir, "up")
 
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	sup := &Supervisor{Out: NewOutput(&out, 8, false), StopTimeout: 300 * time.Millisecond}
 	// Ignoring SIGTERM is inherited by sleep, so the whole group ignores it.
 	stubborn := shProc("worker", `trap '' TERM; touch `+up+`; while :; do sleep 0.05; done`)
@@ -189,7 +171,7 @@ func TestSupervisor_StartFailureStopsStarted(t *testing.T) {
 	requireSh(t)
 	dir := t.TempDir()
 
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	sup := &Supervisor{Out: NewOutput(&out, 8, false), StopTimeout: 5 * time.Second}
 	started := shProc("api", politeScript(filepath.Join(dir, "up")))
 	missing := &Process{Name: "worker", Path: filepath.Join(dir, "no-such-binary")}

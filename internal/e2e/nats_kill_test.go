@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"sync"
@@ -14,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // natsProcess is a nats-server in a subprocess (this test binary, see
@@ -28,11 +29,7 @@ type natsProcess struct {
 
 func startNATSProcess(t *testing.T) *natsProcess {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
-	p := &natsProcess{t: t, port: port, dir: t.TempDir()}
+	p := &natsProcess{t: t, port: testutil.FreePort(t), dir: t.TempDir()}
 	p.start()
 	t.Cleanup(func() {
 		if p.cmd != nil && p.cmd.Process != nil {

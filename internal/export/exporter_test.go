@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/telemetry"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 func TestConfig_Validate(t *testing.T) {
@@ -104,7 +105,7 @@ func TestExporter(t *testing.T) {
 		eb := bundle.start(t, &Config{Dir: bundle.dir, MaxAge: 20 * time.Millisecond, CompleteInterval: 20 * time.Millisecond})
 
 		pastDir := DayDir(bundle.dir, appA, telemetry.KindGameplay, past)
-		checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		testutil.WaitFor(t, 10*time.Second, func() error {
 			m, err := ReadManifest(pastDir)
 			if err != nil {
 				return err
@@ -129,7 +130,7 @@ func TestExporter(t *testing.T) {
 		bundle.publish(t, events...)
 		eb := bundle.start(t, &Config{Dir: bundle.dir, MaxAge: 50 * time.Millisecond})
 
-		checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		testutil.WaitFor(t, 10*time.Second, func() error {
 			got, err := readExport(bundle.dir)
 			if err != nil {
 				return err
@@ -223,7 +224,7 @@ func TestExporter(t *testing.T) {
 		}
 		bundle.publish(t, events...)
 		eb := bundle.start(t, &Config{Dir: bundle.dir, MaxFileBytes: 4000})
-		checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+		testutil.WaitFor(t, 10*time.Second, func() error {
 			if got := value(t, eb.exp.metrics.events.WithLabelValues("realtime")); got < 50 {
 				return fmt.Errorf("%v events written", got)
 			}
@@ -298,7 +299,7 @@ func TestExporter(t *testing.T) {
 			}
 		}()
 		eb := bundle.start(t, &Config{Dir: bundle.dir, MaxBufferedEvents: 25, MaxAge: 100 * time.Millisecond})
-		checkFor(t, time.Minute, 20*time.Millisecond, func() error {
+		testutil.WaitFor(t, time.Minute, func() error {
 			if got := value(t, eb.exp.metrics.events.WithLabelValues("player")) +
 				value(t, eb.exp.metrics.events.WithLabelValues("funnel")) +
 				value(t, eb.exp.metrics.events.WithLabelValues("gameplay")) +
@@ -340,7 +341,7 @@ func TestExporter(t *testing.T) {
 
 				// The messages come back after AckWait to a new exporter.
 				eb2 := bundle.start(t, &Config{Dir: bundle.dir, MaxAge: 50 * time.Millisecond, CompleteInterval: 50 * time.Millisecond})
-				checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+				testutil.WaitFor(t, 20*time.Second, func() error {
 					info, err := bundle.consumer.Info(context.Background())
 					if err != nil {
 						return err
@@ -355,7 +356,7 @@ func TestExporter(t *testing.T) {
 				for _, app := range []string{appA, appB} {
 					for _, kind := range telemetry.Kinds {
 						dir := DayDir(bundle.dir, app, kind, past)
-						checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+						testutil.WaitFor(t, 10*time.Second, func() error {
 							if m, err := ReadManifest(dir); err != nil || !m.Complete {
 								return fmt.Errorf("%s not complete: %v", dir, err)
 							}
@@ -395,7 +396,7 @@ func TestExporter(t *testing.T) {
 		e1 := bundle.start(t, &Config{Dir: bundle.dir, MaxAge: time.Hour, FetchBatch: 10, InstanceID: "one"})
 		e2 := bundle.start(t, &Config{Dir: bundle.dir, MaxAge: time.Hour, FetchBatch: 10, InstanceID: "two"})
 		bundle.publish(t, events...)
-		checkFor(t, 30*time.Second, 10*time.Millisecond, func() error {
+		testutil.WaitFor(t, 30*time.Second, func() error {
 			if n := value(t, e1.exp.metrics.buffered) + value(t, e2.exp.metrics.buffered); int(n) != len(events) {
 				return fmt.Errorf("buffered %v", n)
 			}

@@ -26,6 +26,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/natstest"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // Test apps: UUIDs, as the API stamps them.
@@ -193,28 +194,12 @@ func value(t *testing.T, c prometheus.Metric) float64 {
 // waitBuffered waits until the exporter holds n events.
 func (eb *exporterBundle) waitBuffered(t *testing.T, n int) {
 	t.Helper()
-	checkFor(t, 10*time.Second, 10*time.Millisecond, func() error {
+	testutil.WaitFor(t, 10*time.Second, func() error {
 		if got := value(t, eb.exp.metrics.buffered); int(got) != n {
 			return fmt.Errorf("buffered %v, want %d", got, n)
 		}
 		return nil
 	})
-}
-
-// checkFor polls fn until it returns nil or total passes.
-func checkFor(t *testing.T, total, every time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %v", total, err)
-		}
-		time.Sleep(every)
-	}
 }
 
 // exported is what a directory tree holds: lines by file path (relative to

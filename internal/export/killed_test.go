@@ -18,6 +18,7 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // The exporter subprocess of TestExporterKilled is this test binary running
@@ -92,7 +93,7 @@ func TestExporterKilled(t *testing.T) {
 
 			// Once the helper holds every event, ask for a flush until it dies
 			// in it (a request before it subscribed goes unanswered).
-			checkFor(t, 20*time.Second, 20*time.Millisecond, func() error {
+			testutil.WaitFor(t, 20*time.Second, func() error {
 				info, err := bundle.consumer.Info(ctx)
 				if err != nil {
 					return err
@@ -119,7 +120,7 @@ func TestExporterKilled(t *testing.T) {
 
 			// A new exporter: the messages come back after AckWait.
 			eb := bundle.start(t, &Config{Dir: dir, MaxAge: 50 * time.Millisecond, CompleteInterval: 50 * time.Millisecond})
-			checkFor(t, 30*time.Second, 20*time.Millisecond, func() error {
+			testutil.WaitFor(t, 30*time.Second, func() error {
 				info, err := bundle.consumer.Info(ctx)
 				if err != nil {
 					return err
@@ -132,7 +133,7 @@ func TestExporterKilled(t *testing.T) {
 			for _, app := range []string{appA, appB} {
 				for _, kind := range telemetry.Kinds {
 					day := DayDir(dir, app, kind, past)
-					checkFor(t, 10*time.Second, 20*time.Millisecond, func() error {
+					testutil.WaitFor(t, 10*time.Second, func() error {
 						if m, err := ReadManifest(day); err != nil || !m.Complete {
 							return fmt.Errorf("%s not complete: %v", day, err)
 						}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/telemetry"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // TestManifestUpdateCost: a flush into an open day costs what it adds, not
@@ -71,7 +72,7 @@ func TestManifestUpdateCost(t *testing.T) {
 	// One file per event: every event fills its buffer.
 	bundle.start(t, &Config{Dir: dir, MaxFileBytes: 1, MaxAge: time.Hour, CompleteGrace: 2 * time.Hour, Fault: observe})
 	bundle.publish(t, events...)
-	checkFor(t, 60*time.Second, 20*time.Millisecond, func() error {
+	testutil.WaitFor(t, 60*time.Second, func() error {
 		mu.Lock()
 		defer mu.Unlock()
 		if seen < flushes {

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,27 +23,10 @@ import (
 	"github.com/gamepipe/gamepipe/internal/natstest"
 	"github.com/gamepipe/gamepipe/internal/store"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 const appID = "72ab8f81-ef36-4712-a046-399a62b9afaa"
-
-// syncBuffer is a bytes.Buffer safe for a writer and a poller.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // env is a getenv over a map.
 func env(m map[string]string) func(string) string {
@@ -57,22 +39,6 @@ func gameplayEvent(i int, at time.Time) telemetry.Event {
 		ID: fmt.Sprintf("%08x-0000-4000-8000-000000000001", i), Kind: telemetry.KindGameplay,
 		AppID: appID, BuildID: "b1", PlayerID: "p1", EventName: "Player_Jump", SessionID: "s1",
 		Timestamp: at, ReceivedAt: at,
-	}
-}
-
-// checkFor polls fn until it returns nil or total passes.
-func checkFor(t *testing.T, total time.Duration, fn func() error) {
-	t.Helper()
-	deadline := time.Now().Add(total)
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %v", total, err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -149,7 +115,7 @@ func TestRun(t *testing.T) {
 		require.NoError(t, err)
 
 		dataDir := t.TempDir()
-		stderr := &syncBuffer{}
+		stderr := &testutil.SyncBuffer{}
 		runCtx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		done := make(chan error, 1)
@@ -161,7 +127,7 @@ func TestRun(t *testing.T) {
 		}()
 
 		var addr string
-		checkFor(t, 10*time.Second, func() error {
+		testutil.WaitFor(t, 10*time.Second, func() error {
 			sc := bufio.NewScanner(strings.NewReader(stderr.String()))
 			for sc.Scan() {
 				var entry struct{ Message, Addr string }
@@ -199,7 +165,7 @@ func TestRun(t *testing.T) {
 		}
 		// Flush requests until the exporter has fetched all ten.
 		var flushed int
-		checkFor(t, 10*time.Second, func() error {
+		testutil.WaitFor(t, 10*time.Second, func() error {
 			sum, err := export.RequestFlush(ctx, nc, time.Second)
 			if err != nil {
 				return err

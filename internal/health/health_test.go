@@ -1,7 +1,6 @@
 package health
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,25 +11,9 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func get(t *testing.T, h http.Handler, path string) (int, map[string]any, string) {
 	t.Helper()
@@ -48,7 +31,7 @@ func TestRegister(t *testing.T) {
 		mu    sync.Mutex
 		cause error
 	)
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	mux := http.NewServeMux()
 	Register(mux, zerolog.New(logs),
 		Check{Name: "postgres", Check: func(context.Context) error {
@@ -91,7 +74,7 @@ func TestRegister(t *testing.T) {
 // cause, so the line carries the request's fields.
 func TestReadyUsesRequestLogger(t *testing.T) {
 	t.Parallel()
-	fallback, reqLogs := &lockedBuffer{}, &lockedBuffer{}
+	fallback, reqLogs := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	h := Ready(zerolog.New(fallback), Check{Name: "sink", Check: func(context.Context) error { return errors.New("postgres unavailable") }})
 	rl := zerolog.New(reqLogs).With().Str("request_id", "r1").Logger()
 	req := httptest.NewRequest(http.MethodGet, "/readyz", nil)

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"net"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // countingLookup is store.KeyLookup on a pool the test can swap for one
@@ -39,41 +39,13 @@ func (l *countingLookup) lookup(ctx context.Context, h auth.Hash) (*store.KeyInf
 	return store.KeyLookup(ctx, l.pool.Load(), h)
 }
 
-// testClock is a clock the test moves.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func (c *testClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 // unreachablePool is a pool for the database of url on a port where
 // nothing listens: every query fails to connect, as when Postgres is down.
 func unreachablePool(t *testing.T, dbURL string) *pgxpool.Pool {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
 	u, err := url.Parse(dbURL)
 	require.NoError(t, err)
-	u.Host = addr
+	u.Host = testutil.FreeAddr(t)
 	pool, err := pgxpool.New(context.Background(), u.String())
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
@@ -194,7 +166,7 @@ func TestAuthenticatorServesKnownKeysWhilePostgresIsDown(t *testing.T) {
 	other, err := store.AppCreate(ctx, db.Pool, "other")
 	require.NoError(t, err)
 	l := newCountingLookup(db.Pool)
-	clock := &testClock{now: time.Now()}
+	clock := testutil.NewClock(time.Now())
 	const ttl, staleMax = 30 * time.Second, 10 * time.Minute
 	a := newAuthenticator(l.lookup, ttl, staleMax, clock.Now)
 	checked := clock.Now()
@@ -212,14 +184,14 @@ func TestAuthenticatorServesKnownKeysWhilePostgresIsDown(t *testing.T) {
 	// Postgres goes away. Past the TTL the lookup fails, and the key is
 	// served from the cache.
 	l.pool.Store(unreachablePool(t, db.URL))
-	clock.Add(ttl + time.Second)
+	clock.Advance(ttl + time.Second)
 	requireApp(app.PublicToken, app)
 	require.EqualValues(t, 2, l.calls.Load())
 	// Right after a failure the cache answers without asking again.
 	requireApp(app.PublicToken, app)
 	require.EqualValues(t, 2, l.calls.Load())
 	// Later it asks again, and still serves the key.
-	clock.Add(keyRetryAfterFailure)
+	clock.Advance(keyRetryAfterFailure)
 	requireApp(app.PublicToken, app)
 	require.EqualValues(t, 3, l.calls.Load())
 
@@ -242,7 +214,7 @@ func TestAuthenticatorServesKnownKeysWhilePostgresIsDown(t *testing.T) {
 	// A key Postgres says is gone is refused at once, cached or not.
 	_, err = store.AppRotateKeys(ctx, db.Pool, app.AppID, 0)
 	require.NoError(t, err)
-	clock.Add(ttl + time.Second)
+	clock.Advance(ttl + time.Second)
 	info, err = a.resolve(ctx, app.PublicToken)
 	require.NoError(t, err)
 	require.Nil(t, info)
@@ -251,7 +223,7 @@ func TestAuthenticatorServesKnownKeysWhilePostgresIsDown(t *testing.T) {
 	info, err = a.resolve(ctx, app.PublicToken)
 	require.NoError(t, err)
 	require.Nil(t, info, "still inside the negative TTL")
-	clock.Add(ttl)
+	clock.Advance(ttl)
 	_, err = a.resolve(ctx, app.PublicToken)
 	require.Error(t, err)
 }

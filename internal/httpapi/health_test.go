@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // TestMetricsNotPublic: the api's handler, which serves the public address,
@@ -45,17 +45,14 @@ func TestReadyz(t *testing.T) {
 
 	// A Postgres that is not there: a port nothing listens on, with a user
 	// and database name that must not reach the public answer.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	require.NoError(t, ln.Close())
+	port := testutil.FreePort(t)
 	const user, database = "readyz_secret_user", "readyz_secret_db"
 	pool, err := pgxpool.New(context.Background(),
 		"postgres://"+user+"@127.0.0.1:"+strconv.Itoa(port)+"/"+database+"?connect_timeout=1")
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	api, err := New(testConfig(t, &Config{}), &Deps{
 		Logger:    zerolog.New(logs),
 		Publisher: nopPublisher{},

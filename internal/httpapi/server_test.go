@@ -23,30 +23,13 @@ import (
 	"github.com/gamepipe/gamepipe/internal/natstest"
 	"github.com/gamepipe/gamepipe/internal/ratelimit"
 	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
-
-// syncBuffer is a goroutine-safe log sink the tests can search.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 type testBundle struct {
 	appA, appB *store.AppCredentials
 	js         jetstream.JetStream
-	logs       *syncBuffer
+	logs       *testutil.SyncBuffer
 	nats       *natstest.Server
 	server     *httptest.Server
 	api        *Server
@@ -90,7 +73,7 @@ func setupTB(t testing.TB, opts *setupOpts) *testBundle {
 	if opts.config != nil {
 		opts.config(cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	api, err := New(testConfig(t, cfg), &Deps{
 		Logger:    zerolog.New(logs).Level(zerolog.DebugLevel),
 		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: 2 * time.Second, Fault: opts.fault}),

@@ -1,13 +1,11 @@
 package infra
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,24 +14,8 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/health"
 	"github.com/gamepipe/gamepipe/internal/metrics"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A background process answers readiness as the api does: status words in
 // the body, the cause in the log; liveness stays 200; metrics are served.
@@ -42,7 +24,7 @@ func TestOpsMux(t *testing.T) {
 	reg := metrics.NewRegistry()
 	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "gamepipe_sink_rows_test_total", Help: "A test counter."})
 	require.NoError(t, reg.Register(c))
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	srv := httptest.NewServer(OpsMux(zerolog.New(logs), reg,
 		health.Check{Name: "nats", Check: func(context.Context) error { return nil }},
 		health.Check{Name: "sink", Check: func(context.Context) error {

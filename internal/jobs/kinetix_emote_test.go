@@ -18,6 +18,7 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/kinetix"
 	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 	"github.com/gamepipe/gamepipe/internal/upstreamsim/kinetixsim"
 )
 
@@ -62,11 +63,11 @@ func TestKinetixEmoteWorker(t *testing.T) {
 
 	type testBundle struct {
 		env   *kinetixEnv
-		clock *simClock
+		clock *testutil.Clock
 	}
 	setup := func(t *testing.T, opts *kinetixEnvOpts) (*KinetixEmoteWorker, *testBundle) {
 		t.Helper()
-		clock := &simClock{t: time.Now()}
+		clock := testutil.NewClock(time.Now())
 		if opts == nil {
 			opts = &kinetixEnvOpts{}
 		}
@@ -443,7 +444,7 @@ func TestKinetixPollBackoffCountsOnlyPolls(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
-	clock := &simClock{t: time.Now()} // never advanced: the process stays working
+	clock := testutil.NewClock(time.Now()) // never advanced: the process stays working
 	env := newKinetixEnv(t, &kinetixEnvOpts{
 		sim:     &kinetixsim.Config{Now: clock.Now},
 		kinetix: func(k *KinetixDeps) { k.PollMin, k.PollMax = time.Second, time.Hour },

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 	"github.com/gamepipe/gamepipe/internal/upstreamsim/kinetixsim"
 )
 
@@ -20,11 +21,11 @@ func TestKinetixRetakeWorker(t *testing.T) {
 
 	type testBundle struct {
 		env   *kinetixEnv
-		clock *simClock
+		clock *testutil.Clock
 	}
 	setup := func(t *testing.T) (*KinetixRetakeWorker, *testBundle) {
 		t.Helper()
-		clock := &simClock{t: time.Now()}
+		clock := testutil.NewClock(time.Now())
 		env := newKinetixEnv(t, &kinetixEnvOpts{nats: true, sim: &kinetixsim.Config{Now: clock.Now, ValidationKeys: []string{"*"}}})
 		return &KinetixRetakeWorker{k: env.k}, &testBundle{env: env, clock: clock}
 	}

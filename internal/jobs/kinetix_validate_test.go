@@ -9,12 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/store"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 	"github.com/gamepipe/gamepipe/internal/upstreamsim/kinetixsim"
 )
 
 // awaitingValidation drives a new emote to awaiting_validation through the
 // emote worker and the simulator's clock.
-func awaitingValidation(t *testing.T, env *kinetixEnv, clock *simClock) *store.Emote {
+func awaitingValidation(t *testing.T, env *kinetixEnv, clock *testutil.Clock) *store.Emote {
 	t.Helper()
 	e := env.newEmote(t, nil)
 	w := &KinetixEmoteWorker{k: env.k}
@@ -31,11 +32,11 @@ func TestKinetixValidateWorker(t *testing.T) {
 
 	type testBundle struct {
 		env   *kinetixEnv
-		clock *simClock
+		clock *testutil.Clock
 	}
 	setup := func(t *testing.T, validationKeys []string) (*KinetixValidateWorker, *testBundle) {
 		t.Helper()
-		clock := &simClock{t: time.Now()}
+		clock := testutil.NewClock(time.Now())
 		env := newKinetixEnv(t, &kinetixEnvOpts{nats: true, sim: &kinetixsim.Config{Now: clock.Now, ValidationKeys: validationKeys}})
 		return &KinetixValidateWorker{k: env.k}, &testBundle{env: env, clock: clock}
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/sink"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 // The helper process: TestMain runs runHelper instead of the tests when
@@ -212,7 +213,7 @@ func TestSinkChaos(t *testing.T) {
 			require.Contains(t, h, "postgres unavailable")
 		}
 		mu.Unlock()
-		eventually(t, 30*time.Second, s.Healthy)
+		testutil.WaitFor(t, 30*time.Second, s.Healthy)
 		select {
 		case err := <-done:
 			t.Fatalf("Run returned: %v", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/sink"
 	"github.com/gamepipe/gamepipe/internal/store"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -150,7 +151,7 @@ func (bundle *testBundle) count(t *testing.T, sql string, args ...any) int {
 // every message is acked.
 func (bundle *testBundle) requireExactlyOnce(t *testing.T, table string, n int) {
 	t.Helper()
-	eventually(t, 30*time.Second, func() error {
+	testutil.WaitFor(t, 30*time.Second, func() error {
 		var rows, distinct int
 		err := bundle.schema.Pool.QueryRow(t.Context(), "SELECT count(*), count(DISTINCT event_id) FROM "+table).Scan(&rows, &distinct)
 		if err != nil {
@@ -185,26 +186,6 @@ func (bundle *testBundle) consumerInfo(t *testing.T) *jetstream.ConsumerInfo {
 	info, err := bundle.cons.Info(t.Context())
 	require.NoError(t, err)
 	return info
-}
-
-// eventually polls f until it returns nil, failing the test with f's last
-// error after timeout. It is for external state (rows, consumer info);
-// nothing here asserts speed.
-func eventually(t *testing.T, timeout time.Duration, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	ticker := time.NewTicker(20 * time.Millisecond)
-	defer ticker.Stop()
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not true after %s: %v", timeout, err)
-		}
-		<-ticker.C
-	}
 }
 
 func testLogger(t *testing.T) zerolog.Logger {
@@ -376,7 +357,7 @@ func TestSink(t *testing.T) {
 		}
 		require.False(t, publish().Duplicate)
 		require.True(t, publish().Duplicate)
-		eventually(t, 10*time.Second, func() error {
+		testutil.WaitFor(t, 10*time.Second, func() error {
 			if publish().Duplicate {
 				return fmt.Errorf("still inside the duplicate window")
 			}
@@ -442,7 +423,7 @@ func TestSink(t *testing.T) {
 		require.NoError(t, err)
 		bundle.runSink(t, nil)
 
-		eventually(t, 30*time.Second, func() error { return bundle.allAcked(t) })
+		testutil.WaitFor(t, 30*time.Second, func() error { return bundle.allAcked(t) })
 		require.Zero(t, bundle.count(t, "SELECT count(*) FROM funnel_steps"))
 		require.Equal(t, 2, bundle.count(t, "SELECT count(*) FROM dead_letters WHERE reason LIKE '%does not match%'"))
 	})

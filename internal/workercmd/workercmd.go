@@ -3,6 +3,11 @@
 // /healthz, /readyz and /metrics endpoint on WORKER_HTTP_ADDR. Shutdown order: stop fetching, commit and ack
 // the batch in flight, let running jobs finish (SoftStopTimeout), stop HTTP,
 // close NATS, close the pools.
+//
+// Run reads the configuration and builds the parts in dependency order, one
+// function each: storage (pools and blobs), NATS (stream and consumers), the
+// sink loops, the River client, the ops server; then serve runs them until
+// the context ends.
 package workercmd
 
 import (
@@ -10,16 +15,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"path/filepath"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
-
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
@@ -40,14 +50,51 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, "worker")
-
 	queues := jobs.QueueConfig{KinetixWorkers: cfg.KinetixConcurrency, GeneraitivWorkers: cfg.GeneraitivConcurrency}
+
+	st, err := openStorage(ctx, cfg, queues)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	conn, err := connectNATS(ctx, logger, cfg)
+	if err != nil {
+		return err
+	}
+	defer conn.nc.Close()
+
+	reg := metrics.NewRegistry()
+	sinks, err := newSinks(logger, cfg, reg, st.sinkPool, conn.sinkConsumer)
+	if err != nil {
+		return err
+	}
+	riverClient, err := newRiverClient(logger, cfg, queues, st, conn.js)
+	if err != nil {
+		return err
+	}
+	ops := opsServer(logger, cfg.HTTPAddr, reg, st.pool, conn.nc, sinks)
+	return serve(ctx, logger, cfg.HTTPAddr, sinks, riverClient, ops)
+}
+
+// storage is the worker's Postgres pools and blob store.
+type storage struct {
+	// sinkPool is the sink's own pool; its connections are prepared for
+	// COPY.
+	sinkPool *pgxpool.Pool
+	// pool serves River and the job workers.
+	pool  *pgxpool.Pool
+	blobs *blob.DirStore
+}
+
+// openStorage opens the pools and the blob store; on error nothing is left
+// open.
+func openStorage(ctx context.Context, cfg *config.Worker, queues jobs.QueueConfig) (*storage, error) {
 	// River holds a connection per running job plus a few for its own
 	// maintenance; the sink needs two. Size the pool for that, and refuse a
 	// configured pool that is smaller (docs/reliability.md #27).
 	needConns := int32(queues.MaxWorkers() + 8)
 	if err := infra.CheckPoolSize(cfg.DatabaseURL, needConns); err != nil {
-		return err
+		return nil, err
 	}
 	sinkPool, err := infra.Postgres(ctx, cfg.DatabaseURL, sink.ApplicationName, int32(2*cfg.SinkConcurrency+2), func(c *pgxpool.Config) {
 		// lz4 for trajectories' TOASTed positions (make bench: raw COPY
@@ -55,61 +102,117 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		c.AfterConnect = store.PrepareSinkConn
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer sinkPool.Close()
 	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-worker", needConns)
 	if err != nil {
-		return err
+		sinkPool.Close()
+		return nil, err
 	}
-	defer pool.Close()
-	blobs, err := blob.NewDirStoreWithConfig(filepath.Join(cfg.DataDir, "blobs"), &blob.DirStoreConfig{MinFreeBytes: cfg.BlobMinFreeBytes})
+	st := &storage{sinkPool: sinkPool, pool: pool}
+	st.blobs, err = blob.NewDirStoreWithConfig(filepath.Join(cfg.DataDir, "blobs"), &blob.DirStoreConfig{MinFreeBytes: cfg.BlobMinFreeBytes})
 	if err != nil {
-		return err
+		st.Close()
+		return nil, err
 	}
+	return st, nil
+}
+
+// Close closes the jobs' pool, then the sink's.
+func (st *storage) Close() {
+	st.pool.Close()
+	st.sinkPool.Close()
+}
+
+// natsConn is the worker's NATS connection, with the event stream's sink
+// consumer and the notify stream in place.
+type natsConn struct {
+	nc           *nats.Conn
+	js           jetstream.JetStream
+	sinkConsumer jetstream.Consumer
+}
+
+// connectNATS connects, opens the event stream, ensures the sink's durable
+// consumer and the notify stream; on error the connection is closed.
+func connectNATS(ctx context.Context, logger zerolog.Logger, cfg *config.Worker) (_ *natsConn, err error) {
 	nc, err := infra.NATS(ctx, logger, cfg.NatsURL, "gamepipe-worker")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer nc.Close()
+	defer func() {
+		if err != nil {
+			nc.Close()
+		}
+	}()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := eventstream.OpenStream(ctx, js); err != nil {
-		return err
+		return nil, err
 	}
 	cons, err := eventstream.EnsureConsumer(ctx, js, &eventstream.ConsumerConfig{
 		Durable: eventstream.ConsumerSink, AckWait: cfg.AckWait, MaxDeliver: cfg.MaxDeliver,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-
 	if _, err := eventstream.EnsureNotifyStream(ctx, js); err != nil {
-		return err
+		return nil, err
 	}
+	return &natsConn{nc: nc, js: js, sinkConsumer: cons}, nil
+}
 
-	reg := metrics.NewRegistry()
-	// Several sink loops share the durable consumer, so fetching and
-	// decoding one batch overlaps with committing another.
+// newSinks builds SINK_CONCURRENCY sink loops. They share the durable
+// consumer, so fetching and decoding one batch overlaps with committing
+// another.
+func newSinks(logger zerolog.Logger, cfg *config.Worker, reg *prometheus.Registry, pool *pgxpool.Pool, cons jetstream.Consumer) ([]*sink.Sink, error) {
 	sinks := make([]*sink.Sink, cfg.SinkConcurrency)
 	for i := range sinks {
-		if sinks[i], err = sink.New(logger, &sink.Config{BatchMax: cfg.SinkBatchMax, Metrics: reg}, sinkPool, cons); err != nil {
-			return err
+		var err error
+		if sinks[i], err = sink.New(logger, &sink.Config{BatchMax: cfg.SinkBatchMax, Metrics: reg}, pool, cons); err != nil {
+			return nil, err
 		}
 	}
+	return sinks, nil
+}
 
+// newRiverClient registers every job kind's worker and builds the River
+// client that runs them.
+func newRiverClient(logger zerolog.Logger, cfg *config.Worker, queues jobs.QueueConfig, st *storage, js jetstream.JetStream) (*river.Client[pgx.Tx], error) {
 	secrets, err := infra.SecretBox(cfg.SecretsKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	workers := river.NewWorkers()
-	if err := jobs.Register(workers, &jobs.Deps{
+	if err := jobs.Register(workers, jobDeps(logger, cfg, secrets, st, js)); err != nil {
+		return nil, err
+	}
+	client, err := river.NewClient(riverpgxv5.New(st.pool), &river.Config{
+		Logger:               logging.Slog(logger.With().Str("component", "river").Logger()),
+		Queues:               queues.Queues(),
+		Workers:              workers,
+		PeriodicJobs:         jobs.PeriodicJobs(true),
+		JobTimeout:           cfg.JobTimeout,
+		MaxAttempts:          cfg.JobMaxAttempts,
+		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
+		FetchPollInterval:    cfg.FetchPollInterval,
+		SoftStopTimeout:      cfg.SoftStopTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("error creating river client: %w", err)
+	}
+	return client, nil
+}
+
+// jobDeps is what the job kinds' workers need: the jobs' pool, the blobs,
+// the notifier, and each upstream's configuration.
+func jobDeps(logger zerolog.Logger, cfg *config.Worker, secrets *auth.SecretBox, st *storage, js jetstream.JetStream) *jobs.Deps {
+	return &jobs.Deps{
 		Secrets:  secrets,
 		Logger:   logger,
-		Pool:     pool,
-		Blob:     blobs,
+		Pool:     st.pool,
+		Blob:     st.blobs,
 		Notifier: eventstream.NewNotifier(js),
 		Kinetix: &jobs.KinetixDeps{
 			BaseURL: cfg.KinetixBaseURL, APIKey: cfg.KinetixAPIKey, Deadline: cfg.KinetixDeadline,
@@ -125,25 +228,13 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		AppShare: jobs.AppShare{
 			KinetixInFlight: cfg.AppKinetixInFlight, GeneraitivInFlight: cfg.AppGeneraitivInFlight, Wait: cfg.AppJobWait,
 		},
-	}); err != nil {
-		return err
 	}
-	riverClient, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Logger:               logging.Slog(logger.With().Str("component", "river").Logger()),
-		Queues:               queues.Queues(),
-		Workers:              workers,
-		PeriodicJobs:         jobs.PeriodicJobs(true),
-		JobTimeout:           cfg.JobTimeout,
-		MaxAttempts:          cfg.JobMaxAttempts,
-		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
-		FetchPollInterval:    cfg.FetchPollInterval,
-		SoftStopTimeout:      cfg.SoftStopTimeout,
-	})
-	if err != nil {
-		return fmt.Errorf("error creating river client: %w", err)
-	}
+}
 
-	healthSrv := infra.HealthServer(cfg.HTTPAddr, infra.OpsMux(logger, reg,
+// opsServer serves /healthz, /readyz (Postgres, NATS and every sink loop)
+// and /metrics on addr.
+func opsServer(logger zerolog.Logger, addr string, reg *prometheus.Registry, pool *pgxpool.Pool, nc *nats.Conn, sinks []*sink.Sink) *http.Server {
+	return infra.HealthServer(addr, infra.OpsMux(logger, reg,
 		health.Check{Name: "postgres", Check: infra.PostgresCheck(pool)},
 		health.Check{Name: "nats", Check: infra.NATSCheck(nc)},
 		health.Check{Name: "sink", Check: func(context.Context) error {
@@ -155,8 +246,12 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 			return nil
 		}},
 	))
+}
 
-	logger.Info().Str("health_addr", cfg.HTTPAddr).Msg("workercmd: started")
+// serve runs the sink loops, River and the ops server until ctx ends or
+// one of them fails, then waits for all three to stop.
+func serve(ctx context.Context, logger zerolog.Logger, addr string, sinks []*sink.Sink, riverClient *river.Client[pgx.Tx], ops *http.Server) error {
+	logger.Info().Str("health_addr", addr).Msg("workercmd: started")
 	g, gctx := errgroup.WithContext(ctx)
 	for _, sk := range sinks {
 		g.Go(func() error { return sk.Run(gctx) })
@@ -171,8 +266,8 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		<-riverClient.Stopped()
 		return nil
 	})
-	g.Go(func() error { return infra.Serve(gctx, healthSrv, 5*time.Second) })
-	err = g.Wait()
+	g.Go(func() error { return infra.Serve(gctx, ops, 5*time.Second) })
+	err := g.Wait()
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"testing"
 	"time"
 
@@ -13,15 +11,8 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/natstest"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 func TestRun(t *testing.T) {
 	t.Parallel()
@@ -30,7 +21,7 @@ func TestRun(t *testing.T) {
 		t.Parallel()
 		db := dbtest.NewSchema(t)
 		ns := natstest.Run(t)
-		addr := freeAddr(t)
+		addr := testutil.FreeAddr(t)
 		env := map[string]string{
 			"DATABASE_URL": db.URL, "NATS_URL": ns.ClientURL(), "DATA_DIR": t.TempDir(),
 			"WORKER_HTTP_ADDR": addr, "LOG_FORMAT": "json", "SINK_CONCURRENCY": "2",
@@ -39,17 +30,7 @@ func TestRun(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- Run(ctx, func(k string) string { return env[k] }, io.Discard) }()
 
-		var ready string
-		require.Eventually(t, func() bool {
-			resp, err := http.Get("http://" + addr + "/readyz")
-			if err != nil {
-				return false
-			}
-			defer resp.Body.Close()
-			raw, err := io.ReadAll(resp.Body)
-			ready = string(raw)
-			return err == nil && resp.StatusCode == http.StatusOK
-		}, 20*time.Second, 50*time.Millisecond)
+		ready := testutil.WaitReady(t, addr)
 		require.JSONEq(t, `{"status":"ok","checks":{"postgres":"ok","nats":"ok","sink":"ok"}}`, ready)
 
 		cancel()
@@ -67,7 +48,7 @@ func TestRun(t *testing.T) {
 		ns := natstest.Run(t)
 		env := map[string]string{
 			"DATABASE_URL": db.URL + "&pool_max_conns=4", "NATS_URL": ns.ClientURL(), "DATA_DIR": t.TempDir(),
-			"WORKER_HTTP_ADDR": freeAddr(t),
+			"WORKER_HTTP_ADDR": testutil.FreeAddr(t),
 		}
 		err := Run(context.Background(), func(k string) string { return env[k] }, io.Discard)
 		require.ErrorContains(t, err, "pool_max_conns=4 is too small")

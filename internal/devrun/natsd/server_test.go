@@ -1,13 +1,11 @@
 package natsd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
-
-// syncBuffer is a bytes.Buffer safe to read while the server logs to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func testConfig(t *testing.T) *Config {
 	return &Config{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir(), SyncInterval: DefaultSyncInterval}
@@ -43,7 +24,7 @@ func TestServer_StartStop(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.SyncAlways = true
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	s, err := New(cfg, &logs)
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
@@ -71,7 +52,7 @@ func TestServer_SyncInterval(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.SyncInterval = 7 * time.Second
-	s, err := New(cfg, &syncBuffer{})
+	s, err := New(cfg, &testutil.SyncBuffer{})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(context.Background()))
 	t.Cleanup(s.Stop)
@@ -87,7 +68,7 @@ func TestServer_PortInUse(t *testing.T) {
 
 	cfg := testConfig(t)
 	cfg.Port = ln.Addr().(*net.TCPAddr).Port
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	s, err := New(cfg, &logs)
 	require.NoError(t, err)
 	err = s.Start(context.Background())
@@ -98,9 +79,9 @@ func TestServer_PortInUse(t *testing.T) {
 func TestRun(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	cfg.Port = freePort(t)
-	cfg.MonitorPort = freePort(t)
-	var logs syncBuffer
+	cfg.Port = testutil.FreePort(t)
+	cfg.MonitorPort = testutil.FreePort(t)
+	var logs testutil.SyncBuffer
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -138,28 +119,20 @@ func TestNew_Invalid(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.StoreDir = ""
-	_, err := New(cfg, &syncBuffer{})
+	_, err := New(cfg, &testutil.SyncBuffer{})
 	require.ErrorContains(t, err, "NATSD_STORE_DIR")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func TestRun_StopWhileStarting(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	require.NoError(t, Run(ctx, testConfig(t), &syncBuffer{}))
+	require.NoError(t, Run(ctx, testConfig(t), &testutil.SyncBuffer{}))
 }
 
 func TestServer_StopWithoutStart(t *testing.T) {
 	t.Parallel()
-	s, err := New(testConfig(t), &syncBuffer{})
+	s, err := New(testConfig(t), &testutil.SyncBuffer{})
 	require.NoError(t, err)
 	stopped := make(chan struct{})
 	go func() { s.Stop(); close(stopped) }()

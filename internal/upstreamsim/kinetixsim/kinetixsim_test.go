@@ -18,29 +18,12 @@ import (
 	"github.com/makiuchi-d/gozxing/qrcode"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/testutil"
 	"github.com/gamepipe/gamepipe/internal/upstreamsim/kinetixsim"
 )
 
 // mp4Head is the start of an MP4 file (an ftyp box).
 var mp4Head = append([]byte("\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"), make([]byte, 64)...)
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // simClient speaks raw HTTP to the simulator: the tests check the wire, not
 // gamepipe's client.
@@ -126,13 +109,13 @@ func TestServer(t *testing.T) {
 	t.Parallel()
 
 	type testBundle struct {
-		clock  *clock
+		clock  *testutil.Clock
 		sim    *kinetixsim.Server
 		client *simClient
 	}
 	setup := func(t *testing.T, cfg *kinetixsim.Config) *testBundle {
 		t.Helper()
-		clk := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+		clk := testutil.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 		if cfg == nil {
 			cfg = &kinetixsim.Config{}
 		}
