@@ -72,11 +72,12 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	}
 	if _, err := eventstream.EnsureStream(ctx, js, &eventstream.StreamConfig{
 		MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.StreamMaxBytes, Duplicates: cfg.StreamDuplicates,
+		Replicas: cfg.StreamReplicas, Logger: logger,
 	}); err != nil {
 		return err
 	}
 
-	if _, err := eventstream.EnsureNotifyStream(ctx, js); err != nil {
+	if _, err := eventstream.EnsureNotifyStreamConfig(ctx, js, &eventstream.NotifyStreamConfig{Replicas: cfg.StreamReplicas, Logger: logger}); err != nil {
 		return err
 	}
 	// An insert-only River client: the API enqueues, the worker works.

@@ -75,17 +75,18 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := eventstream.OpenStream(ctx, js); err != nil {
+	if _, err := eventstream.OpenStreamReplicas(ctx, js, cfg.StreamReplicas); err != nil {
 		return err
 	}
 	cons, err := eventstream.EnsureConsumer(ctx, js, &eventstream.ConsumerConfig{
 		Durable: eventstream.ConsumerSink, AckWait: cfg.AckWait, MaxDeliver: cfg.MaxDeliver,
+		Replicas: cfg.StreamReplicas, Logger: logger,
 	})
 	if err != nil {
 		return err
 	}
 
-	if _, err := eventstream.EnsureNotifyStream(ctx, js); err != nil {
+	if _, err := eventstream.EnsureNotifyStreamConfig(ctx, js, &eventstream.NotifyStreamConfig{Replicas: cfg.StreamReplicas, Logger: logger}); err != nil {
 		return err
 	}
 
