@@ -63,8 +63,9 @@ type Jobs struct {
 	// GeneraitivMaxImageBytes caps a downloaded generated image
 	// (GENERAITIV_MAX_IMAGE_BYTES).
 	GeneraitivMaxImageBytes int64
-	// GeneraitivRateLimit is the most Generaitiv requests per second one
-	// process sends with one key (GENERAITIV_RATE_LIMIT).
+	// GeneraitivRateLimit is the most Generaitiv requests per second sent
+	// with one key, by every worker process together
+	// (GENERAITIV_RATE_LIMIT).
 	GeneraitivRateLimit int
 
 	// BlobMinFreeBytes is the free space blob storage leaves on its

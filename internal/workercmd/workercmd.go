@@ -104,6 +104,14 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Each key's Generaitiv rate holds across every worker process: its
+	// next call time is a row in Postgres (docs/scaling.md).
+	keyLimiter, err := store.NewUpstreamRateLimiter(pool, &store.UpstreamRateConfig{
+		Service: "generaitiv", Rate: float64(cfg.GeneraitivRateLimit), Burst: generaitivRateBurst,
+	})
+	if err != nil {
+		return err
+	}
 	workers := river.NewWorkers()
 	if err := jobs.Register(workers, &jobs.Deps{
 		Secrets:  secrets,
@@ -118,6 +126,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 			ClientConfig: generaitiv.Config{
 				BaseURL: cfg.GeneraitivBaseURL, WSURL: cfg.GeneraitivWSURL, APIKey: cfg.GeneraitivAPIKey,
 				RateLimit: float64(cfg.GeneraitivRateLimit), TenantShare: cfg.GeneraitivAppShare,
+				KeyLimiter: keyLimiter,
 			},
 			PublicBaseURL: cfg.PublicBaseURL,
 			MaxImageBytes: cfg.GeneraitivMaxImageBytes,
@@ -179,3 +188,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	logger.Info().Msg("workercmd: stopped")
 	return err
 }
+
+// generaitivRateBurst is the calls one Generaitiv key may send at once
+// after a quiet spell, across all workers (the client's default burst).
+const generaitivRateBurst = 10
