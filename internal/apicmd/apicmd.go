@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -19,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gamepipe/gamepipe/internal/auth"
-	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/export"
@@ -87,7 +85,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("error creating river client: %w", err)
 	}
-	blobs, err := blob.NewDirStoreWithConfig(filepath.Join(cfg.DataDir, "blobs"), &blob.DirStoreConfig{MinFreeBytes: cfg.BlobMinFreeBytes})
+	blobs, err := infra.BlobStore(cfg.BlobStore, cfg.DataDir, cfg.BlobMinFreeBytes, pool)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,7 +19,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/generaitiv"
@@ -62,7 +60,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 	defer pool.Close()
-	blobs, err := blob.NewDirStoreWithConfig(filepath.Join(cfg.DataDir, "blobs"), &blob.DirStoreConfig{MinFreeBytes: cfg.BlobMinFreeBytes})
+	blobs, err := infra.BlobStore(cfg.BlobStore, cfg.DataDir, cfg.BlobMinFreeBytes, pool)
 	if err != nil {
 		return err
 	}
