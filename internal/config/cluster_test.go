@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -56,4 +57,19 @@ func TestBlobStoreSetting(t *testing.T) {
 	require.Equal(t, "postgres", c.BlobStore)
 	_, err = APIFromEnv(env(map[string]string{"BLOB_STORE": "s3"}))
 	require.ErrorContains(t, err, "BLOB_STORE")
+}
+
+func TestTelemetryRetention(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]time.Duration{
+		"": 0, "off": 0, "400d": 400 * 24 * time.Hour, "2160h": 90 * 24 * time.Hour,
+	} {
+		c, err := WorkerFromEnv(env(map[string]string{"TELEMETRY_RETENTION": v}))
+		require.NoError(t, err, v)
+		require.Equal(t, want, c.TelemetryRetention, v)
+	}
+	for _, v := range []string{"1d", "24h", "-5d", "forever", "5"} {
+		_, err := WorkerFromEnv(env(map[string]string{"TELEMETRY_RETENTION": v}))
+		require.ErrorContains(t, err, "TELEMETRY_RETENTION", v)
+	}
 }

@@ -132,6 +132,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		AppShare: jobs.AppShare{
 			KinetixInFlight: cfg.AppKinetixInFlight, GeneraitivInFlight: cfg.AppGeneraitivInFlight, Wait: cfg.AppJobWait,
 		},
+		TelemetryRetention: cfg.TelemetryRetention,
 	}); err != nil {
 		return err
 	}
@@ -139,7 +140,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		Logger:               logging.Slog(logger.With().Str("component", "river").Logger()),
 		Queues:               queues.Queues(),
 		Workers:              workers,
-		PeriodicJobs:         jobs.PeriodicJobs(true),
+		PeriodicJobs:         periodicJobs(cfg),
 		JobTimeout:           cfg.JobTimeout,
 		MaxAttempts:          cfg.JobMaxAttempts,
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
@@ -190,3 +191,13 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 // generaitivRateBurst is the calls one Generaitiv key may send at once
 // after a quiet spell, across all workers (the client's default burst).
 const generaitivRateBurst = 10
+
+// periodicJobs are the jobs River's leader schedules, with the telemetry
+// retention job when TELEMETRY_RETENTION is set.
+func periodicJobs(cfg *config.Worker) []*river.PeriodicJob {
+	out := jobs.PeriodicJobs(true)
+	if cfg.TelemetryRetention > 0 {
+		out = append(out, jobs.TelemetryRetentionPeriodicJob())
+	}
+	return out
+}
