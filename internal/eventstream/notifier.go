@@ -43,15 +43,17 @@ func EnsureNotifyStreamConfig(ctx context.Context, js jetstream.JetStream, cfg *
 	if err != nil {
 		return nil, err
 	}
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       NotifyStreamName,
-		Subjects:   []string{"gamepipe.events.>"},
-		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.LimitsPolicy,
-		Discard:    jetstream.DiscardOld, // notifications, not data: old ones may go
-		MaxAge:     7 * 24 * time.Hour,
-		Duplicates: 2 * time.Minute,
-		Replicas:   replicas,
+	s, err := retryUnanswered(ctx, func() (jetstream.Stream, error) {
+		return js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:       NotifyStreamName,
+			Subjects:   []string{"gamepipe.events.>"},
+			Storage:    jetstream.FileStorage,
+			Retention:  jetstream.LimitsPolicy,
+			Discard:    jetstream.DiscardOld, // notifications, not data: old ones may go
+			MaxAge:     7 * 24 * time.Hour,
+			Duplicates: 2 * time.Minute,
+			Replicas:   replicas,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error ensuring stream %s: %w", NotifyStreamName, err)

@@ -81,7 +81,8 @@ func (c *StreamConfig) Validate() error {
 
 // EnsureStream creates the TELEMETRY stream, or updates it to cfg. Several
 // processes may call it at once. It never lowers the replica count of an
-// existing stream (KeepReplicas).
+// existing stream (KeepReplicas), and retries requests that go unanswered
+// for up to a minute (a cluster electing its leaders).
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg *StreamConfig) (jetstream.Stream, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -92,16 +93,18 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg *StreamConfig
 		return nil, err
 	}
 	c.Replicas = replicas
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       StreamName,
-		Subjects:   []string{SubjectsFilter},
-		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.LimitsPolicy,
-		Discard:    jetstream.DiscardNew,
-		MaxAge:     c.MaxAge,
-		MaxBytes:   c.MaxBytes,
-		Duplicates: c.Duplicates,
-		Replicas:   c.Replicas,
+	s, err := retryUnanswered(ctx, func() (jetstream.Stream, error) {
+		return js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:       StreamName,
+			Subjects:   []string{SubjectsFilter},
+			Storage:    jetstream.FileStorage,
+			Retention:  jetstream.LimitsPolicy,
+			Discard:    jetstream.DiscardNew,
+			MaxAge:     c.MaxAge,
+			MaxBytes:   c.MaxBytes,
+			Duplicates: c.Duplicates,
+			Replicas:   c.Replicas,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error ensuring stream %s: %w", StreamName, err)
@@ -136,7 +139,7 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg *ConsumerCo
 	replicas := cfg.Replicas
 	if replicas > 0 {
 		have := 0
-		existing, err := js.Consumer(ctx, StreamName, cfg.Durable)
+		existing, err := retryUnanswered(ctx, func() (jetstream.Consumer, error) { return js.Consumer(ctx, StreamName, cfg.Durable) })
 		switch {
 		case err == nil:
 			have = existing.CachedInfo().Config.Replicas
@@ -145,15 +148,17 @@ func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cfg *ConsumerCo
 		}
 		replicas = keepReplicas(cfg.Logger, "consumer "+cfg.Durable, have, replicas)
 	}
-	c, err := js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
-		Durable:       cfg.Durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		FilterSubject: SubjectsFilter,
-		AckWait:       cmp.Or(cfg.AckWait, 30*time.Second),
-		MaxDeliver:    cmp.Or(cfg.MaxDeliver, 5),
-		MaxAckPending: cmp.Or(cfg.MaxAckPending, 20000),
-		Replicas:      replicas,
+	c, err := retryUnanswered(ctx, func() (jetstream.Consumer, error) {
+		return js.CreateOrUpdateConsumer(ctx, StreamName, jetstream.ConsumerConfig{
+			Durable:       cfg.Durable,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			FilterSubject: SubjectsFilter,
+			AckWait:       cmp.Or(cfg.AckWait, 30*time.Second),
+			MaxDeliver:    cmp.Or(cfg.MaxDeliver, 5),
+			MaxAckPending: cmp.Or(cfg.MaxAckPending, 20000),
+			Replicas:      replicas,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error ensuring consumer %s: %w", cfg.Durable, err)
@@ -171,7 +176,7 @@ func OpenStream(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, 
 // Consumers (worker, exporter) use it: EnsureStream with their own config
 // would reset the API's limits.
 func OpenStreamReplicas(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
-	s, err := js.Stream(ctx, StreamName)
+	s, err := retryUnanswered(ctx, func() (jetstream.Stream, error) { return js.Stream(ctx, StreamName) })
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return EnsureStream(ctx, js, &StreamConfig{Replicas: replicas})
 	}
@@ -204,7 +209,7 @@ func keepReplicas(logger zerolog.Logger, what string, have, want int) int {
 // streamReplicas returns the replica count to give stream name: want, or
 // more when the stream already has more.
 func streamReplicas(ctx context.Context, js jetstream.JetStream, name string, want int, logger zerolog.Logger) (int, error) {
-	s, err := js.Stream(ctx, name)
+	s, err := retryUnanswered(ctx, func() (jetstream.Stream, error) { return js.Stream(ctx, name) })
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return want, nil
 	}
