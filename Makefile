@@ -25,6 +25,10 @@ build: ## build every command into bin/
 run: build ## build, then run the local stack: NATS, migrations, demo app, api, worker, exporter (Ctrl-C stops it)
 	./bin/devrun
 
+.PHONY: cluster
+cluster: build ## like run, scaled out: 3 nats-servers as one cluster (R3), 2 apis (:4000, :4010), 2 workers, exporter
+	DEVRUN_CLUSTER=1 ./bin/devrun
+
 .PHONY: test
 test: ## run all tests (they create their own databases and NATS servers)
 	$(GO) test -count=1 -timeout 15m ./...
