@@ -31,6 +31,10 @@ build: dashboard-assets ## build every command into bin/
 run: build ## build, then run the local stack: NATS, migrations, demo app, api, worker, exporter (Ctrl-C stops it)
 	./bin/devrun
 
+.PHONY: cluster
+cluster: build ## like run, scaled out: 3 nats-servers as one cluster (R3), 2 apis (:4000, :4010), 2 workers, exporter
+	DEVRUN_CLUSTER=1 ./bin/devrun
+
 .PHONY: test
 test: dashboard-assets chromium ## run all tests (they create their own databases and NATS servers; the dashboard's in headless Chromium)
 	$(GO) test -count=1 -timeout 15m ./...
@@ -60,8 +64,8 @@ fuzz: ## fuzz the telemetry decoder for FUZZTIME (default 30s)
 	$(GO) test ./internal/telemetry -run '^$$' -fuzz '^FuzzDecodeEvents$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: chaos
-chaos: ## chaos tests needing more than make test's: a real Postgres restart (a throwaway cluster of the local server binaries)
-	$(GO) test -tags chaos -count=1 -timeout 5m -run Chaos ./internal/e2e/
+chaos: ## chaos tests needing more than make test: a real Postgres restart, a 3-node NATS cluster losing its stream leader and a worker under load
+	$(GO) test -tags chaos -count=1 -timeout 15m -run Chaos ./internal/e2e/
 
 .PHONY: bench
 bench: build ## start a private stack, run every scenario for BENCH_SECONDS (default 10) against its raw ceiling; table in bench/out/

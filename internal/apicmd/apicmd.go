@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -22,7 +21,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/gamepipe/gamepipe/internal/auth"
-	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/export"
@@ -74,11 +72,12 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	}
 	if _, err := eventstream.EnsureStream(ctx, js, &eventstream.StreamConfig{
 		MaxAge: cfg.StreamMaxAge, MaxBytes: cfg.StreamMaxBytes, Duplicates: cfg.StreamDuplicates,
+		Replicas: cfg.StreamReplicas, Logger: logger,
 	}); err != nil {
 		return err
 	}
 
-	if _, err := eventstream.EnsureNotifyStream(ctx, js); err != nil {
+	if _, err := eventstream.EnsureNotifyStreamConfig(ctx, js, &eventstream.NotifyStreamConfig{Replicas: cfg.StreamReplicas, Logger: logger}); err != nil {
 		return err
 	}
 	// An insert-only River client: the API enqueues, the worker works.
@@ -88,7 +87,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("error creating river client: %w", err)
 	}
-	blobs, err := blob.NewDirStoreWithConfig(filepath.Join(cfg.DataDir, "blobs"), &blob.DirStoreConfig{MinFreeBytes: cfg.BlobMinFreeBytes})
+	blobs, err := infra.BlobStore(cfg.BlobStore, cfg.DataDir, cfg.BlobMinFreeBytes, pool)
 	if err != nil {
 		return err
 	}

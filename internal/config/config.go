@@ -25,7 +25,9 @@ type Common struct {
 	// DatabaseURL is the Postgres URL (DATABASE_URL). The database is created
 	// if missing.
 	DatabaseURL string
-	// NatsURL is the NATS server URL (NATS_URL).
+	// NatsURL is the NATS server URL (NATS_URL), or a comma-separated list
+	// of a cluster's servers: the client connects to any and reconnects
+	// across them.
 	NatsURL string
 	// DataDir holds blobs and exports (DATA_DIR); the local natsd keeps its
 	// store beside it (NATSD_STORE_DIR).
@@ -40,6 +42,11 @@ type Common struct {
 	// GAMEPIPE_SECRETS_KEY_FILE. Empty: upstream keys cannot be stored,
 	// and keys already sealed cannot be read.
 	SecretsKey []byte
+	// StreamReplicas is the replica count of the TELEMETRY and
+	// GAMEPIPE_EVENTS streams and their durable consumers (STREAM_REPLICAS,
+	// 1, 3 or 5; 3 in a three-node cluster). An existing stream with more
+	// is never scaled down.
+	StreamReplicas int
 }
 
 // Defaults for Common.
@@ -198,12 +205,42 @@ func (r *reader) err() error {
 func (r *reader) common() Common {
 	return Common{
 		DatabaseURL: r.url("DATABASE_URL", DefaultDatabaseURL, "postgres", "postgresql"),
-		NatsURL:     r.url("NATS_URL", DefaultNatsURL, "nats", "tls", "ws", "wss"),
+		NatsURL:     r.urlList("NATS_URL", DefaultNatsURL, "nats", "tls", "ws", "wss"),
 		DataDir:     r.str("DATA_DIR", DefaultDataDir),
 		LogFormat:   r.oneOf("LOG_FORMAT", "auto", "auto", "json", "console"),
 		LogLevel:    r.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "error"),
 		SecretsKey:  r.secretsKey(),
+
+		StreamReplicas: r.replicas("STREAM_REPLICAS"),
 	}
+}
+
+// urlList reads a comma-separated list of URLs, each checked as url does,
+// and returns it joined with commas and no spaces.
+func (r *reader) urlList(name, def string, schemes ...string) string {
+	v := r.str(name, def)
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			r.fail(name, "must be a comma-separated list of URLs", redactURL(v))
+			return v
+		}
+		sub := &reader{getenv: func(string) string { return p }}
+		parts[i] = sub.url(name, "", schemes...)
+		r.errs = append(r.errs, sub.errs...)
+	}
+	return strings.Join(parts, ",")
+}
+
+// replicas reads a JetStream replica count: 1 to 5, default 1.
+func (r *reader) replicas(name string) int {
+	n := r.positiveInt(name, 1)
+	if n > 5 {
+		r.fail(name, "must be between 1 and 5", r.getenv(name))
+		return 1
+	}
+	return n
 }
 
 // secretsKey reads GAMEPIPE_SECRETS_KEY, or the file GAMEPIPE_SECRETS_KEY_FILE

@@ -63,8 +63,9 @@ type Jobs struct {
 	// GeneraitivMaxImageBytes caps a downloaded generated image
 	// (GENERAITIV_MAX_IMAGE_BYTES).
 	GeneraitivMaxImageBytes int64
-	// GeneraitivRateLimit is the most Generaitiv requests per second one
-	// process sends with one key (GENERAITIV_RATE_LIMIT).
+	// GeneraitivRateLimit is the most Generaitiv requests per second sent
+	// with one key, by every worker process together
+	// (GENERAITIV_RATE_LIMIT).
 	GeneraitivRateLimit int
 
 	// BlobMinFreeBytes is the free space blob storage leaves on its
@@ -72,6 +73,11 @@ type Jobs struct {
 	// upload or image download that would go below it is refused, 507 for
 	// a client, a later retry for a job.
 	BlobMinFreeBytes int64
+
+	// BlobStore is where blobs live (BLOB_STORE): "dir", files under
+	// DATA_DIR/blobs on this machine, or "postgres", in the database, shared
+	// by every copy on every machine.
+	BlobStore string
 }
 
 // DefaultBlobMinFreeBytes is BLOB_MIN_FREE_BYTES's default: room enough
@@ -107,6 +113,7 @@ func (r *reader) jobs() Jobs {
 		// The local simulator serves its websocket on an address of its own.
 		j.GeneraitivWSURL = "ws://127.0.0.1:4103/"
 	}
+	j.BlobStore = r.oneOf("BLOB_STORE", "dir", "dir", "postgres")
 	j.KinetixGameAPIKey = r.str("KINETIX_GAME_API_KEY", "")
 	if v := r.getenv("PUBLIC_BASE_URL"); v != "" {
 		j.PublicBaseURL = r.url("PUBLIC_BASE_URL", "", "http", "https")

@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -143,6 +145,10 @@ type Worker struct {
 	AckWait time.Duration
 	// MaxDeliver bounds deliveries of one message (SINK_MAX_DELIVER).
 	MaxDeliver int
+	// TelemetryRetention is how long telemetry is kept in Postgres
+	// (TELEMETRY_RETENTION, such as 400d or 2160h; off or 0: forever).
+	// Older day partitions are dropped by an hourly maintenance job.
+	TelemetryRetention time.Duration
 }
 
 // WorkerFromEnv reads and validates the worker's configuration.
@@ -157,6 +163,7 @@ func WorkerFromEnv(getenv Getenv) (*Worker, error) {
 		AckWait:         r.duration("SINK_ACK_WAIT", 30*time.Second),
 		MaxDeliver:      r.positiveInt("SINK_MAX_DELIVER", 5),
 	}
+	c.TelemetryRetention = r.retention("TELEMETRY_RETENTION")
 	return c, r.err()
 }
 
@@ -209,4 +216,37 @@ func (r *reader) prefixes(name string) []netip.Prefix {
 		return nil
 	}
 	return out
+}
+
+// MinTelemetryRetention is the shortest TELEMETRY_RETENTION: the sink keeps
+// partitions from yesterday on, so a shorter one would drop what it makes.
+const MinTelemetryRetention = 2 * 24 * time.Hour
+
+// retention reads a retention period: days as "400d", a Go duration, or
+// "off" (the default) for none.
+func (r *reader) retention(name string) time.Duration {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" || v == "off" || v == "0" {
+		return 0
+	}
+	var d time.Duration
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*365 {
+			r.fail(name, "must be a number of days such as 400d, a duration such as 2160h, or off", v)
+			return 0
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(v); err != nil || d <= 0 {
+			r.fail(name, "must be a number of days such as 400d, a duration such as 2160h, or off", v)
+			return 0
+		}
+	}
+	if d < MinTelemetryRetention {
+		r.fail(name, "must be at least 2d", v)
+		return 0
+	}
+	return d
 }

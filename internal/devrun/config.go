@@ -53,6 +53,11 @@ type Config struct {
 	Env []string
 	// Color turns on coloured labels.
 	Color bool
+	// Cluster runs the scaled-out topology (DEVRUN_CLUSTER=1, make
+	// cluster): three natsd as one cluster, two apis, two workers and an
+	// exporter, with STREAM_REPLICAS=3 and BLOB_STORE=postgres unless set
+	// (docs/scaling.md).
+	Cluster bool
 }
 
 // ConfigFromEnv builds a Config from the environment read through getenv;
@@ -66,6 +71,7 @@ func ConfigFromEnv(getenv func(string) string, environ []string) (*Config, error
 		HTTPAddr:      getenv("HTTP_ADDR"),
 		Env:           environ,
 		Color:         getenv("NO_COLOR") == "" && getenv("TERM") != "dumb",
+		Cluster:       getenv("DEVRUN_CLUSTER") == "1",
 	}
 	if v := getenv("NATSD_PORT"); v != "" {
 		n, err := strconv.Atoi(v)

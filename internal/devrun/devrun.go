@@ -77,11 +77,16 @@ type runner struct {
 	out  *Output
 	env  []string
 	nats *Process // natsd, if devrun started it
+	// natsCluster are the three natsd of a cluster run (Config.Cluster).
+	natsCluster []*Process
 }
 
 // plan checks that the binaries are there and builds the service processes
 // (their environment is set once NATS is decided).
 func (r *runner) plan() ([]*Process, error) {
+	if r.cfg.Cluster {
+		return r.clusterPlan()
+	}
 	for _, name := range append([]string{"gamepipe"}, services...) {
 		if _, err := os.Stat(r.bin(name)); err != nil {
 			return nil, fmt.Errorf("%s is missing: build it first (make run builds everything): %w", r.bin(name), err)
@@ -100,7 +105,14 @@ func (r *runner) plan() ([]*Process, error) {
 }
 
 func (r *runner) run(ctx context.Context, procs []*Process) error {
-	natsURL, err := r.startNATS(ctx)
+	var natsURL string
+	var err error
+	if r.cfg.Cluster {
+		natsURL, err = r.startNATSCluster(ctx)
+		defer r.stopNATSCluster()
+	} else {
+		natsURL, err = r.startNATS(ctx)
+	}
 	if r.nats != nil {
 		// natsd stops last, after everything that uses it.
 		defer func() {
@@ -135,6 +147,9 @@ func (r *runner) run(ctx context.Context, procs []*Process) error {
 
 	for _, p := range procs {
 		p.Env = r.env
+		if r.cfg.Cluster {
+			p.Env = clusterEnv(r.env, p.Name)
+		}
 	}
 	// Print the demo app once the api listens (or has had long enough to),
 	// below the services' start-up lines rather than lost above them.
@@ -151,6 +166,7 @@ func (r *runner) run(ctx context.Context, procs []*Process) error {
 	if r.nats != nil {
 		deps = append(deps, r.nats)
 	}
+	deps = append(deps, r.natsCluster...)
 	err = sup.Run(ctx, procs, deps...)
 	cancelPrint()
 	wg.Wait()

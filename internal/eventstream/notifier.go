@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 )
 
 // NotifyStreamName is the stream of job status notifications that game
@@ -21,17 +22,39 @@ func NotifySubject(appID, kind, status string) string {
 	return "gamepipe.events." + appID + "." + kind + "." + status
 }
 
-// EnsureNotifyStream creates or updates the notification stream: file
-// storage, a week of history, two-minute dedup window.
+// NotifyStreamConfig is the notification stream's configuration.
+type NotifyStreamConfig struct {
+	// Replicas is the stream's replica count. Defaults to 1. A stream
+	// that already has more keeps them (KeepReplicas).
+	Replicas int
+	// Logger reports a stream kept at more replicas than configured.
+	Logger zerolog.Logger
+}
+
+// EnsureNotifyStream is EnsureNotifyStreamConfig with the defaults.
 func EnsureNotifyStream(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
-	s, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       NotifyStreamName,
-		Subjects:   []string{"gamepipe.events.>"},
-		Storage:    jetstream.FileStorage,
-		Retention:  jetstream.LimitsPolicy,
-		Discard:    jetstream.DiscardOld, // notifications, not data: old ones may go
-		MaxAge:     7 * 24 * time.Hour,
-		Duplicates: 2 * time.Minute,
+	return EnsureNotifyStreamConfig(ctx, js, &NotifyStreamConfig{})
+}
+
+// EnsureNotifyStreamConfig creates or updates the notification stream:
+// file storage, a week of history, two-minute dedup window, cfg.Replicas
+// copies, never fewer than it already has.
+func EnsureNotifyStreamConfig(ctx context.Context, js jetstream.JetStream, cfg *NotifyStreamConfig) (jetstream.Stream, error) {
+	replicas, err := streamReplicas(ctx, js, NotifyStreamName, max(cfg.Replicas, 1), cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	s, err := retryUnanswered(ctx, func() (jetstream.Stream, error) {
+		return js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:       NotifyStreamName,
+			Subjects:   []string{"gamepipe.events.>"},
+			Storage:    jetstream.FileStorage,
+			Retention:  jetstream.LimitsPolicy,
+			Discard:    jetstream.DiscardOld, // notifications, not data: old ones may go
+			MaxAge:     7 * 24 * time.Hour,
+			Duplicates: 2 * time.Minute,
+			Replicas:   replicas,
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error ensuring stream %s: %w", NotifyStreamName, err)

@@ -34,6 +34,10 @@ type PublisherConfig struct {
 	Fault func(i int) error
 }
 
+// publishRetryWait is the pause between publish retries when the stream
+// has no responder, as during a leader election.
+const publishRetryWait = 250 * time.Millisecond
+
 // Publisher publishes events to JetStream and waits for their acks.
 type Publisher struct {
 	js  jetstream.JetStream
@@ -77,7 +81,12 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message) (*Result, error
 			Subject: m.Subject,
 			Data:    m.Data,
 			Header:  nats.Header{jetstream.MsgIDHeader: []string{m.ID}},
-		}, jetstream.WithExpectStream(StreamName))
+		}, jetstream.WithExpectStream(StreamName),
+			// While a clustered stream elects a new leader it has no
+			// responder; the client retries inside Timeout, and a repeat
+			// is harmless (Nats-Msg-Id dedup).
+			jetstream.WithRetryWait(publishRetryWait),
+			jetstream.WithRetryAttempts(int(p.cfg.Timeout/publishRetryWait)))
 		if err != nil {
 			return nil, fmt.Errorf("%w: error publishing event %s: %w", ErrUnavailable, m.ID, err)
 		}

@@ -68,7 +68,7 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("error creating JetStream context: %w", err)
 	}
-	stream, err := eventstream.OpenStream(ctx, js)
+	stream, err := eventstream.OpenStreamReplicas(ctx, js, cfg.StreamReplicas)
 	if err != nil {
 		return err
 	}
@@ -80,6 +80,8 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 		// terminated), so giving up on it would lose an event.
 		MaxDeliver:    -1,
 		MaxAckPending: 4 * cfg.ExportMaxBufferedEvents,
+		Replicas:      cfg.StreamReplicas,
+		Logger:        logger,
 	})
 	if err != nil {
 		return err

@@ -70,7 +70,26 @@ type Config struct {
 	// Transport carries REST calls to BaseURL. Defaults to a clone of
 	// http.DefaultTransport.
 	Transport http.RoundTripper
+	// KeyLimiter, when set, spaces each key's calls in place of this
+	// process's bucket, so that the key's rate holds across every process
+	// sharing it (the worker's is kept in Postgres). RateLimit and
+	// RateBurst are then the limiter's to apply.
+	KeyLimiter KeyLimiter
 }
+
+// KeyLimiter spaces the calls made with one API key across processes.
+type KeyLimiter interface {
+	// Reserve takes the next call slot for key and returns how long to
+	// wait before the call. When the slot is too far off to wait for, it
+	// takes nothing and returns ok false with the wait until the next
+	// slot.
+	Reserve(ctx context.Context, key string) (wait time.Duration, ok bool, err error)
+}
+
+// ClientRateLimited is the Code of the *upstream.Error a call returns,
+// unsent, when the shared KeyLimiter has no slot for it soon: a 429 of our
+// own, with RetryAfter, handled as the upstream's would be.
+const ClientRateLimited = "client_rate_limited"
 
 // Client calls the Generaitiv API with one API key.
 type Client struct {
@@ -237,6 +256,40 @@ func (c *Client) ForTenant(tenant string) *Client {
 	return &cp
 }
 
+// waitKey waits for the key's next call slot: the shared KeyLimiter's
+// when configured, else this process's bucket. A slot further off than
+// the limiter waits for is an *upstream.Error 429 with RetryAfter, so a
+// job snoozes rather than holding its worker.
+func (c *Client) waitKey(ctx context.Context, op string) error {
+	if c.cfg.KeyLimiter == nil {
+		if err := c.lim.Wait(ctx); err != nil {
+			return fmt.Errorf("error waiting for the generaitiv rate limiter: %w", err)
+		}
+		return nil
+	}
+	wait, ok, err := c.cfg.KeyLimiter.Reserve(ctx, c.key)
+	if err != nil {
+		return fmt.Errorf("error waiting for the generaitiv rate limiter: %w", err)
+	}
+	if !ok {
+		return &upstream.Error{
+			Service: Service, Op: op, Status: http.StatusTooManyRequests, Code: ClientRateLimited,
+			Message: "not sent: the API key's shared rate limit has no slot soon", RetryAfter: wait,
+		}
+	}
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("error waiting for the generaitiv rate limiter: %w", ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}
+
 // do sends one REST call to path (relative to BaseURL, already escaped): rate limited, Bearer auth, JSON in and out, its
 // own timeout. A non-2xx answer is an *upstream.Error.
 func (c *Client) do(ctx context.Context, method, op, path string, query url.Values, in, out any) error {
@@ -245,8 +298,8 @@ func (c *Client) do(ctx context.Context, method, op, path string, query url.Valu
 			return fmt.Errorf("error waiting for the generaitiv rate limiter: %w", err)
 		}
 	}
-	if err := c.lim.Wait(ctx); err != nil {
-		return fmt.Errorf("error waiting for the generaitiv rate limiter: %w", err)
+	if err := c.waitKey(ctx, op); err != nil {
+		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()

@@ -95,7 +95,9 @@ func poolConfig(databaseURL, appName string, maxConns int32, configure []func(*p
 }
 
 // NATS connects with endless reconnects, logging connection changes, and
-// checks the server's version and JetStream.
+// checks the server's version and JetStream. url may list a cluster's
+// servers, comma-separated: the client starts with any that answers and
+// reconnects across them (and the servers the cluster announces).
 func NATS(ctx context.Context, logger zerolog.Logger, url, name string) (*nats.Conn, error) {
 	nc, err := nats.Connect(url,
 		nats.Name(name),
@@ -124,13 +126,19 @@ func NATS(ctx context.Context, logger zerolog.Logger, url, name string) (*nats.C
 	return nc, nil
 }
 
-// redact drops credentials from a NATS URL before it is printed.
+// redact drops credentials from a NATS URL, or a comma-separated list of
+// them, before it is printed.
 func redact(raw string) string {
-	u, err := neturl.Parse(raw)
-	if err != nil {
-		return "<unparsable url>"
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		u, err := neturl.Parse(strings.TrimSpace(p))
+		if err != nil {
+			parts[i] = "<unparsable url>"
+			continue
+		}
+		parts[i] = u.Redacted()
 	}
-	return u.Redacted()
+	return strings.Join(parts, ",")
 }
 
 // PostgresCheck is a readiness probe: Postgres answers a ping.

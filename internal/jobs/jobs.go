@@ -43,6 +43,9 @@ type Deps struct {
 	// key is configured (then only the process-wide keys, and app keys
 	// stored before sealing, can be used).
 	Secrets *auth.SecretBox
+	// TelemetryRetention is how long telemetry is kept; 0 keeps it
+	// forever and leaves the retention job unregistered.
+	TelemetryRetention time.Duration
 }
 
 // appDisabledSnooze is how long a job of a disabled app waits before it
@@ -63,6 +66,9 @@ func Register(workers *river.Workers, deps *Deps) error {
 	river.AddWorker(workers, &MaintenanceCleanupWorker{deps: deps})
 	if deps.Blob != nil {
 		river.AddWorker(workers, &MaintenanceBlobSweepWorker{deps: deps})
+	}
+	if deps.TelemetryRetention > 0 {
+		river.AddWorker(workers, &MaintenanceTelemetryRetentionWorker{deps: deps})
 	}
 	if deps.Kinetix != nil {
 		if err := registerKinetix(workers, deps); err != nil {

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -83,7 +82,7 @@ type storage struct {
 	sinkPool *pgxpool.Pool
 	// pool serves River and the job workers.
 	pool  *pgxpool.Pool
-	blobs *blob.DirStore
+	blobs blob.Store
 }
 
 // openStorage opens the pools and the blob store; on error nothing is left
@@ -110,7 +109,7 @@ func openStorage(ctx context.Context, cfg *config.Worker, queues jobs.QueueConfi
 		return nil, err
 	}
 	st := &storage{sinkPool: sinkPool, pool: pool}
-	st.blobs, err = blob.NewDirStoreWithConfig(filepath.Join(cfg.DataDir, "blobs"), &blob.DirStoreConfig{MinFreeBytes: cfg.BlobMinFreeBytes})
+	st.blobs, err = infra.BlobStore(cfg.BlobStore, cfg.DataDir, cfg.BlobMinFreeBytes, pool)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -148,16 +147,17 @@ func connectNATS(ctx context.Context, logger zerolog.Logger, cfg *config.Worker)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := eventstream.OpenStream(ctx, js); err != nil {
+	if _, err := eventstream.OpenStreamReplicas(ctx, js, cfg.StreamReplicas); err != nil {
 		return nil, err
 	}
 	cons, err := eventstream.EnsureConsumer(ctx, js, &eventstream.ConsumerConfig{
 		Durable: eventstream.ConsumerSink, AckWait: cfg.AckWait, MaxDeliver: cfg.MaxDeliver,
+		Replicas: cfg.StreamReplicas, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := eventstream.EnsureNotifyStream(ctx, js); err != nil {
+	if _, err := eventstream.EnsureNotifyStreamConfig(ctx, js, &eventstream.NotifyStreamConfig{Replicas: cfg.StreamReplicas, Logger: logger}); err != nil {
 		return nil, err
 	}
 	return &natsConn{nc: nc, js: js, sinkConsumer: cons}, nil
@@ -184,15 +184,23 @@ func newRiverClient(logger zerolog.Logger, cfg *config.Worker, queues jobs.Queue
 	if err != nil {
 		return nil, err
 	}
+	// Each key's Generaitiv rate holds across every worker process: its
+	// next call time is a row in Postgres (docs/scaling.md).
+	keyLimiter, err := store.NewUpstreamRateLimiter(st.pool, &store.UpstreamRateConfig{
+		Service: "generaitiv", Rate: float64(cfg.GeneraitivRateLimit), Burst: generaitivRateBurst,
+	})
+	if err != nil {
+		return nil, err
+	}
 	workers := river.NewWorkers()
-	if err := jobs.Register(workers, jobDeps(logger, cfg, secrets, st, js)); err != nil {
+	if err := jobs.Register(workers, jobDeps(logger, cfg, secrets, st, js, keyLimiter)); err != nil {
 		return nil, err
 	}
 	client, err := river.NewClient(riverpgxv5.New(st.pool), &river.Config{
 		Logger:               logging.Slog(logger.With().Str("component", "river").Logger()),
 		Queues:               queues.Queues(),
 		Workers:              workers,
-		PeriodicJobs:         jobs.PeriodicJobs(true),
+		PeriodicJobs:         periodicJobs(cfg),
 		JobTimeout:           cfg.JobTimeout,
 		MaxAttempts:          cfg.JobMaxAttempts,
 		RescueStuckJobsAfter: cfg.RescueStuckJobsAfter,
@@ -207,7 +215,8 @@ func newRiverClient(logger zerolog.Logger, cfg *config.Worker, queues jobs.Queue
 
 // jobDeps is what the job kinds' workers need: the jobs' pool, the blobs,
 // the notifier, and each upstream's configuration.
-func jobDeps(logger zerolog.Logger, cfg *config.Worker, secrets *auth.SecretBox, st *storage, js jetstream.JetStream) *jobs.Deps {
+func jobDeps(logger zerolog.Logger, cfg *config.Worker, secrets *auth.SecretBox, st *storage, js jetstream.JetStream,
+	keyLimiter generaitiv.KeyLimiter) *jobs.Deps {
 	return &jobs.Deps{
 		Secrets:  secrets,
 		Logger:   logger,
@@ -221,6 +230,7 @@ func jobDeps(logger zerolog.Logger, cfg *config.Worker, secrets *auth.SecretBox,
 			ClientConfig: generaitiv.Config{
 				BaseURL: cfg.GeneraitivBaseURL, WSURL: cfg.GeneraitivWSURL, APIKey: cfg.GeneraitivAPIKey,
 				RateLimit: float64(cfg.GeneraitivRateLimit), TenantShare: cfg.GeneraitivAppShare,
+				KeyLimiter: keyLimiter,
 			},
 			PublicBaseURL: cfg.PublicBaseURL,
 			MaxImageBytes: cfg.GeneraitivMaxImageBytes,
@@ -228,6 +238,7 @@ func jobDeps(logger zerolog.Logger, cfg *config.Worker, secrets *auth.SecretBox,
 		AppShare: jobs.AppShare{
 			KinetixInFlight: cfg.AppKinetixInFlight, GeneraitivInFlight: cfg.AppGeneraitivInFlight, Wait: cfg.AppJobWait,
 		},
+		TelemetryRetention: cfg.TelemetryRetention,
 	}
 }
 
@@ -273,4 +284,18 @@ func serve(ctx context.Context, logger zerolog.Logger, addr string, sinks []*sin
 	}
 	logger.Info().Msg("workercmd: stopped")
 	return err
+}
+
+// generaitivRateBurst is the calls one Generaitiv key may send at once
+// after a quiet spell, across all workers (the client's default burst).
+const generaitivRateBurst = 10
+
+// periodicJobs are the jobs River's leader schedules, with the telemetry
+// retention job when TELEMETRY_RETENTION is set.
+func periodicJobs(cfg *config.Worker) []*river.PeriodicJob {
+	out := jobs.PeriodicJobs(true)
+	if cfg.TelemetryRetention > 0 {
+		out = append(out, jobs.TelemetryRetentionPeriodicJob())
+	}
+	return out
 }

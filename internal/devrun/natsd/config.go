@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -45,6 +46,17 @@ type Config struct {
 	SyncAlways bool
 	// Debug turns on the server's debug log lines.
 	Debug bool
+	// ServerName names the server; every member of a cluster needs its
+	// own. Defaults to gamepipe-natsd.
+	ServerName string
+	// ClusterPort, when not 0, listens for the other members of a cluster
+	// on Host; with Routes, the server joins them as one JetStream cluster.
+	ClusterPort int
+	// ClusterName names the cluster. Defaults to gamepipe.
+	ClusterName string
+	// Routes are the other members' cluster addresses, such as
+	// nats-route://127.0.0.1:6223.
+	Routes []string
 }
 
 // ConfigFromEnv builds a Config from the environment, read through getenv,
@@ -81,6 +93,14 @@ func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (
 	storeDir := fs.String("store-dir", cmp.Or(getenv("NATSD_STORE_DIR"), DefaultStoreDir(dataDir)), "JetStream store directory (env NATSD_STORE_DIR)")
 	sync := fs.String("sync", getenv("NATSD_SYNC_INTERVAL"), `JetStream fsync interval such as 2m, or "always" (env NATSD_SYNC_INTERVAL)`)
 	fs.BoolVar(&debug, "debug", debug, "debug logging (env NATSD_DEBUG)")
+	serverName := fs.String("name", getenv("NATSD_SERVER_NAME"), "server name, unique in a cluster (env NATSD_SERVER_NAME)")
+	clusterPort, err := envInt(getenv, "NATSD_CLUSTER_PORT", 0)
+	if err != nil {
+		return nil, err
+	}
+	fs.IntVar(&clusterPort, "cluster-port", clusterPort, "cluster port, 0 for no cluster (env NATSD_CLUSTER_PORT)")
+	clusterName := fs.String("cluster-name", getenv("NATSD_CLUSTER_NAME"), "cluster name (env NATSD_CLUSTER_NAME)")
+	routes := fs.String("routes", getenv("NATSD_ROUTES"), "the other members' cluster URLs, comma-separated (env NATSD_ROUTES)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -95,6 +115,14 @@ func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (
 		StoreDir:     *storeDir,
 		SyncInterval: DefaultSyncInterval,
 		Debug:        debug,
+		ServerName:   *serverName,
+		ClusterPort:  clusterPort,
+		ClusterName:  *clusterName,
+	}
+	for _, r := range strings.Split(*routes, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			cfg.Routes = append(cfg.Routes, r)
+		}
 	}
 	if cfg.SyncInterval, cfg.SyncAlways, err = ParseSync(*sync); err != nil {
 		return nil, err
@@ -153,6 +181,15 @@ func (c *Config) Validate() error {
 		return errors.New("NATSD_STORE_DIR: empty")
 	case c.SyncInterval <= 0:
 		return fmt.Errorf("NATSD_SYNC_INTERVAL: %s is not positive", c.SyncInterval)
+	case c.ClusterPort < 0 || c.ClusterPort > 65535:
+		return fmt.Errorf("NATSD_CLUSTER_PORT: %d is not a port number", c.ClusterPort)
+	case len(c.Routes) > 0 && c.ClusterPort == 0:
+		return errors.New("NATSD_ROUTES: a cluster member needs NATSD_CLUSTER_PORT")
+	}
+	for _, r := range c.Routes {
+		if u, err := url.Parse(r); err != nil || u.Scheme != "nats-route" || u.Host == "" {
+			return fmt.Errorf("NATSD_ROUTES: %q is not a URL such as nats-route://127.0.0.1:6223", r)
+		}
 	}
 	return nil
 }

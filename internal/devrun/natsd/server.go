@@ -6,11 +6,13 @@
 package natsd
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,7 +46,7 @@ func New(cfg *Config, logw io.Writer) (*Server, error) {
 		return nil, err
 	}
 	opts := &server.Options{
-		ServerName:   "gamepipe-natsd",
+		ServerName:   cmp.Or(cfg.ServerName, "gamepipe-natsd"),
 		Host:         cfg.Host,
 		Port:         cfg.Port,
 		JetStream:    true,
@@ -55,6 +57,16 @@ func New(cfg *Config, logw io.Writer) (*Server, error) {
 		// The caller owns signals: cmd/natsd stops on SIGINT/SIGTERM through
 		// its context, and nats-server's own handlers would race with it.
 		NoSigs: true,
+	}
+	if cfg.ClusterPort != 0 {
+		opts.Cluster = server.ClusterOpts{Name: cmp.Or(cfg.ClusterName, "gamepipe"), Host: cfg.Host, Port: cfg.ClusterPort}
+		for _, r := range cfg.Routes {
+			u, err := url.Parse(r)
+			if err != nil {
+				return nil, fmt.Errorf("natsd: route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
 	}
 	if cfg.MonitorPort != 0 {
 		opts.HTTPHost = cfg.Host
