@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,23 +51,31 @@ var kinds = []struct{ name, table, ts string }{
 	{"realtime", "trajectories", "timestamp_start"},
 }
 
-// activitySQL is every event of the app in [$2, $3) as (player, session,
-// time): what "active" means on every view.
-const activitySQL = `
-	SELECT player_id, NULL::text AS session_id, "timestamp" AS ts FROM player_events
-		WHERE app_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3
-	UNION ALL SELECT player_id, session_id, "timestamp" FROM funnel_steps
-		WHERE app_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3
-	UNION ALL SELECT player_id, session_id, "timestamp" FROM gameplay_events
-		WHERE app_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3
-	UNION ALL SELECT player_id, session_id, timestamp_start FROM trajectories
-		WHERE app_id = $1 AND timestamp_start >= $2 AND timestamp_start < $3`
+// activitySQL is every event of the app in [$2, $3) that passes f, as
+// (player, session, time): what "active" means on every view.
+func activitySQL(f *filters) string {
+	return `
+	SELECT x.player_id, NULL::text AS session_id, x."timestamp" AS ts FROM player_events x
+		WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3` + f.where("player_events", "x") + `
+	UNION ALL SELECT x.player_id, x.session_id, x."timestamp" FROM funnel_steps x
+		WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3` + f.where("funnel_steps", "x") + `
+	UNION ALL SELECT x.player_id, x.session_id, x."timestamp" FROM gameplay_events x
+		WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3` + f.where("gameplay_events", "x") + `
+	UNION ALL SELECT x.player_id, x.session_id, x.timestamp_start FROM trajectories x
+		WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3` + f.where("trajectories", "x")
+}
 
 func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values) (any, error) {
 	rg, err := h.parseRange(q)
 	if err != nil {
 		return nil, err
 	}
+	f, err := parseFilters(q)
+	if err != nil {
+		return nil, err
+	}
+	args := []any{app, rg.From, rg.To}
+	f.bind(&args)
 	out := &overviewView{timeRange: rg, TopEvents: []eventCount{}}
 	out.Totals.Events = map[string]int64{}
 	index := map[int64]int{}
@@ -87,8 +96,8 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 	}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
 		for _, k := range kinds {
-			rows, err := tx.Query(ctx, `SELECT date_trunc('day', `+k.ts+` AT TIME ZONE 'UTC') AS d, count(*)
-				FROM `+k.table+` WHERE app_id = $1 AND `+k.ts+` >= $2 AND `+k.ts+` < $3 GROUP BY 1`, app, rg.From, rg.To)
+			rows, err := tx.Query(ctx, `SELECT date_trunc('day', x.`+k.ts+` AT TIME ZONE 'UTC') AS d, count(*)
+				FROM `+k.table+` x WHERE x.app_id = $1 AND x.`+k.ts+` >= $2 AND x.`+k.ts+` < $3`+f.where(k.table, "x")+` GROUP BY 1`, args...)
 			if err != nil {
 				return err
 			}
@@ -112,7 +121,7 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 		// empty grouping set, where d is NULL).
 		rows, err := tx.Query(ctx, `SELECT date_trunc('day', ts AT TIME ZONE 'UTC') AS d,
 				count(DISTINCT player_id), count(DISTINCT (player_id, session_id)) FILTER (WHERE session_id IS NOT NULL)
-			FROM (`+activitySQL+`) a GROUP BY GROUPING SETS ((1), ())`, app, rg.From, rg.To)
+			FROM (`+activitySQL(&f)+`) a GROUP BY GROUPING SETS ((1), ())`, args...)
 		if err != nil {
 			return err
 		}
@@ -132,8 +141,8 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 			return err
 		}
 
-		rows, err = tx.Query(ctx, `SELECT date_trunc('day', first_seen AT TIME ZONE 'UTC'), count(*) FROM players
-			WHERE app_id = $1 AND first_seen >= $2 AND first_seen < $3 GROUP BY 1`, app, rg.From, rg.To)
+		rows, err = tx.Query(ctx, `SELECT date_trunc('day', p.first_seen AT TIME ZONE 'UTC'), count(*) FROM players p
+			WHERE p.app_id = $1 AND p.first_seen >= $2 AND p.first_seen < $3`+newPlayersWhere(&f)+` GROUP BY 1`, args...)
 		if err != nil {
 			return err
 		}
@@ -149,9 +158,9 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 			return err
 		}
 
-		rows, err = tx.Query(ctx, `SELECT event_name, count(*), count(DISTINCT player_id) FROM gameplay_events
-			WHERE app_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3
-			GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20`, app, rg.From, rg.To)
+		rows, err = tx.Query(ctx, `SELECT x.event_name, count(*), count(DISTINCT x.player_id) FROM gameplay_events x
+			WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3`+f.where("gameplay_events", "x")+`
+			GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20`, args...)
 		if err != nil {
 			return err
 		}
@@ -159,7 +168,8 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 			return err
 		}
 
-		// Dead letters carry the app only in their subject.
+		// Dead letters carry the app only in their subject, and no build,
+		// region, input method or level: the filters leave them alone.
 		return tx.QueryRow(ctx, `SELECT count(*) FROM dead_letters
 			WHERE received_at >= $2 AND received_at < $3 AND subject LIKE 'telemetry.' || $1::text || '.%'`,
 			app, rg.From, rg.To).Scan(&out.Totals.DeadLettered)
@@ -168,4 +178,21 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 		return nil, err
 	}
 	return out, nil
+}
+
+// newPlayersWhere filters the players row p of a new player: by its build
+// and region, and, under an input method or level filter, to players with
+// a matching event in the range.
+func newPlayersWhere(f *filters) string {
+	var b strings.Builder
+	if ph, ok := f.ph["build_id"]; ok {
+		b.WriteString(" AND p.build_id = " + ph)
+	}
+	if ph, ok := f.ph["region"]; ok {
+		b.WriteString(" AND p.region = " + ph)
+	}
+	if f.InputMethod != nil || f.LevelID != nil {
+		b.WriteString(" AND p.player_id IN (SELECT a.player_id FROM (" + activitySQL(f) + ") a)")
+	}
+	return b.String()
 }

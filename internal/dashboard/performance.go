@@ -59,39 +59,46 @@ type fpsBucket struct {
 	Trajectories int64    `json:"trajectories"`
 }
 
-// perfGroupExpr is each breakdown's group expression. A trajectory's GPU
-// is its player's hardware.gpu (the players row, so the latest known); its
-// level is the level of the latest gameplay event of its session at or
-// before its start.
+// perfGroupExpr is each breakdown's group expression for a trajectory x.
+// A trajectory's GPU is its player's hardware.gpu (the players row, so the
+// latest known); its level is the level of the latest gameplay event of its
+// session at or before its start (as for the level filter,
+// docs/dashboard.md "Filters").
 var perfGroupExpr = map[string]string{
-	"build_id": "t.build_id",
-	"gpu":      "p.hardware->>'gpu'",
-	"level_id": "l.level_id",
+	"build_id": "x.build_id",
+	"gpu":      "(SELECT p.hardware->>'gpu' FROM players p WHERE p.app_id = x.app_id AND p.player_id = x.player_id)",
+	"level_id": sessionLookup("level_id", "x", "timestamp_start"),
 }
 
-func performanceSQL(by string) string {
-	return `WITH t AS (
-	SELECT t.player_id, t.session_id, t.build_id, t.timestamp_start, t.fps_mean, t.fps_low_5, t.fps_low_1
-	FROM trajectories t
-	WHERE t.app_id = $1 AND t.timestamp_start >= $2 AND t.timestamp_start < $3 AND t.fps_mean IS NOT NULL
-)
-SELECT ` + perfGroupExpr[by] + ` AS grp, count(*), count(DISTINCT t.player_id),
+// perfRowsSQL is the trajectories with an fps_mean in [$2, $3) that pass
+// f, with their group.
+func perfRowsSQL(by string, f *filters) string {
+	return `SELECT x.player_id, x.fps_mean, x.fps_low_5, x.fps_low_1, ` + perfGroupExpr[by] + ` AS grp
+	FROM trajectories x
+	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND x.fps_mean IS NOT NULL` + f.where("trajectories", "x")
+}
+
+func performanceSQL(by string, f *filters) string {
+	return `WITH t AS (` + perfRowsSQL(by, f) + `)
+SELECT t.grp, count(*), count(DISTINCT t.player_id),
 	avg(t.fps_mean), percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY t.fps_mean),
 	avg(t.fps_low_5), percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY t.fps_low_5),
 	avg(t.fps_low_1), percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY t.fps_low_1),
 	avg((t.fps_mean < ` + strconv.Itoa(slowFPS) + `)::int)
 FROM t
-LEFT JOIN players p ON p.app_id = $1 AND p.player_id = t.player_id
-LEFT JOIN LATERAL (
-	SELECT g.level_id FROM gameplay_events g
-	WHERE g.app_id = $1 AND g.player_id = t.player_id AND g.session_id = t.session_id
-		AND g."timestamp" <= t.timestamp_start AND g."timestamp" >= $2::timestamptz - interval '1 day'
-		AND g.level_id IS NOT NULL AND $4
-	ORDER BY g."timestamp" DESC LIMIT 1
-) l ON true
 GROUP BY 1
 ORDER BY percentile_cont(0.5) WITHIN GROUP (ORDER BY t.fps_mean), 1 NULLS LAST
 LIMIT ` + strconv.Itoa(maxPerfGroups)
+}
+
+// histogramSQL counts the trajectories that pass f by fps_mean bucket
+// (0-based; the last bucket is open).
+func histogramSQL(f *filters) string {
+	return `SELECT least(greatest(width_bucket(x.fps_mean, 0, ` + strconv.Itoa(fpsBuckets*fpsBucketWidth) + `, ` + strconv.Itoa(fpsBuckets) + `), 1), ` +
+		strconv.Itoa(fpsBuckets+1) + `) - 1, count(*)
+	FROM trajectories x
+	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND x.fps_mean IS NOT NULL` + f.where("trajectories", "x") + `
+	GROUP BY 1`
 }
 
 func (h *Handler) viewPerformance(ctx context.Context, app uuid.UUID, q url.Values) (any, error) {
@@ -103,10 +110,23 @@ func (h *Handler) viewPerformance(ctx context.Context, app uuid.UUID, q url.Valu
 	if err != nil {
 		return nil, err
 	}
+	f, err := parseFilters(q)
+	if err != nil {
+		return nil, err
+	}
+	args := []any{app, rg.From, rg.To}
+	f.bind(&args)
 	out := &performanceView{timeRange: rg, By: by, Groups: []perfGroup{}}
+	for i := 0; i <= fpsBuckets; i++ {
+		fb := fpsBucket{From: float64(i * fpsBucketWidth)}
+		if i < fpsBuckets {
+			to := float64((i + 1) * fpsBucketWidth)
+			fb.To = &to
+		}
+		out.Histogram = append(out.Histogram, fb)
+	}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		// $4 turns the level lookup off unless the breakdown needs it.
-		rows, err := tx.Query(ctx, performanceSQL(by), app, rg.From, rg.To, by == "level_id")
+		rows, err := tx.Query(ctx, performanceSQL(by, &f), args...)
 		if err != nil {
 			return err
 		}
@@ -126,10 +146,7 @@ func (h *Handler) viewPerformance(ctx context.Context, app uuid.UUID, q url.Valu
 			return err
 		}
 
-		counts := make([]int64, fpsBuckets+1)
-		rows, err = tx.Query(ctx, `SELECT least(greatest(width_bucket(fps_mean, 0, $4, $5), 1), $5 + 1) - 1, count(*)
-			FROM trajectories WHERE app_id = $1 AND timestamp_start >= $2 AND timestamp_start < $3 AND fps_mean IS NOT NULL
-			GROUP BY 1`, app, rg.From, rg.To, float64(fpsBuckets*fpsBucketWidth), fpsBuckets)
+		rows, err = tx.Query(ctx, histogramSQL(&f), args...)
 		if err != nil {
 			return err
 		}
@@ -138,21 +155,10 @@ func (h *Handler) viewPerformance(ctx context.Context, app uuid.UUID, q url.Valu
 			n int64
 		)
 		_, err = pgx.ForEachRow(rows, []any{&b, &n}, func() error {
-			counts[b] = n
+			out.Histogram[b].Trajectories = n
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		for i, n := range counts {
-			fb := fpsBucket{From: float64(i * fpsBucketWidth), Trajectories: n}
-			if i < fpsBuckets {
-				to := float64((i + 1) * fpsBucketWidth)
-				fb.To = &to
-			}
-			out.Histogram = append(out.Histogram, fb)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,10 +41,11 @@ type returned struct {
 // day 1, 7 and 30. Cohorts come from players.first_seen in [$2, $3), so a
 // player with no identity row is in no cohort; activity is any event in
 // [$4, $5).
-var retentionSQL = `
+func retentionSQL(f *filters) string {
+	return `
 WITH cohort AS (
-	SELECT player_id, (first_seen AT TIME ZONE 'UTC')::date AS d FROM players
-	WHERE app_id = $1 AND first_seen >= $2 AND first_seen < $3
+	SELECT p.player_id, (p.first_seen AT TIME ZONE 'UTC')::date AS d FROM players p
+	WHERE p.app_id = $1 AND p.first_seen >= $2 AND p.first_seen < $3` + cohortWhere(f) + `
 ),
 act AS (
 	SELECT DISTINCT a.player_id, (a.ts AT TIME ZONE 'UTC')::date AS d
@@ -55,6 +57,20 @@ SELECT c.d::timestamp, count(DISTINCT c.player_id),
 	count(DISTINCT c.player_id) FILTER (WHERE act.d - c.d = 30)
 FROM cohort c LEFT JOIN act ON act.player_id = c.player_id AND act.d - c.d IN (1, 7, 30)
 GROUP BY c.d`
+}
+
+// cohortWhere filters the cohort's players rows p by their build and region
+// (retention takes no input method or level filter).
+func cohortWhere(f *filters) string {
+	var b strings.Builder
+	if ph, ok := f.ph["build_id"]; ok {
+		b.WriteString(" AND p.build_id = " + ph)
+	}
+	if ph, ok := f.ph["region"]; ok {
+		b.WriteString(" AND p.region = " + ph)
+	}
+	return b.String()
+}
 
 // activityRangeSQL is activitySQL over [$4, $5).
 const activityRangeSQL = `
@@ -72,6 +88,10 @@ func (h *Handler) viewRetention(ctx context.Context, app uuid.UUID, q url.Values
 	if err != nil {
 		return nil, err
 	}
+	f, err := parseFilters(q, "input_method", "level_id")
+	if err != nil {
+		return nil, err
+	}
 	days := rg.days()
 	out := &retentionView{timeRange: rg, Cohorts: make([]cohort, len(days))}
 	index := map[int64]int{}
@@ -82,8 +102,10 @@ func (h *Handler) viewRetention(ctx context.Context, app uuid.UUID, q url.Values
 	const dayLen = 24 * time.Hour
 	actFrom := days[0].Add(dayLen)
 	actTo := days[len(days)-1].Add(time.Duration(retentionDays[len(retentionDays)-1]+1) * dayLen)
+	args := []any{app, rg.From, rg.To, actFrom, actTo}
+	f.bind(&args)
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, retentionSQL, app, rg.From, rg.To, actFrom, actTo)
+		rows, err := tx.Query(ctx, retentionSQL(&f), args...)
 		if err != nil {
 			return err
 		}
