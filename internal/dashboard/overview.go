@@ -3,6 +3,8 @@ package dashboard
 import (
 	"context"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +20,9 @@ type overviewView struct {
 	Days []overviewDay `json:"days"`
 	// TopEvents are the most frequent gameplay event names (at most 20).
 	TopEvents []eventCount `json:"top_events"`
+	// RollupDays is how many whole days the event counts were read from
+	// the daily rollups rather than raw rows.
+	RollupDays int `json:"rollup_days"`
 }
 
 type overviewTotals struct {
@@ -94,10 +99,33 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 		}
 		return nil
 	}
+	// Event counts come from the daily rollups for the whole days they
+	// cover, when the filters are ones the rollups keep.
+	useRollups := f.only("build_id", "region")
+	addCount := func(d time.Time, kind string, n int64) {
+		if od := at(d); od != nil {
+			od.Events[kind] += n
+		}
+		out.Totals.Events[kind] += n
+	}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
+		covered, rest := []time.Time(nil), []timeRange{rg}
+		if useRollups {
+			var err error
+			if covered, rest, err = rollupPlan(ctx, tx, app, rg); err != nil {
+				return err
+			}
+			out.RollupDays = len(covered)
+		}
 		for _, k := range kinds {
+			if len(rest) == 0 {
+				break
+			}
+			kargs := slices.Clone(args)
+			in := restWhere("x."+k.ts, rest, &kargs)
 			rows, err := tx.Query(ctx, `SELECT date_trunc('day', x.`+k.ts+` AT TIME ZONE 'UTC') AS d, count(*)
-				FROM `+k.table+` x WHERE x.app_id = $1 AND x.`+k.ts+` >= $2 AND x.`+k.ts+` < $3`+f.where(k.table, "x")+` GROUP BY 1`, args...)
+				FROM `+k.table+` x WHERE x.app_id = $1 AND x.`+k.ts+` >= $2 AND x.`+k.ts+` < $3 AND `+in+f.where(k.table, "x")+`
+				GROUP BY 1`, kargs...)
 			if err != nil {
 				return err
 			}
@@ -106,13 +134,31 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 				n int64
 			)
 			_, err = pgx.ForEachRow(rows, []any{&d, &n}, func() error {
-				if od := at(d); od != nil {
-					od.Events[k.name] = n
-				}
-				out.Totals.Events[k.name] += n
+				addCount(d, k.name, n)
 				return nil
 			})
 			if err != nil {
+				return err
+			}
+		}
+		if len(covered) > 0 {
+			rargs := append(slices.Clone(args), covered)
+			rows, err := tx.Query(ctx, `SELECT r.day, r.kind, sum(r.events)::bigint FROM dashboard_daily_counts r
+				WHERE r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+					AND r.day = ANY($`+strconv.Itoa(len(rargs))+`::date[])`+f.rollupWhere()+`
+				GROUP BY 1, 2`, rargs...)
+			if err != nil {
+				return err
+			}
+			var (
+				d    time.Time
+				kind string
+				n    int64
+			)
+			if _, err = pgx.ForEachRow(rows, []any{&d, &kind, &n}, func() error {
+				addCount(d, kind, n)
+				return nil
+			}); err != nil {
 				return err
 			}
 		}

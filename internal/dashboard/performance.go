@@ -29,6 +29,10 @@ type performanceView struct {
 	Groups []perfGroup `json:"groups"`
 	// Histogram counts trajectories by fps_mean over the whole range.
 	Histogram []fpsBucket `json:"histogram"`
+	// RollupDays is how many whole days were read from the daily fps
+	// rollups rather than raw rows (only by build, filtered at most by
+	// build and region).
+	RollupDays int `json:"rollup_days"`
 }
 
 type perfGroup struct {
@@ -126,6 +130,9 @@ func (h *Handler) viewPerformance(ctx context.Context, app uuid.UUID, q url.Valu
 		out.Histogram = append(out.Histogram, fb)
 	}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
+		if by == "build_id" && f.only("build_id", "region") {
+			return h.performanceFromRollups(ctx, tx, app, rg, &f, args, out)
+		}
 		rows, err := tx.Query(ctx, performanceSQL(by, &f), args...)
 		if err != nil {
 			return err

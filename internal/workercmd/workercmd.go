@@ -141,6 +141,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("error creating river client: %w", err)
 	}
+	riverClient.PeriodicJobs().Add(jobs.DashboardRollupPeriodicJob())
 
 	health := infra.HealthServer(cfg.HTTPAddr, infra.HealthMux(m,
 		infra.Check{Name: "postgres", Check: infra.PostgresCheck(pool)},
