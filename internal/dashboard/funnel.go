@@ -176,6 +176,12 @@ func (h *Handler) viewFunnel(ctx context.Context, app uuid.UUID, q url.Values) (
 	f.bind(&args)
 	var rows []funnelRow
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
+		// Postgres cannot estimate how many units reach each step and
+		// expects one, which makes it loop over the events once per unit:
+		// hash joins are the right plan at every size.
+		if _, err := tx.Exec(ctx, "SELECT set_config('enable_nestloop', 'off', true)"); err != nil {
+			return err
+		}
 		r, err := tx.Query(ctx, funnelSQL(len(steps), per, by, &f), args...)
 		if err != nil {
 			return err

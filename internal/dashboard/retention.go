@@ -48,8 +48,10 @@ WITH cohort AS (
 	WHERE p.app_id = $1 AND p.first_seen >= $2 AND p.first_seen < $3` + cohortWhere(f) + `
 ),
 act AS (
-	SELECT DISTINCT a.player_id, (a.ts AT TIME ZONE 'UTC')::date AS d
-	FROM (` + activityRangeSQL + `) a JOIN cohort USING (player_id)
+	-- Distinct (player, day) by hash first; the join below keeps the
+	-- cohorts' players.
+	SELECT a.player_id, (a.ts AT TIME ZONE 'UTC')::date AS d
+	FROM (` + activityRangeSQL + `) a GROUP BY 1, 2
 )
 SELECT c.d::timestamp, count(DISTINCT c.player_id),
 	count(DISTINCT c.player_id) FILTER (WHERE act.d - c.d = 1),
