@@ -47,3 +47,20 @@ CREATE TABLE dashboard_daily_fps (
 
 CREATE UNIQUE INDEX dashboard_daily_fps_key
     ON dashboard_daily_fps (app_id, day, build_id, region, metric, bucket) NULLS NOT DISTINCT;
+
+-- Each app-day's distinct (player, session) pairs with their events, by build
+-- and region: distinct active players and sessions over any days come from
+-- these rows (far fewer than events) without double counting. Player events
+-- have no session (NULL).
+CREATE TABLE dashboard_daily_sessions (
+    app_id     uuid   NOT NULL,
+    day        date   NOT NULL,
+    build_id   text,
+    region     text,
+    player_id  text   NOT NULL,
+    session_id text,
+    events     bigint NOT NULL
+);
+
+CREATE UNIQUE INDEX dashboard_daily_sessions_key
+    ON dashboard_daily_sessions (app_id, day, player_id, session_id, build_id, region) NULLS NOT DISTINCT;

@@ -57,17 +57,24 @@ var kinds = []struct{ name, table, ts string }{
 }
 
 // activitySQL is every event of the app in [$2, $3) that passes f, as
-// (player, session, time): what "active" means on every view.
-func activitySQL(f *filters) string {
+// (player, session, time): what "active" means on every view. in, when
+// set, narrows each table's time column further.
+func activitySQL(f *filters, in func(col string) string) string {
+	and := func(col string) string {
+		if in == nil {
+			return ""
+		}
+		return " AND " + in(col)
+	}
 	return `
 	SELECT x.player_id, NULL::text AS session_id, x."timestamp" AS ts FROM player_events x
-		WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3` + f.where("player_events", "x") + `
+		WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3` + and(`x."timestamp"`) + f.where("player_events", "x") + `
 	UNION ALL SELECT x.player_id, x.session_id, x."timestamp" FROM funnel_steps x
-		WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3` + f.where("funnel_steps", "x") + `
+		WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3` + and(`x."timestamp"`) + f.where("funnel_steps", "x") + `
 	UNION ALL SELECT x.player_id, x.session_id, x."timestamp" FROM gameplay_events x
-		WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3` + f.where("gameplay_events", "x") + `
+		WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3` + and(`x."timestamp"`) + f.where("gameplay_events", "x") + `
 	UNION ALL SELECT x.player_id, x.session_id, x.timestamp_start FROM trajectories x
-		WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3` + f.where("trajectories", "x")
+		WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3` + and("x.timestamp_start") + f.where("trajectories", "x")
 }
 
 func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values) (any, error) {
@@ -167,12 +174,26 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 		// empty grouping set, where d is NULL). The rows are first reduced
 		// to distinct (day, player, session), which a hash aggregate does
 		// without sorting every event.
+		// Rolled-up days read their distinct (player, session) rows from
+		// the daily sessions rollup.
+		aargs := slices.Clone(args)
+		in := restCond(bindRest(rest, &aargs))
+		fromRollups := ""
+		if len(covered) > 0 {
+			aargs = append(aargs, covered)
+			fromRollups = `SELECT r.day::timestamp AS d, r.player_id, r.session_id FROM dashboard_daily_sessions r
+				WHERE r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+					AND r.day = ANY($` + strconv.Itoa(len(aargs)) + `::date[])` + f.rollupWhere() + `
+				UNION ALL `
+		}
 		rows, err := tx.Query(ctx, `SELECT d, count(DISTINCT player_id),
 				count(DISTINCT (player_id, session_id)) FILTER (WHERE session_id IS NOT NULL)
 			FROM (
-				SELECT date_trunc('day', ts AT TIME ZONE 'UTC') AS d, player_id, session_id
-				FROM (`+activitySQL(&f)+`) a GROUP BY 1, 2, 3
-			) ds GROUP BY GROUPING SETS ((1), ())`, args...)
+				SELECT d, player_id, session_id FROM (`+fromRollups+`
+					SELECT date_trunc('day', ts AT TIME ZONE 'UTC') AS d, player_id, session_id
+					FROM (`+activitySQL(&f, in)+`) a
+				) u GROUP BY 1, 2, 3
+			) ds GROUP BY GROUPING SETS ((1), ())`, aargs...)
 		if err != nil {
 			return err
 		}
@@ -246,7 +267,7 @@ func newPlayersWhere(f *filters) string {
 		b.WriteString(" AND p.region = " + ph)
 	}
 	if f.InputMethod != nil || f.LevelID != nil {
-		b.WriteString(" AND p.player_id IN (SELECT a.player_id FROM (" + activitySQL(f) + ") a)")
+		b.WriteString(" AND p.player_id IN (SELECT a.player_id FROM (" + activitySQL(f, nil) + ") a)")
 	}
 	return b.String()
 }

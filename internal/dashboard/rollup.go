@@ -145,7 +145,7 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 	}()
 	end := day.AddDate(0, 0, 1)
 	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		for _, table := range []string{"dashboard_daily_counts", "dashboard_daily_fps"} {
+		for _, table := range []string{"dashboard_daily_counts", "dashboard_daily_fps", "dashboard_daily_sessions"} {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE app_id = $1 AND day = $2`, app, day); err != nil {
 				return err
 			}
@@ -166,6 +166,21 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 			WHERE x.app_id = $1 AND x.timestamp_start >= $3 AND x.timestamp_start < $4 AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL
 			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
 			return fmt.Errorf("error rolling up fps: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_sessions (app_id, day, build_id, region, player_id, session_id, events)
+			SELECT $1, $2::date, a.build_id, p.region, a.player_id, a.session_id, count(*)
+			FROM (
+				SELECT player_id, NULL::text AS session_id, build_id FROM player_events
+					WHERE app_id = $1 AND "timestamp" >= $3 AND "timestamp" < $4
+				UNION ALL SELECT player_id, session_id, build_id FROM funnel_steps
+					WHERE app_id = $1 AND "timestamp" >= $3 AND "timestamp" < $4
+				UNION ALL SELECT player_id, session_id, build_id FROM gameplay_events
+					WHERE app_id = $1 AND "timestamp" >= $3 AND "timestamp" < $4
+				UNION ALL SELECT player_id, session_id, build_id FROM trajectories
+					WHERE app_id = $1 AND timestamp_start >= $3 AND timestamp_start < $4
+			) a LEFT JOIN players p ON p.app_id = $1 AND p.player_id = a.player_id
+			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
+			return fmt.Errorf("error rolling up sessions: %w", err)
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO dashboard_rollup_days (app_id, day) VALUES ($1, $2)
 			ON CONFLICT (app_id, day) DO UPDATE SET rolled_up_at = now()`, app, day)
@@ -231,19 +246,36 @@ func rollupPlan(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange) (co
 // restWhere is the condition that a row's time col lies in one of rest,
 // binding the bounds to args; false when rest is empty.
 func restWhere(col string, rest []timeRange, args *[]any) string {
-	if len(rest) == 0 {
-		return "false"
-	}
-	s := "("
-	for i, r := range rest {
-		if i > 0 {
-			s += " OR "
-		}
+	return restCond(bindRest(rest, args))(col)
+}
+
+// bindRest appends rest's bounds to args and returns their placeholders,
+// for restCond.
+func bindRest(rest []timeRange, args *[]any) [][2]int {
+	var phs [][2]int
+	for _, r := range rest {
 		*args = append(*args, r.From, r.To)
-		n := len(*args)
-		s += fmt.Sprintf("(%s >= $%d AND %s < $%d)", col, n-1, col, n)
+		phs = append(phs, [2]int{len(*args) - 1, len(*args)})
 	}
-	return s + ")"
+	return phs
+}
+
+// restCond is the condition on a time column of bound ranges; false with
+// none.
+func restCond(phs [][2]int) func(col string) string {
+	return func(col string) string {
+		if len(phs) == 0 {
+			return "false"
+		}
+		s := "("
+		for i, p := range phs {
+			if i > 0 {
+				s += " OR "
+			}
+			s += fmt.Sprintf("(%s >= $%d AND %s < $%d)", col, p[0], col, p[1])
+		}
+		return s + ")"
+	}
 }
 
 // rollupWhere is the filters' condition on a rollup row r (only build and
