@@ -70,14 +70,19 @@ type fpsBucket struct {
 // level filter (docs/dashboard.md, "Filters").
 var perfGroupExpr = map[string]string{
 	"build_id": "x.build_id",
-	"gpu":      "(SELECT p.hardware->>'gpu' FROM players p WHERE p.app_id = x.app_id AND p.player_id = x.player_id)",
+	"gpu":      "pg.hardware->>'gpu'",
 }
 
 // perfRowsSQL is the trajectories with an fps_mean in [$2, $3) that pass
 // f, with their build or GPU.
 func perfRowsSQL(by string, f *filters) string {
+	join := ""
+	if by == "gpu" {
+		// A hash join on the app's players, not a lookup per trajectory.
+		join = "LEFT JOIN players pg ON pg.app_id = x.app_id AND pg.player_id = x.player_id"
+	}
 	return `SELECT x.player_id, x.fps_mean, x.fps_low_5, x.fps_low_1, ` + perfGroupExpr[by] + ` AS grp
-	FROM trajectories x
+	FROM trajectories x ` + join + `
 	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND x.fps_mean IS NOT NULL` + f.where("trajectories", "x")
 }
 
