@@ -28,6 +28,7 @@ func rollupRows(t *testing.T, db *pgxpool.Pool, app string) {
 		require.NoError(t, err)
 	}
 	addGameplay(t, db, app, "u1", "s9", "Jump", "", "2026-03-03T23:59:59Z")
+	addGameplay(t, db, app, "u2", "s8", "Jump", "", "2026-03-03T08:00:00Z") // u2's day 1
 }
 
 type rollupSnapshot struct {
@@ -79,8 +80,9 @@ func TestRollupsEqualRaw(t *testing.T) {
 		}
 	}
 	type answer struct {
-		overview overviewView
-		perf     performanceView
+		overview  overviewView
+		perf      performanceView
+		retention retentionView
 	}
 	answers := func() []answer {
 		var out []answer
@@ -88,6 +90,7 @@ func TestRollupsEqualRaw(t *testing.T) {
 			var a answer
 			f.view(t, f.a.SecretKey, "/dashboard/api/overview", q, &a.overview)
 			f.view(t, f.a.SecretKey, "/dashboard/api/performance", q, &a.perf)
+			f.view(t, f.a.SecretKey, "/dashboard/api/retention", q, &a.retention)
 			out = append(out, a)
 		}
 		return out
@@ -131,6 +134,12 @@ func TestRollupsEqualRaw(t *testing.T) {
 	require.Equal(t, 3, rolled[0].perf.RollupDays)
 	require.Equal(t, 1, rolled[4].overview.RollupDays, "only 2026-03-02 is whole inside 09:30..10:00 two days on")
 	requireSameAnswers(t, raw, rolled, func(a answer) (overviewView, performanceView) { return a.overview, a.perf })
+	for i := range raw {
+		require.Equal(t, raw[i].retention.Cohorts, rolled[i].retention.Cohorts, "query %d", i)
+	}
+	// u2 (first seen 2026-03-02) came back on 2026-03-03, which retention
+	// read from the rollup.
+	require.Equal(t, int64(1), rolled[0].retention.Cohorts[1].Returned["1"].Players)
 
 	// Again, with nothing new: nothing changes, not even rolled_up_at.
 	st, err = Rollup(ctx, db, now)
