@@ -131,9 +131,11 @@ SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`, bar
 
 	// Distinct players do not add up across days: they are counted raw.
 	players := map[string]int64{}
-	rows, err = tx.Query(ctx, `SELECT x.build_id, count(DISTINCT x.player_id) FROM trajectories x
-		WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND x.fps_mean IS NOT NULL`+f.where("trajectories", "x")+`
-		GROUP BY 1`, args...)
+	rows, err = tx.Query(ctx, `SELECT build_id, count(*) FROM (
+			SELECT x.build_id, x.player_id FROM trajectories x
+			WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND x.fps_mean IS NOT NULL`+f.where("trajectories", "x")+`
+			GROUP BY 1, 2
+		) bp GROUP BY 1`, args...)
 	if err != nil {
 		return err
 	}
