@@ -71,6 +71,10 @@ chaos: ## chaos tests needing more than make test: a real Postgres restart, a 3-
 bench: build ## start a private stack, run every scenario for BENCH_SECONDS (default 10) against its raw ceiling; table in bench/out/
 	./bin/benchrun
 
+.PHONY: dashboard-bench
+dashboard-bench: build ## fill a throwaway database with 10M telemetry rows (COPY) and time the dashboard's JSON views; DASHBOARD_BENCH_FLAGS to change the size
+	./bin/gamepipe dashboard-bench $(DASHBOARD_BENCH_FLAGS)
+
 .PHONY: bench-micro
 bench-micro: ## run the Go micro-benchmarks of the hot paths (BENCH_COUNT=6 for benchstat, BENCH=regexp to pick)
 	$(GO) test -run '^$$' -bench '$(or $(BENCH),.)' -benchmem -count $(or $(BENCH_COUNT),1) ./...

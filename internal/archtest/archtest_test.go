@@ -138,6 +138,9 @@ var exceptions = map[string][]string{
 	// The api inserts a job in the same transaction as its row, with the
 	// args type that package jobs defines for its kind.
 	"internal/httpapi": {"internal/jobs"},
+	// The worker's periodic job keeps the dashboard's rollups up to date;
+	// their SQL lives beside the views that read them.
+	"internal/jobs": {"internal/dashboard"},
 	// make run starts the pinned nats-server that natsd embeds.
 	"internal/devrun": {"internal/devrun/natsd"},
 	// make bench drives the load generator and profiles the processes.

@@ -88,16 +88,22 @@ func (h *Handler) viewEvents(ctx context.Context, app uuid.UUID, q url.Values) (
 			return nil, err
 		}
 	}
+	f, err := parseFilters(q)
+	if err != nil {
+		return nil, err
+	}
+	args := []any{app, rg.From, rg.To, filters[0], filters[1], filters[2], limit}
+	f.bind(&args)
 	k := explorerKinds[kind]
 	sql := `SELECT event_id, ` + k.ts + `, player_id, ` + k.session + `, build_id, ` + k.name + `, jsonb_strip_nulls(` + k.detail + `)
-		FROM ` + k.table + `
+		FROM ` + k.table + ` x
 		WHERE app_id = $1 AND ` + k.ts + ` >= $2 AND ` + k.ts + ` < $3
 			AND ($4::text IS NULL OR player_id = $4) AND ($5::text IS NULL OR ` + k.session + ` = $5)
-			AND ($6::text IS NULL OR ` + k.name + ` = $6)
+			AND ($6::text IS NULL OR ` + k.name + ` = $6)` + f.where(k.table, "x") + `
 		ORDER BY ` + k.ts + ` DESC, event_id LIMIT $7`
 	out := &eventsView{timeRange: rg, Kind: kind}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, sql, app, rg.From, rg.To, filters[0], filters[1], filters[2], limit)
+		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
 			return err
 		}
@@ -154,6 +160,9 @@ func (h *Handler) viewPlayer(ctx context.Context, app uuid.UUID, q url.Values) (
 	}
 	if player == nil {
 		return nil, badParam("player_id", "is required")
+	}
+	if _, err := parseFilters(q, filterNames...); err != nil {
+		return nil, err
 	}
 	out := &playerView{timeRange: rg, PlayerID: *player, Sessions: []playerSession{}}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {

@@ -22,13 +22,17 @@ const (
 	maxWindow       = 30 * 24 * time.Hour
 )
 
+// funnelBreakdowns are the funnel's by values.
+var funnelBreakdowns = []string{"build_id", "region", "input_method"}
+
 // funnelView is GET /dashboard/api/funnel (docs/dashboard.md, "Funnels").
 type funnelView struct {
 	timeRange
 	Window string `json:"window"`
 	// Per is what is counted: "player" or "session".
 	Per string `json:"per"`
-	// By is the breakdown (build_id), empty for none.
+	// By is the breakdown (build_id, region or input_method), empty for
+	// none.
 	By string `json:"by,omitempty"`
 	// Steps is the whole funnel when By is empty.
 	Steps []funnelStep `json:"steps,omitempty"`
@@ -37,7 +41,8 @@ type funnelView struct {
 }
 
 type funnelGroup struct {
-	// Value is the breakdown's value; null when the events had none.
+	// Value is the breakdown's value for the entering step; null when it
+	// had none.
 	Value *string      `json:"value"`
 	Steps []funnelStep `json:"steps"`
 }
@@ -96,26 +101,30 @@ func parseSteps(q url.Values) ([]string, error) {
 // entered. So steps out of order do not count, a repeated step counts
 // once (its first time), and later steps may fall after to, within the
 // window.
-func funnelSQL(n int, per, by string) string {
+func funnelSQL(n int, per, by string, f *filters) string {
 	sess := "''"
 	if per == "session" {
-		sess = "coalesce(session_id, '')"
+		sess = "coalesce(x.session_id, '')"
 	}
 	grp := "NULL::text"
-	if by == "build_id" {
-		grp = "build_id"
+	if by != "" {
+		grp = dimension(by, "funnel_steps", "e")
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `WITH ev AS MATERIALIZED (
-	SELECT player_id AS p, %s AS s, funnel_step_name AS step, "timestamp" AS ts, build_id
-	FROM funnel_steps
-	WHERE app_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3::timestamptz + $5::float8 * interval '1 second'
-		AND funnel_step_name = ANY($4::text[])
+	SELECT x.player_id AS p, %s AS s, x.funnel_step_name AS step, x."timestamp" AS ts, x.build_id, x.session_id AS sid
+	FROM funnel_steps x
+	WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3::timestamptz + $5::float8 * interval '1 second'
+		AND x.funnel_step_name = ANY($4::text[])%s
 ),
 s1 AS (
-	SELECT DISTINCT ON (p, s) p, s, ts AS t, ts AS t1, %s AS grp, NULL::float8 AS dt
-	FROM ev WHERE step = ($4::text[])[1] AND ts < $3 ORDER BY p, s, ts
-)`, sess, grp)
+	SELECT e.p, e.s, e.t, e.t1, %s AS grp, NULL::float8 AS dt
+	FROM (
+		SELECT DISTINCT ON (p, s) p, s, ts AS t, ts AS t1,
+			$1::uuid AS app_id, p AS player_id, sid AS session_id, ts AS "timestamp", build_id
+		FROM ev WHERE step = ($4::text[])[1] AND ts < $3 ORDER BY p, s, ts
+	) e
+)`, sess, f.where("funnel_steps", "x"), grp)
 	for k := 2; k <= n; k++ {
 		fmt.Fprintf(&b, `,
 s%d AS (
@@ -155,13 +164,25 @@ func (h *Handler) viewFunnel(ctx context.Context, app uuid.UUID, q url.Values) (
 	if err != nil {
 		return nil, err
 	}
-	by, err := parseChoice(q, "by", "", "build_id")
+	by, err := parseChoice(q, "by", "", funnelBreakdowns...)
 	if err != nil {
 		return nil, err
 	}
+	f, err := parseFilters(q)
+	if err != nil {
+		return nil, err
+	}
+	args := []any{app, rg.From, rg.To, steps, window.Seconds()}
+	f.bind(&args)
 	var rows []funnelRow
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		r, err := tx.Query(ctx, funnelSQL(len(steps), per, by), app, rg.From, rg.To, steps, window.Seconds())
+		// Postgres cannot estimate how many units reach each step and
+		// expects one, which makes it loop over the events once per unit:
+		// hash joins are the right plan at every size.
+		if _, err := tx.Exec(ctx, "SELECT set_config('enable_nestloop', 'off', true)"); err != nil {
+			return err
+		}
+		r, err := tx.Query(ctx, funnelSQL(len(steps), per, by, &f), args...)
 		if err != nil {
 			return err
 		}
@@ -254,11 +275,17 @@ func (h *Handler) viewFunnelSteps(ctx context.Context, app uuid.UUID, q url.Valu
 	if err != nil {
 		return nil, err
 	}
+	f, err := parseFilters(q)
+	if err != nil {
+		return nil, err
+	}
+	args := []any{app, rg.From, rg.To}
+	f.bind(&args)
 	out := &funnelStepsView{timeRange: rg}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT funnel_step_name, count(*), count(DISTINCT player_id) FROM funnel_steps
-			WHERE app_id = $1 AND "timestamp" >= $2 AND "timestamp" < $3
-			GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 200`, app, rg.From, rg.To)
+		rows, err := tx.Query(ctx, `SELECT x.funnel_step_name, count(*), count(DISTINCT x.player_id) FROM funnel_steps x
+			WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3`+f.where("funnel_steps", "x")+`
+			GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 200`, args...)
 		if err != nil {
 			return err
 		}

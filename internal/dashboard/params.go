@@ -89,14 +89,21 @@ func parseChoice(q url.Values, name, def string, allowed ...string) (string, err
 	return "", badParam(name, "must be one of "+strings.Join(allowed, ", "))
 }
 
+// queryWorkMem is the work_mem of a dashboard query.
+const queryWorkMem = "64MB"
+
 // readTx runs fn in a read-only transaction on the read pool under the
 // statement timeout.
 func (h *Handler) readTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.QueryTimeout+2*time.Second)
 	defer cancel()
 	return pgx.BeginTxFunc(ctx, h.read, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// The views sort and hash many rows: give them room to do it in
+		// memory (Postgres's default is 4MB per sort), and skip JIT, whose
+		// compile time costs more than it saves on queries of a second.
 		ms := strconv.FormatInt(h.cfg.QueryTimeout.Milliseconds(), 10)
-		if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true)", ms); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true), set_config('jit', 'off', true)",
+			ms, queryWorkMem); err != nil {
 			return err
 		}
 		return fn(tx)

@@ -3,7 +3,9 @@ package dashboard
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,14 +42,28 @@ type returned struct {
 // day 1, 7 and 30. Cohorts come from players.first_seen in [$2, $3), so a
 // player with no identity row is in no cohort; activity is any event in
 // [$4, $5).
-var retentionSQL = `
+//
+// Activity on the whole days the daily sessions rollup covers (covered,
+// bound as $n) comes from it; the rest (in) is read raw.
+func retentionSQL(f *filters, in func(col string) string, coveredPh string) string {
+	fromRollups := ""
+	if coveredPh != "" {
+		fromRollups = `SELECT r.player_id, r.day AS d FROM dashboard_daily_sessions r
+		WHERE r.app_id = $1 AND r.day >= ($4::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($5::timestamptz AT TIME ZONE 'UTC')::date
+			AND r.day = ANY(` + coveredPh + `::date[])
+	UNION ALL `
+	}
+	return `
 WITH cohort AS (
-	SELECT player_id, (first_seen AT TIME ZONE 'UTC')::date AS d FROM players
-	WHERE app_id = $1 AND first_seen >= $2 AND first_seen < $3
+	SELECT p.player_id, (p.first_seen AT TIME ZONE 'UTC')::date AS d FROM players p
+	WHERE p.app_id = $1 AND p.first_seen >= $2 AND p.first_seen < $3` + cohortWhere(f) + `
 ),
 act AS (
-	SELECT DISTINCT a.player_id, (a.ts AT TIME ZONE 'UTC')::date AS d
-	FROM (` + activityRangeSQL + `) a JOIN cohort USING (player_id)
+	-- Distinct (player, day) by hash first; the join below keeps the
+	-- cohorts' players.
+	SELECT player_id, d FROM (` + fromRollups + `
+		SELECT a.player_id, (a.ts AT TIME ZONE 'UTC')::date AS d FROM (` + activityRangeSQL(in) + `) a
+	) u GROUP BY 1, 2
 )
 SELECT c.d::timestamp, count(DISTINCT c.player_id),
 	count(DISTINCT c.player_id) FILTER (WHERE act.d - c.d = 1),
@@ -55,20 +71,40 @@ SELECT c.d::timestamp, count(DISTINCT c.player_id),
 	count(DISTINCT c.player_id) FILTER (WHERE act.d - c.d = 30)
 FROM cohort c LEFT JOIN act ON act.player_id = c.player_id AND act.d - c.d IN (1, 7, 30)
 GROUP BY c.d`
+}
 
-// activityRangeSQL is activitySQL over [$4, $5).
-const activityRangeSQL = `
+// cohortWhere filters the cohort's players rows p by their build and region
+// (retention takes no input method or level filter).
+func cohortWhere(f *filters) string {
+	var b strings.Builder
+	if ph, ok := f.ph["build_id"]; ok {
+		b.WriteString(" AND p.build_id = " + ph)
+	}
+	if ph, ok := f.ph["region"]; ok {
+		b.WriteString(" AND p.region = " + ph)
+	}
+	return b.String()
+}
+
+// activityRangeSQL is activitySQL over [$4, $5), narrowed by in.
+func activityRangeSQL(in func(col string) string) string {
+	return `
 	SELECT player_id, "timestamp" AS ts FROM player_events
-		WHERE app_id = $1 AND "timestamp" >= $4 AND "timestamp" < $5
+		WHERE app_id = $1 AND "timestamp" >= $4 AND "timestamp" < $5 AND ` + in(`"timestamp"`) + `
 	UNION ALL SELECT player_id, "timestamp" FROM funnel_steps
-		WHERE app_id = $1 AND "timestamp" >= $4 AND "timestamp" < $5
+		WHERE app_id = $1 AND "timestamp" >= $4 AND "timestamp" < $5 AND ` + in(`"timestamp"`) + `
 	UNION ALL SELECT player_id, "timestamp" FROM gameplay_events
-		WHERE app_id = $1 AND "timestamp" >= $4 AND "timestamp" < $5
+		WHERE app_id = $1 AND "timestamp" >= $4 AND "timestamp" < $5 AND ` + in(`"timestamp"`) + `
 	UNION ALL SELECT player_id, timestamp_start FROM trajectories
-		WHERE app_id = $1 AND timestamp_start >= $4 AND timestamp_start < $5`
+		WHERE app_id = $1 AND timestamp_start >= $4 AND timestamp_start < $5 AND ` + in("timestamp_start")
+}
 
 func (h *Handler) viewRetention(ctx context.Context, app uuid.UUID, q url.Values) (any, error) {
 	rg, err := h.parseRange(q)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parseFilters(q, "input_method", "level_id")
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +118,21 @@ func (h *Handler) viewRetention(ctx context.Context, app uuid.UUID, q url.Values
 	const dayLen = 24 * time.Hour
 	actFrom := days[0].Add(dayLen)
 	actTo := days[len(days)-1].Add(time.Duration(retentionDays[len(retentionDays)-1]+1) * dayLen)
+	args := []any{app, rg.From, rg.To, actFrom, actTo}
+	f.bind(&args)
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, retentionSQL, app, rg.From, rg.To, actFrom, actTo)
+		covered, rest, err := rollupPlan(ctx, tx, app, timeRange{From: actFrom, To: actTo})
+		if err != nil {
+			return err
+		}
+		qargs := slices.Clone(args)
+		in := restCond(bindRest(rest, &qargs))
+		coveredPh := ""
+		if len(covered) > 0 {
+			qargs = append(qargs, covered)
+			coveredPh = "$" + strconv.Itoa(len(qargs))
+		}
+		rows, err := tx.Query(ctx, retentionSQL(&f, in, coveredPh), qargs...)
 		if err != nil {
 			return err
 		}

@@ -259,6 +259,36 @@ func TestDashboardInBrowser(t *testing.T) {
 	titles := evalStrings(`Array.from(document.querySelectorAll('.funnel h2')).map(h => h.textContent)`)
 	require.ElementsMatch(t, []string{"build 1.0.2", "build 1.0.3"}, titles)
 
+	// Filters live in the URL, show in the form and reach the views.
+	open(pageURL("overview", url.Values{"build_id": {"1.0.2"}}))
+	require.Equal(t, sqlInt(`SELECT count(*) FROM funnel_steps WHERE app_id = $1 AND build_id = '1.0.2'`, app), card("events_funnel"))
+	require.Equal(t, "6", card("events_funnel")) // p1 four steps, p2 two
+	require.Equal(t, []string{"1.0.2"}, evalStrings(`[document.getElementById('f-build').value]`))
+	open(pageURL("funnels", url.Values{"steps": {"Tutorial_Start,Tutorial_End"}, "fby": {"region"}}))
+	titles = evalStrings(`Array.from(document.querySelectorAll('.funnel h2')).map(h => h.textContent)`)
+	require.Equal(t, []string{"region EU-West"}, titles)
+
+	// A funnel saved by name from the page is listed, and reopens.
+	open(pageURL("funnels", url.Values{"steps": {"Tutorial_Start,Tutorial_End"}, "window": {"2h"}, "region": {"EU-West"}}))
+	require.NoError(t, chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.ID("funnel-name"), "Tutorial <b>EU</b>"),
+		chromedp.Click(chromedp.ID("save-funnel")),
+		chromedp.WaitReady(chromedp.CSS(`#saved-funnels option[value="Tutorial <b>EU</b>"]`))))
+	var savedSteps []string
+	require.NoError(t, s.db.Pool.QueryRow(ctx, `SELECT steps FROM dashboard_funnels WHERE app_id = $1 AND name = 'Tutorial <b>EU</b>'
+		AND window_seconds = 7200 AND filters = '{"region":"EU-West"}'`, app).Scan(&savedSteps))
+	require.Equal(t, []string{"Tutorial_Start", "Tutorial_End"}, savedSteps)
+	open(pageURL("funnels", nil))
+	require.NoError(t, chromedp.Do(bctx, chromedp.WaitReady(chromedp.CSS(`#saved-funnels option[value="Tutorial <b>EU</b>"]`)),
+		chromedp.SetValue(chromedp.ID("saved-funnels"), "Tutorial <b>EU</b>")))
+	_, err = chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById('saved-funnels').dispatchEvent(new Event('change'))`))
+	require.NoError(t, err)
+	require.NoError(t, chromedp.Do(bctx, chromedp.WaitReady(chromedp.CSS(`body[data-state="ready"]`))))
+	loc, err = chromedp.Run(bctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Contains(t, loc, "steps=Tutorial_Start%2CTutorial_End")
+	require.Contains(t, loc, "region=EU-West")
+
 	// Retention: cohort sizes equal SQL.
 	open(pageURL("retention", nil))
 	shoot("retention")

@@ -42,6 +42,9 @@ commands:
                                            they are stored sealed with GAMEPIPE_SECRETS_KEY
   demo-data --app ID [--token T] [--api URL] [--players N] [--days N]
                                            send a week of realistic telemetry through the api, for the dashboard
+  dashboard-bench [--rows N] [--players N] [--days N] [--runs N] [--database NAME] [--reuse]
+                                           fill a database of its own with synthetic telemetry (COPY) and time
+                                           the dashboard's JSON views over 7 and 30 days (a benchmark)
 `
 
 // ErrUsage is returned for a malformed command line; the usage was printed.
@@ -65,6 +68,8 @@ func Run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		return migrate(ctx, cfg, stdout)
 	case args[0] == "demo-data":
 		return demoData(ctx, cfg, args[1:], stdout, stderr)
+	case args[0] == "dashboard-bench":
+		return dashboardBench(ctx, cfg, args[1:], stdout, stderr)
 	case args[0] == "apps" && len(args) > 1:
 		switch args[1] {
 		case "create":

@@ -64,6 +64,7 @@ func Register(workers *river.Workers, deps *Deps) error {
 		return err
 	}
 	river.AddWorker(workers, &MaintenanceCleanupWorker{deps: deps})
+	river.AddWorker(workers, &DashboardRollupWorker{deps: deps})
 	if deps.Blob != nil {
 		river.AddWorker(workers, &MaintenanceBlobSweepWorker{deps: deps})
 	}

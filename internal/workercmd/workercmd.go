@@ -290,10 +290,11 @@ func serve(ctx context.Context, logger zerolog.Logger, addr string, sinks []*sin
 // after a quiet spell, across all workers (the client's default burst).
 const generaitivRateBurst = 10
 
-// periodicJobs are the jobs River's leader schedules, with the telemetry
-// retention job when TELEMETRY_RETENTION is set.
+// periodicJobs are the jobs River's leader schedules: maintenance, the
+// dashboard's rollups, and the telemetry retention job when
+// TELEMETRY_RETENTION is set.
 func periodicJobs(cfg *config.Worker) []*river.PeriodicJob {
-	out := jobs.PeriodicJobs(true)
+	out := append(jobs.PeriodicJobs(true), jobs.DashboardRollupPeriodicJob())
 	if cfg.TelemetryRetention > 0 {
 		out = append(out, jobs.TelemetryRetentionPeriodicJob())
 	}

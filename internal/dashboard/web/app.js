@@ -9,6 +9,11 @@
   const pages = ['overview', 'funnels', 'retention', 'performance', 'explorer'];
   const presets = { '24h': 24, '7d': 7 * 24, '30d': 30 * 24, '90d': 90 * 24 };
   const kinds = ['player', 'funnel', 'gameplay', 'realtime'];
+  // filters are the page filters (docs/dashboard.md, "Filters"), by their
+  // URL and API name and their input; retention takes only build and region,
+  // the player timeline none.
+  const filters = { build_id: 'f-build', region: 'f-region', input_method: 'f-input', level_id: 'f-level' };
+  const noFilters = { retention: ['input_method', 'level_id'] };
   const $ = (id) => document.getElementById(id);
   let charts = [];
 
@@ -41,7 +46,9 @@
       steps: q.get('steps') || '', window: q.get('window') || '1h',
       per: q.get('per') || 'player', fby: q.get('fby') || '', by: q.get('by') || 'build_id',
       kind: q.get('kind') || 'gameplay', player: q.get('player') || '', session: q.get('session') || '', name: q.get('name') || '',
+      filters: {},
     };
+    for (const k of Object.keys(filters)) if (q.get(k)) v.filters[k] = q.get(k);
     if (!(v.range in presets) && v.range !== 'custom') v.range = '7d';
     return v;
   }
@@ -49,6 +56,7 @@
   function viewQuery(v) {
     const q = new URLSearchParams({ page: v.page, range: v.range });
     if (v.range === 'custom') { q.set('from', v.from); q.set('to', v.to); }
+    for (const [k, val] of Object.entries(v.filters || {})) if (val) q.set(k, val);
     if (v.page === 'funnels') {
       q.set('steps', v.steps); q.set('window', v.window); q.set('per', v.per);
       if (v.fby) q.set('fby', v.fby);
@@ -61,12 +69,19 @@
     return '?' + q.toString();
   }
 
-  // rangeParams is the API's from/to for a view.
+  // rangeParams is the API's from/to for a view, with the filters that
+  // apply to its page.
   function rangeParams(v) {
-    if (v.range === 'custom') return { from: v.from, to: v.to };
-    const to = new Date();
-    const from = new Date(to.getTime() - presets[v.range] * 3600 * 1000);
-    return { from: from.toISOString().replace(/\.\d+Z$/, 'Z'), to: to.toISOString().replace(/\.\d+Z$/, 'Z') };
+    let r;
+    if (v.range === 'custom') r = { from: v.from, to: v.to };
+    else {
+      const to = new Date();
+      const from = new Date(to.getTime() - presets[v.range] * 3600 * 1000);
+      r = { from: from.toISOString().replace(/\.\d+Z$/, 'Z'), to: to.toISOString().replace(/\.\d+Z$/, 'Z') };
+    }
+    const skip = noFilters[v.page] || [];
+    for (const [k, val] of Object.entries(v.filters || {})) if (val && !skip.includes(k)) r[k] = val;
+    return r;
   }
 
   async function getJSON(path, params) {
@@ -146,14 +161,68 @@
       table(['event name', 'events', 'players'], d.top_events.map((e) => [e.name, fmtInt(e.events), fmtInt(e.players)]), 'top-events')));
   }
 
+  // loadSavedFunnels fills the saved-funnel picker; picking one opens it.
+  let saved = [];
+  function loadSavedFunnels(v) {
+    return getJSON('funnels', {}).then((d) => {
+      saved = d.funnels;
+      $('saved-funnels').replaceChildren(el('option', { value: '' }, '–'), ...saved.map((f) => el('option', { value: f.name }, f.name)));
+      const cur = saved.find((f) => f.steps.join(',') === v.steps);
+      if (cur) { $('saved-funnels').value = cur.name; $('funnel-name').value = cur.name; }
+    }).catch(() => {});
+  }
+
+  function openSaved() {
+    const f = saved.find((x) => x.name === $('saved-funnels').value);
+    if (!f) return;
+    const v = view();
+    Object.assign(v, { page: 'funnels', steps: f.steps.join(','), window: f.window, per: f.per, fby: f.by, filters: Object.assign({}, f.filters) });
+    go(viewQuery(v));
+  }
+
+  async function sendFunnel(method, path, body) {
+    const res = await fetch(api + path, {
+      method, credentials: 'same-origin', headers: { 'Content-Type': 'application/json' },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (res.status === 204) return {};
+    const out = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(out.message || ('HTTP ' + res.status));
+    return out;
+  }
+
+  async function saveFunnel() {
+    const v = view();
+    try {
+      const f = await sendFunnel('POST', 'funnels', {
+        name: $('funnel-name').value, steps: $('steps').value.split(',').map((x) => x.trim()),
+        window: $('window').value.trim(), per: $('per').value, by: $('funnel-by').value, filters: v.filters,
+      });
+      $('status').textContent = 'Saved "' + f.name + '".';
+      loadSavedFunnels(view());
+    } catch (e) { $('status').textContent = e.message; }
+  }
+
+  async function deleteFunnel() {
+    const name = $('saved-funnels').value;
+    if (!name) return;
+    try {
+      await sendFunnel('DELETE', 'funnels/' + encodeURIComponent(name));
+      $('status').textContent = 'Deleted "' + name + '".';
+      loadSavedFunnels(view());
+    } catch (e) { $('status').textContent = e.message; }
+  }
+
   async function renderFunnels(v) {
     const r = rangeParams(v);
-    getJSON('funnel/steps', r).then((s) => {
+    // The pickers load beside the funnel; the page is ready once all are.
+    const pickers = Promise.all([loadSavedFunnels(v), getJSON('funnel/steps', r).then((s) => {
       const list = $('step-names');
       list.replaceChildren(...s.steps.map((x) => el('option', { value: x.name })));
-    }).catch(() => {});
+    }).catch(() => {})]);
     if (!v.steps) {
       $('status').textContent = 'Pick the steps, in order, separated by commas.';
+      await pickers;
       return;
     }
     const params = Object.assign({ steps: v.steps, window: v.window, per: v.per }, r);
@@ -162,7 +231,8 @@
     const groups = d.groups ? d.groups : [{ value: undefined, steps: d.steps }];
     const wrap = el('div', { class: 'groups' });
     for (const g of groups) {
-      const title = g.value === undefined ? 'Funnel' : ('build ' + label(g.value));
+      const byName = { build_id: 'build', region: 'region', input_method: 'input method' };
+      const title = g.value === undefined ? 'Funnel' : (byName[d.by] + ' ' + label(g.value));
       const panel = el('div', { class: 'panel funnel' }, el('h2', {}, title),
         table([d.per === 'session' ? 'step (sessions)' : 'step (players)', 'count', 'from first', 'from previous', 'drop-off', 'median from previous', 'p90 from previous'],
           g.steps.map((s) => [s.name, fmtInt(s.players), fmtPct(s.conversion_from_first), fmtPct(s.conversion_from_previous),
@@ -178,6 +248,7 @@
       }
     }
     $('view').append(wrap);
+    await pickers;
   }
 
   async function renderRetention(v) {
@@ -216,7 +287,7 @@
   async function renderExplorer(v) {
     const r = rangeParams(v);
     if (v.player) {
-      const p = await getJSON('player', Object.assign({ player_id: v.player }, r));
+      const p = await getJSON('player', { player_id: v.player, from: r.from, to: r.to });
       const id = p.identity;
       const panel = el('div', { class: 'panel', id: 'player' }, el('h2', {}, 'Player ' + p.player_id),
         el('p', {}, id ? ('first seen ' + id.first_seen + ', last seen ' + id.last_seen + ', build ' + label(id.build_id) +
@@ -257,6 +328,11 @@
     $('funnel-by').value = v.fby; $('perf-by').value = v.by;
     $('explorer-controls').hidden = v.page !== 'explorer';
     $('kind').value = v.kind; $('player').value = v.player; $('session').value = v.session; $('name').value = v.name;
+    const skip = noFilters[v.page] || [];
+    for (const [k, id] of Object.entries(filters)) {
+      $(id).value = v.filters[k] || '';
+      $(id).closest('label').hidden = skip.includes(k);
+    }
   }
 
   async function render() {
@@ -294,6 +370,8 @@
     v.steps = $('steps').value.trim(); v.window = $('window').value.trim();
     v.per = $('per').value; v.fby = $('funnel-by').value; v.by = $('perf-by').value;
     v.kind = $('kind').value; v.player = $('player').value.trim(); v.session = $('session').value.trim(); v.name = $('name').value.trim();
+    v.filters = {};
+    for (const [k, id] of Object.entries(filters)) if ($(id).value.trim()) v.filters[k] = $(id).value.trim();
     go(viewQuery(v));
   }
 
@@ -320,6 +398,9 @@
       go(a.getAttribute('href'));
     });
     $('controls').addEventListener('submit', onSubmit);
+    $('saved-funnels').addEventListener('change', openSaved);
+    $('save-funnel').addEventListener('click', saveFunnel);
+    $('delete-funnel').addEventListener('click', deleteFunnel);
     $('range').addEventListener('change', () => { $('custom-range').hidden = $('range').value !== 'custom'; });
     window.addEventListener('popstate', render);
     render();
