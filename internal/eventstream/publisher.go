@@ -119,6 +119,9 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message) (*Result, error
 
 	res := &Result{}
 	for _, f := range flights {
+		if f.own && f.fut != nil {
+			f.await(ctx, 0) // ctx carries the timeout
+		}
 		select {
 		case <-f.done:
 			if f.err != nil {
@@ -144,6 +147,7 @@ func (p *Publisher) add(m *Message) *flight {
 		}
 		f := newFlight(m.Subject, size)
 		f.put(m)
+		f.own = true
 		p.send(f)
 		return f
 	}
@@ -209,16 +213,8 @@ func (p *Publisher) send(f *flight) {
 		f.settle(fmt.Errorf("%w: error publishing message %s: %w", ErrUnavailable, id, err), false)
 		return
 	}
-	go func() {
-		t := time.NewTimer(p.cfg.Timeout)
-		defer t.Stop()
-		select {
-		case ack := <-fut.Ok():
-			f.settle(nil, ack.Duplicate)
-		case err := <-fut.Err():
-			f.settle(fmt.Errorf("%w: error storing message %s: %w", ErrUnavailable, id, err), false)
-		case <-t.C:
-			f.settle(fmt.Errorf("%w: no ack for message %s within %s", ErrUnavailable, id, p.cfg.Timeout), false)
-		}
-	}()
+	f.fut = fut
+	if !f.own {
+		go f.await(context.Background(), p.cfg.Timeout)
+	}
 }

@@ -1,12 +1,16 @@
 package eventstream
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"math"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // batchVersion and the header layout mirror telemetry's batch format
@@ -26,6 +30,10 @@ type flight struct {
 	events  int
 	ids     []string
 	timer   *time.Timer
+	// own is set when one caller alone waits for f: it awaits the ack
+	// itself rather than through a goroutine of its own.
+	own bool
+	fut jetstream.PubAckFuture // set once sent
 
 	done      chan struct{}
 	err       error
@@ -79,6 +87,27 @@ func (f *flight) id() string {
 	}
 	sum := sha256.Sum256([]byte(strings.Join(f.ids, "\n")))
 	return "group:" + hex.EncodeToString(sum[:16])
+}
+
+// await settles f with its ack, its error, or once timeout has passed
+// (none when 0); with ctx done first it returns leaving f unsettled (only an
+// own flight's caller passes a ctx that can end).
+func (f *flight) await(ctx context.Context, timeout time.Duration) {
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case ack := <-f.fut.Ok():
+		f.settle(nil, ack.Duplicate)
+	case err := <-f.fut.Err():
+		f.settle(fmt.Errorf("%w: error storing message %s: %w", ErrUnavailable, f.id(), err), false)
+	case <-expired:
+		f.settle(fmt.Errorf("%w: no ack for message %s within %s", ErrUnavailable, f.id(), timeout), false)
+	case <-ctx.Done():
+	}
 }
 
 // settle records the outcome and wakes the waiting callers.
