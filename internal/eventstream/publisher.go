@@ -54,8 +54,9 @@ type PublisherConfig struct {
 // Publisher publishes events to JetStream and waits for their acks.
 //
 // A Message with Events > 0 goes into the open message of its subject: one
-// is opened by the first such Message and sent Linger later, or as soon as
-// it holds MaxBytes. Every caller whose items it holds waits for its ack, so
+// is opened by the first such Message and sent Linger later (or, when an
+// earlier message of the subject still awaits its ack, once that ack
+// arrives), or as soon as it holds MaxBytes. Every caller whose items it holds waits for its ack, so
 // a Publish returns nil only once every message holding its items is
 // stored, and a Message's items are never split between two messages. The
 // Nats-Msg-Id of a message holding one Message is that Message's ID, so a
@@ -69,6 +70,7 @@ type Publisher struct {
 
 	mu   sync.Mutex
 	open map[string]*flight // the message still taking items, by subject
+	busy map[string]int     // messages sent and not yet settled, by subject
 }
 
 // NewPublisher wraps a JetStream context. Create js with
@@ -84,7 +86,7 @@ func NewPublisher(js jetstream.JetStream, cfg *PublisherConfig) *Publisher {
 			maxBytes = min(maxBytes, mp-4<<10)
 		}
 	}
-	return &Publisher{js: js, cfg: c, maxBytes: maxBytes, open: make(map[string]*flight)}
+	return &Publisher{js: js, cfg: c, maxBytes: maxBytes, open: make(map[string]*flight), busy: make(map[string]int)}
 }
 
 // MaxBytes is the most bytes of items one Message should hold; a caller
@@ -153,9 +155,9 @@ func (p *Publisher) add(m *Message) *flight {
 	}
 	p.mu.Lock()
 	f := p.open[m.Subject]
+	var full *flight
 	if f != nil && f.size()+len(m.Data) > p.maxBytes {
-		p.close(f)
-		go p.send(f)
+		full = p.close(f)
 		f = nil
 	}
 	if f == nil {
@@ -164,34 +166,79 @@ func (p *Publisher) add(m *Message) *flight {
 		f.timer = time.AfterFunc(p.cfg.Linger, func() { p.expire(f) })
 	}
 	f.put(m)
-	full := f.size() >= p.maxBytes
-	if full {
-		p.close(f)
+	var now *flight
+	if f.size() >= p.maxBytes {
+		now = p.close(f)
 	}
 	p.mu.Unlock()
-	if full {
-		p.send(f)
+	if full != nil {
+		go p.sendShared(full)
+	}
+	if now != nil {
+		p.sendShared(now)
 	}
 	return f
 }
 
-// close stops f taking items. Called with p.mu held.
-func (p *Publisher) close(f *flight) {
+// close stops f taking items and counts it in flight: it is to be sent.
+// Called with p.mu held; returns f.
+func (p *Publisher) close(f *flight) *flight {
 	delete(p.open, f.subject)
 	f.timer.Stop()
+	p.busy[f.subject]++
+	return f
 }
 
-// expire sends f when its Linger is over, unless it was sent already.
+// expire sends f when its Linger is over, unless it was sent already. While
+// an earlier message of the subject awaits its ack, f keeps taking items
+// and is sent once that ack arrives (see finished): the stream stores (and,
+// with sync_interval always, fsyncs) the messages of a subject one after
+// the other, so the time spent waiting grows the next message instead of
+// queueing more small ones.
 func (p *Publisher) expire(f *flight) {
 	p.mu.Lock()
-	open := p.open[f.subject] == f
-	if open {
-		delete(p.open, f.subject)
+	var now *flight
+	if p.open[f.subject] == f {
+		if p.busy[f.subject] > 0 {
+			f.expired = true
+		} else {
+			now = p.close(f)
+		}
 	}
 	p.mu.Unlock()
-	if open {
-		p.send(f)
+	if now != nil {
+		p.sendShared(now)
 	}
+}
+
+// finished is called once a shared message of subject is settled: it sends
+// the subject's open message if its Linger is over.
+func (p *Publisher) finished(subject string) {
+	p.mu.Lock()
+	p.busy[subject]--
+	if p.busy[subject] == 0 {
+		delete(p.busy, subject)
+	}
+	var now *flight
+	if f := p.open[subject]; f != nil && f.expired && p.busy[subject] == 0 {
+		now = p.close(f)
+	}
+	p.mu.Unlock()
+	if now != nil {
+		p.sendShared(now)
+	}
+}
+
+// sendShared sends a message several callers may wait for, settles it in
+// the background and then lets the subject's next message go.
+func (p *Publisher) sendShared(f *flight) {
+	p.send(f)
+	go func() {
+		if f.fut != nil {
+			f.await(context.Background(), p.cfg.Timeout)
+		}
+		p.finished(f.subject)
+	}()
 }
 
 // send publishes f and, in the background, settles it with its ack.
@@ -214,7 +261,4 @@ func (p *Publisher) send(f *flight) {
 		return
 	}
 	f.fut = fut
-	if !f.own {
-		go f.await(context.Background(), p.cfg.Timeout)
-	}
 }
