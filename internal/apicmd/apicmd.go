@@ -107,7 +107,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	api, err := httpapi.New(HTTPConfig(cfg), &httpapi.Deps{
 		Logger:    logger,
 		Metrics:   reg,
-		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: cfg.PublishTimeout}),
+		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: cfg.PublishTimeout, Linger: cfg.IngestLinger, MaxBytes: int(cfg.IngestMaxMessageBytes)}),
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) { return store.KeyLookup(ctx, pool, h) },
 		Jobs: &httpapi.JobDeps{
 			Pool: pool, River: riverClient, Blob: blobs,

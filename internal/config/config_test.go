@@ -127,3 +127,19 @@ func TestSSEMaxStreamsPerApp(t *testing.T) {
 	_, err = APIFromEnv(env(map[string]string{"SSE_MAX_STREAMS_PER_APP": "0"}))
 	require.ErrorContains(t, err, "SSE_MAX_STREAMS_PER_APP")
 }
+
+func TestAPIIngestLinger(t *testing.T) {
+	t.Parallel()
+	cfg, err := APIFromEnv(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, time.Millisecond, cfg.IngestLinger)
+	require.Equal(t, int64(256<<10), cfg.IngestMaxMessageBytes)
+	cfg, err = APIFromEnv(env(map[string]string{"INGEST_LINGER": "0", "INGEST_MAX_MESSAGE_BYTES": "64KiB"}))
+	require.NoError(t, err)
+	require.Zero(t, cfg.IngestLinger)
+	require.Equal(t, int64(64<<10), cfg.IngestMaxMessageBytes)
+	_, err = APIFromEnv(env(map[string]string{"INGEST_LINGER": "-1ms"}))
+	require.ErrorContains(t, err, "INGEST_LINGER")
+	_, err = APIFromEnv(env(map[string]string{"INGEST_MAX_MESSAGE_BYTES": "1KiB"}))
+	require.ErrorContains(t, err, "INGEST_MAX_MESSAGE_BYTES")
+}

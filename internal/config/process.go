@@ -82,6 +82,12 @@ type API struct {
 	RequestTimeout time.Duration
 	// KeyCacheTTL is how long the api caches a key lookup; no variable.
 	KeyCacheTTL time.Duration
+	// IngestLinger is how long a message waits for other requests' events
+	// of the same app and kind before it is published (INGEST_LINGER; 0:
+	// each request publishes at once).
+	IngestLinger time.Duration
+	// IngestMaxMessageBytes caps one published message (INGEST_MAX_MESSAGE_BYTES).
+	IngestMaxMessageBytes int64
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -118,6 +124,16 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	c.DatabaseReadURL = r.url("DATABASE_READ_URL", c.DatabaseURL, "postgres", "postgresql")
 	c.DashboardQueryTimeout = r.duration("DASHBOARD_QUERY_TIMEOUT", 10*time.Second)
 	c.DashboardSessionTTL = r.duration("DASHBOARD_SESSION_TTL", 12*time.Hour)
+	c.IngestLinger = time.Millisecond
+	if r.getenv("INGEST_LINGER") == "0" {
+		c.IngestLinger = 0
+	} else {
+		c.IngestLinger = r.duration("INGEST_LINGER", c.IngestLinger)
+	}
+	c.IngestMaxMessageBytes = r.byteSize("INGEST_MAX_MESSAGE_BYTES", 256<<10)
+	if c.IngestMaxMessageBytes < 4<<10 {
+		r.fail("INGEST_MAX_MESSAGE_BYTES", "must be at least 4KiB", r.getenv("INGEST_MAX_MESSAGE_BYTES"))
+	}
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	c.WebhookRateLimit = r.positiveFloat("WEBHOOK_RATE_LIMIT_RPS", 100)
 	c.MetricsAddr = r.addr("METRICS_ADDR", "127.0.0.1:4003")

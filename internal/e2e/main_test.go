@@ -18,7 +18,8 @@ import (
 var subprocesses = map[string]func(ctx context.Context) error{}
 
 // TestMain doubles as a nats-server subprocess (GAMEPIPE_E2E_NATSD=1), so a
-// test can SIGKILL a real server process without building a binary; with
+// test can SIGKILL a real server process without building a binary; it
+// fsyncs every write, as natsd does by default; with
 // GAMEPIPE_E2E_NATSD_CLUSTER_PORT it is a member of a cluster.
 func TestMain(m *testing.M) {
 	for env, run := range subprocesses {
@@ -37,12 +38,11 @@ func TestMain(m *testing.M) {
 		port, _ := strconv.Atoi(os.Getenv("GAMEPIPE_E2E_NATSD_PORT"))
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 		defer stop()
-		cfg := &natsd.Config{Host: "127.0.0.1", Port: port, StoreDir: os.Getenv("GAMEPIPE_E2E_NATSD_DIR"), SyncInterval: natsd.DefaultSyncInterval}
+		cfg := &natsd.Config{Host: "127.0.0.1", Port: port, StoreDir: os.Getenv("GAMEPIPE_E2E_NATSD_DIR"), SyncInterval: natsd.DefaultSyncInterval, SyncAlways: true}
 		if v := os.Getenv("GAMEPIPE_E2E_NATSD_CLUSTER_PORT"); v != "" {
 			cfg.ClusterPort, _ = strconv.Atoi(v)
 			cfg.ServerName = os.Getenv("GAMEPIPE_E2E_NATSD_NAME")
 			cfg.Routes = strings.Split(os.Getenv("GAMEPIPE_E2E_NATSD_ROUTES"), ",")
-			cfg.SyncAlways = true
 		}
 		err := natsd.Run(ctx, cfg, os.Stderr)
 		if err != nil {

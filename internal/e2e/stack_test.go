@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -83,7 +84,8 @@ func newStack(t *testing.T, opts *stackOpts) *stack {
 		deps = opts.extra(t, s, nc)
 	}
 	deps.Logger = zerolog.Nop()
-	deps.Publisher = eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: 2 * time.Second, Fault: opts.fault})
+	// The api's default linger: concurrent requests share messages.
+	deps.Publisher = eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: 2 * time.Second, Fault: opts.fault, Linger: time.Millisecond})
 	deps.KeyLookup = func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {
 		return store.KeyLookup(ctx, s.db.Pool, h)
 	}
@@ -179,5 +181,17 @@ func gameplay(app string, i int) map[string]any {
 		"custom_data":  map[string]any{"weapon": "Sword", "ammo": i},
 		"input_method": "Gamepad",
 		"timestamp":    time.Now().UTC().Format(time.RFC3339Nano),
+	}
+}
+
+// player is a player event of app, its own by i.
+func player(app string, i int) map[string]any {
+	return map[string]any{
+		"event_name": "Create_Player",
+		"app_id":     app,
+		"build_id":   "Win64_Shipping_1.0.2",
+		"player_id":  fmt.Sprintf("player-%d", i),
+		"region":     "EU-West",
+		"timestamp":  time.Now().UTC().Format(time.RFC3339Nano),
 	}
 }

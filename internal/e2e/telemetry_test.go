@@ -127,8 +127,9 @@ func TestTelemetryEndToEnd(t *testing.T) {
 	t.Run("PartialPublishFailureThenRetryIsExactlyOnce", func(t *testing.T) {
 		t.Parallel()
 		var failed atomic.Bool
+		// One message per kind: the second of the batch's two fails.
 		s := newStack(t, &stackOpts{fault: func(i int) error {
-			if i == 20 && failed.CompareAndSwap(false, true) {
+			if i == 1 && failed.CompareAndSwap(false, true) {
 				return errors.New("injected publish failure")
 			}
 			return nil
@@ -136,13 +137,17 @@ func TestTelemetryEndToEnd(t *testing.T) {
 		batch := make([]any, 50)
 		for i := range batch {
 			batch[i] = gameplay(s.app.AppID.String(), i)
+			if i%2 == 1 {
+				batch[i] = player(s.app.AppID.String(), i)
+			}
 		}
 		body := pack(t, batch)
 		status, _ := s.post(t, body)
 		require.Equal(t, 503, status)
 		status, _ = s.post(t, body)
 		require.Equal(t, 200, status)
-		s.eventuallyCount(t, 50, "SELECT count(*) FROM gameplay_events")
+		s.eventuallyCount(t, 25, "SELECT count(*) FROM gameplay_events")
+		s.eventuallyCount(t, 25, "SELECT count(*) FROM player_events")
 	})
 
 	t.Run("SameEventIDInTwoAppsBothLand", func(t *testing.T) {
@@ -220,7 +225,12 @@ func TestExportFlushRequest(t *testing.T) {
 	for i := range batch {
 		batch[i] = gameplay(s.app.AppID.String(), i)
 	}
-	status, _ := s.post(t, pack(t, batch))
+	body := pack(t, batch)
+	status, _ := s.post(t, body)
+	require.Equal(t, 200, status)
+	// The client lost the answer and sends the request again: the stream
+	// drops the retry, so it makes no second row and no second line.
+	status, _ = s.post(t, body)
 	require.Equal(t, 200, status)
 
 	// Until the exporter has fetched them, a flush may write nothing: ask
@@ -261,4 +271,15 @@ func TestExportFlushRequest(t *testing.T) {
 		}
 		return lines() == 25
 	}, 60*time.Second, 200*time.Millisecond)
+
+	// A later event is the barrier: once its line is written, a second
+	// copy of the batch, stored before it, would be too.
+	status, _ = s.post(t, pack(t, gameplay(s.app.AppID.String(), 99)))
+	require.Equal(t, 200, status)
+	require.Eventually(t, func() bool {
+		_, err := trigger.Exporters(ctx)
+		return err == nil && lines() >= 26
+	}, 60*time.Second, 200*time.Millisecond)
+	require.Equal(t, 26, lines(), "one line per event")
+	s.eventuallyCount(t, 26, "SELECT count(*) FROM gameplay_events")
 }

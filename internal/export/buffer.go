@@ -34,20 +34,30 @@ func (k bufferKey) day() dayKey {
 	return dayKey{appID: k.appID, kind: k.kind, day: dayName(k.hour)}
 }
 
-// buffer holds the NDJSON lines of one future file and the messages they
-// came from, unacknowledged until the file is written.
+// pending is a fetched message whose events are buffered: it is acked
+// once all of them are in files, or nak'd as soon as one cannot be written.
+type pending struct {
+	msg jetstream.Msg
+	seq uint64 // stream sequence
+	// left counts its buffered events not yet written.
+	left int
+	// failed is set once it is nak'd; it is no longer acked.
+	failed bool
+}
+
+// buffer holds the NDJSON lines of one future file and, for each line, the
+// message it came from (unacknowledged until all its lines are written).
 type buffer struct {
 	key   bufferKey
 	lines bytes.Buffer
 	enc   *json.Encoder // writes lines: one JSON value and '\n' each
-	msgs  []jetstream.Msg
-	seqs  []uint64 // stream sequence of each message
+	refs  []*pending    // refs[i] holds line i's event
 	// since is when the first line was added (for MaxAge).
 	since time.Time
 }
 
 // add appends ev's line and keeps its message for the ack.
-func (b *buffer) add(ev *telemetry.Event, msg jetstream.Msg, seq uint64, now time.Time) error {
+func (b *buffer) add(ev *telemetry.Event, p *pending, now time.Time) error {
 	if b.enc == nil {
 		b.enc = json.NewEncoder(&b.lines)
 	}
@@ -55,60 +65,67 @@ func (b *buffer) add(ev *telemetry.Event, msg jetstream.Msg, seq uint64, now tim
 	if err := b.enc.Encode(ev); err != nil {
 		return fmt.Errorf("error encoding event %s: %w", ev.ID, err)
 	}
-	if len(b.msgs) == 0 {
+	if len(b.refs) == 0 {
 		b.since = now
 	}
-	b.msgs = append(b.msgs, msg)
-	b.seqs = append(b.seqs, seq)
+	b.refs = append(b.refs, p)
+	p.left++
 	return nil
 }
 
 // buffers is the exporter's set of open buffers.
 type buffers struct {
 	byKey map[bufferKey]*buffer
-	// bySeq finds a buffered message by stream sequence.
-	bySeq  map[uint64]msgRef
+	// bySeq finds a message with buffered events by stream sequence.
+	bySeq  map[uint64]*pending
 	events int
 }
 
-// msgRef is where a message sits in the buffers.
-type msgRef struct {
-	b *buffer
-	i int
-}
-
 func newBuffers() *buffers {
-	return &buffers{byKey: make(map[bufferKey]*buffer), bySeq: make(map[uint64]msgRef)}
+	return &buffers{byKey: make(map[bufferKey]*buffer), bySeq: make(map[uint64]*pending)}
 }
 
-// redelivered reports whether the message with stream sequence seq is
-// already buffered (the server redelivered it before its ack; a heartbeat
+// redelivered reports whether the message with stream sequence seq has
+// events buffered (the server redelivered it before its ack; a heartbeat
 // came too late). If so it keeps the newer delivery, to ack that one, and
-// the line is not added twice.
+// the lines are not added twice.
 func (bs *buffers) redelivered(seq uint64, msg jetstream.Msg) bool {
-	ref, ok := bs.bySeq[seq]
+	p, ok := bs.bySeq[seq]
 	if ok {
-		ref.b.msgs[ref.i] = msg
+		p.msg = msg
 	}
 	return ok
 }
 
+// track starts keeping msg, whose events are about to be added.
+func (bs *buffers) track(msg jetstream.Msg, seq uint64) *pending {
+	p := &pending{msg: msg, seq: seq}
+	bs.bySeq[seq] = p
+	return p
+}
+
+// untrack forgets p once it is acked or nak'd, or holds no event.
+func (bs *buffers) untrack(p *pending) {
+	if bs.bySeq[p.seq] == p {
+		delete(bs.bySeq, p.seq)
+	}
+}
+
 // add puts ev's line in its buffer and returns the buffer.
-func (bs *buffers) add(ev *telemetry.Event, msg jetstream.Msg, seq uint64, now time.Time) (*buffer, error) {
+func (bs *buffers) add(ev *telemetry.Event, p *pending, now time.Time) (*buffer, error) {
 	key := keyOf(ev)
 	b := bs.byKey[key]
 	if b == nil {
 		b = &buffer{key: key}
 		bs.byKey[key] = b
 	}
-	if err := b.add(ev, msg, seq, now); err != nil {
-		if len(b.msgs) == 0 {
+	if err := b.add(ev, p, now); err != nil {
+		if len(b.refs) == 0 {
 			delete(bs.byKey, key)
 		}
 		return nil, err
 	}
 	bs.events++
-	bs.bySeq[seq] = msgRef{b: b, i: len(b.msgs) - 1}
 	return b, nil
 }
 
@@ -123,21 +140,42 @@ func (bs *buffers) take(keep func(*buffer) bool) []*buffer {
 	return out
 }
 
-// remove takes b out of the set and returns it.
+// remove takes b out of the set and returns it. Its messages stay tracked
+// until the flush acks or naks them.
 func (bs *buffers) remove(b *buffer) *buffer {
 	delete(bs.byKey, b.key)
-	for _, seq := range b.seqs {
-		delete(bs.bySeq, seq)
-	}
-	bs.events -= len(b.msgs)
+	bs.events -= len(b.refs)
 	return b
 }
 
-// each calls fn for every buffered message (for heartbeats).
-func (bs *buffers) each(fn func(jetstream.Msg)) {
-	for _, b := range bs.byKey {
-		for _, m := range b.msgs {
-			fn(m)
+// written records that b's lines are in a file and acks each message
+// whose events are now all written.
+func (bs *buffers) written(b *buffer, ack func(jetstream.Msg)) {
+	for _, p := range b.refs {
+		p.left--
+		if p.left == 0 && !p.failed {
+			bs.untrack(p)
+			ack(p.msg)
 		}
+	}
+}
+
+// failed naks each message with a line in b, once: it is redelivered whole
+// and all its events buffered again (those written meanwhile repeat).
+func (bs *buffers) failed(b *buffer, nak func(jetstream.Msg)) {
+	for _, p := range b.refs {
+		p.left--
+		if !p.failed {
+			p.failed = true
+			bs.untrack(p)
+			nak(p.msg)
+		}
+	}
+}
+
+// each calls fn for every message with buffered events (for heartbeats).
+func (bs *buffers) each(fn func(jetstream.Msg)) {
+	for _, p := range bs.bySeq {
+		fn(p.msg)
 	}
 }

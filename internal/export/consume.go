@@ -1,7 +1,10 @@
 package export
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -73,8 +76,11 @@ func (e *Exporter) handOver(batch <-chan jetstream.Msg, gone <-chan struct{}, ou
 	return true
 }
 
-// addMessages buffers fetched messages and writes the buffers that reached
-// a size or count limit.
+// addMessages buffers fetched messages' events and writes the buffers that
+// reached a size or count limit. A message that cannot be split is
+// terminated; an event of it that cannot be exported is left out (the sink
+// keeps it as a dead letter) and its other events are written; a message
+// none of whose events can be exported is terminated.
 func (e *Exporter) addMessages(msgs []jetstream.Msg) error {
 	now := time.Now()
 	var ev telemetry.Event
@@ -87,20 +93,33 @@ func (e *Exporter) addMessages(msgs []jetstream.Msg) error {
 		if e.bufs.redelivered(md.Sequence.Stream, m) {
 			continue
 		}
-		if err := telemetry.UnmarshalStored(m.Data(), &ev); err != nil {
-			e.poison(m, err)
-			continue
-		}
-		if !safeSegment(ev.AppID) {
-			e.poison(m, fmt.Errorf("app_id %q cannot name a directory", ev.AppID))
-			continue
-		}
-		b, err := e.bufs.add(&ev, m, md.Sequence.Stream, now)
+		items, err := telemetry.SplitStored(m.Data(), e.items[:0])
+		e.items = items[:0]
 		if err != nil {
 			e.poison(m, err)
 			continue
 		}
-		if b.lines.Len() >= e.cfg.MaxFileBytes {
+		p := e.bufs.track(m, md.Sequence.Stream)
+		var full []*buffer
+		var firstErr error
+		for i, item := range items {
+			b, err := e.addEvent(item, &ev, p, now)
+			if err != nil {
+				firstErr = cmp.Or(firstErr, err)
+				e.skipEvent(m, i, err)
+				continue
+			}
+			if b.lines.Len() >= e.cfg.MaxFileBytes && !slices.Contains(full, b) {
+				full = append(full, b)
+			}
+		}
+		clear(items)
+		if p.left == 0 {
+			e.bufs.untrack(p)
+			e.terminate(m, cmp.Or(firstErr, errors.New("the message holds no event")))
+			continue
+		}
+		for _, b := range full {
 			if _, err := e.flush([]*buffer{e.bufs.remove(b)}, reasonSize); err != nil {
 				return err
 			}
@@ -115,10 +134,39 @@ func (e *Exporter) addMessages(msgs []jetstream.Msg) error {
 	return nil
 }
 
+// addEvent decodes one stored event of p's message and buffers its line.
+func (e *Exporter) addEvent(item []byte, ev *telemetry.Event, p *pending, now time.Time) (*buffer, error) {
+	if err := telemetry.UnmarshalStored(item, ev); err != nil {
+		return nil, err
+	}
+	if !ev.HasSubject(p.msg.Subject()) {
+		return nil, fmt.Errorf("subject %q does not match the event's app_id and kind", p.msg.Subject())
+	}
+	if !safeSegment(ev.AppID) {
+		return nil, fmt.Errorf("app_id %q cannot name a directory", ev.AppID)
+	}
+	return e.bufs.add(ev, p, now)
+}
+
+// skipEvent logs an event left out of the export.
+func (e *Exporter) skipEvent(m jetstream.Msg, item int, err error) {
+	e.metrics.poison.Inc()
+	ev := e.log.Warn().Err(err).Str("subject", m.Subject()).Int("item", item)
+	if md, merr := m.Metadata(); merr == nil {
+		ev = ev.Uint64("stream_seq", md.Sequence.Stream)
+	}
+	ev.Msg("export: leaving out an event that cannot be exported")
+}
+
 // poison terminates a message that can never be exported. The sink keeps
 // its own dead letter of the same bytes.
 func (e *Exporter) poison(m jetstream.Msg, err error) {
 	e.metrics.poison.Inc()
+	e.terminate(m, err)
+}
+
+// terminate ends a message that holds nothing to export.
+func (e *Exporter) terminate(m jetstream.Msg, err error) {
 	ev := e.log.Warn().Err(err).Str("subject", m.Subject())
 	if md, merr := m.Metadata(); merr == nil {
 		ev = ev.Uint64("stream_seq", md.Sequence.Stream)

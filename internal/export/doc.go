@@ -6,12 +6,19 @@
 // # Lines
 //
 // One line per event: json.Marshal of the canonical telemetry.Event, which
-// carries the event id and received_at. A line may repeat (a message
-// redelivered after a crash, or a client retry that arrived after the
-// stream's duplicate window and so became a second message with its own
-// received_at); readers dedup by id. Nothing is ever lost: a message is
-// acknowledged only once its line is in a file under its final name,
-// fsynced, and listed in the day's manifest.
+// carries the event id and received_at. A message holds one event or many
+// (telemetry.SplitStored); its events may go to several files (one per
+// hour), and the message is acknowledged only once every one of its lines
+// is in a file under its final name, fsynced, and listed in the day's
+// manifest, so nothing is ever lost. A poison event is left out and counted
+// (the sink keeps its dead letter); a message with nothing to export is
+// terminated.
+//
+// A line may repeat: a message redelivered after a crash, or a client retry
+// that became a second message with its own received_at (past the stream's
+// duplicate window, or grouped with other requests' events; see
+// docs/telemetry.md, "Messages"); readers dedup by id. A retry the stream
+// deduplicates makes no second line.
 //
 // # Layout
 //

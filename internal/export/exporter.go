@@ -159,6 +159,7 @@ type Exporter struct {
 	// lastRequested is when the last flush made on request started.
 	lastRequested time.Time
 	seqs          *seqCache
+	items         [][]byte // telemetry.SplitStored's scratch
 }
 
 // New validates cfg and builds an Exporter; Run starts it.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // flushReason says why a flush ran (the flushes metric's label).
@@ -48,7 +50,7 @@ func (e *Exporter) flush(bufs []*buffer, reason flushReason) (flushResult, error
 
 	byDay := make(map[dayKey][]*buffer)
 	for _, b := range bufs {
-		if len(b.msgs) > 0 {
+		if len(b.refs) > 0 {
 			byDay[b.key.day()] = append(byDay[b.key.day()], b)
 		}
 	}
@@ -71,14 +73,14 @@ func (e *Exporter) flush(bufs []*buffer, reason flushReason) (flushResult, error
 		return res, err
 	}
 	for _, b := range done {
-		for _, m := range b.msgs {
+		e.bufs.written(b, func(m jetstream.Msg) {
 			if err := m.Ack(); err != nil {
-				e.log.Warn().Err(err).Msg("export: error acking; the event will be written again")
+				e.log.Warn().Err(err).Msg("export: error acking; the message's events will be written again")
 			}
-		}
+		})
 		res.Files++
-		res.Events += len(b.msgs)
-		e.metrics.events.WithLabelValues(string(b.key.kind)).Add(float64(len(b.msgs)))
+		res.Events += len(b.refs)
+		e.metrics.events.WithLabelValues(string(b.key.kind)).Add(float64(len(b.refs)))
 	}
 	e.metrics.files.Add(float64(res.Files))
 	if res.Files > 0 {
@@ -96,9 +98,7 @@ func (e *Exporter) writeDay(day dayKey, group []*buffer) ([]*buffer, error) {
 	dir := filepath.Join(e.cfg.Dir, day.appID, string(day.kind), day.day)
 	nak := func(bs []*buffer) {
 		for _, b := range bs {
-			for _, m := range b.msgs {
-				_ = m.NakWithDelay(e.cfg.NakDelay)
-			}
+			e.bufs.failed(b, func(m jetstream.Msg) { _ = m.NakWithDelay(e.cfg.NakDelay) })
 		}
 	}
 	if err := ensureDir(dir); err != nil {
@@ -117,7 +117,7 @@ func (e *Exporter) writeDay(day dayKey, group []*buffer) ([]*buffer, error) {
 	for i, b := range group {
 		hour := b.key.hour.Hour()
 		seq := next[hour]
-		tmp, mf, err := writeTempGzip(filepath.Join(dir, fileName(hour, seq)), b.lines.Bytes(), int64(len(b.msgs)))
+		tmp, mf, err := writeTempGzip(filepath.Join(dir, fileName(hour, seq)), b.lines.Bytes(), int64(len(b.refs)))
 		if err == nil {
 			if ferr := e.fault(FaultAfterWrite); ferr != nil {
 				return nil, ferr

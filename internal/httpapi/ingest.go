@@ -21,17 +21,18 @@ import (
 //
 // floats holds the decoded events' numbers (Event.Positions slices into it),
 // so it may be reused only once nothing reads those events any more: each
-// event is encoded with AppendStored into data before anything else is done
-// with it, and what is published is data, never the events. On a publish
-// failure the whole buffer is dropped, not put back (acks in flight may still
-// retry with data's bytes); keep it that way, and never let an Event of buf
+// event is encoded with AppendStoredItem into data before anything else is
+// done with it, and what is published is data, never the events. The
+// Publisher copies data before Publish returns; still, on a publish failure
+// the whole buffer is dropped, not put back. Never let an Event of buf
 // escape the handler.
 type ingestBuf struct {
-	events  []telemetry.Event
-	floats  telemetry.Scratch
-	data    []byte
-	offsets []int
-	msgs    []eventstream.Message
+	events []telemetry.Event
+	floats telemetry.Scratch
+	data   []byte
+	chunk  []int // indexes of the events of the message being encoded
+	ids    []byte
+	msgs   []eventstream.Message
 }
 
 var ingestBufs = sync.Pool{New: func() any { return new(ingestBuf) }}
@@ -74,9 +75,6 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	// Postgres keeps microseconds: truncate so every copy of the event
 	// (stream, table, export, backfill) says the same received_at.
 	now := s.cfg.Now().UTC().Truncate(time.Microsecond)
-	data := buf.data[:0]
-	msgs := buf.msgs[:0]
-	offsets := buf.offsets[:0]
 	for i := range events {
 		ev := &events[i]
 		if !strings.EqualFold(ev.AppID, appID) {
@@ -89,30 +87,16 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 		}
 		ev.AppID = appID
 		ev.ReceivedAt = now
-		offsets = append(offsets, len(data))
-		if data, err = telemetry.AppendStored(data, ev); err != nil {
-			s.bodies.put(&bb)
-			ingestBufs.Put(buf)
-			writeError(w, r, err)
-			return
-		}
 	}
+	msgs, err := buf.encode(appID, events, messageBytes(s.publisher))
 	// Decoded events copy what they keep, and data holds what is
 	// published: the body's memory goes back before the wait for acks.
 	s.bodies.put(&bb)
-	offsets = append(offsets, len(data))
-	// One subject per kind: a request's events share the app.
-	var subjects [telemetry.NumKinds]string
-	for i := range events {
-		k := events[i].Kind.Index() // valid: decoded
-		if subjects[k] == "" {
-			subjects[k] = events[i].Subject()
-		}
-		// The dedup id is scoped by app: a client chooses its event_id, and
-		// must not be able to shadow another app's events with it.
-		msgs = append(msgs, eventstream.Message{Subject: subjects[k], ID: appID + ":" + events[i].ID, Data: data[offsets[i]:offsets[i+1]:offsets[i+1]]})
+	if err != nil {
+		ingestBufs.Put(buf)
+		writeError(w, r, err)
+		return
 	}
-	buf.data, buf.msgs, buf.offsets = data[:0], msgs[:0], offsets[:0]
 
 	start := time.Now()
 	if _, err := s.publisher.Publish(r.Context(), msgs); err != nil {
@@ -122,7 +106,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, err)
 			return
 		}
-		s.logger.Warn().Err(err).Str("app_id", appID).Int("events", len(msgs)).Msg("httpapi: publish failed")
+		s.logger.Warn().Err(err).Str("app_id", appID).Int("events", len(events)).Msg("httpapi: publish failed")
 		writeError(w, r, &APIError{Status: http.StatusServiceUnavailable, Code: "unavailable",
 			Message: "events could not be stored right now; retry the same request", RetryAfter: 1})
 		return
@@ -139,6 +123,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	clear(buf.events[:cap(buf.events)][:len(events)]) // drop string references
 	clear(msgs)
+	buf.msgs = msgs[:0]
 	ingestBufs.Put(buf)
 
 	w.Header().Set("Content-Type", "application/json")

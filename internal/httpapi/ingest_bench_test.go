@@ -4,36 +4,66 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/ratelimit"
 )
 
 // BenchmarkIngest measures POST /api/events through the handler with a real
 // in-process JetStream: decode, validate, encode, publish, await every ack.
+// Single and Batch100 run one client per CPU sending one body over and over
+// (after the first, every message is a duplicate the stream drops) and
+// publish at once; the Clients64 rows run 64 clients per CPU sending 1024
+// different bodies in turn, at once and with the api's default group commit
+// linger (INGEST_LINGER=1ms).
 // Run: go test ./internal/httpapi -run '^$' -bench Ingest -benchmem
 func BenchmarkIngest(b *testing.B) {
-	for _, size := range []int{1, 100} {
-		b.Run(map[int]string{1: "Single", 100: "Batch100"}[size], func(b *testing.B) {
-			bundle := setupBench(b)
+	rows := []struct {
+		name    string
+		size    int
+		clients int // per CPU; 0: RunParallel's default of 1
+		linger  time.Duration
+	}{
+		{"Single", 1, 0, 0},
+		{"Batch100", 100, 0, 0},
+		{"Single/Clients64", 1, 64, 0},
+		{"Single/Clients64/Linger1ms", 1, 64, time.Millisecond},
+		{"Batch100/Clients64/Linger1ms", 100, 64, time.Millisecond},
+	}
+	for _, row := range rows {
+		b.Run(row.name, func(b *testing.B) {
+			bundle := setupBench(b, row.linger)
 			app := bundle.appA.AppID.String()
-			var body []byte
-			if size == 1 {
-				body = packB(b, gameplay(app, 1))
-			} else {
-				batch := make([]any, size)
-				for i := range batch {
-					batch[i] = gameplay(app, i)
-				}
-				body = packB(b, batch)
+			n := 1
+			if row.clients > 0 {
+				n = 1024
 			}
-			b.SetBytes(int64(len(body)))
+			bodies := make([][]byte, n)
+			for j := range bodies {
+				batch := make([]any, row.size)
+				for i := range batch {
+					batch[i] = gameplay(app, j*row.size+i)
+				}
+				if row.size == 1 {
+					bodies[j] = packB(b, batch[0])
+				} else {
+					bodies[j] = packB(b, batch)
+				}
+			}
+			var next atomic.Uint64
+			b.SetBytes(int64(len(bodies[0])))
 			b.ReportAllocs()
+			if row.clients > 0 {
+				b.SetParallelism(row.clients)
+			}
 			b.ResetTimer()
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
+					body := bodies[next.Add(1)%uint64(len(bodies))]
 					req := httptest.NewRequest(http.MethodPost, "/api/events", bytes.NewReader(body))
 					req.Header.Set("Content-Type", "application/msgpack")
 					req.Header.Set("x-public-token", bundle.appA.PublicToken)
@@ -45,14 +75,17 @@ func BenchmarkIngest(b *testing.B) {
 					}
 				}
 			})
-			b.ReportMetric(float64(b.N*size)/time.Since(start).Seconds(), "events/s")
+			b.ReportMetric(float64(b.N*row.size)/time.Since(start).Seconds(), "events/s")
 		})
 	}
 }
 
-func setupBench(b *testing.B) *testBundle {
+func setupBench(b *testing.B, linger time.Duration) *testBundle {
 	b.Helper()
-	return setupTB(b, &setupOpts{config: func(c *Config) {
-		c.RateLimit = ratelimit.Config{Rate: 1e9, Burst: 1 << 30}
-	}})
+	return setupTB(b, &setupOpts{
+		config: func(c *Config) {
+			c.RateLimit = ratelimit.Config{Rate: 1e9, Burst: 1 << 30}
+		},
+		publisher: func(c *eventstream.PublisherConfig) { c.Linger = linger },
+	})
 }

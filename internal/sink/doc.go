@@ -22,12 +22,16 @@
 //     transaction, then each message is acked (Ack; DoubleAck for the last
 //     batch before Run returns). A lost ack only means a redelivery, which
 //     writes nothing.
-//   - Poison messages (bytes telemetry.UnmarshalStored refuses, an event
-//     whose subject is not telemetry.<its app_id>.<its kind>, an event
-//     store.CheckEvent refuses, or one Postgres refuses as data) are written
-//     to the dead_letters table with the reason, stream sequence, subject
-//     and raw bytes, in the same transaction as the good rows, and then
-//     acked like them. They never block the stream or loop on redelivery.
+//   - Poison (a message telemetry.SplitStored refuses; within a message,
+//     an event telemetry.UnmarshalStored refuses, one whose subject is not
+//     telemetry.<its app_id>.<its kind>, one store.CheckEvent refuses, or
+//     one Postgres refuses as data) is written to the dead_letters table,
+//     one row per message: its raw bytes when the whole message is poison
+//     or holds one event, otherwise a batch of just its poison events with
+//     a reason naming each by its index. The row commits in the same
+//     transaction as the good rows, the message's other events among them,
+//     and the message is then acked like the others. Poison never blocks
+//     the stream or loops on redelivery.
 //   - Postgres unavailable: nothing is acked or nacked. The sink keeps the
 //     batch, marks itself unhealthy (Healthy), and retries the same batch
 //     with exponential backoff while heartbeats (InProgress) keep the

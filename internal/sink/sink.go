@@ -236,7 +236,7 @@ func (s *Sink) write(ctx context.Context, b *batch, isolate bool) (*store.Insert
 		if err != nil {
 			return err
 		}
-		if letters, err = store.InsertDeadLetters(ctx, tx, dead); err != nil {
+		if letters, err = store.InsertDeadLetters(ctx, tx, b.deadLetters(dead)); err != nil {
 			return err
 		}
 		s.fault(FaultBeforeCommit)

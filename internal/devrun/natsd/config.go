@@ -42,7 +42,8 @@ type Config struct {
 	// background. Defaults to DefaultSyncInterval (the server's default).
 	SyncInterval time.Duration
 	// SyncAlways makes JetStream fsync on every write (NATSD_SYNC_INTERVAL
-	// "always"): slower, but a PubAck then means the message is on disk.
+	// "always", the default of ConfigFromEnv): a PubAck then means the
+	// message is on disk.
 	SyncAlways bool
 	// Debug turns on the server's debug log lines.
 	Debug bool
@@ -65,7 +66,7 @@ type Config struct {
 //	NATSD_PORT           -port        client port (default 4223)
 //	NATSD_MONITOR_PORT   -http-port   monitoring port (default off)
 //	NATSD_STORE_DIR      -store-dir   JetStream store (default $DATA_DIR-nats)
-//	NATSD_SYNC_INTERVAL  -sync        duration such as 2m, or "always"
+//	NATSD_SYNC_INTERVAL  -sync        "always" (default), or a duration such as 2m
 //	NATSD_DEBUG          -debug       debug logging
 //
 // DATA_DIR defaults to ./data. Usage and flag errors are written to usage.
@@ -149,14 +150,14 @@ func DefaultStoreDir(dataDir string) string {
 	return d + "-nats"
 }
 
-// ParseSync reads a NATSD_SYNC_INTERVAL value: empty for the server default,
-// a positive duration, or "always" for an fsync on every write (the interval
-// then stays at the default, as nats-server's own config parser does).
+// ParseSync reads a NATSD_SYNC_INTERVAL value: empty or "always" for an
+// fsync on every write (the default: a PubAck, and so a 200 from the api,
+// then means the events are on disk; the interval stays at the server's
+// default, as nats-server's own config parser does), or a positive duration
+// for a background fsync on that interval (README.md, "What a 200 means").
 func ParseSync(v string) (interval time.Duration, always bool, err error) {
 	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "":
-		return DefaultSyncInterval, false, nil
-	case "always":
+	case "", "always":
 		return DefaultSyncInterval, true, nil
 	}
 	d, err := time.ParseDuration(v)

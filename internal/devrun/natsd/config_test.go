@@ -26,6 +26,7 @@ func TestConfigFromEnv_Defaults(t *testing.T) {
 		Port:         4223,
 		StoreDir:     "data-nats",
 		SyncInterval: 2 * time.Minute,
+		SyncAlways:   true,
 	}, cfg)
 }
 
@@ -105,7 +106,7 @@ func TestParseSync(t *testing.T) {
 		interval time.Duration
 		always   bool
 	}{
-		"":        {2 * time.Minute, false},
+		"":        {2 * time.Minute, true},
 		"always":  {2 * time.Minute, true},
 		"ALWAYS ": {2 * time.Minute, true},
 		"2m":      {2 * time.Minute, false},
