@@ -42,29 +42,15 @@ var idCounter atomic.Uint64
 func testEvent(appID string, kind telemetry.Kind, receivedAt time.Time) telemetry.Event {
 	n := idCounter.Add(1)
 	at := receivedAt.Add(-time.Duration(n%1000) * time.Millisecond).Truncate(time.Microsecond)
-	ev := telemetry.Event{
-		ID:         fmt.Sprintf("%08x-0000-4000-8000-%012x", n, time.Now().UnixNano()&0xffffffffffff),
-		Kind:       kind,
-		AppID:      appID,
-		BuildID:    "Win64_Shipping_1.0.2",
-		PlayerID:   fmt.Sprintf("player-%d", n%7),
-		ReceivedAt: receivedAt.UTC().Truncate(time.Microsecond),
-	}
+	ev := testutil.Event(kind, appID, at)
+	ev.ID = fmt.Sprintf("%08x-0000-4000-8000-%012x", n, time.Now().UnixNano()&0xffffffffffff)
+	ev.PlayerID = fmt.Sprintf("player-%d", n%7)
+	ev.ReceivedAt = receivedAt.UTC().Truncate(time.Microsecond)
 	switch kind {
-	case telemetry.KindPlayer:
-		ev.EventName, ev.Region, ev.Timestamp = "Create_Player", "EU-West", at
-		ev.Hardware = json.RawMessage(`{"gpu":"RTX 4090","ram":"32GB"}`)
-	case telemetry.KindFunnel:
-		ev.FunnelStepName, ev.SessionID, ev.LevelID, ev.Timestamp = "Tutorial_Start", "s1", "Training_Grounds", at
 	case telemetry.KindGameplay:
-		ev.EventName, ev.SessionID, ev.LevelID, ev.InputMethod, ev.Timestamp = "Player_Jump", "s1", "Level_1", "Gamepad", at
-		ev.Position = &[3]float64{10.5, 0, -5.2}
 		ev.CustomData = json.RawMessage(fmt.Sprintf(`{"ammo":%d,"weapon":"Sword"}`, n%50))
 	case telemetry.KindRealtime:
-		ev.SessionID, ev.Status, ev.InputMethod = "s1", "Gameplay", "Gamepad"
-		ev.FPS = &telemetry.FPS{Mean: 60, Low5: 55, Low1: 30.5}
-		ev.Positions = []float64{10, 0, 1, 10.1, 0, 1.1}
-		ev.TimestampStart, ev.TimestampEnd = at, at.Add(5*time.Second)
+		ev.FPS.Low1 = 30.5
 	}
 	return ev
 }

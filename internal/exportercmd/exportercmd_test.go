@@ -35,11 +35,9 @@ func env(m map[string]string) func(string) string {
 
 // gameplayEvent is a valid gameplay event received at at.
 func gameplayEvent(i int, at time.Time) telemetry.Event {
-	return telemetry.Event{
-		ID: fmt.Sprintf("%08x-0000-4000-8000-000000000001", i), Kind: telemetry.KindGameplay,
-		AppID: appID, BuildID: "b1", PlayerID: "p1", EventName: "Player_Jump", SessionID: "s1",
-		Timestamp: at, ReceivedAt: at,
-	}
+	ev := testutil.Event(telemetry.KindGameplay, appID, at)
+	ev.ID = fmt.Sprintf("%08x-0000-4000-8000-000000000001", i)
+	return ev
 }
 
 func TestRun(t *testing.T) {

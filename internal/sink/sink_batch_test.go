@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -59,7 +60,7 @@ func TestSinkBatchMessages(t *testing.T) {
 		refused := newEvent(telemetry.KindGameplay, bundle.appID)
 		refused.CustomData = json.RawMessage(`{"name":"\u0000"}`)
 		// Another app's event on this app's subject.
-		foreign := newEvent(telemetry.KindGameplay, newUUID())
+		foreign := newEvent(telemetry.KindGameplay, uuid.NewString())
 		foreignBytes, err := telemetry.MarshalStored(&foreign)
 		require.NoError(t, err)
 		events := append(append([]telemetry.Event{}, good[:10]...), refused)

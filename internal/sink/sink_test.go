@@ -2,13 +2,13 @@ package sink_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,7 +55,7 @@ type testBundle struct {
 func setup(t *testing.T, opts setupOpts) *testBundle {
 	t.Helper()
 	ctx := t.Context()
-	bundle := &testBundle{schema: dbtest.NewSchema(t), nats: natstest.Run(t), appID: newUUID()}
+	bundle := &testBundle{schema: dbtest.NewSchema(t), nats: natstest.Run(t), appID: uuid.NewString()}
 	var err error
 	bundle.js, err = jetstream.New(bundle.nats.Connect(t))
 	require.NoError(t, err)
@@ -68,7 +68,7 @@ func setup(t *testing.T, opts setupOpts) *testBundle {
 	})
 	require.NoError(t, err)
 
-	bundle.appName = sink.ApplicationName + "-" + newUUID()[:8]
+	bundle.appName = sink.ApplicationName + "-" + uuid.NewString()[:8]
 	cfg, err := pgxpool.ParseConfig(bundle.schema.URL)
 	require.NoError(t, err)
 	cfg.ConnConfig.RuntimeParams["application_name"] = bundle.appName
@@ -192,47 +192,14 @@ func testLogger(t *testing.T) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 }
 
-// newUUID returns a random (version 4) UUID in canonical lower-case form.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
-// newEvent returns a valid event of kind, with every field of its kind set.
+// newEvent is a valid event of the kind for the app, received now.
 func newEvent(kind telemetry.Kind, appID string) telemetry.Event {
-	at := time.Now().UTC().Truncate(time.Microsecond)
-	ev := telemetry.Event{
-		ID: newUUID(), Kind: kind, AppID: appID, BuildID: "Win64_Shipping_1.0.2",
-		PlayerID: "player-" + newUUID()[:8], ReceivedAt: at,
-	}
-	switch kind {
-	case telemetry.KindPlayer:
-		ev.EventName, ev.Region, ev.Timestamp = "Create_Player", "EU-West", at
-		ev.Hardware = json.RawMessage(`{"gpu":"RTX 4090","ram":"32GB"}`)
-	case telemetry.KindFunnel:
-		ev.FunnelStepName, ev.SessionID, ev.LevelID, ev.Timestamp = "Tutorial_Start", "session-1", "Training_Grounds", at
-	case telemetry.KindGameplay:
-		ev.EventName, ev.SessionID, ev.LevelID, ev.InputMethod, ev.Timestamp = "Player_Jump", "session-1", "Level_1", "Gamepad", at
-		ev.Position = &[3]float64{10.5, 0, -5.2}
-		ev.CustomData = json.RawMessage(`{"ammo":10,"weapon":"Sword"}`)
-	case telemetry.KindRealtime:
-		ev.SessionID, ev.Status, ev.InputMethod = "session-1", "Gameplay", "Gamepad"
-		ev.FPS = &telemetry.FPS{Mean: 60, Low5: 55, Low1: 30}
-		ev.Positions = []float64{10, 0, 1, 10.1, 0, 1.1, 10.2, 0, 1.2}
-		ev.TimestampStart, ev.TimestampEnd = at, at.Add(5*time.Second)
-	}
-	return ev
+	return testutil.Event(kind, appID, time.Now())
 }
 
+// newEvents is n of them.
 func newEvents(n int, kind telemetry.Kind, appID string) []telemetry.Event {
-	events := make([]telemetry.Event, n)
-	for i := range events {
-		events[i] = newEvent(kind, appID)
-	}
-	return events
+	return testutil.Events(n, kind, appID, time.Now())
 }
 
 // counterValue reads a counter (with the given label value, if any) from
@@ -379,7 +346,7 @@ func TestSink(t *testing.T) {
 		good := newEvents(100, telemetry.KindGameplay, bundle.appID)
 		bundle.publish(t, good[:50]...)
 		garbage := []byte("\xc1 this is not msgpack")
-		ack, err := bundle.js.Publish(t.Context(), telemetry.Subject(bundle.appID, telemetry.KindGameplay), garbage, jetstream.WithMsgID(newUUID()))
+		ack, err := bundle.js.Publish(t.Context(), telemetry.Subject(bundle.appID, telemetry.KindGameplay), garbage, jetstream.WithMsgID(uuid.NewString()))
 		require.NoError(t, err)
 		bundle.publish(t, good[50:]...)
 
@@ -417,9 +384,9 @@ func TestSink(t *testing.T) {
 		ev := newEvent(telemetry.KindFunnel, bundle.appID)
 		data, err := telemetry.MarshalStored(&ev)
 		require.NoError(t, err)
-		_, err = bundle.js.Publish(t.Context(), telemetry.Subject(newUUID(), telemetry.KindFunnel), data, jetstream.WithMsgID(ev.ID))
+		_, err = bundle.js.Publish(t.Context(), telemetry.Subject(uuid.NewString(), telemetry.KindFunnel), data, jetstream.WithMsgID(ev.ID))
 		require.NoError(t, err)
-		_, err = bundle.js.Publish(t.Context(), telemetry.Subject(bundle.appID, telemetry.KindGameplay), data, jetstream.WithMsgID(newUUID()))
+		_, err = bundle.js.Publish(t.Context(), telemetry.Subject(bundle.appID, telemetry.KindGameplay), data, jetstream.WithMsgID(uuid.NewString()))
 		require.NoError(t, err)
 		bundle.runSink(t, nil)
 

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/dbtest"
@@ -22,7 +23,7 @@ import (
 func BenchmarkInsertEventsByKind(b *testing.B) {
 	pool := dbtest.NewSchema(b).Pool
 	ctx := context.Background()
-	appID := newUUID()
+	appID := uuid.NewString()
 	at := time.Now().UTC()
 	require.NoError(b, store.EnsurePartitions(ctx, pool, at, at.Add(time.Hour)))
 

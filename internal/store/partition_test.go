@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -25,7 +26,7 @@ func TestEnsurePartitions(t *testing.T) {
 		t.Helper()
 		return &testBundle{
 			pool:  dbtest.NewSchema(t).Pool,
-			appID: newUUID(),
+			appID: uuid.NewString(),
 			day:   time.Date(2026, 2, 12, 0, 0, 0, 0, time.UTC),
 		}
 	}

@@ -2,13 +2,12 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -16,56 +15,14 @@ import (
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/store"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
+	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
-// newUUID returns a random (version 4) UUID in canonical lower-case form.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
-// newEvent returns a valid event of kind for app at time at, with every
-// field of its kind set.
+// newEvent is a valid event of the kind for the app at at, received a
+// second later.
 func newEvent(kind telemetry.Kind, appID string, at time.Time) telemetry.Event {
-	ev := telemetry.Event{
-		ID:         newUUID(),
-		Kind:       kind,
-		AppID:      appID,
-		BuildID:    "Win64_Shipping_1.0.2",
-		PlayerID:   "player-" + newUUID()[:8],
-		ReceivedAt: at.Add(time.Second),
-	}
-	switch kind {
-	case telemetry.KindPlayer:
-		ev.EventName = "Create_Player"
-		ev.Region = "EU-West"
-		ev.Hardware = json.RawMessage(`{"gpu":"RTX 4090","ram":"32GB"}`)
-		ev.Timestamp = at
-	case telemetry.KindFunnel:
-		ev.FunnelStepName = "Tutorial_Start"
-		ev.SessionID = "session-1"
-		ev.LevelID = "Training_Grounds"
-		ev.Timestamp = at
-	case telemetry.KindGameplay:
-		ev.EventName = "Player_Jump"
-		ev.SessionID = "session-1"
-		ev.LevelID = "Level_1"
-		ev.Position = &[3]float64{10.5, 0, -5.2}
-		ev.CustomData = json.RawMessage(`{"ammo":10,"weapon":"Sword"}`)
-		ev.InputMethod = "Gamepad"
-		ev.Timestamp = at
-	case telemetry.KindRealtime:
-		ev.SessionID = "session-1"
-		ev.Status = "Gameplay"
-		ev.InputMethod = "Gamepad"
-		ev.FPS = &telemetry.FPS{Mean: 60, Low5: 55, Low1: 30}
-		ev.Positions = []float64{10, 0, 1, 10.1, 0, 1.1, 10.2, 0, 1.2}
-		ev.TimestampStart = at
-		ev.TimestampEnd = at.Add(5 * time.Second)
-	}
+	ev := testutil.Event(kind, appID, at)
+	ev.ReceivedAt = ev.ReceivedAt.Add(time.Second)
 	return ev
 }
 
@@ -102,7 +59,7 @@ func TestInsertEvents(t *testing.T) {
 		t.Helper()
 		return &testBundle{
 			pool:  dbtest.NewSchema(t).Pool,
-			appID: newUUID(),
+			appID: uuid.NewString(),
 			at:    time.Date(2026, 2, 12, 10, 0, 0, 123456000, time.UTC),
 		}
 	}
@@ -274,7 +231,7 @@ func TestInsertEvents(t *testing.T) {
 		bundle := setup(t)
 		first := newEvent(telemetry.KindPlayer, bundle.appID, bundle.at)
 		later := first
-		later.ID = newUUID()
+		later.ID = uuid.NewString()
 		later.Timestamp = bundle.at.Add(time.Hour)
 		later.BuildID = "Win64_Shipping_1.0.3"
 		later.Region = "" // absent: keeps the earlier region
@@ -304,7 +261,7 @@ func TestInsertEvents(t *testing.T) {
 		// An older event arriving last widens first_seen but does not
 		// override the newer identity.
 		older := first
-		older.ID = newUUID()
+		older.ID = uuid.NewString()
 		older.Timestamp = bundle.at.Add(-time.Hour)
 		older.BuildID = "Win64_Shipping_0.9"
 		older.Region = "US-East"
@@ -413,7 +370,7 @@ func TestInsertDeadLetters(t *testing.T) {
 func BenchmarkInsertEvents(b *testing.B) {
 	pool := dbtest.NewSchema(b).Pool
 	ctx := context.Background()
-	appID := newUUID()
+	appID := uuid.NewString()
 	at := time.Now().UTC()
 	require.NoError(b, store.EnsurePartitions(ctx, pool, at, at))
 
@@ -456,7 +413,7 @@ func TestPrepareSinkConnPositions(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(sinkPool.Close)
 
-	appID := newUUID()
+	appID := uuid.NewString()
 	at := time.Date(2026, 2, 12, 10, 0, 0, 0, time.UTC)
 	cases := [][]float64{
 		{},
