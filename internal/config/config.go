@@ -40,6 +40,10 @@ type Common struct {
 	// GAMEPIPE_SECRETS_KEY_FILE. Empty: upstream keys cannot be stored,
 	// and keys already sealed cannot be read.
 	SecretsKey []byte
+	// WebhookAllowPrivate lets webhook endpoints use plain http and
+	// private, loopback or link-local addresses (WEBHOOK_ALLOW_PRIVATE),
+	// for local development only. Default false.
+	WebhookAllowPrivate bool
 }
 
 // Defaults for Common.
@@ -203,6 +207,8 @@ func (r *reader) common() Common {
 		LogFormat:   r.oneOf("LOG_FORMAT", "auto", "auto", "json", "console"),
 		LogLevel:    r.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "error"),
 		SecretsKey:  r.secretsKey(),
+
+		WebhookAllowPrivate: r.oneOf("WEBHOOK_ALLOW_PRIVATE", "false", "true", "false") == "true",
 	}
 }
 
