@@ -120,7 +120,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 				MaxEventStreamsPerApp: cfg.SSEMaxStreamsPerApp,
 			},
 			Secrets:  secrets,
-			Webhooks: &httpapi.WebhookRouteDeps{AllowPrivate: cfg.WebhookAllowPrivate},
+			Webhooks: &httpapi.WebhookRouteDeps{AllowPrivate: cfg.WebhookAllowPrivate, NATS: nc},
 		},
 		FlushExports: flusher.Exporters,
 		Dashboard:    dash,

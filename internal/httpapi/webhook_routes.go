@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 
 	"github.com/gamepipe/gamepipe/internal/jobs"
 	"github.com/gamepipe/gamepipe/internal/store"
@@ -23,6 +24,20 @@ type WebhookRouteDeps struct {
 	// RotationOverlap is how long a rotated-out secret keeps signing when
 	// the request does not say. Defaults to 24h.
 	RotationOverlap time.Duration
+	// NATS, when set, wakes the GET /v1/events streams as soon as a job
+	// notification of their app is published; without it they rely on
+	// the poll.
+	NATS *nats.Conn
+	// EventsPollInterval is how often the process reads the latest event
+	// number of every app with an open GET /v1/events stream, in one
+	// query. Defaults to 500ms.
+	EventsPollInterval time.Duration
+	// MaxEventStreamsPerApp caps an app's open GET /v1/events streams in
+	// this process (429 past it). Defaults to 10.
+	MaxEventStreamsPerApp int
+	// Heartbeat is how often an idle GET /v1/events stream sends a comment
+	// line. Defaults to 15s.
+	Heartbeat time.Duration
 }
 
 // Bounds of an endpoint's fields.
@@ -58,32 +73,41 @@ func newWebhookEndpointView(e *store.WebhookEndpoint, now time.Time) *webhookEnd
 		v.DisabledReason = &e.DisabledReason
 	}
 	if e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt) {
-		v.PreviousSecretExpiresAt = utcOrNil(e.PreviousSecretExpiresAt)
+		v.PreviousSecretExpiresAt = store.UTCOrNil(e.PreviousSecretExpiresAt)
 	}
 	return v
 }
 
 // webhookHandlers serve /v1/webhooks.
 type webhookHandlers struct {
-	s    *Server
-	deps WebhookRouteDeps
+	s      *Server
+	deps   WebhookRouteDeps
+	events *appEventsWatch
 }
 
-// webhookRoutes registers the webhook endpoint API, authenticated with the
-// app's secret key.
+// webhookRoutes registers the webhook endpoint API and the app's events
+// stream, authenticated with the app's secret key.
 func (s *Server) webhookRoutes(mux *http.ServeMux) {
 	deps := WebhookRouteDeps{}
 	if s.jobs.Webhooks != nil {
 		deps = *s.jobs.Webhooks
 	}
 	deps.RotationOverlap = cmp.Or(deps.RotationOverlap, 24*time.Hour)
-	h := &webhookHandlers{s: s, deps: deps}
+	deps.EventsPollInterval = cmp.Or(deps.EventsPollInterval, 500*time.Millisecond)
+	deps.MaxEventStreamsPerApp = cmp.Or(deps.MaxEventStreamsPerApp, 10)
+	deps.Heartbeat = cmp.Or(deps.Heartbeat, 15*time.Second)
+	h := &webhookHandlers{s: s, deps: deps,
+		events: newAppEventsWatch(s.logger, deps.NATS, s.jobs.Pool, deps.EventsPollInterval, deps.MaxEventStreamsPerApp)}
+	mux.HandleFunc("GET /v1/events", s.rateLimited(h.appEvents))
 	mux.HandleFunc("POST /v1/webhooks", s.rateLimited(h.create))
 	mux.HandleFunc("GET /v1/webhooks", s.rateLimited(h.list))
 	mux.HandleFunc("GET /v1/webhooks/{id}", s.rateLimited(h.get))
 	mux.HandleFunc("PATCH /v1/webhooks/{id}", s.rateLimited(h.patch))
 	mux.HandleFunc("DELETE /v1/webhooks/{id}", s.rateLimited(h.delete))
 	mux.HandleFunc("POST /v1/webhooks/{id}/rotate-secret", s.rateLimited(h.rotate))
+	mux.HandleFunc("POST /v1/webhooks/{id}/test", s.rateLimited(h.test))
+	mux.HandleFunc("GET /v1/webhooks/{id}/deliveries", s.rateLimited(h.deliveries))
+	mux.HandleFunc("POST /v1/webhooks/{id}/deliveries/{delivery_id}/retry", s.rateLimited(h.retry))
 }
 
 // webhookRequest is the body of create and PATCH; absent fields are nil.

@@ -105,6 +105,9 @@ func TestWebhookEndpointsAreTheAppsOwn(t *testing.T) {
 	code, body, _ := b.do(t, b.appA, "POST", "/v1/webhooks", map[string]any{"url": publicHook, "event_types": []string{"*"}}, nil)
 	require.Equal(t, http.StatusCreated, code, body)
 	id := body["id"].(string)
+	code, body, _ = b.do(t, b.appA, "POST", "/v1/webhooks/"+id+"/test", nil, nil)
+	require.Equal(t, http.StatusAccepted, code, body)
+	deliveryID := body["id"].(string)
 
 	code, body, _ = b.do(t, b.appB, "GET", "/v1/webhooks", nil, nil)
 	require.Equal(t, http.StatusOK, code)
@@ -114,6 +117,9 @@ func TestWebhookEndpointsAreTheAppsOwn(t *testing.T) {
 		{"PATCH", "/v1/webhooks/" + id},
 		{"DELETE", "/v1/webhooks/" + id},
 		{"POST", "/v1/webhooks/" + id + "/rotate-secret"},
+		{"POST", "/v1/webhooks/" + id + "/test"},
+		{"GET", "/v1/webhooks/" + id + "/deliveries"},
+		{"POST", "/v1/webhooks/" + id + "/deliveries/" + deliveryID + "/retry"},
 	} {
 		var req any
 		if c.method == "PATCH" {
@@ -125,4 +131,43 @@ func TestWebhookEndpointsAreTheAppsOwn(t *testing.T) {
 	code, body, _ = b.do(t, b.appA, "GET", "/v1/webhooks/"+id, nil, nil)
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, true, body["enabled"])
+}
+
+func TestWebhookTestDeliveriesAndRetry(t *testing.T) {
+	t.Parallel()
+	b := genSetup(t, nil)
+	code, body, _ := b.do(t, b.appA, "POST", "/v1/webhooks", map[string]any{"url": publicHook, "event_types": []string{"generation.succeeded"}}, nil)
+	require.Equal(t, http.StatusCreated, code, body)
+	id := body["id"].(string)
+
+	code, body, _ = b.do(t, b.appA, "POST", "/v1/webhooks/"+id+"/test", nil, nil)
+	require.Equal(t, http.StatusAccepted, code, body)
+	require.Equal(t, "webhook.ping", body["type"])
+	require.Equal(t, "pending", body["status"])
+	require.True(t, strings.HasPrefix(body["webhook_id"].(string), "msg_"))
+	deliveryID, webhookID := body["id"].(string), body["webhook_id"]
+
+	// A generation the endpoint does not subscribe to (queued) adds nothing.
+	b.create(t, b.appA, validGeneration())
+
+	code, body, _ = b.do(t, b.appA, "GET", "/v1/webhooks/"+id+"/deliveries", nil, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Len(t, body["data"], 1)
+	code, body, _ = b.do(t, b.appA, "GET", "/v1/webhooks/"+id+"/deliveries?status=succeeded", nil, nil)
+	require.Equal(t, http.StatusOK, code, body)
+	require.Empty(t, body["data"])
+	code, body, _ = b.do(t, b.appA, "GET", "/v1/webhooks/"+id+"/deliveries?status=done", nil, nil)
+	require.Equal(t, http.StatusBadRequest, code, body)
+	require.Equal(t, "invalid_query", body["error"])
+
+	code, body, _ = b.do(t, b.appA, "POST", "/v1/webhooks/"+id+"/deliveries/"+deliveryID+"/retry", nil, nil)
+	require.Equal(t, http.StatusAccepted, code, body)
+	require.Equal(t, webhookID, body["webhook_id"], "a retry sends the same event")
+	code, _, _ = b.do(t, b.appA, "POST", "/v1/webhooks/"+id+"/deliveries/"+uuid.NewString()+"/retry", nil, nil)
+	require.Equal(t, http.StatusNotFound, code)
+
+	var jobs int
+	require.NoError(t, b.pool.QueryRow(context.Background(),
+		"SELECT count(*) FROM river_job WHERE kind = 'webhook_deliver' AND args->>'delivery_id' = $1", deliveryID).Scan(&jobs))
+	require.Equal(t, 2, jobs, "the ping's job and the retry's")
 }

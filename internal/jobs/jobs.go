@@ -43,6 +43,8 @@ type Deps struct {
 	// key is configured (then only the process-wide keys, and app keys
 	// stored before sealing, can be used).
 	Secrets *auth.SecretBox
+	// Webhooks configures the webhook deliveries; nil takes the defaults.
+	Webhooks *WebhookDeps
 }
 
 // appDisabledSnooze is how long a job of a disabled app waits before it
@@ -64,6 +66,7 @@ func Register(workers *river.Workers, deps *Deps) error {
 	if deps.Blob != nil {
 		river.AddWorker(workers, &MaintenanceBlobSweepWorker{deps: deps})
 	}
+	river.AddWorker(workers, newWebhookDeliverWorker(deps))
 	if deps.Kinetix != nil {
 		if err := registerKinetix(workers, deps); err != nil {
 			return err
@@ -84,6 +87,8 @@ type QueueConfig struct {
 	// GeneraitivWorkers is the generaitiv queue's concurrency. Defaults
 	// to 10.
 	GeneraitivWorkers int
+	// WebhookWorkers is the webhooks queue's concurrency. Defaults to 10.
+	WebhookWorkers int
 }
 
 // Queues returns River's queue configuration.
@@ -91,6 +96,7 @@ func (c QueueConfig) Queues() map[string]river.QueueConfig {
 	return map[string]river.QueueConfig{
 		QueueKinetix:     {MaxWorkers: cmp.Or(c.KinetixWorkers, 10)},
 		QueueGeneraitiv:  {MaxWorkers: cmp.Or(c.GeneraitivWorkers, 10)},
+		QueueWebhooks:    {MaxWorkers: cmp.Or(c.WebhookWorkers, 10)},
 		QueueMaintenance: {MaxWorkers: 1},
 	}
 }

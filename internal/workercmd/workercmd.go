@@ -125,6 +125,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		AppShare: jobs.AppShare{
 			KinetixInFlight: cfg.AppKinetixInFlight, GeneraitivInFlight: cfg.AppGeneraitivInFlight, Wait: cfg.AppJobWait,
 		},
+		Webhooks: &jobs.WebhookDeps{AllowPrivate: cfg.WebhookAllowPrivate},
 	}); err != nil {
 		return err
 	}
