@@ -41,6 +41,8 @@ type WebhookDeps struct {
 	// DisableAfter disables an endpoint whose deliveries have all failed
 	// for this long. Defaults to 3 days.
 	DisableAfter time.Duration
+	// Fault is called at FaultWebhookSent with the delivery's id (tests).
+	Fault FaultFunc
 }
 
 // DefaultWebhookRetrySchedule is how long a failed delivery waits before
@@ -112,7 +114,7 @@ func (w *WebhookDeliverWorker) NextRetry(job *river.Job[store.WebhookDeliverArgs
 
 // Timeout leaves room past the try's own timeout to log it.
 func (w *WebhookDeliverWorker) Timeout(*river.Job[store.WebhookDeliverArgs]) time.Duration {
-	return w.cfg.Timeout + 30*time.Second
+	return w.cfg.Timeout + 5*time.Second
 }
 
 // errWebhookRetry is returned so River retries the delivery on the
@@ -141,6 +143,9 @@ func (w *WebhookDeliverWorker) Work(ctx context.Context, job *river.Job[store.We
 		return err
 	}
 	a := w.send(ctx, d, e)
+	if err := w.cfg.Fault.at(FaultWebhookSent, d.ID); err != nil {
+		return err
+	}
 	o := &store.WebhookOutcome{Attempt: a, Status: store.DeliveryPending, FailingFor: w.cfg.DisableAfter}
 	switch {
 	case a.StatusCode >= 200 && a.StatusCode < 300:

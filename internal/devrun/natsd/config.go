@@ -2,14 +2,18 @@ package natsd
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/gamepipe/gamepipe/internal/config"
 )
@@ -45,6 +49,12 @@ type Config struct {
 	SyncAlways bool
 	// Debug turns on the server's debug log lines.
 	Debug bool
+	// Users, when set, are the only clients the server accepts, each with
+	// its password and the subjects it may publish and subscribe to
+	// (NATSD_USERS_FILE: a JSON array of nats-server users, {"user",
+	// "password", "permissions": {"publish": {"allow": [...]}, "subscribe":
+	// {...}}}). Empty: any local client is accepted.
+	Users []*server.User
 }
 
 // ConfigFromEnv builds a Config from the environment, read through getenv,
@@ -55,6 +65,7 @@ type Config struct {
 //	NATSD_STORE_DIR      -store-dir   JetStream store (default $DATA_DIR-nats)
 //	NATSD_SYNC_INTERVAL  -sync        duration such as 2m, or "always"
 //	NATSD_DEBUG          -debug       debug logging
+//	NATSD_USERS_FILE     -users-file  the users and their permissions (JSON)
 //
 // DATA_DIR defaults to ./data. Usage and flag errors are written to usage.
 func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (*Config, error) {
@@ -81,6 +92,7 @@ func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (
 	storeDir := fs.String("store-dir", cmp.Or(getenv("NATSD_STORE_DIR"), DefaultStoreDir(dataDir)), "JetStream store directory (env NATSD_STORE_DIR)")
 	sync := fs.String("sync", getenv("NATSD_SYNC_INTERVAL"), `JetStream fsync interval such as 2m, or "always" (env NATSD_SYNC_INTERVAL)`)
 	fs.BoolVar(&debug, "debug", debug, "debug logging (env NATSD_DEBUG)")
+	usersFile := fs.String("users-file", getenv("NATSD_USERS_FILE"), "JSON users and permissions; without it any local client connects (env NATSD_USERS_FILE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -98,6 +110,11 @@ func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (
 	}
 	if cfg.SyncInterval, cfg.SyncAlways, err = ParseSync(*sync); err != nil {
 		return nil, err
+	}
+	if *usersFile != "" {
+		if cfg.Users, err = ReadUsers(*usersFile); err != nil {
+			return nil, err
+		}
 	}
 	return cfg, cfg.Validate()
 }
@@ -154,7 +171,28 @@ func (c *Config) Validate() error {
 	case c.SyncInterval <= 0:
 		return fmt.Errorf("NATSD_SYNC_INTERVAL: %s is not positive", c.SyncInterval)
 	}
+	for i, u := range c.Users {
+		if u == nil || u.Username == "" || u.Password == "" {
+			return fmt.Errorf("NATSD_USERS_FILE: user %d has no name or no password", i)
+		}
+	}
 	return nil
+}
+
+// ReadUsers reads a NATSD_USERS_FILE. Its errors never print a password.
+func ReadUsers(path string) ([]*server.User, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("NATSD_USERS_FILE: %w", err)
+	}
+	var users []*server.User
+	if err := json.Unmarshal(raw, &users); err != nil {
+		return nil, fmt.Errorf("NATSD_USERS_FILE %s: not a JSON array of users", path)
+	}
+	if len(users) == 0 {
+		return nil, fmt.Errorf("NATSD_USERS_FILE %s: no users", path)
+	}
+	return users, nil
 }
 
 func envInt(getenv func(string) string, name string, def int) (int, error) {

@@ -55,6 +55,8 @@ func New(cfg *Config, logw io.Writer) (*Server, error) {
 		// The caller owns signals: cmd/natsd stops on SIGINT/SIGTERM through
 		// its context, and nats-server's own handlers would race with it.
 		NoSigs: true,
+		// With users, no client connects without a password.
+		Users: cfg.Users,
 	}
 	if cfg.MonitorPort != 0 {
 		opts.HTTPHost = cfg.Host
