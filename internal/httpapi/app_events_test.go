@@ -5,14 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/auth"
+	"github.com/gamepipe/gamepipe/internal/dbtest"
+	"github.com/gamepipe/gamepipe/internal/ratelimit"
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
@@ -135,4 +142,65 @@ func TestAppEventsResumeWithLastEventID(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code, body)
 	code, _, _ = b.do(t, nil, "GET", "/v1/events", nil, nil)
 	require.Equal(t, http.StatusUnauthorized, code)
+}
+
+func TestAppEventsCapPerApp(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dbtest.NewSchema(shortNamed{TB: t, name: "http_evcap"})
+	appA, err := store.AppCreate(ctx, db.Pool, "a")
+	require.NoError(t, err)
+	appB, err := store.AppCreate(ctx, db.Pool, "b")
+	require.NoError(t, err)
+	insert, err := river.NewClient(riverpgxv5.New(db.Pool), &river.Config{Logger: discardSlog()})
+	require.NoError(t, err)
+	api, err := New(testConfig(t, &Config{RateLimit: ratelimit.Config{Rate: 1000, Burst: 1000}, RequestTimeout: 20 * time.Second}), &Deps{
+		Logger: zerolog.Nop(), Publisher: nopPublisher{},
+		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {
+			return store.KeyLookup(ctx, db.Pool, h)
+		},
+		Jobs: &JobDeps{Pool: db.Pool, River: insert, Webhooks: &WebhookRouteDeps{MaxEventStreamsPerApp: 1, Heartbeat: 50 * time.Millisecond}},
+	})
+	require.NoError(t, err)
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	// status opens a stream, returns its status and first line, and closes it.
+	status := func(app *store.AppCredentials) (int, string) {
+		req, err := http.NewRequest("GET", srv.URL+"/v1/events", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+app.SecretKey)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+		return resp.StatusCode, line
+	}
+
+	// An idle stream sends heartbeats.
+	req, err := http.NewRequest("GET", srv.URL+"/v1/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+appA.SecretKey)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	rd := bufio.NewReader(resp.Body)
+	for {
+		line, err := rd.ReadString('\n')
+		require.NoError(t, err)
+		if line == ": heartbeat\n" {
+			break
+		}
+	}
+
+	code, line := status(appA)
+	require.Equal(t, http.StatusTooManyRequests, code)
+	require.Contains(t, line, "too_many_streams")
+	code, _ = status(appB)
+	require.Equal(t, http.StatusOK, code, "another app's cap is its own")
+
+	require.NoError(t, resp.Body.Close())
+	require.Eventually(t, func() bool {
+		code, _ := status(appA)
+		return code == http.StatusOK
+	}, time.Minute, 50*time.Millisecond, "a closed stream frees its place")
 }

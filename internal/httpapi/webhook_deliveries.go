@@ -51,8 +51,8 @@ func newWebhookDeliveryView(d *store.WebhookDelivery) *webhookDeliveryView {
 	return v
 }
 
-// test queues a webhook.ping delivery to the endpoint, enabled or not: 202
-// with the delivery.
+// test queues a webhook.ping delivery to the endpoint (dropped while it is
+// disabled): 202 with the delivery.
 func (h *webhookHandlers) test(w http.ResponseWriter, r *http.Request) {
 	appID, id, err := h.endpoint(r)
 	if err != nil {

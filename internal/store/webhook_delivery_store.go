@@ -159,7 +159,7 @@ func attemptSummary(a *WebhookAttempt) string {
 }
 
 // WebhookPingInsert queues a test delivery to one of the app's endpoints,
-// enabled or not.
+// which sends it unless the endpoint is disabled.
 func WebhookPingInsert(ctx context.Context, db interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }, appID, endpointID uuid.UUID, now time.Time) (*WebhookDelivery, error) {
