@@ -47,6 +47,10 @@ type Common struct {
 	// 1, 3 or 5; 3 in a three-node cluster). An existing stream with more
 	// is never scaled down.
 	StreamReplicas int
+	// WebhookAllowPrivate lets webhook endpoints use plain http and
+	// private, loopback or link-local addresses (WEBHOOK_ALLOW_PRIVATE),
+	// for local development only. Default false.
+	WebhookAllowPrivate bool
 }
 
 // Defaults for Common.
@@ -211,7 +215,8 @@ func (r *reader) common() Common {
 		LogLevel:    r.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "error"),
 		SecretsKey:  r.secretsKey(),
 
-		StreamReplicas: r.replicas("STREAM_REPLICAS"),
+		StreamReplicas:      r.replicas("STREAM_REPLICAS"),
+		WebhookAllowPrivate: r.oneOf("WEBHOOK_ALLOW_PRIVATE", "false", "true", "false") == "true",
 	}
 }
 

@@ -40,6 +40,10 @@ commands:
                                            give an app its own upstream keys, read from a file (/dev/stdin
                                            works) or an environment variable, never from the command line;
                                            they are stored sealed with GAMEPIPE_SECRETS_KEY
+  webhooks add --app ID --url URL --events TYPES [--description S] [--disabled] [--json]
+                                           add a webhook endpoint (docs/webhooks.md); prints its signing secret once
+  webhooks list --app ID [--json]          list an app's webhook endpoints
+  webhooks rm --app ID --id ENDPOINT       remove a webhook endpoint
   demo-data --app ID [--token T] [--api URL] [--players N] [--days N]
                                            send a week of realistic telemetry through the api, for the dashboard
   dashboard-bench [--rows N] [--players N] [--days N] [--runs N] [--database NAME] [--reuse]
@@ -70,6 +74,8 @@ func Run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		return demoData(ctx, cfg, args[1:], stdout, stderr)
 	case args[0] == "dashboard-bench":
 		return dashboardBench(ctx, cfg, args[1:], stdout, stderr)
+	case args[0] == "webhooks":
+		return webhooks(ctx, cfg, args[1:], stdout, stderr)
 	case args[0] == "apps" && len(args) > 1:
 		switch args[1] {
 		case "create":

@@ -88,61 +88,6 @@ func mapEmoteStoreErr(err error) error {
 	return err
 }
 
-// emoteInput is an emote's input: the create request's fields.
-type emoteInput struct {
-	UserID string         `json:"user_id"`
-	Name   string         `json:"name"`
-	Start  string         `json:"start"`
-	End    string         `json:"end"`
-	Mature bool           `json:"mature"`
-	Video  emoteVideoView `json:"video"`
-}
-
-type emoteVideoView struct {
-	Size   int64  `json:"size"`
-	Format string `json:"format"`
-}
-
-// emoteDetails are an emote's own progress fields: the upstream process,
-// the validation flow and its retakes.
-type emoteDetails struct {
-	ProcessUUID          *string    `json:"process_uuid"`
-	UpstreamStatus       string     `json:"upstream_status,omitempty"`
-	ValidationFlow       bool       `json:"validation_flow"`
-	VideoPending         bool       `json:"video_pending"`
-	RetakeCount          int        `json:"retake_count"`
-	PreviousProcessUUIDs []string   `json:"previous_process_uuids"`
-	RetakeToken          string     `json:"retake_token,omitempty"`
-	RetakeTokenExpiresAt *time.Time `json:"retake_token_expires_at,omitempty"`
-}
-
-// kinetixTokenTTL is how long an upstream token lives (the document's five
-// minutes); it dates the retake token shown to the client.
-const kinetixTokenTTL = 5 * time.Minute
-
 // viewEmote is the emote as a job object; its result is the upstream's
 // emote, as stored.
-func viewEmote(e *store.Emote) *jobView {
-	d := &emoteDetails{UpstreamStatus: e.UpstreamStatus, ValidationFlow: e.ValidationFlow,
-		VideoPending: e.VideoPending, RetakeCount: e.RetakeCount, PreviousProcessUUIDs: []string{}}
-	if e.ProcessUUID != uuid.Nil {
-		p := e.ProcessUUID.String()
-		d.ProcessUUID = &p
-	}
-	for _, p := range e.PreviousProcessUUIDs {
-		d.PreviousProcessUUIDs = append(d.PreviousProcessUUIDs, p.String())
-	}
-	// The retake's token is the client's while the emote waits for its new
-	// video (gamepipe uses it for that video).
-	if e.Status == store.EmoteAwaitingVideo && e.Token != "" {
-		exp := e.TokenCreatedAt.Add(kinetixTokenTTL).UTC()
-		d.RetakeToken, d.RetakeTokenExpiresAt = e.Token, &exp
-	}
-	return &jobView{
-		ID: e.ID.String(), Kind: jobKindEmote, Status: e.Status,
-		Input: &emoteInput{UserID: e.UserID, Name: e.Name, Start: formatEmoteClock(e.StartMS), End: formatEmoteClock(e.EndMS),
-			Mature: e.Mature, Video: emoteVideoView{Size: e.VideoSize, Format: e.VideoFormat}},
-		Details: d, Result: rawOrNil(e.Result), Error: newJobError(e.ErrorCode, e.ErrorMessage),
-		CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(), FinishedAt: utcOrNil(&e.FinishedAt),
-	}
-}
+func viewEmote(e *store.Emote) *jobView { return e.Object() }

@@ -180,11 +180,6 @@ func parseEmoteClock(s string) (int64, error) {
 	return ((v[0]*60+v[1])*60+v[2])*1000 + v[3], nil
 }
 
-// formatEmoteClock writes milliseconds as "HH:MM:SS.mmm".
-func formatEmoteClock(ms int64) string {
-	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3_600_000, ms/60_000%60, ms/1000%60, ms%1000)
-}
-
 // sniffEmoteVideo names a video's container from its first bytes: avi, flv,
 // mkv, webm, mp4, mov or ts (the formats Kinetix supports); "" for none.
 func sniffEmoteVideo(h []byte) string {

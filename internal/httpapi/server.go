@@ -121,6 +121,8 @@ type JobDeps struct {
 	// Secrets opens the apps' sealed upstream keys; nil when no secrets
 	// key is configured.
 	Secrets *auth.SecretBox
+	// Webhooks configures /v1/webhooks; nil takes the defaults.
+	Webhooks *WebhookRouteDeps
 }
 
 // Server is the API's http.Handler.
@@ -229,6 +231,7 @@ func (s *Server) routes() *http.ServeMux {
 		s.modelRoutes(mux)
 		s.emoteRoutes(mux)
 		s.generationRoutes(mux)
+		s.webhookRoutes(mux)
 	}
 	if s.dashboard != nil {
 		s.dashboard.Register(mux)

@@ -31,6 +31,13 @@ const (
 	FaultPublishUpload FaultPoint = "publish:upload"
 )
 
+// The fault points of the webhook deliveries (WebhookDeps.Fault).
+const (
+	// FaultWebhookSent: the endpoint has answered; the try is not yet
+	// recorded.
+	FaultWebhookSent FaultPoint = "webhook:sent"
+)
+
 // FaultFunc is a test hook, called at each FaultPoint of a job run with the
 // id of the row the job is about (an emote or a generation). A hook may
 // kill the process there; an error it returns ends the run at that point,

@@ -46,6 +46,8 @@ type Deps struct {
 	// TelemetryRetention is how long telemetry is kept; 0 keeps it
 	// forever and leaves the retention job unregistered.
 	TelemetryRetention time.Duration
+	// Webhooks configures the webhook deliveries; nil takes the defaults.
+	Webhooks *WebhookDeps
 }
 
 // appDisabledSnooze is how long a job of a disabled app waits before it
@@ -71,6 +73,7 @@ func Register(workers *river.Workers, deps *Deps) error {
 	if deps.TelemetryRetention > 0 {
 		river.AddWorker(workers, &MaintenanceTelemetryRetentionWorker{deps: deps})
 	}
+	river.AddWorker(workers, newWebhookDeliverWorker(deps))
 	if deps.Kinetix != nil {
 		if err := registerKinetix(workers, deps); err != nil {
 			return err
@@ -91,6 +94,8 @@ type QueueConfig struct {
 	// GeneraitivWorkers is the generaitiv queue's concurrency. Defaults
 	// to 10.
 	GeneraitivWorkers int
+	// WebhookWorkers is the webhooks queue's concurrency. Defaults to 10.
+	WebhookWorkers int
 }
 
 // Queues returns River's queue configuration.
@@ -98,6 +103,7 @@ func (c QueueConfig) Queues() map[string]river.QueueConfig {
 	return map[string]river.QueueConfig{
 		QueueKinetix:     {MaxWorkers: cmp.Or(c.KinetixWorkers, 10)},
 		QueueGeneraitiv:  {MaxWorkers: cmp.Or(c.GeneraitivWorkers, 10)},
+		QueueWebhooks:    {MaxWorkers: cmp.Or(c.WebhookWorkers, 10)},
 		QueueMaintenance: {MaxWorkers: 1},
 	}
 }

@@ -71,21 +71,24 @@ const emoteColumns = `id, app_id, user_id, name, start_ms, end_ms, mature, video
 	coalesce(finished_at, '0001-01-01 00:00:00+00') AS finished_at`
 
 // EmoteInsert adds a new emote (ID, AppID and the request fields set;
-// Status defaults to queued).
+// Status defaults to queued) and records its first event (job_event.go),
+// in db's transaction or a new one.
 func EmoteInsert(ctx context.Context, db DBTX, e *Emote) error {
 	if e.Status == "" {
 		e.Status = JobQueued
 	}
-	err := db.QueryRow(ctx, `INSERT INTO emotes (id, app_id, user_id, name, start_ms, end_ms, mature,
-			video_key, video_size, video_format, status, job_id, idempotency_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, 0), NULLIF($13, ''))
-		RETURNING status_seq, notified_seq, created_at, updated_at`,
-		e.ID, e.AppID, e.UserID, e.Name, e.StartMS, e.EndMS, e.Mature, e.VideoKey, e.VideoSize, e.VideoFormat,
-		e.Status, e.JobID, e.IdempotencyKey).Scan(&e.StatusSeq, &e.NotifiedSeq, &e.CreatedAt, &e.UpdatedAt)
-	if err != nil {
-		return fmt.Errorf("error inserting emote %s: %w", e.ID, mapErr(err))
-	}
-	return nil
+	return inTx(ctx, db, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO emotes (id, app_id, user_id, name, start_ms, end_ms, mature,
+				video_key, video_size, video_format, status, job_id, idempotency_key)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, 0), NULLIF($13, ''))
+			RETURNING status_seq, notified_seq, created_at, updated_at`,
+			e.ID, e.AppID, e.UserID, e.Name, e.StartMS, e.EndMS, e.Mature, e.VideoKey, e.VideoSize, e.VideoFormat,
+			e.Status, e.JobID, e.IdempotencyKey).Scan(&e.StatusSeq, &e.NotifiedSeq, &e.CreatedAt, &e.UpdatedAt)
+		if err != nil {
+			return fmt.Errorf("error inserting emote %s: %w", e.ID, mapErr(err))
+		}
+		return recordJobEvent(ctx, tx, e.AppID, e.Object())
+	})
 }
 
 // EmoteGet returns an emote by id (for the jobs), or ErrNotFound.
@@ -168,6 +171,11 @@ func EmoteUpdateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, fn func(e *Emot
 		nullTime(e.FinishedAt)).Scan(&e.UpdatedAt)
 	if err != nil {
 		return nil, fmt.Errorf("error updating emote %s: %w", id, mapErr(err))
+	}
+	if e.Status != before.Status {
+		if err := recordJobEvent(ctx, tx, e.AppID, e.Object()); err != nil {
+			return nil, err
+		}
 	}
 	return e, nil
 }

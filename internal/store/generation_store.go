@@ -68,8 +68,9 @@ const generationColumns = `id, app_id, model, input, publish, status, progress, 
 // and makes GenerationUpdate return the row as read, without error.
 var ErrUnchanged = errors.New("unchanged")
 
-// GenerationInsert inserts a new generation. ID, AppID, Model, Input and
-// DeadlineAt are required; Status defaults to queued.
+// GenerationInsert inserts a new generation and records its first event
+// (job_event.go), in db's transaction or a new one. ID, AppID, Model,
+// Input and DeadlineAt are required; Status defaults to queued.
 func GenerationInsert(ctx context.Context, db DBTX, g *Generation) error {
 	if g.Status == "" {
 		g.Status = JobQueued
@@ -78,13 +79,15 @@ func GenerationInsert(ctx context.Context, db DBTX, g *Generation) error {
 	if len(g.Publish) > 0 {
 		publish = g.Publish
 	}
-	err := db.QueryRow(ctx, `INSERT INTO generations (id, app_id, model, input, publish, status, deadline_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at, updated_at`,
-		g.ID, g.AppID, g.Model, g.Input, publish, g.Status, g.DeadlineAt).Scan(&g.CreatedAt, &g.UpdatedAt)
-	if err != nil {
-		return fmt.Errorf("error inserting generation %s: %w", g.ID, mapErr(err))
-	}
-	return nil
+	return inTx(ctx, db, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO generations (id, app_id, model, input, publish, status, deadline_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING created_at, updated_at`,
+			g.ID, g.AppID, g.Model, g.Input, publish, g.Status, g.DeadlineAt).Scan(&g.CreatedAt, &g.UpdatedAt)
+		if err != nil {
+			return fmt.Errorf("error inserting generation %s: %w", g.ID, mapErr(err))
+		}
+		return recordJobEvent(ctx, tx, g.AppID, g.Object(""))
+	})
 }
 
 // GenerationGet returns a generation by id, or ErrNotFound.
@@ -123,6 +126,7 @@ func GenerationUpdate(ctx context.Context, db interface {
 		if err != nil {
 			return err
 		}
+		before := g.Status
 		if err := fn(tx, g); err != nil {
 			if errors.Is(err, ErrUnchanged) {
 				out = g
@@ -145,6 +149,11 @@ func GenerationUpdate(ctx context.Context, db interface {
 			g.SubmittedAt, g.CompletedAt, g.FinishedAt, g.DeadlineAt).Scan(&g.UpdatedAt)
 		if err != nil {
 			return fmt.Errorf("error updating generation %s: %w", id, mapErr(err))
+		}
+		if g.Status != before {
+			if err := recordJobEvent(ctx, tx, g.AppID, g.Object("")); err != nil {
+				return err
+			}
 		}
 		out = g
 		return nil
@@ -287,6 +296,15 @@ func GenerationComplete(ctx context.Context, db interface {
 			Scan(&done.Applied, &done.Status, &done.CallbackTokenHashes)
 		if err != nil {
 			return fmt.Errorf("error recording completion of generation %s: %w", id, mapErr(err))
+		}
+		if done.Applied {
+			g, err := scanGeneration(tx.Query(ctx, `SELECT `+generationColumns+` FROM generations WHERE id = $1`, id))
+			if err != nil {
+				return err
+			}
+			if err := recordJobEvent(ctx, tx, g.AppID, g.Object("")); err != nil {
+				return err
+			}
 		}
 		if err := then(tx, done); err != nil {
 			return err

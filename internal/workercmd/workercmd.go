@@ -239,6 +239,7 @@ func jobDeps(logger zerolog.Logger, cfg *config.Worker, secrets *auth.SecretBox,
 			KinetixInFlight: cfg.AppKinetixInFlight, GeneraitivInFlight: cfg.AppGeneraitivInFlight, Wait: cfg.AppJobWait,
 		},
 		TelemetryRetention: cfg.TelemetryRetention,
+		Webhooks:           &jobs.WebhookDeps{AllowPrivate: cfg.WebhookAllowPrivate},
 	}
 }
 

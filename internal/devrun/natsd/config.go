@@ -2,15 +2,19 @@ package natsd
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/gamepipe/gamepipe/internal/config"
 )
@@ -58,6 +62,12 @@ type Config struct {
 	// Routes are the other members' cluster addresses, such as
 	// nats-route://127.0.0.1:6223.
 	Routes []string
+	// Users, when set, are the only clients the server accepts, each with
+	// its password and the subjects it may publish and subscribe to
+	// (NATSD_USERS_FILE: a JSON array of nats-server users, {"user",
+	// "password", "permissions": {"publish": {"allow": [...]}, "subscribe":
+	// {...}}}). Empty: any local client is accepted.
+	Users []*server.User
 }
 
 // ConfigFromEnv builds a Config from the environment, read through getenv,
@@ -68,6 +78,7 @@ type Config struct {
 //	NATSD_STORE_DIR      -store-dir   JetStream store (default $DATA_DIR-nats)
 //	NATSD_SYNC_INTERVAL  -sync        "always" (default), or a duration such as 2m
 //	NATSD_DEBUG          -debug       debug logging
+//	NATSD_USERS_FILE     -users-file  the users and their permissions (JSON)
 //
 // DATA_DIR defaults to ./data. Usage and flag errors are written to usage.
 func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (*Config, error) {
@@ -102,6 +113,7 @@ func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (
 	fs.IntVar(&clusterPort, "cluster-port", clusterPort, "cluster port, 0 for no cluster (env NATSD_CLUSTER_PORT)")
 	clusterName := fs.String("cluster-name", getenv("NATSD_CLUSTER_NAME"), "cluster name (env NATSD_CLUSTER_NAME)")
 	routes := fs.String("routes", getenv("NATSD_ROUTES"), "the other members' cluster URLs, comma-separated (env NATSD_ROUTES)")
+	usersFile := fs.String("users-file", getenv("NATSD_USERS_FILE"), "JSON users and permissions; without it any local client connects (env NATSD_USERS_FILE)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -127,6 +139,11 @@ func ConfigFromEnv(getenv func(string) string, args []string, usage io.Writer) (
 	}
 	if cfg.SyncInterval, cfg.SyncAlways, err = ParseSync(*sync); err != nil {
 		return nil, err
+	}
+	if *usersFile != "" {
+		if cfg.Users, err = ReadUsers(*usersFile); err != nil {
+			return nil, err
+		}
 	}
 	return cfg, cfg.Validate()
 }
@@ -192,7 +209,28 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("NATSD_ROUTES: %q is not a URL such as nats-route://127.0.0.1:6223", r)
 		}
 	}
+	for i, u := range c.Users {
+		if u == nil || u.Username == "" || u.Password == "" {
+			return fmt.Errorf("NATSD_USERS_FILE: user %d has no name or no password", i)
+		}
+	}
 	return nil
+}
+
+// ReadUsers reads a NATSD_USERS_FILE. Its errors never print a password.
+func ReadUsers(path string) ([]*server.User, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("NATSD_USERS_FILE: %w", err)
+	}
+	var users []*server.User
+	if err := json.Unmarshal(raw, &users); err != nil {
+		return nil, fmt.Errorf("NATSD_USERS_FILE %s: not a JSON array of users", path)
+	}
+	if len(users) == 0 {
+		return nil, fmt.Errorf("NATSD_USERS_FILE %s: no users", path)
+	}
+	return users, nil
 }
 
 func envInt(getenv func(string) string, name string, def int) (int, error) {

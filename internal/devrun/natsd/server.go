@@ -57,6 +57,8 @@ func New(cfg *Config, logw io.Writer) (*Server, error) {
 		// The caller owns signals: cmd/natsd stops on SIGINT/SIGTERM through
 		// its context, and nats-server's own handlers would race with it.
 		NoSigs: true,
+		// With users, no client connects without a password.
+		Users: cfg.Users,
 	}
 	if cfg.ClusterPort != 0 {
 		opts.Cluster = server.ClusterOpts{Name: cmp.Or(cfg.ClusterName, "gamepipe"), Host: cfg.Host, Port: cfg.ClusterPort}

@@ -1,0 +1,192 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+)
+
+// WebhookQueue is the River queue of webhook deliveries.
+const WebhookQueue = "webhooks"
+
+// WebhookDeliverMaxAttempts is how many times a delivery is tried: the
+// first try and the retry schedule of docs/webhooks.md.
+const WebhookDeliverMaxAttempts = 8
+
+// WebhookDeliverArgs is the River job that sends one delivery (worked by
+// the jobs package). Stored here so the delivery is enqueued in the
+// transaction of the change it reports, wherever that change is written.
+type WebhookDeliverArgs struct {
+	DeliveryID uuid.UUID `json:"delivery_id"`
+}
+
+// Kind implements river.JobArgs.
+func (WebhookDeliverArgs) Kind() string { return "webhook_deliver" }
+
+// InsertOpts puts the job on the webhooks queue with its attempts.
+func (WebhookDeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: WebhookQueue, MaxAttempts: WebhookDeliverMaxAttempts}
+}
+
+// riverInserter inserts jobs inside a caller's transaction; it has no pool
+// of its own and never works jobs (River's insert-only client).
+var riverInserter = sync.OnceValues(func() (*river.Client[pgx.Tx], error) {
+	return river.NewClient(riverpgxv5.New(nil), &river.Config{})
+})
+
+// JobEvent is one status change of a job, as game servers hear it: the
+// webhook payload and the app's events stream (docs/webhooks.md).
+type JobEvent struct {
+	// Type is "<kind>.<status>".
+	Type string `json:"type"`
+	// Timestamp is when the change was written (the job's updated_at).
+	Timestamp time.Time `json:"timestamp"`
+	// Sequence numbers the job's events from 1: a receiver keeps the
+	// highest it has seen and drops a lower one arriving late.
+	Sequence int64 `json:"sequence"`
+	// Data is the job as GET returns it after the change.
+	Data *JobObject `json:"data"`
+}
+
+// StoredJobEvent is a JobEvent as stored: Body is the payload exactly as
+// signed and sent.
+type StoredJobEvent struct {
+	Seq   int64
+	ID    uuid.UUID
+	AppID uuid.UUID
+	Type  string
+	Body  []byte
+}
+
+// recordJobEvent stores the status change of obj in tx and, for every
+// enabled endpoint of the app that wants its type, a delivery and the River
+// job that sends it; all commit or roll back with the change.
+func recordJobEvent(ctx context.Context, tx pgx.Tx, appID uuid.UUID, obj *JobObject) error {
+	ev := &JobEvent{Type: obj.Kind + "." + string(obj.Status), Timestamp: obj.UpdatedAt, Data: obj}
+	objectID, err := uuid.Parse(obj.ID)
+	if err != nil {
+		return fmt.Errorf("error recording event of job %q: %w", obj.ID, err)
+	}
+	// The job's row is locked by the change, so its next number is ours.
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(object_seq), 0) + 1 FROM job_events WHERE object_id = $1`,
+		objectID).Scan(&ev.Sequence); err != nil {
+		return fmt.Errorf("error numbering event of job %s: %w", objectID, err)
+	}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("error encoding event of job %s: %w", objectID, err)
+	}
+	eventID := uuid.New()
+	// The app's counter row stays locked until this transaction ends, so
+	// the app's events commit in seq order (GET /v1/events resumes by seq).
+	if _, err := tx.Exec(ctx, `WITH next AS (
+			INSERT INTO job_event_seqs (app_id, seq) VALUES ($1, 1)
+			ON CONFLICT (app_id) DO UPDATE SET seq = job_event_seqs.seq + 1 RETURNING seq)
+		INSERT INTO job_events (app_id, seq, id, type, object_id, object_seq, body)
+		SELECT $1, next.seq, $2, $3, $4, $5, $6 FROM next`,
+		appID, eventID, ev.Type, objectID, ev.Sequence, string(body)); err != nil {
+		return fmt.Errorf("error storing event of job %s: %w", objectID, err)
+	}
+	return enqueueDeliveries(ctx, tx, appID, eventID, ev.Type, obj.Kind+".*", body)
+}
+
+// enqueueDeliveries inserts a delivery of the event for every enabled
+// endpoint of the app subscribed to its type, and their jobs.
+func enqueueDeliveries(ctx context.Context, tx pgx.Tx, appID, eventID uuid.UUID, eventType, kindWildcard string, body []byte) error {
+	rows, err := tx.Query(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, app_id, event_id, type, body)
+		SELECT gen_random_uuid(), e.id, e.app_id, $2, $3, $5 FROM webhook_endpoints e
+		WHERE e.app_id = $1 AND e.enabled
+			AND ($3 = ANY (e.event_types) OR $4 = ANY (e.event_types) OR '*' = ANY (e.event_types))
+		RETURNING id`, appID, eventID, eventType, kindWildcard, string(body))
+	if err != nil {
+		return fmt.Errorf("error inserting deliveries of event %s: %w", eventID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return fmt.Errorf("error inserting deliveries of event %s: %w", eventID, err)
+	}
+	return insertDeliverJobs(ctx, tx, ids)
+}
+
+func insertDeliverJobs(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	client, err := riverInserter()
+	if err != nil {
+		return err
+	}
+	params := make([]river.InsertManyParams, len(ids))
+	for i, id := range ids {
+		params[i] = river.InsertManyParams{Args: WebhookDeliverArgs{DeliveryID: id}}
+	}
+	if _, err := client.InsertManyTx(ctx, tx, params); err != nil {
+		return fmt.Errorf("error inserting delivery jobs: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in db when it is a transaction, else in a new one.
+func inTx(ctx context.Context, db DBTX, fn func(tx pgx.Tx) error) error {
+	if tx, ok := db.(pgx.Tx); ok {
+		return fn(tx)
+	}
+	b, ok := db.(interface {
+		Begin(ctx context.Context) (pgx.Tx, error)
+	})
+	if !ok {
+		return fmt.Errorf("store: %T can neither be used as nor begin a transaction", db)
+	}
+	return pgx.BeginFunc(ctx, b, fn)
+}
+
+// JobEventsAfter returns up to limit of the app's events after seq, oldest
+// first.
+func JobEventsAfter(ctx context.Context, db DBTX, appID uuid.UUID, seq int64, limit int) ([]*StoredJobEvent, error) {
+	rows, err := db.Query(ctx, `SELECT seq, id, app_id, type, body FROM job_events
+		WHERE app_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, appID, seq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("error reading events: %w", err)
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*StoredJobEvent, error) {
+		var (
+			e    StoredJobEvent
+			body string
+		)
+		err := row.Scan(&e.Seq, &e.ID, &e.AppID, &e.Type, &body)
+		e.Body = []byte(body)
+		return &e, err
+	})
+}
+
+// JobEventLatest returns the number of each app's latest event (0 for an
+// app without events).
+func JobEventLatest(ctx context.Context, db DBTX, appIDs []uuid.UUID) (map[uuid.UUID]int64, error) {
+	out := make(map[uuid.UUID]int64, len(appIDs))
+	if len(appIDs) == 0 {
+		return out, nil
+	}
+	rows, err := db.Query(ctx, `SELECT app_id, seq FROM job_event_seqs WHERE app_id = ANY ($1)`, appIDs)
+	if err != nil {
+		return nil, fmt.Errorf("error reading event numbers: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			id  uuid.UUID
+			seq int64
+		)
+		if err := rows.Scan(&id, &seq); err != nil {
+			return nil, fmt.Errorf("error reading event numbers: %w", err)
+		}
+		out[id] = seq
+	}
+	return out, rows.Err()
+}
