@@ -30,6 +30,8 @@ type jobsView struct {
 	timeRange
 	// Kinds are the kinds counted: both, or the one asked for.
 	Kinds []string `json:"kinds"`
+	// Statuses are each kind's statuses in the order of docs/jobs.md.
+	Statuses map[string][]string `json:"statuses"`
 	// Totals counts jobs per kind and status over the range; every status
 	// of the kind is present.
 	Totals map[string]map[string]int64 `json:"totals"`
@@ -128,8 +130,15 @@ func (h *Handler) viewJobs(ctx context.Context, app uuid.UUID, q url.Values) (an
 		index[d.Unix()] = i
 		out.Days = append(out.Days, jobsDay{Day: day(d), Counts: zeroCounts(kinds)})
 	}
-	for _, k := range kinds {
-		out.Durations[k] = jobDurations{}
+	out.Statuses = map[string][]string{}
+	for _, k := range jobKinds {
+		if _, ok := out.Totals[k.name]; !ok {
+			continue
+		}
+		out.Durations[k.name] = jobDurations{}
+		for _, s := range k.statuses {
+			out.Statuses[k.name] = append(out.Statuses[k.name], string(s))
+		}
 	}
 	jobs := jobsSQL(kinds)
 	err = h.readTx(ctx, func(tx pgx.Tx) error {

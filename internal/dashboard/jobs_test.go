@@ -135,6 +135,8 @@ func TestJobs(t *testing.T) {
 	got = jobsView{} // a fresh answer, not merged into the last one
 	f.view(t, f.a.SecretKey, "/dashboard/api/jobs", with("kind", "generation"), &got)
 	require.Equal(t, []string{"generation"}, got.Kinds)
+	require.Equal(t, map[string][]string{"generation": {"queued", "submitting", "submitted", "processing", "finalizing",
+		"succeeded", "failed", "canceled", "timed_out"}}, got.Statuses)
 	require.Equal(t, map[string]map[string]int64{"generation": generations("succeeded", 1, "timed_out", 1, "canceled", 1, "queued", 1)}, got.Totals)
 	require.Len(t, got.Days, 2)
 	require.NotContains(t, got.Days[0].Counts, "emote")
