@@ -163,6 +163,20 @@ func TestJobs(t *testing.T) {
 	require.Empty(t, got.Failures)
 	require.NotNil(t, got.Failures)
 
+	// At most 50 failures, the latest finished first.
+	_, err := db.Exec(t.Context(), `INSERT INTO emotes (id, app_id, user_id, name, start_ms, end_ms, mature,
+			video_key, video_size, video_format, status, error_code, error_message, created_at, updated_at, finished_at)
+		SELECT gen_random_uuid(), $1, 'u1', 'wave', 0, 1000, false, 'k', 1, 'mp4', 'failed', 'upstream_failed', 'n' || i,
+			t, t, t + interval '1 minute'
+		FROM generate_series(1, 51) i, LATERAL (SELECT '2025-06-01T00:00:00Z'::timestamptz + i * interval '1 minute' AS t) x`, a)
+	require.NoError(t, err)
+	got = jobsView{}
+	f.view(t, f.a.SecretKey, "/dashboard/api/jobs", url.Values{"from": {"2025-06-01T00:00:00Z"}, "to": {"2025-06-02T00:00:00Z"}}, &got)
+	require.Equal(t, int64(51), got.Totals["emote"]["failed"])
+	require.Len(t, got.Failures, maxJobFailures)
+	require.Equal(t, "n51", *got.Failures[0].ErrorMessage)
+	require.Equal(t, "n2", *got.Failures[49].ErrorMessage)
+
 	for _, tc := range []struct {
 		q     url.Values
 		field string
