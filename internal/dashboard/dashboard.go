@@ -104,6 +104,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/api/performance", h.api(h.viewPerformance))
 	mux.HandleFunc("GET /dashboard/api/events", h.api(h.viewEvents))
 	mux.HandleFunc("GET /dashboard/api/player", h.api(h.viewPlayer))
+	mux.HandleFunc("GET /dashboard/api/jobs", h.api(h.viewJobs))
 }
 
 // contentSecurityPolicy lets a page load only the api's own scripts,

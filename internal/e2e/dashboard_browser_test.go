@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/dashboard"
 	"github.com/gamepipe/gamepipe/internal/httpapi"
+	"github.com/gamepipe/gamepipe/internal/store"
 )
 
 // screenshotDir holds the browser test's screenshots (git-ignored).
@@ -31,6 +33,7 @@ const (
 	xssCustom    = `<script>window.__xss='custom_data'</script>`
 	xssGPU       = `<img src=x onerror="window.__xss='gpu'">`
 	xssStep      = `<script>window.__xss='step'</script>`
+	xssJobError  = `<img src=x onerror="window.__xss='job_error'">`
 )
 
 // chromiumPath finds Debian's chromium. Without it the test skips on a
@@ -330,6 +333,103 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 
+	// Jobs: emote and generation rows written as the job steps leave them
+	// (the page reads the tables, not the jobs), and another app's.
+	other, err := store.AppCreate(ctx, s.db.Pool, "other game")
+	require.NoError(t, err)
+	addJob := func(kind, app, status, created string, took time.Duration, code, msg string) string {
+		t.Helper()
+		id := uuid.Must(uuid.NewV7())
+		var finished *time.Time
+		if took > 0 {
+			f := mustTime(t, created).Add(took)
+			finished = &f
+		}
+		var err error
+		if kind == "emote" {
+			var c, m *string
+			if code != "" {
+				c, m = &code, &msg
+			}
+			_, err = s.db.Pool.Exec(ctx, `INSERT INTO emotes (id, app_id, user_id, name, start_ms, end_ms, mature,
+					video_key, video_size, video_format, status, error_code, error_message, created_at, updated_at, finished_at)
+				VALUES ($1, $2, 'u1', 'wave', 0, 1000, false, 'k', 1, 'mp4', $3, $4, $5, $6, $6, $7)`,
+				id, app, status, c, m, mustTime(t, created), finished)
+		} else {
+			_, err = s.db.Pool.Exec(ctx, `INSERT INTO generations (id, app_id, model, input, status, error_code, error_message,
+					deadline_at, created_at, updated_at, finished_at)
+				VALUES ($1, $2, 'm1', '{}', $3, $4, $5, $6::timestamptz + interval '1 hour', $6, $6, $7)`,
+				id, app, status, code, msg, mustTime(t, created), finished)
+		}
+		require.NoError(t, err)
+		return id.String()
+	}
+	addJob("emote", app, "succeeded", at(0, "10:00"), 40*time.Second, "", "")
+	addJob("emote", app, "succeeded", at(1, "10:00"), 20*time.Second, "", "")
+	failedEmote := addJob("emote", app, "failed", at(1, "11:00"), 5*time.Minute, "upstream_failed", xssJobError)
+	addJob("emote", app, "processing", at(1, "12:00"), 0, "", "")
+	addJob("generation", app, "succeeded", at(0, "09:00"), 90*time.Second, "", "")
+	timedOut := addJob("generation", app, "timed_out", at(0, "13:00"), time.Hour, "timed_out", "not done by its deadline")
+	addJob("generation", app, "canceled", at(1, "08:00"), time.Minute, "canceled", "canceled at the app's request")
+	addJob("emote", other.AppID.String(), "failed", at(0, "10:00"), time.Second, "upstream_failed", "other app's failure")
+
+	open(pageURL("jobs", nil))
+	shoot("jobs")
+	jobs := `SELECT status, created_at, finished_at, error_message FROM emotes WHERE app_id = $1 AND created_at >= $2 AND created_at < $3
+		UNION ALL SELECT status, created_at, finished_at, error_message FROM generations WHERE app_id = $1 AND created_at >= $2 AND created_at < $3`
+	require.Equal(t, sqlInt(`SELECT count(*) FROM emotes WHERE app_id = $1 AND created_at >= $2 AND created_at < $3`, app, from, to),
+		card("jobs_emote"))
+	require.Equal(t, "4", card("jobs_emote"))
+	require.Equal(t, sqlInt(`SELECT count(*) FROM generations WHERE app_id = $1 AND created_at >= $2 AND created_at < $3`, app, from, to),
+		card("jobs_generation"))
+	// Per day, each status column equals SQL's count over both kinds.
+	heads := evalStrings(`Array.from(document.querySelectorAll('#job-days thead th')).map(h => h.textContent)`)
+	require.Equal(t, []string{"day", "processing", "succeeded", "failed", "canceled", "timed_out"}, heads)
+	jobDays := cells("#job-days")
+	require.Len(t, jobDays, 2)
+	for i, row := range jobDays {
+		d := day0.AddDate(0, 0, i)
+		require.Equal(t, d.Format(time.DateOnly), row[0])
+		for c, status := range heads[1:] {
+			require.Equal(t, sqlInt(`SELECT count(*) FROM (`+jobs+`) j WHERE status = $4`, app, d, d.AddDate(0, 0, 1), status),
+				row[c+1], "%s jobs on %s", status, row[0])
+		}
+	}
+	var p50, p90 float64
+	require.NoError(t, s.db.Pool.QueryRow(ctx, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - created_at)),
+			percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - created_at))
+		FROM emotes WHERE app_id = $1 AND status = 'succeeded' AND created_at >= $2 AND created_at < $3`, app, from, to).Scan(&p50, &p90))
+	durations := cells("#job-durations")
+	require.Equal(t, []string{"emote", "2", fmt.Sprintf("%.1f s", p50), fmt.Sprintf("%.1f s", p90)}, durations[0])
+	require.Equal(t, []string{"emote", "2", "30.0 s", "38.0 s"}, durations[0], "SQL's own answer: 20 s and 40 s")
+	require.Equal(t, []string{"generation", "1", "90.0 s", "90.0 s"}, durations[1])
+	failures := cells("#job-failures")
+	require.Equal(t, sqlInt(`SELECT count(*) FROM (`+jobs+`) j WHERE status IN ('failed', 'timed_out')`, app, from, to),
+		fmt.Sprint(len(failures)))
+	require.Equal(t, []string{"emote", failedEmote, "failed", "upstream_failed", xssJobError}, failures[0][1:6],
+		"the latest failure first, its message as text")
+	require.Equal(t, []string{"generation", timedOut, "timed_out", "timed_out", "not done by its deadline"}, failures[1][1:6])
+	require.Equal(t, [][]string{{"emote", "processing", "1"}, {"emote", "succeeded", "2"}, {"emote", "failed", "1"},
+		{"generation", "succeeded", "1"}, {"generation", "canceled", "1"}, {"generation", "timed_out", "1"}}, cells("#job-totals"))
+	// The page filters do not apply to jobs, and are not shown.
+	shown, err := chromedp.Run(bctx, chromedp.Evaluate[[]bool](`['f-build', 'f-region', 'f-input', 'f-level'].map(id => document.getElementById(id).offsetParent !== null)`))
+	require.NoError(t, err)
+	require.Equal(t, []bool{false, false, false, false}, shown)
+	page := evalStrings(`[document.body.textContent]`)[0]
+	require.NotContains(t, page, "other app's failure")
+	// One kind, from the URL.
+	open(pageURL("jobs", url.Values{"jkind": {"generation"}}))
+	require.Equal(t, []string{"generation"}, evalStrings(`[document.getElementById('job-kind').value]`))
+	require.Len(t, cells("#job-failures"), 1)
+	// Nothing from a job's error ran or became an element.
+	open(pageURL("jobs", nil))
+	xss, err = chromedp.Run(bctx, chromedp.Evaluate[*string](`window.__xss || null`))
+	require.NoError(t, err)
+	require.Nil(t, xss, "a job's error message ran as script")
+	n, err = chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('img, script:not([src])').length`))
+	require.NoError(t, err)
+	require.Zero(t, n)
+
 	// Signing out ends the session: the page asks to sign in again.
 	require.NoError(t, chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#signout button`)),
 		chromedp.WaitVisible(chromedp.ID("signin-key"))))
@@ -343,4 +443,12 @@ func TestDashboardInBrowser(t *testing.T) {
 // jsString quotes s as a JavaScript string literal.
 func jsString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// mustTime parses an RFC 3339 time.
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	require.NoError(t, err)
+	return v
 }

@@ -6,14 +6,14 @@
 
 (function () {
   const api = '/dashboard/api/';
-  const pages = ['overview', 'funnels', 'retention', 'performance', 'explorer'];
+  const pages = ['overview', 'funnels', 'retention', 'performance', 'explorer', 'jobs'];
   const presets = { '24h': 24, '7d': 7 * 24, '30d': 30 * 24, '90d': 90 * 24 };
   const kinds = ['player', 'funnel', 'gameplay', 'realtime'];
   // filters are the page filters (docs/dashboard.md, "Filters"), by their
   // URL and API name and their input; retention takes only build and region,
-  // the player timeline none.
+  // the player timeline and the jobs none.
   const filters = { build_id: 'f-build', region: 'f-region', input_method: 'f-input', level_id: 'f-level' };
-  const noFilters = { retention: ['input_method', 'level_id'] };
+  const noFilters = { retention: ['input_method', 'level_id'], jobs: Object.keys(filters) };
   const $ = (id) => document.getElementById(id);
   let charts = [];
 
@@ -45,7 +45,7 @@
       from: q.get('from') || '', to: q.get('to') || '',
       steps: q.get('steps') || '', window: q.get('window') || '1h',
       per: q.get('per') || 'player', fby: q.get('fby') || '', by: q.get('by') || 'build_id',
-      kind: q.get('kind') || 'gameplay', player: q.get('player') || '', session: q.get('session') || '', name: q.get('name') || '',
+      kind: q.get('kind') || 'gameplay', jkind: q.get('jkind') || '', player: q.get('player') || '', session: q.get('session') || '', name: q.get('name') || '',
       filters: {},
     };
     for (const k of Object.keys(filters)) if (q.get(k)) v.filters[k] = q.get(k);
@@ -66,6 +66,7 @@
       q.set('kind', v.kind);
       for (const k of ['player', 'session', 'name']) if (v[k]) q.set(k, v[k]);
     }
+    if (v.page === 'jobs' && v.jkind) q.set('jkind', v.jkind);
     return '?' + q.toString();
   }
 
@@ -309,7 +310,40 @@
           label(e.name), el('pre', { class: 'fields' }, JSON.stringify(e.fields, null, 1))]), 'events')));
   }
 
-  const renderers = { overview: renderOverview, funnels: renderFunnels, retention: renderRetention, performance: renderPerformance, explorer: renderExplorer };
+  // renderJobs shows the app's emotes and generations created in the
+  // range: counts by status per day, durations of succeeded jobs and the
+  // latest failures. Error messages are shown as text.
+  async function renderJobs(v) {
+    const params = rangeParams(v);
+    if (v.jkind) params.kind = v.jkind;
+    const d = await getJSON('jobs', params);
+    // statuses are those with a job in the range, in the order of the
+    // kinds' vocabularies (docs/jobs.md).
+    const statuses = [];
+    for (const k of d.kinds) {
+      for (const s of d.statuses[k]) if (d.totals[k][s] > 0 && !statuses.includes(s)) statuses.push(s);
+    }
+    const perDay = (x, s) => d.kinds.reduce((sum, k) => sum + (x.counts[k][s] || 0), 0);
+    $('view').append(el('div', { class: 'cards' },
+      ...d.kinds.map((k) => card(k + 's', fmtInt(Object.values(d.totals[k]).reduce((a, b) => a + b, 0)), 'jobs_' + k))));
+    const days = d.days.map((x) => dayTime(x.day));
+    chart('Jobs created per day by status', days, statuses.map((s) => ({ label: s, values: d.days.map((x) => perDay(x, s)) })));
+    $('view').append(el('div', { class: 'panel' }, el('h2', {}, 'Per day'),
+      table(['day'].concat(statuses), d.days.map((x) => [x.day].concat(statuses.map((s) => fmtInt(perDay(x, s))))), 'job-days')));
+    const totals = [];
+    for (const k of d.kinds) for (const s of d.statuses[k]) if (d.totals[k][s] > 0) totals.push([k, s, fmtInt(d.totals[k][s])]);
+    $('view').append(el('div', { class: 'panel' }, el('h2', {}, 'By status (statuses with jobs)'), table(['kind', 'status', 'jobs'], totals, 'job-totals')));
+    $('view').append(el('div', { class: 'panel' }, el('h2', {}, 'Duration of succeeded jobs (created to finished)'),
+      table(['kind', 'succeeded', 'p50', 'p90'], d.kinds.map((k) => {
+        const x = d.durations[k];
+        return [k, fmtInt(x.succeeded), fmtSec(x.p50_seconds), fmtSec(x.p90_seconds)];
+      }), 'job-durations')));
+    $('view').append(el('div', { class: 'panel' }, el('h2', {}, 'Latest failures'),
+      table(['finished', 'kind', 'id', 'status', 'error', 'message', 'created'],
+        d.failures.map((x) => [label(x.finished_at), x.kind, x.id, x.status, label(x.error_code), label(x.error_message), x.created_at]), 'job-failures')));
+  }
+
+  const renderers = { overview: renderOverview, funnels: renderFunnels, retention: renderRetention, performance: renderPerformance, explorer: renderExplorer, jobs: renderJobs };
 
   // syncControls shows the view's state in the form.
   function syncControls(v) {
@@ -327,6 +361,8 @@
     $('steps').value = v.steps; $('window').value = v.window; $('per').value = v.per;
     $('funnel-by').value = v.fby; $('perf-by').value = v.by;
     $('explorer-controls').hidden = v.page !== 'explorer';
+    $('jobs-controls').hidden = v.page !== 'jobs';
+    $('job-kind').value = v.jkind;
     $('kind').value = v.kind; $('player').value = v.player; $('session').value = v.session; $('name').value = v.name;
     const skip = noFilters[v.page] || [];
     for (const [k, id] of Object.entries(filters)) {
@@ -370,6 +406,7 @@
     v.steps = $('steps').value.trim(); v.window = $('window').value.trim();
     v.per = $('per').value; v.fby = $('funnel-by').value; v.by = $('perf-by').value;
     v.kind = $('kind').value; v.player = $('player').value.trim(); v.session = $('session').value.trim(); v.name = $('name').value.trim();
+    v.jkind = $('job-kind').value;
     v.filters = {};
     for (const [k, id] of Object.entries(filters)) if ($(id).value.trim()) v.filters[k] = $(id).value.trim();
     go(viewQuery(v));
