@@ -212,10 +212,10 @@ func TestNATSClusterRollingRestartChaos(t *testing.T) {
 	}
 	var steps []chaosStep
 	for i, name := range l.cluster.names {
-		steps = append(steps, chaosStep{at: int64(3_000 * (i + 1)), run: restart(name)})
+		steps = append(steps, chaosStep{at: int64(4_000 * (i + 1)), run: restart(name)})
 	}
-	steps = append(steps, chaosStep{at: 12_000, run: l.killWorkerAfterCommit})
-	l.drive(steps, 3_000)
+	steps = append(steps, chaosStep{at: 16_000, run: l.killWorkerAfterCommit})
+	l.drive(steps, 4_000)
 
 	changed := false
 	for i := 1; i < len(leaders); i++ {
