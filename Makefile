@@ -64,7 +64,7 @@ fuzz: ## fuzz the telemetry decoder for FUZZTIME (default 30s)
 	$(GO) test ./internal/telemetry -run '^$$' -fuzz '^FuzzDecodeEvents$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: chaos
-chaos: ## chaos tests needing more than make test: a real Postgres restart, a 3-node NATS cluster losing its stream leader and a worker under load
+chaos: ## chaos tests needing more than make test: a real Postgres restart, a 3-node NATS cluster losing its stream leader and a worker, and restarted server by server, under load; three workers on one Generaitiv key
 	$(GO) test -tags chaos -count=1 -timeout 15m -run Chaos ./internal/e2e/
 
 .PHONY: bench

@@ -44,6 +44,13 @@ import (
 
 // Run starts the worker and blocks until ctx is cancelled and it has stopped.
 func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
+	return RunWithSinkFault(ctx, getenv, stderr, nil)
+}
+
+// RunWithSinkFault is Run with fault as every sink loop's sink.Config.Fault:
+// a test hook, so that a chaos test can kill a worker process between a
+// batch's commit and its acks.
+func RunWithSinkFault(ctx context.Context, getenv config.Getenv, stderr io.Writer, fault func(stage string)) error {
 	cfg, err := config.WorkerFromEnv(getenv)
 	if err != nil {
 		return err
@@ -63,7 +70,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	defer conn.nc.Close()
 
 	reg := metrics.NewRegistry()
-	sinks, err := newSinks(logger, cfg, reg, st.sinkPool, conn.sinkConsumer)
+	sinks, err := newSinks(logger, cfg, reg, st.sinkPool, conn.sinkConsumer, fault)
 	if err != nil {
 		return err
 	}
@@ -166,11 +173,12 @@ func connectNATS(ctx context.Context, logger zerolog.Logger, cfg *config.Worker)
 // newSinks builds SINK_CONCURRENCY sink loops. They share the durable
 // consumer, so fetching and decoding one batch overlaps with committing
 // another.
-func newSinks(logger zerolog.Logger, cfg *config.Worker, reg *prometheus.Registry, pool *pgxpool.Pool, cons jetstream.Consumer) ([]*sink.Sink, error) {
+func newSinks(logger zerolog.Logger, cfg *config.Worker, reg *prometheus.Registry, pool *pgxpool.Pool, cons jetstream.Consumer,
+	fault func(stage string)) ([]*sink.Sink, error) {
 	sinks := make([]*sink.Sink, cfg.SinkConcurrency)
 	for i := range sinks {
 		var err error
-		if sinks[i], err = sink.New(logger, &sink.Config{BatchMax: cfg.SinkBatchMax, Metrics: reg}, pool, cons); err != nil {
+		if sinks[i], err = sink.New(logger, &sink.Config{BatchMax: cfg.SinkBatchMax, Metrics: reg, Fault: fault}, pool, cons); err != nil {
 			return nil, err
 		}
 	}
