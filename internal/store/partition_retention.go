@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"regexp"
 	"time"
 
@@ -93,18 +92,18 @@ func DropTelemetryBefore(ctx context.Context, pool *pgxpool.Pool, cutoff time.Ti
 // already detached), on conn. It reports false when another process holds
 // the partition's advisory lock.
 func dropPartition(ctx context.Context, conn *pgx.Conn, table PartitionedTable, name string) (bool, error) {
-	h := fnv.New64a()
-	h.Write([]byte("gamepipe.retention." + name))
-	key := int64(h.Sum64())
+	// The key names the schema too: apps of one database in several
+	// schemas (the tests' way) must not skip each other's partitions.
+	const lockKey = `hashtextextended('gamepipe.retention.' || current_schema() || '.' || $1, 0)`
 	var locked bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&locked); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+lockKey+`)`, name).Scan(&locked); err != nil {
 		return false, fmt.Errorf("error locking partition %s: %w", name, err)
 	}
 	if !locked {
 		return false, nil
 	}
 	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, key)
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+lockKey+`)`, name)
 	}()
 	part, parent := pgx.Identifier{name}.Sanitize(), pgx.Identifier{table.Name}.Sanitize()
 	var exists bool
