@@ -107,6 +107,10 @@
     if (err) { $('signin-error').hidden = false; $('signin-error').textContent = messages[err] || 'Sign-in failed.'; }
   }
 
+  // countRange starts a chart of counts at zero, so a bar's height is its
+  // count (uPlot's automatic range starts near the smallest value).
+  const countRange = (u, min, max) => [0, max > 0 ? max * 1.1 : 1];
+
   function chart(title, days, series, opts) {
     const panel = el('div', { class: 'panel' }, el('h2', {}, title));
     $('view').append(panel);
@@ -115,7 +119,7 @@
     const u = new uPlot(Object.assign({
       width, height: 220,
       series: [{}].concat(series.map((s, i) => ({ label: s.label, stroke: palette[i % palette.length], width: 2, fill: s.fill }))),
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: { range: countRange } },
       tzDate: (t) => uPlot.tzDate(new Date(t * 1e3), 'Etc/UTC'),
     }, opts || {}), [days].concat(series.map((s) => s.values)), panel);
     charts.push(u);
@@ -241,7 +245,7 @@
       wrap.append(panel);
       if (typeof uPlot !== 'undefined' && g.steps.length > 0) {
         const u = new uPlot({
-          width: 420, height: 200, scales: { x: { time: false, range: [-0.5, g.steps.length - 0.5] } },
+          width: 420, height: 200, scales: { x: { time: false, range: [-0.5, g.steps.length - 0.5] }, y: { range: countRange } },
           axes: [{ values: (_, ticks) => ticks.map((i) => (g.steps[i] ? g.steps[i].name : '')) }, {}],
           series: [{}, { label: 'count', stroke: palette[0], fill: 'rgba(51,102,204,.3)', paths: uPlot.paths.bars({ size: [0.6] }) }],
         }, [g.steps.map((_, i) => i), g.steps.map((s) => s.players)], panel);
@@ -271,7 +275,7 @@
     $('view').append(panel);
     if (typeof uPlot !== 'undefined') {
       charts.push(new uPlot({
-        width: 700, height: 220, scales: { x: { time: false } },
+        width: 700, height: 220, scales: { x: { time: false }, y: { range: countRange } },
         series: [{}, { label: 'trajectories', stroke: palette[1], fill: 'rgba(220,57,18,.3)', paths: uPlot.paths.bars({ size: [0.9] }) }],
       }, [d.histogram.map((b) => b.from + 5), d.histogram.map((b) => b.trajectories)], panel));
     }
