@@ -36,7 +36,7 @@ func runSink(ctx context.Context, b *Bench) ([]Row, error) {
 	if err != nil {
 		return nil, err
 	}
-	b.say("%s: gamepipe, worker started on a backlog of %d events...", rowSink, backlog)
+	b.say("%s: gamepipe, worker started on a backlog of %d messages...", rowSink, backlog)
 	if err := s.startWorker(ctx); err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func runSink(ctx context.Context, b *Bench) ([]Row, error) {
 	}
 
 	row := ratioRow(rowSink, "rows/s", ours, raw, 0.7)
-	row.Note = fmt.Sprintf("rows/s committed by the worker (gamepipe_sink_rows_total) over %.1fs of a %d-event backlog", window.Seconds(), backlog)
+	row.Note = fmt.Sprintf("rows/s committed by the worker (gamepipe_sink_rows_total) over %.1fs of a %d-message backlog", window.Seconds(), backlog)
 	if drained {
 		row.Note += " (drained before the end: a lower bound)"
 	}
@@ -92,7 +92,8 @@ func runSink(ctx context.Context, b *Bench) ([]Row, error) {
 }
 
 // sampleStream reads up to n events from the start of TELEMETRY (what the
-// ingest scenarios stored) and returns them with the stream's size.
+// ingest scenarios stored, a request's events of one kind per message) and
+// returns them with the stream's size in messages.
 func (b *Bench) sampleStream(ctx context.Context, n int) ([]telemetry.Event, uint64, error) {
 	js := b.stack.js
 	stream, err := js.Stream(ctx, eventstream.StreamName)
@@ -111,25 +112,33 @@ func (b *Bench) sampleStream(ctx context.Context, n int) ([]telemetry.Event, uin
 	if err != nil {
 		return nil, 0, fmt.Errorf("error reading %s: %w", eventstream.StreamName, err)
 	}
-	want := int(min(uint64(n), backlog))
-	events := make([]telemetry.Event, 0, want)
-	for len(events) < want {
-		batch, err := cons.Fetch(min(1000, want-len(events)), jetstream.FetchMaxWait(5*time.Second))
+	events := make([]telemetry.Event, 0, n)
+	var items [][]byte
+	for read := uint64(0); len(events) < n && read < backlog; {
+		batch, err := cons.Fetch(int(min(1000, backlog-read)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			return nil, 0, fmt.Errorf("error reading %s: %w", eventstream.StreamName, err)
 		}
 		got := 0
 		for msg := range batch.Messages() {
 			got++
-			var ev telemetry.Event
-			if err := telemetry.UnmarshalStored(msg.Data(), &ev); err != nil {
-				return nil, 0, fmt.Errorf("error decoding a stored event: %w", err)
+			if items, err = telemetry.SplitStored(msg.Data(), items[:0]); err != nil {
+				return nil, 0, err
 			}
-			events = append(events, ev)
+			for _, item := range items {
+				var ev telemetry.Event
+				if err := telemetry.UnmarshalStored(item, &ev); err != nil {
+					return nil, 0, fmt.Errorf("error decoding a stored event: %w", err)
+				}
+				if len(events) < n {
+					events = append(events, ev)
+				}
+			}
 		}
 		if got == 0 {
 			break
 		}
+		read += uint64(got)
 	}
 	return events, backlog, nil
 }
