@@ -70,20 +70,22 @@ type Config struct {
 	// Transport carries REST calls to BaseURL. Defaults to a clone of
 	// http.DefaultTransport.
 	Transport http.RoundTripper
-	// KeyLimiter, when set, spaces each key's calls in place of this
-	// process's bucket, so that the key's rate holds across every process
-	// sharing it (the worker's is kept in Postgres). RateLimit and
-	// RateBurst are then the limiter's to apply.
+	// KeyLimiter, when set, spaces each key's calls, and each tenant's
+	// calls with a key, in place of this process's buckets, so that the
+	// key's rate and each tenant's share of it hold across every process
+	// sharing the key (the worker's is kept in Postgres). RateLimit,
+	// RateBurst and TenantShare are then the limiter's to apply.
 	KeyLimiter KeyLimiter
 }
 
 // KeyLimiter spaces the calls made with one API key across processes.
 type KeyLimiter interface {
-	// Reserve takes the next call slot for key and returns how long to
-	// wait before the call. When the slot is too far off to wait for, it
-	// takes nothing and returns ok false with the wait until the next
-	// slot.
-	Reserve(ctx context.Context, key string) (wait time.Duration, ok bool, err error)
+	// Reserve takes the next call slot for key, on behalf of tenant
+	// (empty: none; else bounded to its share of the key), and returns how
+	// long to wait before the call. When the slot is too far off to wait
+	// for, it takes nothing and returns ok false with the wait until the
+	// next slot.
+	Reserve(ctx context.Context, key, tenant string) (wait time.Duration, ok bool, err error)
 }
 
 // ClientRateLimited is the Code of the *upstream.Error a call returns,
@@ -102,8 +104,10 @@ type Client struct {
 	limiters *limiters
 	// lim is limiters' bucket for key.
 	lim *rate.Limiter
-	// tenantLim, when set, is the tenant's own bucket on the key, taken
-	// before lim (ForTenant).
+	// tenant is who the calls are made for (ForTenant), empty for none;
+	// tenantLim its own bucket on the key, taken before lim, when there is
+	// no KeyLimiter.
+	tenant    string
 	tenantLim *rate.Limiter
 }
 
@@ -241,7 +245,7 @@ func (c *Client) WithKey(key string) *Client {
 		return c
 	}
 	cp := *c
-	cp.key, cp.lim, cp.tenantLim = key, c.limiters.get(key), nil
+	cp.key, cp.lim, cp.tenant, cp.tenantLim = key, c.limiters.get(key), "", nil
 	return &cp
 }
 
@@ -249,10 +253,14 @@ func (c *Client) WithKey(key string) *Client {
 // take from the tenant's own bucket, TenantShare of the key's rate and
 // burst: tenants sharing a key cannot use more than that share of it each,
 // so one tenant's flood leaves the rest of the key's rate to the others.
-// The bucket is this process's, like the key's.
+// The bucket is the KeyLimiter's when there is one (shared by every
+// process), else this process's.
 func (c *Client) ForTenant(tenant string) *Client {
 	cp := *c
-	cp.tenantLim = c.limiters.getTenant(c.key, tenant)
+	cp.tenant = tenant
+	if c.cfg.KeyLimiter == nil {
+		cp.tenantLim = c.limiters.getTenant(c.key, tenant)
+	}
 	return &cp
 }
 
@@ -267,7 +275,7 @@ func (c *Client) waitKey(ctx context.Context, op string) error {
 		}
 		return nil
 	}
-	wait, ok, err := c.cfg.KeyLimiter.Reserve(ctx, c.key)
+	wait, ok, err := c.cfg.KeyLimiter.Reserve(ctx, c.key, c.tenant)
 	if err != nil {
 		return fmt.Errorf("error waiting for the generaitiv rate limiter: %w", err)
 	}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -37,19 +38,19 @@ func TestUpstreamRateLimiter(t *testing.T) {
 		db := dbtest.NewSchema(t)
 		l, err := store.NewUpstreamRateLimiter(db.Pool, &store.UpstreamRateConfig{Service: "generaitiv", Rate: 0.1, MaxWait: time.Second})
 		require.NoError(t, err)
-		wait, ok, err := l.Reserve(ctx, "k")
+		wait, ok, err := l.Reserve(ctx, "k", "")
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Zero(t, wait, "a key's first call goes at once")
 		for range 3 {
-			wait, ok, err = l.Reserve(ctx, "k")
+			wait, ok, err = l.Reserve(ctx, "k", "")
 			require.NoError(t, err)
 			require.False(t, ok, "the next slot is 10s off, past MaxWait")
 			require.Greater(t, wait, 5*time.Second)
 			require.LessOrEqual(t, wait, 10*time.Second, "a refused call took no slot")
 		}
 		// Another key is not held back.
-		_, ok, err = l.Reserve(ctx, "other")
+		_, ok, err = l.Reserve(ctx, "other", "")
 		require.NoError(t, err)
 		require.True(t, ok)
 		var n int
@@ -156,4 +157,78 @@ func TestSharedKeyLongWaitIs429(t *testing.T) {
 	require.Equal(t, generaitiv.ClientRateLimited, ue.Code)
 	require.Greater(t, ue.RetryAfter, 5*time.Second)
 	require.Equal(t, int64(1), sent.Load(), "the refused call was not sent")
+}
+
+// TestTenantShareAcrossProcesses: an app's share of a shared key holds
+// across processes, and its flood leaves the key's next slots to the
+// other apps.
+func TestTenantShareAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("ShareHoldsAndTheKeyStaysFree", func(t *testing.T) {
+		t.Parallel()
+		db := dbtest.NewSchema(t)
+		// The key: 10 calls/s, bursts of 2; a tenant: half of that, 5/s,
+		// no burst.
+		cfg := &store.UpstreamRateConfig{Service: "generaitiv", Rate: 10, Burst: 2, TenantShare: 0.5, MaxWait: time.Minute}
+		var procs []*store.UpstreamRateLimiter
+		for _, pool := range []*pgxpool.Pool{db.Pool, processPool(t, db)} {
+			l, err := store.NewUpstreamRateLimiter(pool, cfg)
+			require.NoError(t, err)
+			procs = append(procs, l)
+		}
+		const calls = 6
+		var sends []time.Time
+		for i := range calls {
+			wait, ok, err := procs[i%2].Reserve(ctx, "k", "app-a")
+			require.NoError(t, err)
+			require.True(t, ok)
+			sends = append(sends, time.Now().Add(wait))
+		}
+		// App A's calls are 200ms apart, whichever process sends them;
+		// two processes each with a bucket of their own would be twice as
+		// fast. Lateness only adds to the span.
+		span := sends[calls-1].Sub(sends[0])
+		require.GreaterOrEqual(t, span, (calls-1)*200*time.Millisecond-20*time.Millisecond, "app A kept to its share across both processes")
+
+		// A's calls took the key's slots only as they were sent: the key's
+		// next slot is at most one key interval off.
+		var ahead time.Duration
+		keyHash := sha256.Sum256([]byte("generaitiv\x00k"))
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT next_at - clock_timestamp() FROM upstream_rate_limits
+			WHERE key_hash = $1`, keyHash[:]).Scan(&ahead))
+		require.LessOrEqual(t, ahead, 100*time.Millisecond)
+		wait, ok, err := procs[1].Reserve(ctx, "k", "app-b")
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.LessOrEqual(t, wait, 100*time.Millisecond, "app B is not queued behind app A")
+	})
+
+	t.Run("OverTheShareFarOffTakesNothing", func(t *testing.T) {
+		t.Parallel()
+		db := dbtest.NewSchema(t)
+		l, err := store.NewUpstreamRateLimiter(db.Pool, &store.UpstreamRateConfig{
+			Service: "generaitiv", Rate: 0.2, Burst: 2, TenantShare: 0.5, MaxWait: 100 * time.Millisecond})
+		require.NoError(t, err)
+		_, ok, err := l.Reserve(ctx, "k", "app-a")
+		require.NoError(t, err)
+		require.True(t, ok)
+		wait, ok, err := l.Reserve(ctx, "k", "app-a")
+		require.NoError(t, err)
+		require.False(t, ok, "app A's next slot is 10s off")
+		require.Greater(t, wait, 5*time.Second)
+		_, ok, err = l.Reserve(ctx, "k", "app-b")
+		require.NoError(t, err)
+		require.True(t, ok, "the key's burst is left to app B")
+		_, ok, err = l.Reserve(ctx, "k", "")
+		require.NoError(t, err)
+		require.False(t, ok, "and then the key is used up")
+	})
+
+	t.Run("BadShare", func(t *testing.T) {
+		t.Parallel()
+		_, err := store.NewUpstreamRateLimiter(nil, &store.UpstreamRateConfig{Rate: 1, TenantShare: 1.5})
+		require.ErrorContains(t, err, "tenant share")
+	})
 }

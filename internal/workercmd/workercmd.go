@@ -192,10 +192,12 @@ func newRiverClient(logger zerolog.Logger, cfg *config.Worker, queues jobs.Queue
 	if err != nil {
 		return nil, err
 	}
-	// Each key's Generaitiv rate holds across every worker process: its
-	// next call time is a row in Postgres (docs/scaling.md).
+	// Each key's Generaitiv rate, and each app's share of a shared key,
+	// hold across every worker process: their next call times are rows in
+	// Postgres (docs/scaling.md).
 	keyLimiter, err := store.NewUpstreamRateLimiter(st.pool, &store.UpstreamRateConfig{
 		Service: "generaitiv", Rate: float64(cfg.GeneraitivRateLimit), Burst: generaitivRateBurst,
+		TenantShare: cfg.GeneraitivAppShare,
 	})
 	if err != nil {
 		return nil, err
