@@ -32,10 +32,14 @@ const pollEvery = 250 * time.Millisecond
 // one connection.
 func runSink(ctx context.Context, b *Bench) ([]Row, error) {
 	s := b.stack
-	sample, backlog, err := b.sampleStream(ctx, sampleSize)
+	sample, perMsg, backlog, err := b.sampleStream(ctx, sampleSize)
 	if err != nil {
 		return nil, err
 	}
+	// The worker commits up to SinkBatchMax messages per transaction, each
+	// holding a request's events of one kind: the raw ceiling commits as
+	// many rows per transaction, as far as the sample allows.
+	txRows := min(len(sample), max(1, int(float64(b.cfg.SinkBatchMax)*perMsg)))
 	b.say("%s: gamepipe, worker started on a backlog of %d messages...", rowSink, backlog)
 	if err := s.startWorker(ctx); err != nil {
 		return nil, err
@@ -60,7 +64,7 @@ func runSink(ctx context.Context, b *Bench) ([]Row, error) {
 		return nil, err
 	}
 
-	b.say("%s: raw ceiling, pgx CopyFrom of %d of the same rows (fresh ids) in transactions of %d...", rowSink, len(sample), b.cfg.SinkBatchMax)
+	b.say("%s: raw ceiling, pgx CopyFrom of %d of the same rows (fresh ids) in transactions of %d...", rowSink, len(sample), txRows)
 	conn, err := pgx.Connect(ctx, s.dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("error connecting for the raw COPY: %w", err)
@@ -69,12 +73,12 @@ func runSink(ctx context.Context, b *Bench) ([]Row, error) {
 	// server has it), so the ceiling measures the same work.
 	_, _ = conn.Exec(ctx, "SET default_toast_compression = lz4")
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := rawCopy(ctx, conn, s.app.AppID, sample, b.cfg.SinkBatchMax, warmup); err != nil {
+	if _, err := rawCopy(ctx, conn, s.app.AppID, sample, txRows, warmup); err != nil {
 		return nil, err
 	}
 	var raw float64
 	rawCPU, err := b.phase("raw", func() (err error) {
-		raw, err = rawCopy(ctx, conn, s.app.AppID, sample, b.cfg.SinkBatchMax, b.cfg.duration())
+		raw, err = rawCopy(ctx, conn, s.app.AppID, sample, txRows, b.cfg.duration())
 		return err
 	})
 	if err != nil {
@@ -87,48 +91,54 @@ func runSink(ctx context.Context, b *Bench) ([]Row, error) {
 		row.Note += " (drained before the end: a lower bound)"
 	}
 	row.Note += fmt.Sprintf(". Raw: plain pgx CopyFrom into the same partitioned tables, no savepoint, no decoding from the stream, "+
-		"no acks, no players upsert, pgx's own encoding of positions, %d rows per transaction, one connection. Gamepipe phase: %s. Raw phase: %s.", b.cfg.SinkBatchMax, oursCPU, rawCPU)
+		"no acks, no players upsert, pgx's own encoding of positions, %d rows per transaction (the worker's %d messages of %.0f events on average, "+
+		"at most the sample), one connection. Gamepipe phase: %s. Raw phase: %s.", txRows, b.cfg.SinkBatchMax, perMsg, oursCPU, rawCPU)
 	return []Row{row}, nil
 }
 
 // sampleStream reads up to n events from the start of TELEMETRY (what the
 // ingest scenarios stored, a request's events of one kind per message) and
-// returns them with the stream's size in messages.
-func (b *Bench) sampleStream(ctx context.Context, n int) ([]telemetry.Event, uint64, error) {
+// returns them with the mean events per message read and the stream's
+// size in messages.
+func (b *Bench) sampleStream(ctx context.Context, n int) (events []telemetry.Event, perMsg float64, backlog uint64, err error) {
 	js := b.stack.js
 	stream, err := js.Stream(ctx, eventstream.StreamName)
 	if err != nil {
-		return nil, 0, fmt.Errorf("error opening %s: %w", eventstream.StreamName, err)
+		return nil, 0, 0, fmt.Errorf("error opening %s: %w", eventstream.StreamName, err)
 	}
 	info, err := stream.Info(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
-	backlog := info.State.Msgs
+	backlog = info.State.Msgs
 	if backlog == 0 {
-		return nil, 0, errors.New("the stream is empty: the ingest scenarios stored nothing")
+		return nil, 0, 0, errors.New("the stream is empty: the ingest scenarios stored nothing")
 	}
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		return nil, 0, fmt.Errorf("error reading %s: %w", eventstream.StreamName, err)
+		return nil, 0, 0, fmt.Errorf("error reading %s: %w", eventstream.StreamName, err)
 	}
-	events := make([]telemetry.Event, 0, n)
-	var items [][]byte
-	for read := uint64(0); len(events) < n && read < backlog; {
+	events = make([]telemetry.Event, 0, n)
+	var (
+		items      [][]byte
+		read, seen uint64
+	)
+	for len(events) < n && read < backlog {
 		batch, err := cons.Fetch(int(min(1000, backlog-read)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			return nil, 0, fmt.Errorf("error reading %s: %w", eventstream.StreamName, err)
+			return nil, 0, 0, fmt.Errorf("error reading %s: %w", eventstream.StreamName, err)
 		}
 		got := 0
 		for msg := range batch.Messages() {
 			got++
 			if items, err = telemetry.SplitStored(msg.Data(), items[:0]); err != nil {
-				return nil, 0, err
+				return nil, 0, 0, err
 			}
+			seen += uint64(len(items))
 			for _, item := range items {
 				var ev telemetry.Event
 				if err := telemetry.UnmarshalStored(item, &ev); err != nil {
-					return nil, 0, fmt.Errorf("error decoding a stored event: %w", err)
+					return nil, 0, 0, fmt.Errorf("error decoding a stored event: %w", err)
 				}
 				if len(events) < n {
 					events = append(events, ev)
@@ -140,7 +150,10 @@ func (b *Bench) sampleStream(ctx context.Context, n int) ([]telemetry.Event, uin
 		}
 		read += uint64(got)
 	}
-	return events, backlog, nil
+	if read > 0 {
+		perMsg = float64(seen) / float64(read)
+	}
+	return events, perMsg, backlog, nil
 }
 
 // sinkState reads the rows the worker has committed and the messages it has
