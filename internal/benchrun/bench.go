@@ -6,6 +6,8 @@
 // latest.md. See bench/README.md.
 //
 // A scenario is one function (ctx, *Bench) → rows, listed in Scenarios.
+// The ingest scenarios run once per natsd fsync setting (BENCH_SYNC), natsd
+// and the api restarted between them; the others run at the last setting.
 package benchrun
 
 import (
@@ -30,7 +32,61 @@ type Scenario struct {
 	// Run measures the rows. It may use what earlier scenarios left in the
 	// Bench (the max ingest rate, the worker running).
 	Run func(ctx context.Context, b *Bench) ([]Row, error)
+	// PerSync makes the scenario run once at each natsd fsync setting of
+	// BENCH_SYNC, before the scenarios that run once, its rows named with
+	// the setting (syncName).
+	PerSync bool
 }
+
+// step is one scenario run of a bench: the scenario and the natsd fsync
+// setting it runs at.
+type step struct {
+	sc   Scenario
+	sync string
+}
+
+// plan is the order the scenarios to run run in: the per-setting ones at
+// each setting in turn, then the others at the last setting, so that a
+// run switches natsd's setting at most once per setting.
+func (c *Config) plan(scenarios []Scenario) []step {
+	var out []step
+	for _, sync := range c.Syncs {
+		for _, sc := range scenarios {
+			if sc.PerSync && c.runs(sc.Name) {
+				out = append(out, step{sc: sc, sync: sync})
+			}
+		}
+	}
+	last := c.Syncs[len(c.Syncs)-1]
+	for _, sc := range scenarios {
+		if !sc.PerSync && c.runs(sc.Name) {
+			out = append(out, step{sc: sc, sync: last})
+		}
+	}
+	return out
+}
+
+// name is a row's name in this step: with the setting for a per-setting
+// scenario, as is otherwise.
+func (st step) name(row string) string {
+	if !st.sc.PerSync {
+		return row
+	}
+	return syncName(row, st.sync)
+}
+
+// id is the scenario's id in this step, for messages and profile file
+// names: "ingest-batch@always" for a per-setting scenario.
+func (st step) id() string {
+	if !st.sc.PerSync {
+		return st.sc.Name
+	}
+	return st.sc.Name + "@" + st.sync
+}
+
+// syncName names a row measured at one of several fsync settings:
+// "ingest, batches of 100 @always".
+func syncName(row, sync string) string { return row + " @" + sync }
 
 // Bench is one run's shared state, handed to every scenario in turn.
 type Bench struct {
@@ -38,9 +94,12 @@ type Bench struct {
 	stack    *stack
 	out      io.Writer
 	terminal bool
+	// step is the scenario running and its fsync setting.
+	step step
 
-	// ingestEventsPerSec is gamepipe's events/s with batches of 100: the
-	// sustained rate is given as a fraction of it.
+	// ingestEventsPerSec is gamepipe's events/s with batches of 100 at the
+	// latest fsync setting: the sustained rate, which runs at the last
+	// setting, is given as a fraction of it.
 	ingestEventsPerSec float64
 	// maxSources is the most source addresses (so keep-alive connections
 	// to the api) a load of the api used, for the api memory row.
@@ -51,8 +110,8 @@ type Bench struct {
 // order of the table.
 func Scenarios() []Scenario {
 	return []Scenario{
-		{Name: "ingest-batch", Rows: []string{rowIngestBatch}, Run: runIngestBatch},
-		{Name: "ingest-single", Rows: []string{rowIngestSingle, rowIngestSingleP99, rowIngestSingleCPU}, Run: runIngestSingle},
+		{Name: "ingest-batch", Rows: []string{rowIngestBatch, rowIngestBatchCPU}, Run: runIngestBatch, PerSync: true},
+		{Name: "ingest-single", Rows: []string{rowIngestSingle, rowIngestSingleP99, rowIngestSingleCPU}, Run: runIngestSingle, PerSync: true},
 		{Name: "sink", Rows: []string{rowSink}, Run: runSink},
 		{Name: "sustained", Rows: []string{rowSustained, rowSustainedCPU}, Run: runSustained},
 		{Name: "emote-jobs", Rows: []string{rowEmoteJobs, rowEmoteJobsTuned, rowEmotePostgres}, Run: runEmoteJobs},
@@ -80,7 +139,11 @@ func Run(ctx context.Context, cfg *Config, out io.Writer) error {
 			return err
 		}
 	}
-	s, err := startStack(ctx, cfg, apiBin, workerBin, out)
+	steps := cfg.plan(Scenarios())
+	if len(steps) == 0 {
+		return errors.New("BENCH_ONLY: no scenario to run")
+	}
+	s, err := startStack(ctx, cfg, apiBin, workerBin, steps[0].sync, out)
 	if err != nil {
 		return err
 	}
@@ -89,26 +152,30 @@ func Run(ctx context.Context, cfg *Config, out io.Writer) error {
 	fmt.Fprintf(out, "bench: %s; %d s per scenario\n", report.Machine, cfg.Seconds)
 
 	b := &Bench{cfg: cfg, stack: s, out: out, terminal: loadgen.IsTerminal(out)}
-	for _, sc := range Scenarios() {
+	var stackErr error
+	for _, st := range steps {
 		if ctx.Err() != nil {
 			break
 		}
-		if !cfg.runs(sc.Name) {
-			continue
+		if stackErr = s.useSync(ctx, st.sync); stackErr != nil {
+			fmt.Fprintf(out, "bench: natsd at fsync %s: %v\n", st.sync, stackErr)
+			break
 		}
-		rows, err := sc.Run(ctx, b)
+		b.step = st
+		rows, err := st.sc.Run(ctx, b)
 		if err == nil {
 			err = s.alive()
 		}
 		if err != nil {
-			fmt.Fprintf(out, "bench: %s failed: %v\n", sc.Name, err)
+			fmt.Fprintf(out, "bench: %s failed: %v\n", st.id(), err)
 			rows = rows[:0]
-			for _, name := range sc.Rows {
+			for _, name := range st.sc.Rows {
 				rows = append(rows, Row{Scenario: name, Note: "failed: " + err.Error()})
 			}
 		}
-		for _, r := range rows {
-			fmt.Fprintf(out, "bench: %s\n", r)
+		for i := range rows {
+			rows[i].Scenario, rows[i].Sync = st.name(rows[i].Scenario), st.sync
+			fmt.Fprintf(out, "bench: %s\n", rows[i])
 		}
 		report.Rows = append(report.Rows, rows...)
 		if errors.Is(err, context.Canceled) || s.alive() != nil {
@@ -123,6 +190,9 @@ func Run(ctx context.Context, cfg *Config, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\nwrote %s and %s (logs in %s)\n", filepath.Join(cfg.OutDir, "latest.json"),
 		filepath.Join(cfg.OutDir, "latest.md"), s.logDir)
+	if stackErr != nil {
+		return stackErr
+	}
 	return ctx.Err()
 }
 
@@ -161,14 +231,14 @@ func (b *Bench) loadAt(ctx context.Context, url string, cfg loadgen.Config) (*lo
 	return res, nil
 }
 
-// profile starts profiling a scenario's measured phase when profiling is
-// on (the first round only); wait for the returned profiler after the
-// phase with waitProfiles.
-func (b *Bench) profile(ctx context.Context, name string, round int, targets map[string]string) *profiler {
+// profile starts profiling the running scenario's measured phase when
+// profiling is on (the first round only), its files named by the step's id;
+// wait for the returned profiler after the phase with waitProfiles.
+func (b *Bench) profile(ctx context.Context, round int, targets map[string]string) *profiler {
 	if !b.cfg.Profile || round > 0 {
 		return nil
 	}
-	return startProfiles(ctx, b.cfg.OutDir, name, b.cfg.duration()+warmup, targets)
+	return startProfiles(ctx, b.cfg.OutDir, b.step.id(), b.cfg.duration()+warmup, targets)
 }
 
 // waitProfiles waits for a phase's profiles, reporting a failure to save

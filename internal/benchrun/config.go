@@ -60,6 +60,12 @@ type Config struct {
 	// separated: ingest-batch, ingest-single, sink, sustained, api-memory,
 	// ...); the others are left out of the table.
 	Only []string
+	// Syncs are the natsd fsync settings the per-setting scenarios
+	// (Scenario.PerSync: the ingest rows) run at, one after another, each
+	// "always" or a duration such as 2m (BENCH_SYNC: "always", "2m", a
+	// comma-separated list of them, or "both" for 2m then always, the
+	// default). The other scenarios run at the last one.
+	Syncs []string
 	// Profile builds the api and worker with net/http/pprof and saves CPU,
 	// allocation and mutex profiles of each scenario (BENCH_PROFILE=1).
 	Profile bool
@@ -127,6 +133,11 @@ func ConfigFromEnv(getenv func(string) string, environ []string) (*Config, error
 			cfg.Only = append(cfg.Only, name)
 		}
 	}
+	syncs, err := parseSyncs(getenv("BENCH_SYNC"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.Syncs = syncs
 	switch getenv("BENCH_PROFILE") {
 	case "", "0", "false":
 	default:
@@ -161,7 +172,45 @@ func (c *Config) validate() error {
 	if c.Mix == nil {
 		c.Mix = loadgen.DefaultMix
 	}
+	if len(c.Syncs) == 0 {
+		c.Syncs, _ = parseSyncs("")
+	}
 	return nil
+}
+
+// The natsd fsync settings BENCH_SYNC names.
+const (
+	// syncAlways fsyncs every write: a PubAck, so a 200, means the events
+	// are on disk. natsd's default, and the setting the targets of the
+	// ingest rows apply to.
+	syncAlways = "always"
+	// syncDefault is nats-server's own default sync_interval: a background
+	// fsync every 2 minutes.
+	syncDefault = "2m"
+)
+
+// parseSyncs reads BENCH_SYNC: empty or "both" for 2m then always, else a
+// comma-separated list of settings, each "always" or a positive duration,
+// none twice.
+func parseSyncs(v string) ([]string, error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	if v == "" || v == "both" {
+		return []string{syncDefault, syncAlways}, nil
+	}
+	var out []string
+	for s := range strings.SplitSeq(v, ",") {
+		s = strings.TrimSpace(s)
+		if s != syncAlways {
+			if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+				return nil, fmt.Errorf(`BENCH_SYNC: %q is neither "always", "both" nor a positive duration such as 2m`, s)
+			}
+		}
+		if slices.Contains(out, s) {
+			return nil, fmt.Errorf("BENCH_SYNC: %q is named twice", s)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // runs reports whether scenario name is to run.

@@ -87,7 +87,7 @@ func runEmoteJobs(ctx context.Context, b *Bench) ([]Row, error) {
 	}
 	sources := b.sourcesFor(raw.rate * 1.2)
 	b.say("%s: gamepipe, POST /v1/emotes, %d in flight from %d source addresses, worker on the simulator...", rowEmoteJobs, b.cfg.BatchConcurrency, sources)
-	prof := b.profile(ctx, "emote-jobs", 0, map[string]string{"api": s.pprofAPI, "worker": s.pprofWrk})
+	prof := b.profile(ctx, 0, map[string]string{"api": s.pprofAPI, "worker": s.pprofWrk})
 	began := time.Now()
 	var res *loadgen.JobResult
 	oursCPU, err := b.phase("gamepipe", func() (err error) {
@@ -277,7 +277,7 @@ func runEmotesInFlight(ctx context.Context, b *Bench) ([]Row, error) {
 	limit := began.Add(processSeconds*time.Second + hold)
 	b.say("%s: worker creating the processes (simulator takes %ds), sampling until all %d are processing for %s, or %s...",
 		rowEmotesInFlight, processSeconds, n, hold, time.Until(limit).Round(time.Second))
-	prof := b.profile(ctx, "emotes-in-flight", 0, map[string]string{"worker": s.pprofWrk})
+	prof := b.profile(ctx, 0, map[string]string{"worker": s.pprofWrk})
 	var (
 		peak, maxRunning, peakQueued int
 		maxHeld                      int

@@ -11,7 +11,8 @@ import (
 // bench/out/latest.json. Ours, Raw, Ratio and Target are null where a row
 // has none (a pending row has no numbers at all).
 type Row struct {
-	// Scenario names the row, as in issue 6's table.
+	// Scenario names the row, as in bench/README.md's table; a row measured
+	// at each fsync setting ends with it (syncName).
 	Scenario string `json:"scenario"`
 	// Ours is gamepipe's figure, in Unit.
 	Ours *float64 `json:"ours"`
@@ -25,6 +26,9 @@ type Row struct {
 	Target *float64 `json:"target"`
 	// Unit is Ours' and Raw's unit: "events/s", "ms", "MB", ...
 	Unit string `json:"unit"`
+	// Sync is natsd's fsync setting when the row was measured: "always",
+	// or an interval such as "2m" (BENCH_SYNC).
+	Sync string `json:"sync,omitempty"`
 	// TargetOf says what Target applies to: "ratio" or "ours".
 	TargetOf string `json:"target_of,omitempty"`
 	// Cmp is how the figure must compare with Target: ">=" or "<".
@@ -48,12 +52,25 @@ func num(v float64) *float64 {
 
 // ratioRow is a row whose target is a minimum ratio of ours to raw.
 func ratioRow(scenario, unit string, ours, raw, minRatio float64) Row {
-	r := Row{Scenario: scenario, Unit: unit, Ours: num(ours), Raw: num(raw), Target: num(minRatio), TargetOf: "ratio", Cmp: ">="}
+	r := figureRow(scenario, unit, ours, raw)
+	r.hold("ratio", ">=", minRatio)
+	return r
+}
+
+// figureRow is a row with ours, raw and their ratio, and no target.
+func figureRow(scenario, unit string, ours, raw float64) Row {
+	r := Row{Scenario: scenario, Unit: unit, Ours: num(ours), Raw: num(raw)}
 	if raw > 0 {
 		r.Ratio = num(ours / raw)
 	}
-	r.judge()
 	return r
+}
+
+// hold gives the row a target: the figure targetOf ("ratio" or "ours")
+// compared with target by cmp (">=" or "<").
+func (r *Row) hold(targetOf, cmp string, target float64) {
+	r.Target, r.TargetOf, r.Cmp = num(target), targetOf, cmp
+	r.judge()
 }
 
 // limitRow is a row whose own figure must stay below max; raw may be NaN

@@ -67,12 +67,77 @@ func TestRow(t *testing.T) {
 		require.Equal(t, "failed", r.cells()[1])
 	})
 
+	t.Run("FigureNoTarget", func(t *testing.T) {
+		t.Parallel()
+
+		r := figureRow("cpu", "µs/event", 30, 10)
+		require.InDelta(t, 3, *r.Ratio, 1e-9)
+		require.Nil(t, r.Target)
+		require.Nil(t, r.Met)
+		require.Equal(t, "—", r.cells()[4])
+	})
+
 	t.Run("Numbers", func(t *testing.T) {
 		t.Parallel()
 
 		for v, want := range map[float64]string{1234567.8: "1,234,568", 999.4: "999", 12.345: "12.3", 1.234: "1.23", 0.0123: "0.012", -4321: "-4,321"} {
 			require.Equal(t, want, formatNumber(v), "%v", v)
 		}
+	})
+}
+
+func TestIngestRowsBySync(t *testing.T) {
+	t.Parallel()
+
+	ingest := Scenarios()[0]
+	require.True(t, ingest.PerSync)
+	at := func(sync string) *Bench { return &Bench{step: step{sc: ingest, sync: sync}} }
+
+	t.Run("Names", func(t *testing.T) {
+		t.Parallel()
+
+		require.Equal(t, "ingest, batches of 100 @always", at("always").step.name(rowIngestBatch))
+		require.Equal(t, "ingest, batches of 100 @2m", at("2m").step.name(rowIngestBatch))
+		require.Equal(t, "ingest-batch@2m", at("2m").step.id())
+		once := step{sc: Scenario{Name: "sink"}, sync: "always"}
+		require.Equal(t, "sink", once.name(rowSink), "a scenario run once keeps its name")
+		require.Equal(t, "sink", once.id())
+	})
+
+	t.Run("TargetsAtAlways", func(t *testing.T) {
+		t.Parallel()
+
+		b := at("always")
+		r := figureRow(rowIngestBatch, "events/s", 50000, 80000)
+		b.ingestTarget(&r, ">=", batchTargetAlways)
+		require.Equal(t, "ours", r.TargetOf)
+		require.True(t, *r.Met)
+		require.InDelta(t, 0.625, *r.Ratio, 1e-9, "the ratio is still reported")
+		require.Equal(t, "≥ 45,000 events/s (met)", r.cells()[4])
+
+		r = figureRow(rowIngestSingle, "requests/s", 5999, 9000)
+		b.ingestTarget(&r, ">=", singleTargetAlways)
+		require.False(t, *r.Met)
+
+		p99 := Row{Scenario: rowIngestSingleP99, Unit: "ms", Ours: num(51)}
+		b.ingestTarget(&p99, "<", singleP99TargetAlways)
+		require.False(t, *p99.Met)
+		require.Equal(t, "< 50.0 ms (missed)", p99.cells()[4])
+	})
+
+	t.Run("NoTargetAtAnotherSetting", func(t *testing.T) {
+		t.Parallel()
+
+		r := figureRow(rowIngestBatch, "events/s", 10, 80000)
+		r.Note = "measured."
+		at("2m").ingestTarget(&r, ">=", batchTargetAlways)
+		require.Nil(t, r.Target)
+		require.Nil(t, r.Met)
+		require.Empty(t, r.TargetOf)
+		require.Empty(t, r.Cmp)
+		require.Contains(t, r.Note, "measured. No target at this setting")
+		require.Contains(t, syncNote("2m"), "every 2m")
+		require.Contains(t, syncNote("always"), "on disk")
 	})
 }
 
@@ -90,6 +155,7 @@ func TestReport(t *testing.T) {
 		},
 	}
 	rep.Rows[0].Note = "how it was measured"
+	rep.Rows[0].Sync = "always"
 
 	var table strings.Builder
 	rep.WriteTable(&table)
@@ -117,6 +183,8 @@ func TestReport(t *testing.T) {
 	require.Nil(t, rows[1]["raw"])
 	require.Nil(t, rows[2]["ours"])
 	require.Equal(t, "needs issue 5", rows[2]["pending"])
+	require.Equal(t, "always", rows[0]["sync"])
+	require.NotContains(t, rows[1], "sync", "no setting, no key")
 
 	md, err := os.ReadFile(filepath.Join(dir, "latest.md"))
 	require.NoError(t, err)

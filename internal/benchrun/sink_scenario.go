@@ -44,7 +44,7 @@ func runSink(ctx context.Context, b *Bench) ([]Row, error) {
 	if err := s.startWorker(ctx); err != nil {
 		return nil, err
 	}
-	prof := b.profile(ctx, "sink", 0, map[string]string{"worker": s.pprofWrk})
+	prof := b.profile(ctx, 0, map[string]string{"worker": s.pprofWrk})
 	var (
 		ours    float64
 		window  time.Duration

@@ -26,8 +26,9 @@ import (
 const stopTimeout = 20 * time.Second
 
 // stack is the bench's private gamepipe: the pinned nats-server on a free
-// port with its own store, a fresh database, the api, and the worker when a
-// scenario starts it. Nothing of the developer's own stack (make run) is
+// port with its own store at one fsync setting (useSync restarts it at
+// another), a fresh database, the api, and the worker when a scenario
+// starts it. Nothing of the developer's own stack (make run) is
 // touched: other ports, another database, another DATA_DIR.
 type stack struct {
 	cfg    *Config
@@ -37,6 +38,10 @@ type stack struct {
 	apiBin string
 	wrkBin string
 
+	// sync is natsd's fsync setting (NATSD_SYNC_INTERVAL), natsStore its
+	// JetStream store.
+	sync       string
+	natsStore  string
 	natsURL    string
 	dbURL      string
 	apiURL     string
@@ -45,7 +50,10 @@ type stack struct {
 	pprofWrk   string
 	app        *demoapp.App
 	natsd, api *child
-	worker     *child
+	// apiPeak is the highest VmHWM of the api processes stopped so far:
+	// the api is restarted with natsd.
+	apiPeak int64
+	worker  *child
 	// minimal is the minimal ingest server while the single-event
 	// scenario runs, at minimalURL.
 	minimal    *child
@@ -64,10 +72,10 @@ type stack struct {
 	pgVersion   string
 }
 
-// startStack starts natsd, creates and migrates the database, creates the
-// bench app and starts the api.
-func startStack(ctx context.Context, cfg *Config, apiBin, workerBin string, log io.Writer) (s *stack, err error) {
-	s = &stack{cfg: cfg, log: log, apiBin: apiBin, wrkBin: workerBin, logDir: filepath.Join(cfg.OutDir, "logs")}
+// startStack starts natsd at fsync setting sync, creates and migrates the
+// database, creates the bench app and starts the api.
+func startStack(ctx context.Context, cfg *Config, apiBin, workerBin, sync string, log io.Writer) (s *stack, err error) {
+	s = &stack{cfg: cfg, log: log, apiBin: apiBin, wrkBin: workerBin, sync: sync, logDir: filepath.Join(cfg.OutDir, "logs")}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -120,15 +128,18 @@ func (s *stack) env(set map[string]string) []string {
 	return env
 }
 
+// startNATS starts natsd at s.sync with an empty store and connects to it.
 func (s *stack) startNATS(ctx context.Context) error {
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
 	s.natsURL = "nats://127.0.0.1:" + strconv.Itoa(port)
+	s.natsStore = filepath.Join(s.runDir, "nats-"+s.sync)
 	s.natsd, err = startChild("natsd", s.bin("natsd"), nil, s.env(map[string]string{
-		"NATSD_PORT":      strconv.Itoa(port),
-		"NATSD_STORE_DIR": filepath.Join(s.runDir, "nats"),
+		"NATSD_PORT":          strconv.Itoa(port),
+		"NATSD_STORE_DIR":     s.natsStore,
+		"NATSD_SYNC_INTERVAL": s.sync,
 	}), s.logDir)
 	if err != nil {
 		return err
@@ -160,8 +171,30 @@ func (s *stack) startNATS(ctx context.Context) error {
 	if err := eventstream.CheckServer(cctx, s.nc); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.log, "bench: nats-server %s at %s (store in %s)\n", s.natsVersion, s.natsURL, filepath.Join(s.runDir, "nats"))
+	fmt.Fprintf(s.log, "bench: nats-server %s at %s, fsync %s (store in %s)\n", s.natsVersion, s.natsURL, s.sync, s.natsStore)
 	return nil
+}
+
+// useSync makes natsd run at fsync setting sync: unless it already does, it
+// stops the worker (a scenario that needs it starts it again) and the api,
+// stops natsd and removes its store, then starts natsd at sync with an
+// empty store and the api against it (which creates its streams).
+func (s *stack) useSync(ctx context.Context, sync string) error {
+	if sync == s.sync {
+		return nil
+	}
+	s.stopWorker()
+	s.stopAPI()
+	s.nc.Close()
+	s.natsd.stop(stopTimeout)
+	if err := os.RemoveAll(s.natsStore); err != nil {
+		return fmt.Errorf("error removing natsd's store %s: %w", s.natsStore, err)
+	}
+	s.sync = sync
+	if err := s.startNATS(ctx); err != nil {
+		return err
+	}
+	return s.startAPI(ctx)
 }
 
 // createDatabase drops and creates the bench database, migrates it with
@@ -242,6 +275,21 @@ func (s *stack) startAPI(ctx context.Context) error {
 	}
 	fmt.Fprintf(s.log, "bench: api at %s (pid %d, RATE_LIMIT_RPS %g)\n", s.apiURL, s.api.pid(), s.cfg.RateLimit)
 	return nil
+}
+
+// stopAPI stops the api, keeping its peak resident set in apiPeak.
+func (s *stack) stopAPI() {
+	if peak, _, err := s.api.memory(); err == nil {
+		s.apiPeak = max(s.apiPeak, peak)
+	}
+	s.api.stop(stopTimeout)
+}
+
+// apiMemory is the highest VmHWM of every api process of the run, and the
+// running one's VmRSS.
+func (s *stack) apiMemory() (peak, current int64, err error) {
+	peak, current, err = s.api.memory()
+	return max(peak, s.apiPeak), current, err
 }
 
 // startWorker starts the worker and waits until it is ready: its sink is

@@ -110,8 +110,8 @@ func runSustained(ctx context.Context, b *Bench) ([]Row, error) {
 		"after a %s warmup, from an empty stream; it holds when the api accepts ≥ %.0f%% of it, the sink's lag p99 (commit time − received_at, "+
 		"gamepipe_sink_lag_seconds over the window, interpolated) is under %.0f s, and the backlog (sink consumer pending + unacknowledged, "+
 		"sampled every second) grows, by its least-squares slope over the window, less than one second of the messages stored "+
-		"(at least 2 × SINK_BATCH_MAX). Raw: gamepipe's own max ingest rate with batches of 100 (ingest-batch row, same run).",
-		b.cfg.BatchConcurrency, b.cfg.SustainSeconds, sustainWarmup, 100*sustainAccepted, sustainLagP99)
+		"(at least 2 × SINK_BATCH_MAX). Raw: gamepipe's own max ingest rate with batches of 100 at the same fsync setting (%s row, same run).",
+		b.cfg.BatchConcurrency, b.cfg.SustainSeconds, sustainWarmup, 100*sustainAccepted, sustainLagP99, syncName(rowIngestBatch, b.step.sync))
 	if best == nil {
 		row := ratioRow(rowSustained, "events/s", 0, maxRate, sustainFirst)
 		row.Note = "no rate tried held; " + how + " " + search

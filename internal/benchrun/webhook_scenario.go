@@ -78,7 +78,7 @@ func runWebhookCallbacks(ctx context.Context, b *Bench) ([]Row, error) {
 	// finalize jobs would take a third of the machine from the receiver).
 	s.stopWorker()
 	b.say("%s: gamepipe, %d callbacks to the api, %d at a time...", rowWebhookCallbacks, len(calls), callbackSenders)
-	prof := b.profile(ctx, "webhook-callbacks", 0, map[string]string{"api": s.pprofAPI})
+	prof := b.profile(ctx, 0, map[string]string{"api": s.pprofAPI})
 	var (
 		ok      int64
 		elapsed time.Duration
