@@ -249,11 +249,14 @@ func (b *Bench) waitProfiles(p *profiler) {
 	}
 }
 
+// sourcesBound is the most source addresses, so keep-alive connections,
+// the bench opens to one server: what one machine's API can hold open.
+const sourcesBound = 4000
+
 // sourcesFor is how many source addresses loadgen needs so that the
-// per-IP limit never caps it below reqPerSec, bounded to what one
-// machine's API can hold open.
+// per-IP limit never caps it below reqPerSec, bounded to sourcesBound.
 func (b *Bench) sourcesFor(reqPerSec float64) int {
-	return min(max(loadgen.SourcesFor(reqPerSec, b.cfg.sourceRate()), 8), 4000)
+	return min(max(loadgen.SourcesFor(reqPerSec, b.cfg.sourceRate()), 8), sourcesBound)
 }
 
 // resultLine summarises a load result in one line for a row's note.

@@ -157,12 +157,15 @@ func (u cpuUse) perOp(label string, opsPerSec float64) float64 {
 	return 1e6 * u.secs[label] / u.wall / opsPerSec
 }
 
-// perOpList is every process's CPU microseconds per operation over the
-// phase, by label: "api 13.1, bench 3.0, natsd 24.2 µs".
+// perOpList is the CPU microseconds per operation over the phase of every
+// process that used at least 0.05 µs, by label: "api 13.1, bench 3.0,
+// natsd 24.2 µs".
 func (u cpuUse) perOpList(opsPerSec float64) string {
 	parts := make([]string, 0, len(u.secs))
 	for _, label := range slices.Sorted(maps.Keys(u.secs)) {
-		parts = append(parts, fmt.Sprintf("%s %.1f", label, u.perOp(label, opsPerSec)))
+		if us := u.perOp(label, opsPerSec); us >= 0.05 {
+			parts = append(parts, fmt.Sprintf("%s %.1f", label, us))
+		}
 	}
 	return strings.Join(parts, ", ") + " µs"
 }

@@ -37,6 +37,14 @@ func TestCPU(t *testing.T) {
 		got := after.since(before)
 		require.Equal(t, "CPU api 50%, postgres 75%; others 25%; machine 150% of 200% busy", got)
 	})
+
+	t.Run("PerOpList", func(t *testing.T) {
+		t.Parallel()
+
+		// 2 s at 10,000 operations/s: 0.4 s of CPU is 20 µs per operation.
+		u := cpuUse{secs: map[string]float64{"natsd": 0.4, "api": 0.25, "minimal": 0.0005}, wall: 2}
+		require.Equal(t, "api 12.5, natsd 20.0 µs", u.perOpList(10000), "a process that did nothing is left out")
+	})
 }
 
 func TestChild(t *testing.T) {
