@@ -61,8 +61,6 @@ func runIngestBatch(ctx context.Context, b *Bench) ([]Row, error) {
 		return nil, err
 	}
 	defer pub.close(ctx)
-	// The api publishes a request of 100 events as one message per kind.
-	pub.events = batchMessages(pub.events, 100)
 	if _, err := pub.asyncRun(ctx, warmup); err != nil {
 		return nil, err
 	}
@@ -73,7 +71,7 @@ func runIngestBatch(ctx context.Context, b *Bench) ([]Row, error) {
 	var raw, ours best
 	sources := 0
 	for round := range b.cfg.Rounds {
-		b.say("%s: raw ceiling, JetStream async publish (64k window) from one process%s...", name, b.roundLabel(round))
+		b.say("%s: raw ceiling, JetStream async publish (%d messages in flight at most) from one process%s...", name, pub.window, b.roundLabel(round))
 		var rate float64
 		cpu, err := b.phaseCPU("raw", func() (err error) {
 			rate, err = pub.asyncRun(ctx, b.cfg.duration())
@@ -105,10 +103,10 @@ func runIngestBatch(ctx context.Context, b *Bench) ([]Row, error) {
 	b.ingestEventsPerSec = ours.rate
 	row := figureRow(rowIngestBatch, "events/s", ours.rate, raw.rate)
 	row.Note = fmt.Sprintf("%s events/s answered 200 (after every JetStream ack); %d requests in flight from %d source addresses "+
-		"(≤ %.0f req/s each, limiter on); p99 %s; %s. Raw: async publish, 64k window, the same encoded events in batch messages of 100 of one kind, "+
-		"stream with TELEMETRY's config on the same natsd.%s Gamepipe phase: %s. Raw phase: %s.", syncNote(b.step.sync),
-		b.cfg.BatchConcurrency, sources, b.cfg.sourceRate(), ours.res.Latency.Quantile(0.99).Round(100*time.Microsecond),
-		resultLine(ours.res), b.roundsNote(), ours.cpu.text, raw.cpu.text) + b.cappedNote(ours.res, sources)
+		"(≤ %.0f req/s each, limiter on); p99 %s; %s. Raw: async publish, %d messages (32 MiB) in flight at most, the same encoded events "+
+		"in batch messages of 100 of one kind, stream with TELEMETRY's config on the same natsd.%s Gamepipe phase: %s. Raw phase: %s.",
+		syncNote(b.step.sync), b.cfg.BatchConcurrency, sources, b.cfg.sourceRate(), ours.res.Latency.Quantile(0.99).Round(100*time.Microsecond),
+		resultLine(ours.res), pub.window, b.roundsNote(), ours.cpu.text, raw.cpu.text) + b.cappedNote(ours.res, sources)
 	b.ingestTarget(&row, ">=", batchTargetAlways)
 
 	apiUS, pubUS := ours.cpu.perOp("api", ours.rate), raw.cpu.perOp("bench", raw.rate)
@@ -261,13 +259,15 @@ func syncNote(sync string) string {
 		"memory, on disk within " + sync + "."
 }
 
-// rawPublisher prepares a raw publisher with a fresh BENCH_RAW stream.
+// rawPublisher prepares a raw publisher of batch messages of 100 events
+// of one kind, as the api publishes a request of 100 events, with a fresh
+// BENCH_RAW stream.
 func (b *Bench) rawPublisher(ctx context.Context) (*rawPublisher, error) {
 	events, _, err := makeStoredEvents(b.cfg, b.stack.app.AppID, rawPoolSize)
 	if err != nil {
 		return nil, err
 	}
-	return newRawPublisher(ctx, b.stack.natsURL, b.stack.app.AppID, events)
+	return newRawPublisher(ctx, b.stack.natsURL, b.stack.app.AppID, batchMessages(events, 100))
 }
 
 // roundLabel is " (round 2 of 3)" when there are several rounds.

@@ -84,12 +84,38 @@ func makeStoredEvents(cfg *Config, appID string, n int) ([]storedEvent, []teleme
 	return out, all, nil
 }
 
+// rawInFlight is the most bytes the raw publisher has published and not
+// yet seen acknowledged: a quarter of nats-server's default stream ingest
+// queue (128 MiB), which drops what a publisher sends beyond it. With an
+// fsync on every write the store takes a few hundred messages a second,
+// and a publisher limited only by the api's 64k-message window would fill
+// that queue and lose its messages; this bound keeps several hundred batch
+// messages in flight, more than the store needs to stay busy at any
+// setting.
+const rawInFlight = 32 << 20
+
+// rawWindow is the raw publisher's async window for events: as many
+// messages as fit rawInFlight at their mean size, at most the api's 64k
+// and at least 64.
+func rawWindow(events []storedEvent) int {
+	if len(events) == 0 {
+		return 64 << 10
+	}
+	total := 0
+	for _, ev := range events {
+		total += len(ev.data)
+	}
+	return min(max(rawInFlight/max(total/len(events), 1), 64), 64<<10)
+}
+
 // rawPublisher publishes stored events to rawStream from its own
-// connection, configured as the api configures its JetStream context.
+// connection, configured as the api configures its JetStream context but
+// for its window (rawWindow).
 type rawPublisher struct {
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	events   []storedEvent
+	window   int // the most messages in flight
 	subjects map[telemetry.Kind]string
 	idPrefix string
 	seq      atomic.Uint64
@@ -101,9 +127,9 @@ func newRawPublisher(ctx context.Context, natsURL, appID string, events []stored
 	if err != nil {
 		return nil, fmt.Errorf("error connecting to NATS: %w", err)
 	}
-	p := &rawPublisher{nc: nc, events: events, subjects: map[telemetry.Kind]string{}, idPrefix: appID + ":"}
+	p := &rawPublisher{nc: nc, events: events, window: rawWindow(events), subjects: map[telemetry.Kind]string{}, idPrefix: appID + ":"}
 	p.js, err = jetstream.New(nc,
-		jetstream.WithPublishAsyncMaxPending(64<<10), // as apicmd
+		jetstream.WithPublishAsyncMaxPending(p.window),
 		jetstream.WithPublishAsyncTimeout(5*time.Second),
 		jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *nats.Msg, error) { p.asyncErr.Add(1) }))
 	if err != nil {
@@ -141,7 +167,7 @@ func (p *rawPublisher) msg() *nats.Msg {
 	return &nats.Msg{Subject: p.subjects[ev.kind], Data: ev.data, Header: nats.Header{jetstream.MsgIDHeader: []string{id}}}
 }
 
-// asyncRun publishes asynchronously, as fast as the 64k window lets it,
+// asyncRun publishes asynchronously, as fast as its window lets it,
 // for d, then waits for every ack. It returns the events stored per second.
 func (p *rawPublisher) asyncRun(ctx context.Context, d time.Duration) (float64, error) {
 	p.asyncErr.Store(0)

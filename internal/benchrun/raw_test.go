@@ -16,6 +16,22 @@ import (
 	"github.com/gamepipe/gamepipe/internal/telemetry"
 )
 
+func TestRawWindow(t *testing.T) {
+	t.Parallel()
+
+	sized := func(n, size int) []storedEvent {
+		evs := make([]storedEvent, n)
+		for i := range evs {
+			evs[i].data = make([]byte, size)
+		}
+		return evs
+	}
+	require.Equal(t, 128, rawWindow(sized(10, 256<<10)), "32 MiB of 256-KiB batch messages")
+	require.Equal(t, 64<<10, rawWindow(sized(10, 100)), "small messages: the api's window")
+	require.Equal(t, 64, rawWindow(sized(3, 4<<20)), "at least 64")
+	require.Equal(t, 64<<10, rawWindow(nil))
+}
+
 func TestRawPublisher(t *testing.T) {
 	t.Parallel()
 
@@ -34,6 +50,7 @@ func TestRawPublisher(t *testing.T) {
 
 	pub, err := newRawPublisher(ctx, ns.ClientURL(), appID, events)
 	require.NoError(t, err)
+	require.Equal(t, rawWindow(events), pub.window)
 
 	info := func() *jetstream.StreamInfo {
 		s, err := js.Stream(ctx, rawStream)
