@@ -105,8 +105,7 @@ func (s *Server) rateLimited(next http.HandlerFunc) http.HandlerFunc {
 
 // ingestLimited is rateLimited for the ingestion routes: a refused request
 // whose public token the key cache holds counts as one of its app's
-// rejected events (Deps.Rejections). Other refusals come before the app is
-// known and count in the metric alone.
+// rejected events (Deps.Rejections); any other counts in the metric alone.
 func (s *Server) ingestLimited(next http.HandlerFunc) http.HandlerFunc {
 	return s.limitedBy(s.limiter, s.auth.cachedPublicApp, next)
 }
@@ -123,7 +122,7 @@ func (s *Server) limitedBy(l *ratelimit.Limiter, app func(*http.Request) *store.
 		ip := s.cfg.ClientIP.FromRequest(r)
 		if ok, wait := l.Allow(ip, time.Now()); !ok {
 			var info *store.KeyInfo
-			if app != nil {
+			if app != nil && s.rejections != nil {
 				info = app(r)
 			}
 			s.countRejected(info, 1, "rate_limited")
