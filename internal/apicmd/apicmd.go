@@ -1,9 +1,10 @@
 // Package apicmd wires and runs cmd/api: configuration, Postgres (lazily:
 // the api starts without it and answers /readyz 503), NATS with the
 // TELEMETRY and GAMEPIPE_EVENTS streams, an insert-only River client, blob
-// storage, the HTTP server on HTTP_ADDR and /metrics on METRICS_ADDR, and an
-// orderly shutdown (stop accepting, finish requests in flight, drain NATS,
-// close the pool).
+// storage, the HTTP server on HTTP_ADDR and /metrics on METRICS_ADDR, the
+// periodic flush of rejected events, and an orderly shutdown (stop
+// accepting, finish requests in flight, flush the rejected events, drain
+// NATS, close the pool).
 package apicmd
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
 	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/config"
@@ -104,6 +106,10 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	defer closeDash()
 	reg := metrics.NewRegistry()
 	flusher := export.NewFlushTrigger(nc, nil)
+	rejections, err := httpapi.NewRejections(pool, cfg.RejectionsFlushInterval, logger)
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.New(HTTPConfig(cfg), &httpapi.Deps{
 		Logger:    logger,
 		Metrics:   reg,
@@ -123,6 +129,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		},
 		FlushExports: flusher.Exporters,
 		Dashboard:    dash,
+		Rejections:   rejections,
 		Ready: []health.Check{
 			{Name: "postgres", Check: infra.PostgresCheck(pool)},
 			{Name: "nats", Check: infra.NATSCheck(nc)},
@@ -146,13 +153,34 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 
 	logger.Info().Str("addr", cfg.HTTPAddr).Str("metrics_addr", metricsLn.Addr().String()).
 		Str("nats", nc.ConnectedServerVersion()).Msg("apicmd: listening")
+	rctx, stopRejections := context.WithCancel(ctx)
+	defer stopRejections()
+	rejectionsDone := make(chan struct{})
+	go func() {
+		defer close(rejectionsDone)
+		rejections.Run(rctx)
+	}()
 	if err := infra.ServeLimited(ctx, api.HTTPServer(cfg.HTTPAddr), 20*time.Second, cfg.MaxConnections); err != nil {
 		return err
 	}
+	stopRejections()
+	<-rejectionsDone
+	flushRejections(ctx, rejections, logger)
 	logger.Info().Msg("apicmd: http stopped; draining NATS")
 	if err := nc.Drain(); err != nil {
 		logger.Warn().Err(err).Msg("apicmd: error draining NATS")
 	}
 	logger.Info().Msg("apicmd: stopped")
 	return nil
+}
+
+// flushRejections adds the rejected events counted since the last flush,
+// once the server takes no more requests and the periodic flush has
+// stopped.
+func flushRejections(ctx context.Context, r *httpapi.Rejections, logger zerolog.Logger) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.Flush(fctx); err != nil {
+		logger.Warn().Err(err).Msg("apicmd: error flushing rejected events at shutdown; they are lost")
+	}
 }

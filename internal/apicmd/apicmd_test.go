@@ -32,6 +32,8 @@ func TestRun(t *testing.T) {
 	env := map[string]string{
 		"DATABASE_URL": db.URL, "NATS_URL": ns.ClientURL(), "DATA_DIR": t.TempDir(),
 		"HTTP_ADDR": addr, "LOG_FORMAT": "json", "METRICS_ADDR": metricsAddr,
+		// Only the flush at shutdown can write the rejected events.
+		"REJECTIONS_FLUSH_INTERVAL": "1h",
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -66,6 +68,18 @@ func TestRun(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(scraped), `gamepipe_http_requests_total{code="200",route="POST /api/funnel"} 1`)
 
+	// A refused event of the app: counted in memory, added at shutdown.
+	bad, err := msgpack.Marshal(map[string]any{"funnel_step_name": "Tutorial_Start", "app_id": app.AppID.String()})
+	require.NoError(t, err)
+	req, err = http.NewRequest(http.MethodPost, "http://"+addr+"/api/funnel", bytes.NewReader(bad))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/msgpack")
+	req.Header.Set("x-public-token", app.PublicToken)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+
 	cancel()
 	select {
 	case err := <-done:
@@ -73,6 +87,10 @@ func TestRun(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("api did not stop")
 	}
+	var rejected int64
+	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT sum(events) FROM ingest_rejections WHERE app_id = $1 AND reason = 'missing_field'`,
+		app.AppID).Scan(&rejected))
+	require.Equal(t, int64(1), rejected)
 }
 
 // TestRunWithoutPostgres starts the api while Postgres cannot be reached: it

@@ -88,6 +88,10 @@ type API struct {
 	IngestLinger time.Duration
 	// IngestMaxMessageBytes caps one published message (INGEST_MAX_MESSAGE_BYTES).
 	IngestMaxMessageBytes int64
+	// RejectionsFlushInterval is how often the api adds the events it
+	// refused per app, day and reason to Postgres for the dashboard
+	// (REJECTIONS_FLUSH_INTERVAL); a crash loses at most this much.
+	RejectionsFlushInterval time.Duration
 }
 
 // APIFromEnv reads and validates the API's configuration.
@@ -134,6 +138,7 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	if c.IngestMaxMessageBytes < 4<<10 {
 		r.fail("INGEST_MAX_MESSAGE_BYTES", "must be at least 4KiB", r.getenv("INGEST_MAX_MESSAGE_BYTES"))
 	}
+	c.RejectionsFlushInterval = r.duration("REJECTIONS_FLUSH_INTERVAL", 5*time.Second)
 	c.TrustedProxies = r.prefixes("TRUSTED_PROXIES")
 	c.WebhookRateLimit = r.positiveFloat("WEBHOOK_RATE_LIMIT_RPS", 100)
 	c.MetricsAddr = r.addr("METRICS_ADDR", "127.0.0.1:4003")

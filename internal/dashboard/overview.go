@@ -23,6 +23,8 @@ type overviewView struct {
 	// RollupDays is how many whole days the event counts were read from
 	// the daily rollups rather than raw rows.
 	RollupDays int `json:"rollup_days"`
+	// Rejected are the events the api refused (readRejected).
+	Rejected rejectedEvents `json:"rejected"`
 }
 
 type overviewTotals struct {
@@ -250,6 +252,9 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 			app, rg.From, rg.To).Scan(&out.Totals.DeadLettered)
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := h.readTx(ctx, func(tx pgx.Tx) error { return readRejected(ctx, tx, app, rg, &out.Rejected) }); err != nil {
 		return nil, err
 	}
 	return out, nil

@@ -36,6 +36,12 @@ const (
 	xssJobError  = `<img src=x onerror="window.__xss='job_error'">`
 )
 
+// longJobError is a job's error message longer than the page is wide, with
+// a URL that has no space to break at.
+var longJobError = "not done by its deadline: the upstream kept answering 503 while the image was rendered; " +
+	"the last answer was https://images.example.com/v1/generations/" + strings.Repeat("0123456789abcdef", 8) +
+	"/status?attempt=12&region=eu-west-1 " + strings.Repeat("and the job was retried again later, ", 6)
+
 // chromiumPath finds Debian's chromium. Without it the test skips on a
 // developer's machine and fails in CI (CI=true), where .ci/run installs it.
 func chromiumPath(t *testing.T) string {
@@ -60,7 +66,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	s := newStack(t, &stackOpts{extra: func(t *testing.T, s *stack, _ *nats.Conn) httpapi.Deps {
 		dash, err := dashboard.New(&dashboard.Config{}, &dashboard.Deps{Logger: zerolog.Nop(), DB: s.db.Pool})
 		require.NoError(t, err)
-		return httpapi.Deps{Dashboard: dash}
+		return httpapi.Deps{Dashboard: dash, Rejections: runRejections(t, s)}
 	}})
 	app := s.app.AppID.String()
 
@@ -112,6 +118,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	s.eventuallyCount(t, 4, "SELECT count(*) FROM gameplay_events")
 	s.eventuallyCount(t, 9, "SELECT count(*) FROM funnel_steps")
 	s.eventuallyCount(t, 4, "SELECT count(*) FROM players")
+	// A batch of three refused for its last event: the api counts the
+	// three for the app, today, and flushes them to ingest_rejections.
+	bad := []any{play("p1", "Player_Jump", nil, at(0, "12:00")), play("p1", "Player_Jump", nil, at(0, "12:01")),
+		map[string]any{"event_name": "Player_Jump", "app_id": app, "timestamp": at(0, "12:02")}}
+	status, body = s.post(t, pack(t, bad))
+	require.Equal(t, 400, status, body)
+	s.eventuallyCount(t, 3, "SELECT coalesce(sum(events), 0) FROM ingest_rejections WHERE app_id = $1", app)
 
 	from, to := day0.Format(time.RFC3339), day0.AddDate(0, 0, 2).Format(time.RFC3339)
 	rng := url.Values{"range": {"custom"}, "from": {from}, "to": {to}}
@@ -234,6 +247,25 @@ func TestDashboardInBrowser(t *testing.T) {
 	top := cells("#top-events")
 	require.Equal(t, []string{"Player_Jump", "3", "2"}, top[0])
 	require.Equal(t, []string{xssEventName, "1", "1"}, top[1], "the event name shows as text")
+
+	// Rejected events: the refused batch shows on today, beside the dead
+	// letters, as SQL counts it.
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	open(pageURL("overview", url.Values{"to": {today.AddDate(0, 0, 1).Format(time.RFC3339)}}))
+	shoot("overview-rejected")
+	rejectedSQL := `SELECT coalesce(sum(events), 0) FROM ingest_rejections WHERE app_id = $1 AND day >= $2::date AND day < $3::date`
+	require.Equal(t, sqlInt(rejectedSQL, app, day0, today.AddDate(0, 0, 1)), card("rejected"))
+	require.Equal(t, "3", card("rejected"))
+	require.Equal(t, sqlInt(`SELECT count(*) FROM dead_letters`), card("dead_lettered"))
+	rejHeads := evalStrings(`Array.from(document.querySelectorAll('#rejected-days thead th')).map(h => h.textContent)`)
+	require.Equal(t, []string{"day", "rejected", "missing_field"}, rejHeads)
+	rejectedDays := cells("#rejected-days")
+	require.Len(t, rejectedDays, 3)
+	for i, row := range rejectedDays {
+		d := day0.AddDate(0, 0, i)
+		require.Equal(t, []string{d.Format(time.DateOnly), sqlInt(rejectedSQL, app, d, d.AddDate(0, 0, 1))}, row[:2])
+	}
+	require.Equal(t, "3", rejectedDays[2][2])
 
 	// Funnels: counts and conversion equal SQL.
 	open(pageURL("funnels", url.Values{"steps": {"Tutorial_Start,Tutorial_Move,Tutorial_End"}, "window": {"1h"}}))
@@ -369,7 +401,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	failedEmote := addJob("emote", app, "failed", at(1, "11:00"), 5*time.Minute, "upstream_failed", xssJobError)
 	addJob("emote", app, "processing", at(1, "12:00"), 0, "", "")
 	addJob("generation", app, "succeeded", at(0, "09:00"), 90*time.Second, "", "")
-	timedOut := addJob("generation", app, "timed_out", at(0, "13:00"), time.Hour, "timed_out", "not done by its deadline")
+	timedOut := addJob("generation", app, "timed_out", at(0, "13:00"), time.Hour, "timed_out", longJobError)
 	addJob("generation", app, "canceled", at(1, "08:00"), time.Minute, "canceled", "canceled at the app's request")
 	addJob("emote", other.AppID.String(), "failed", at(0, "10:00"), time.Second, "upstream_failed", "other app's failure")
 
@@ -408,7 +440,16 @@ func TestDashboardInBrowser(t *testing.T) {
 		fmt.Sprint(len(failures)))
 	require.Equal(t, []string{"emote", failedEmote, "failed", "upstream_failed", xssJobError}, failures[0][1:6],
 		"the latest failure first, its message as text")
-	require.Equal(t, []string{"generation", timedOut, "timed_out", "timed_out", "not done by its deadline"}, failures[1][1:6])
+	require.Equal(t, []string{"generation", timedOut, "timed_out", "timed_out", longJobError}, failures[1][1:6])
+	// The failures fit the page: a long message wraps, an id shows its
+	// start and all of it on hover; nothing scrolls sideways.
+	fits, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`(() => { const p = document.getElementById('job-failures').closest('.panel');
+		return [p.scrollWidth, p.clientWidth, document.documentElement.scrollWidth, document.documentElement.clientWidth]; })()`))
+	require.NoError(t, err)
+	require.LessOrEqual(t, fits[0], fits[1], "the failures panel scrolls sideways")
+	require.LessOrEqual(t, fits[2], fits[3], "the page scrolls sideways")
+	require.Equal(t, []string{failedEmote, timedOut},
+		evalStrings(`Array.from(document.querySelectorAll('#job-failures tbody td .clip')).map(c => c.title)`))
 	require.Equal(t, [][]string{{"emote", "processing", "1"}, {"emote", "succeeded", "2"}, {"emote", "failed", "1"},
 		{"generation", "succeeded", "1"}, {"generation", "canceled", "1"}, {"generation", "timed_out", "1"}}, cells("#job-totals"))
 	// The page filters do not apply to jobs, and are not shown.
@@ -451,4 +492,20 @@ func mustTime(t *testing.T, s string) time.Time {
 	v, err := time.Parse(time.RFC3339, s)
 	require.NoError(t, err)
 	return v
+}
+
+// runRejections counts the api's refused events for the dashboard and
+// flushes them often, until the test ends.
+func runRejections(t *testing.T, s *stack) *httpapi.Rejections {
+	t.Helper()
+	rej, err := httpapi.NewRejections(s.db.Pool, 50*time.Millisecond, zerolog.Nop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rej.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return rej
 }

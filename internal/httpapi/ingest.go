@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/store"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
 )
 
@@ -45,18 +46,19 @@ var queuedBody = []byte(`{"status":"queued"}` + "\n")
 func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	info, err := s.auth.publicApp(r)
 	if err != nil {
-		s.reject(w, r, err)
+		s.reject(w, r, nil, 1, err)
 		return
 	}
+	// From here on the app is known: a refusal counts for it.
 	if err := checkMsgpack(r.Header.Get("Content-Type")); err != nil {
-		s.reject(w, r, err)
+		s.reject(w, r, info, 1, err)
 		return
 	}
 
 	var bb bodyBuf
 	if err := s.readBody(w, r, &bb); err != nil {
 		s.bodies.put(&bb)
-		s.reject(w, r, err)
+		s.reject(w, r, info, 1, err)
 		return
 	}
 	body := bb.bytes()
@@ -65,9 +67,10 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	events, err := telemetry.DecodeWith(body, &s.cfg.Limits, buf.events[:0], &buf.floats)
 	buf.events = events[:0]
 	if err != nil {
+		n := telemetry.BatchSize(body)
 		s.bodies.put(&bb)
 		ingestBufs.Put(buf)
-		s.reject(w, r, validationToAPI(err))
+		s.reject(w, r, info, n, validationToAPI(err))
 		return
 	}
 
@@ -81,7 +84,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 			index := indexOf(i, len(events), body)
 			s.bodies.put(&bb)
 			ingestBufs.Put(buf)
-			s.reject(w, r, &APIError{Status: http.StatusForbidden, Code: "app_mismatch",
+			s.reject(w, r, info, len(events), &APIError{Status: http.StatusForbidden, Code: "app_mismatch",
 				Message: "app_id does not belong to the token's application", Index: index, Field: "app_id"})
 			return
 		}
@@ -101,7 +104,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if _, err := s.publisher.Publish(r.Context(), msgs); err != nil {
 		// Do not reuse buf: acks still in flight may retry with its bytes.
-		s.metrics.EventsRejected.WithLabelValues("unavailable").Inc()
+		s.countRejected(info, len(events), "unavailable")
 		if !errors.Is(err, eventstream.ErrUnavailable) {
 			writeError(w, r, err)
 			return
@@ -143,12 +146,24 @@ func indexOf(i, n int, body []byte) *int {
 // isMap reports whether a msgpack value starting with b is a map.
 func isMap(b byte) bool { return b&0xf0 == 0x80 || b == 0xde || b == 0xdf }
 
-func (s *Server) reject(w http.ResponseWriter, r *http.Request, err error) {
+// reject answers a refused ingestion request and counts it by its error
+// code (countRejected): n events of info's app, or nil before the app is
+// known.
+func (s *Server) reject(w http.ResponseWriter, r *http.Request, info *store.KeyInfo, n int, err error) {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		s.metrics.EventsRejected.WithLabelValues(apiErr.Code).Inc()
+		s.countRejected(info, n, apiErr.Code)
 	}
 	writeError(w, r, err)
+}
+
+// countRejected counts a refused ingestion request in the metric and, when
+// its app is known, n of the app's events in Rejections for the dashboard.
+func (s *Server) countRejected(info *store.KeyInfo, n int, reason string) {
+	s.metrics.EventsRejected.WithLabelValues(reason).Inc()
+	if info != nil && s.rejections != nil {
+		s.rejections.add(info.AppID, s.cfg.Now(), reason, n)
+	}
 }
 
 // checkMsgpack enforces the document's "Content type must be

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gamepipe/gamepipe/internal/ratelimit"
+	"github.com/gamepipe/gamepipe/internal/store"
 )
 
 // statusRecorder remembers the status code for logs and metrics.
@@ -99,20 +100,32 @@ func requestID(given string) string {
 
 // rateLimited refuses requests past the per-source-IP limit with 429.
 func (s *Server) rateLimited(next http.HandlerFunc) http.HandlerFunc {
-	return s.limitedBy(s.limiter, next)
+	return s.limitedBy(s.limiter, nil, next)
+}
+
+// ingestLimited is rateLimited for the ingestion routes: a refused request
+// whose public token the key cache holds counts as one of its app's
+// rejected events (Deps.Rejections); any other counts in the metric alone.
+func (s *Server) ingestLimited(next http.HandlerFunc) http.HandlerFunc {
+	return s.limitedBy(s.limiter, s.auth.cachedPublicApp, next)
 }
 
 // webhookLimited is rateLimited with the webhook receivers' own limit.
 func (s *Server) webhookLimited(next http.HandlerFunc) http.HandlerFunc {
-	return s.limitedBy(s.webhookLimiter, next)
+	return s.limitedBy(s.webhookLimiter, nil, next)
 }
 
-// limitedBy refuses requests past l's per-source-IP limit with 429.
-func (s *Server) limitedBy(l *ratelimit.Limiter, next http.HandlerFunc) http.HandlerFunc {
+// limitedBy refuses requests past l's per-source-IP limit with 429. app,
+// when not nil, names the app a refused request counts for, if it can.
+func (s *Server) limitedBy(l *ratelimit.Limiter, app func(*http.Request) *store.KeyInfo, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ip := s.cfg.ClientIP.FromRequest(r)
 		if ok, wait := l.Allow(ip, time.Now()); !ok {
-			s.metrics.EventsRejected.WithLabelValues("rate_limited").Inc()
+			var info *store.KeyInfo
+			if app != nil && s.rejections != nil {
+				info = app(r)
+			}
+			s.countRejected(info, 1, "rate_limited")
 			e := newError(http.StatusTooManyRequests, "rate_limited", "too many requests from this address; retry after the Retry-After delay")
 			e.RetryAfter = ratelimit.RetryAfterSeconds(wait)
 			writeError(w, r, e)

@@ -100,6 +100,10 @@ type Deps struct {
 	// Dashboard registers the /dashboard routes (internal/dashboard); nil
 	// leaves them out.
 	Dashboard interface{ Register(mux *http.ServeMux) }
+	// Rejections counts each app's refused telemetry events for the
+	// dashboard; nil counts them in the metric alone. The caller runs and
+	// flushes it.
+	Rejections *Rejections
 }
 
 // JobDeps are what the job APIs need: the pool for domain rows, River for
@@ -137,7 +141,9 @@ type Server struct {
 	flush     func(ctx context.Context) (int, error)
 	jobs      *JobDeps
 	dashboard interface{ Register(mux *http.ServeMux) }
-	handler   http.Handler
+	// rejections counts refused events per app; nil: the metric alone.
+	rejections *Rejections
+	handler    http.Handler
 	// tooLarge answers a body over cfg.MaxBodyBytes.
 	tooLarge *APIError
 	// webhookLimiter limits the webhook receivers per source.
@@ -165,16 +171,17 @@ func New(cfg *Config, deps *Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:       c,
-		logger:    deps.Logger,
-		metrics:   m,
-		publisher: deps.Publisher,
-		auth:      newAuthenticator(deps.KeyLookup, c.KeyCacheTTL, c.KeyStaleMax, c.Now),
-		limiter:   ratelimit.New(c.RateLimit),
-		ready:     deps.Ready,
-		flush:     deps.FlushExports,
-		jobs:      deps.Jobs,
-		dashboard: deps.Dashboard,
+		cfg:        c,
+		logger:     deps.Logger,
+		metrics:    m,
+		publisher:  deps.Publisher,
+		auth:       newAuthenticator(deps.KeyLookup, c.KeyCacheTTL, c.KeyStaleMax, c.Now),
+		limiter:    ratelimit.New(c.RateLimit),
+		ready:      deps.Ready,
+		flush:      deps.FlushExports,
+		jobs:       deps.Jobs,
+		dashboard:  deps.Dashboard,
+		rejections: deps.Rejections,
 		tooLarge: &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large",
 			Message: "request body exceeds " + strconv.FormatInt(c.MaxBodyBytes, 10) + " bytes"},
 		bodies: newBodyPool(c.MaxBodyBytes, c.MaxInflightBodyBytes),
@@ -221,7 +228,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	ingest := s.rateLimited(s.handleIngest)
+	ingest := s.ingestLimited(s.handleIngest)
 	for _, p := range []string{"/api/events", "/api/player", "/api/funnel", "/api/realtime"} {
 		mux.HandleFunc("POST "+p, ingest)
 	}

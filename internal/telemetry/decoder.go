@@ -293,3 +293,22 @@ func (d *decoder) finish(ev *Event) {
 	}
 	ev.ID = all[off:]
 }
+
+// BatchSize is how many events a request body holds as far as its first
+// bytes tell, for counting a refused request: the length its top-level
+// array declares when the body has at least a byte for each, else 1 (a
+// single event, or a body that is not a batch).
+func BatchSize(body []byte) int {
+	if len(body) == 0 {
+		return 1
+	}
+	if c := body[0]; c&0xf0 != 0x90 && c != mpArray16 && c != mpArray32 {
+		return 1
+	}
+	r := reader{b: body, maxDepth: 1}
+	n, err := r.arrayLen(1)
+	if err != nil || n == 0 {
+		return 1
+	}
+	return n
+}

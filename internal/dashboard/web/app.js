@@ -35,6 +35,7 @@
   function fmtSec(s) { return s === null || s === undefined ? '–' : s.toFixed(1) + ' s'; }
   function fmtFps(f) { return f === null || f === undefined ? '–' : f.toFixed(1); }
   function label(v) { return v === null || v === undefined ? '(none)' : v; }
+  const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
   // view reads the page's state from the URL, with defaults.
   function view() {
@@ -150,6 +151,7 @@
       card('new players', fmtInt(t.new_players), 'new_players'),
       card('sessions', fmtInt(t.sessions), 'sessions'),
       ...kinds.map((k) => card(k + ' events', fmtInt(t.events[k]), 'events_' + k)),
+      card('rejected', fmtInt(sum(Object.values(d.rejected.totals))), 'rejected'),
       card('dead-lettered', fmtInt(t.dead_lettered), 'dead_lettered')));
     const days = d.days.map((x) => dayTime(x.day));
     chart('Events per kind per day', days, kinds.map((k) => ({ label: k, values: d.days.map((x) => x.events[k]) })));
@@ -164,6 +166,23 @@
     $('view').append(days2);
     $('view').append(el('div', { class: 'panel' }, el('h2', {}, 'Top gameplay events'),
       table(['event name', 'events', 'players'], d.top_events.map((e) => [e.name, fmtInt(e.events), fmtInt(e.players)]), 'top-events')));
+    renderRejected(d, days);
+  }
+
+  // renderRejected shows the events the api refused per day and reason
+  // (the most first), beside the dead-lettered total; a reason is an error
+  // code, shown as text.
+  function renderRejected(d, days) {
+    const r = d.rejected;
+    const reasons = Object.keys(r.totals).sort((a, b) => r.totals[b] - r.totals[a] || (a < b ? -1 : 1));
+    if (reasons.length > 0) {
+      chart('Rejected events per day by reason', days, reasons.map((x) => ({ label: x, values: r.days.map((y) => y.reasons[x] || 0) })));
+    }
+    $('view').append(el('div', { class: 'panel' }, el('h2', {}, 'Rejected and dead-lettered events'),
+      el('p', { class: 'note' }, 'Events the api refused, by the error code it answered (whole UTC days). ' +
+        'Dead-lettered events, accepted and then refused by the sink: ' + fmtInt(d.totals.dead_lettered) + ' in the range.'),
+      table(['day', 'rejected'].concat(reasons),
+        r.days.map((y) => [y.day, fmtInt(sum(Object.values(y.reasons)))].concat(reasons.map((x) => fmtInt(y.reasons[x] || 0)))), 'rejected-days')));
   }
 
   // loadSavedFunnels fills the saved-funnel picker; picking one opens it.
@@ -329,7 +348,7 @@
     }
     const perDay = (x, s) => d.kinds.reduce((sum, k) => sum + (x.counts[k][s] || 0), 0);
     $('view').append(el('div', { class: 'cards' },
-      ...d.kinds.map((k) => card(k + 's', fmtInt(Object.values(d.totals[k]).reduce((a, b) => a + b, 0)), 'jobs_' + k))));
+      ...d.kinds.map((k) => card(k + 's', fmtInt(sum(Object.values(d.totals[k]))), 'jobs_' + k))));
     const days = d.days.map((x) => dayTime(x.day));
     chart('Jobs created per day by status', days, statuses.map((s) => ({ label: s, values: d.days.map((x) => perDay(x, s)) })));
     $('view').append(el('div', { class: 'panel' }, el('h2', {}, 'Per day'),
@@ -342,9 +361,14 @@
         const x = d.durations[k];
         return [k, fmtInt(x.succeeded), fmtSec(x.p50_seconds), fmtSec(x.p90_seconds)];
       }), 'job-durations')));
-    $('view').append(el('div', { class: 'panel' }, el('h2', {}, 'Latest failures'),
-      table(['finished', 'kind', 'id', 'status', 'error', 'message', 'created'],
-        d.failures.map((x) => [label(x.finished_at), x.kind, x.id, x.status, label(x.error_code), label(x.error_message), x.created_at]), 'job-failures')));
+    // The table fits its panel: an id shows its start (all of it in its
+    // title, on hover), a message wraps; classes only, as the page's CSP
+    // allows no inline style.
+    const failures = table(['finished', 'kind', 'id', 'status', 'error', 'message', 'created'],
+      d.failures.map((x) => [label(x.finished_at), x.kind, el('span', { class: 'clip', title: x.id }, x.id), x.status,
+        label(x.error_code), el('span', { class: 'wrap' }, label(x.error_message)), x.created_at]), 'job-failures');
+    failures.classList.add('fit');
+    $('view').append(el('div', { class: 'panel' }, el('h2', {}, 'Latest failures'), failures));
   }
 
   const renderers = { overview: renderOverview, funnels: renderFunnels, retention: renderRetention, performance: renderPerformance, explorer: renderExplorer, jobs: renderJobs };
