@@ -61,7 +61,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	}
 	defer pool.Close()
 
-	nc, err := infra.NATS(ctx, logger, cfg.NatsURL, "gamepipe-api")
+	nc, err := infra.NATS(ctx, logger, cfg.NatsURL, eventstream.RoleAPI, eventstream.Credentials(cfg.NATSAuth))
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,9 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/gamepipe/gamepipe/internal/dbtest"
+	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/natstest"
+	"github.com/gamepipe/gamepipe/internal/natstest/roletest"
 	"github.com/gamepipe/gamepipe/internal/store"
 	"github.com/gamepipe/gamepipe/internal/testutil"
 )
@@ -24,7 +26,10 @@ func TestRun(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := dbtest.NewSchema(t)
-	ns := natstest.Run(t)
+	// A closed NATS: the api connects as its role's user, allowed only
+	// what the api does (eventstream.RoleAPI's permissions).
+	ns := roletest.Run(t)
+	creds := roletest.Credentials(eventstream.RoleAPI)
 	app, err := store.AppCreate(ctx, db.Pool, "game")
 	require.NoError(t, err)
 
@@ -34,10 +39,12 @@ func TestRun(t *testing.T) {
 		"HTTP_ADDR": addr, "LOG_FORMAT": "json", "METRICS_ADDR": metricsAddr,
 		// Only the flush at shutdown can write the rejected events.
 		"REJECTIONS_FLUSH_INTERVAL": "1h",
+		"NATS_USER":                 creds.User, "NATS_PASSWORD": creds.Password,
 	}
+	logs := &testutil.SyncBuffer{}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- Run(runCtx, func(k string) string { return env[k] }, io.Discard) }()
+	go func() { done <- Run(runCtx, func(k string) string { return env[k] }, logs) }()
 
 	testutil.WaitReady(t, addr)
 
@@ -91,6 +98,9 @@ func TestRun(t *testing.T) {
 	require.NoError(t, db.Pool.QueryRow(ctx, `SELECT sum(events) FROM ingest_rejections WHERE app_id = $1 AND reason = 'missing_field'`,
 		app.AppID).Scan(&rejected))
 	require.Equal(t, int64(1), rejected)
+	require.Contains(t, logs.String(), `"auth":"password"`)
+	require.NotContains(t, logs.String(), "NATS refused", "the api's user may do all the api did")
+	require.NotContains(t, logs.String(), creds.Password)
 }
 
 // TestRunWithoutPostgres starts the api while Postgres cannot be reached: it

@@ -112,11 +112,12 @@ var layerOf = map[string]string{
 	"internal/loadgen":             tool,
 	"internal/upstreamsim/simcmd":  tool,
 
-	"internal/blob/blobtest": testHelper,
-	"internal/dbtest":        testHelper,
-	"internal/natstest":      testHelper,
-	"internal/pgcluster":     testHelper,
-	"internal/testutil":      testHelper,
+	"internal/blob/blobtest":     testHelper,
+	"internal/dbtest":            testHelper,
+	"internal/natstest":          testHelper,
+	"internal/natstest/roletest": testHelper,
+	"internal/pgcluster":         testHelper,
+	"internal/testutil":          testHelper,
 
 	"internal/archtest": testOnly,
 	"internal/e2e":      testOnly,
@@ -145,6 +146,8 @@ var exceptions = map[string][]string{
 	"internal/devrun": {"internal/devrun/natsd"},
 	// make bench drives the load generator and profiles the processes.
 	"internal/benchrun": {"internal/loadgen", "internal/benchrun/pprofserve"},
+	// A closed test NATS is a natstest server with the role users.
+	"internal/natstest/roletest": {"internal/natstest"},
 	// The simulators' command serves both simulators.
 	"internal/upstreamsim/simcmd": {"internal/upstreamsim/kinetixsim", "internal/upstreamsim/generaitivsim"},
 }

@@ -29,6 +29,9 @@ type Common struct {
 	// of a cluster's servers: the client connects to any and reconnects
 	// across them.
 	NatsURL string
+	// NATSAuth is how the process authenticates to NATS (NATS_USER with
+	// NATS_PASSWORD or NATS_PASSWORD_FILE, or NATS_NKEY_SEED_FILE).
+	NATSAuth NATSAuth
 	// DataDir holds blobs and exports (DATA_DIR); the local natsd keeps its
 	// store beside it (NATSD_STORE_DIR).
 	DataDir string
@@ -207,9 +210,11 @@ func (r *reader) err() error {
 }
 
 func (r *reader) common() Common {
+	natsURL := r.urlList("NATS_URL", DefaultNatsURL, "nats", "tls", "ws", "wss")
 	return Common{
 		DatabaseURL: r.url("DATABASE_URL", DefaultDatabaseURL, "postgres", "postgresql"),
-		NatsURL:     r.urlList("NATS_URL", DefaultNatsURL, "nats", "tls", "ws", "wss"),
+		NatsURL:     natsURL,
+		NATSAuth:    r.natsAuth(natsURL),
 		DataDir:     r.str("DATA_DIR", DefaultDataDir),
 		LogFormat:   r.oneOf("LOG_FORMAT", "auto", "auto", "json", "console"),
 		LogLevel:    r.oneOf("LOG_LEVEL", "info", "trace", "debug", "info", "warn", "error"),

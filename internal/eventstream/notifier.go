@@ -47,7 +47,7 @@ func EnsureNotifyStreamConfig(ctx context.Context, js jetstream.JetStream, cfg *
 	s, err := retryUnanswered(ctx, func() (jetstream.Stream, error) {
 		return js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name:       NotifyStreamName,
-			Subjects:   []string{"gamepipe.events.>"},
+			Subjects:   []string{NotifySubjects},
 			Storage:    jetstream.FileStorage,
 			Retention:  jetstream.LimitsPolicy,
 			Discard:    jetstream.DiscardOld, // notifications, not data: old ones may go

@@ -94,22 +94,28 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg *StreamConfig
 	}
 	c.Replicas = replicas
 	s, err := retryUnanswered(ctx, func() (jetstream.Stream, error) {
-		return js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:       StreamName,
-			Subjects:   []string{SubjectsFilter},
-			Storage:    jetstream.FileStorage,
-			Retention:  jetstream.LimitsPolicy,
-			Discard:    jetstream.DiscardNew,
-			MaxAge:     c.MaxAge,
-			MaxBytes:   c.MaxBytes,
-			Duplicates: c.Duplicates,
-			Replicas:   c.Replicas,
-		})
+		return js.CreateOrUpdateStream(ctx, c.jetstreamConfig())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("error ensuring stream %s: %w", StreamName, err)
 	}
 	return s, nil
+}
+
+// jetstreamConfig is TELEMETRY's JetStream configuration for c, which has
+// its defaults applied.
+func (c *StreamConfig) jetstreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:       StreamName,
+		Subjects:   []string{SubjectsFilter},
+		Storage:    jetstream.FileStorage,
+		Retention:  jetstream.LimitsPolicy,
+		Discard:    jetstream.DiscardNew,
+		MaxAge:     c.MaxAge,
+		MaxBytes:   c.MaxBytes,
+		Duplicates: c.Duplicates,
+		Replicas:   c.Replicas,
+	}
 }
 
 // ConsumerConfig configures a durable pull consumer on TELEMETRY.
@@ -172,16 +178,27 @@ func OpenStream(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, 
 }
 
 // OpenStreamReplicas returns TELEMETRY as the API configured it, creating
-// it with the defaults and replicas only when it does not exist yet.
-// Consumers (worker, exporter) use it: EnsureStream with their own config
-// would reset the API's limits.
+// it with the defaults and replicas only when it does not exist yet; it
+// never updates it. Consumers (worker, exporter) use it: EnsureStream with
+// their own config would reset the API's limits, and their NATS users may
+// not update the stream (Role.Permissions).
 func OpenStreamReplicas(ctx context.Context, js jetstream.JetStream, replicas int) (jetstream.Stream, error) {
-	s, err := retryUnanswered(ctx, func() (jetstream.Stream, error) { return js.Stream(ctx, StreamName) })
+	lookup := func() (jetstream.Stream, error) { return js.Stream(ctx, StreamName) }
+	s, err := retryUnanswered(ctx, lookup)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return EnsureStream(ctx, js, &StreamConfig{Replicas: replicas})
+		cfg := &StreamConfig{Replicas: replicas}
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+		c := cfg.withDefaults()
+		s, err = retryUnanswered(ctx, func() (jetstream.Stream, error) { return js.CreateStream(ctx, c.jetstreamConfig()) })
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			// Another process created it meanwhile: use that one.
+			s, err = retryUnanswered(ctx, lookup)
+		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("error looking up stream %s: %w", StreamName, err)
+		return nil, fmt.Errorf("error opening stream %s: %w", StreamName, err)
 	}
 	return s, nil
 }

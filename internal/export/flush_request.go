@@ -8,12 +8,14 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/gamepipe/gamepipe/internal/eventstream"
 )
 
 // FlushSubject is the core NATS subject every exporter listens on (no queue
 // group: each one flushes). A request with a reply subject gets one
 // FlushReply per exporter; a plain publish flushes without replies.
-const FlushSubject = "gamepipe.export.flush"
+const FlushSubject = eventstream.ExportFlushSubject
 
 // FlushReply is one exporter's answer to a flush request, sent once the
 // flush is done.

@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -88,9 +89,11 @@ func TestRequestFlush(t *testing.T) {
 			RequestInterval: interval})
 		eb.waitBuffered(t, len(events))
 
+		// A reply subject per request, as RequestFlush makes: an exporter
+		// may answer each reply subject once (allow_responses).
 		inbox := bundle.nc.NewInbox()
 		replies := make(chan *nats.Msg, 64)
-		sub, err := bundle.nc.ChanSubscribe(inbox, replies)
+		sub, err := bundle.nc.ChanSubscribe(inbox+".*", replies)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = sub.Unsubscribe() })
 		const requests = 10
@@ -103,7 +106,7 @@ func TestRequestFlush(t *testing.T) {
 				<-tick.C
 			}
 			last = time.Now()
-			require.NoError(t, bundle.nc.PublishRequest(FlushSubject, inbox, nil))
+			require.NoError(t, bundle.nc.PublishRequest(FlushSubject, fmt.Sprintf("%s.%d", inbox, i), nil))
 		}
 		for range requests {
 			select {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/natstest"
+	"github.com/gamepipe/gamepipe/internal/natstest/roletest"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
 	"github.com/gamepipe/gamepipe/internal/testutil"
 )
@@ -84,8 +85,9 @@ type streamBundle struct {
 func newStream(t *testing.T, ackWait time.Duration) *streamBundle {
 	t.Helper()
 	ctx := context.Background()
-	srv := natstest.Run(t)
-	nc := srv.Connect(t)
+	// A closed NATS: the exporter runs as its role's user (start).
+	srv := roletest.Run(t)
+	nc := roletest.ConnectAdmin(t, srv)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	stream, err := eventstream.EnsureStream(ctx, js, &eventstream.StreamConfig{})
@@ -119,7 +121,7 @@ type exporterBundle struct {
 // would have) and runs it until the test ends or stop is called.
 func (b *streamBundle) start(t *testing.T, cfg *Config) *exporterBundle {
 	t.Helper()
-	nc := b.srv.Connect(t)
+	nc := roletest.ConnectAs(t, b.srv, eventstream.RoleExporter)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	ctx := context.Background()

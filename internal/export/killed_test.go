@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/eventstream"
+	"github.com/gamepipe/gamepipe/internal/natstest/roletest"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
 	"github.com/gamepipe/gamepipe/internal/testutil"
 )
@@ -38,7 +39,9 @@ func TestExporterHelperProcess(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	nc, err := nats.Connect(os.Getenv(exporterHelperNATSEnv))
+	opts, err := eventstream.ConnectOptions(eventstream.RoleExporter, roletest.Credentials(eventstream.RoleExporter))
+	require.NoError(t, err)
+	nc, err := nats.Connect(os.Getenv(exporterHelperNATSEnv), opts...)
 	require.NoError(t, err)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)

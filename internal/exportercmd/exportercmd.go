@@ -59,7 +59,7 @@ func runExporter(ctx context.Context, getenv config.Getenv, stderr io.Writer) er
 	}
 	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel, "exporter")
 
-	nc, err := infra.NATS(ctx, logger, cfg.NatsURL, "gamepipe-exporter")
+	nc, err := infra.NATS(ctx, logger, cfg.NatsURL, eventstream.RoleExporter, eventstream.Credentials(cfg.NATSAuth))
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/export"
-	"github.com/gamepipe/gamepipe/internal/natstest"
+	"github.com/gamepipe/gamepipe/internal/natstest/roletest"
 	"github.com/gamepipe/gamepipe/internal/store"
 	"github.com/gamepipe/gamepipe/internal/telemetry"
 	"github.com/gamepipe/gamepipe/internal/testutil"
@@ -102,8 +102,11 @@ func TestRun(t *testing.T) {
 	t.Run("StreamingExporter", func(t *testing.T) {
 		t.Parallel()
 
-		srv := natstest.Run(t)
-		nc := srv.Connect(t)
+		// A closed NATS: the exporter connects as its role's user; the
+		// test publishes and asks for flushes as the api's.
+		srv := roletest.Run(t)
+		nc := roletest.ConnectAs(t, srv, eventstream.RoleAPI)
+		creds := roletest.Credentials(eventstream.RoleExporter)
 		js, err := jetstream.New(nc)
 		require.NoError(t, err)
 		ctx := context.Background()
@@ -121,6 +124,7 @@ func TestRun(t *testing.T) {
 			done <- Run(runCtx, nil, env(map[string]string{
 				"NATS_URL": srv.ClientURL(), "DATA_DIR": dataDir, "EXPORTER_HTTP_ADDR": "127.0.0.1:0",
 				"LOG_FORMAT": "json", "EXPORT_MAX_AGE": "1h", "EXPORT_ACK_WAIT": "10s", "EXPORTER_ID": "cmd-test",
+				"NATS_USER": creds.User, "NATS_PASSWORD": creds.Password,
 			}), io.Discard, stderr)
 		}()
 
@@ -194,6 +198,8 @@ func TestRun(t *testing.T) {
 		case <-time.After(15 * time.Second):
 			t.Fatal("Run did not return")
 		}
+		require.NotContains(t, stderr.String(), "NATS refused", "the exporter's user may do all the exporter did")
+		require.NotContains(t, stderr.String(), creds.Password)
 	})
 
 	t.Run("UnknownCommand", func(t *testing.T) {

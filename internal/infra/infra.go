@@ -94,13 +94,19 @@ func poolConfig(databaseURL, appName string, maxConns int32, configure []func(*p
 	return cfg, nil
 }
 
-// NATS connects with endless reconnects, logging connection changes, and
-// checks the server's version and JetStream. url may list a cluster's
-// servers, comma-separated: the client starts with any that answers and
-// reconnects across them (and the servers the cluster announces).
-func NATS(ctx context.Context, logger zerolog.Logger, url, name string) (*nats.Conn, error) {
-	nc, err := nats.Connect(url,
-		nats.Name(name),
+// NATS connects as role, presenting creds, with endless reconnects,
+// logging connection changes and errors (a permissions violation names the
+// subject the role's user may not use), and checks the server's version and
+// JetStream. url may list a cluster's servers, comma-separated: the client
+// starts with any that answers and reconnects across them (and the servers
+// the cluster announces). Nothing it logs or returns carries a password.
+func NATS(ctx context.Context, logger zerolog.Logger, url string, role eventstream.Role, creds eventstream.Credentials) (*nats.Conn, error) {
+	opts, err := eventstream.ConnectOptions(role, creds)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts,
+		nats.Name("gamepipe-"+string(role)),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),
@@ -113,9 +119,18 @@ func NATS(ctx context.Context, logger zerolog.Logger, url, name string) (*nats.C
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			logger.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("infra: NATS reconnected")
 		}),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrPermissionViolation) {
+				logger.Error().Err(err).Str("nats_user", creds.User).
+					Msg("infra: NATS refused an operation: the user's permissions lack it (docs/architecture.md)")
+				return
+			}
+			logger.Warn().Err(err).Msg("infra: NATS error")
+		}),
 	)
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("error connecting to NATS at %s: %w", redact(url), err)
+		return nil, fmt.Errorf("error connecting to NATS at %s as %s (auth %s): %w", redact(url), role, creds.Method(url), err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -123,6 +138,8 @@ func NATS(ctx context.Context, logger zerolog.Logger, url, name string) (*nats.C
 		nc.Close()
 		return nil, err
 	}
+	logger.Info().Str("server", nc.ConnectedUrlRedacted()).Str("auth", creds.Method(url)).Str("nats_user", creds.User).
+		Msg("infra: NATS connected")
 	return nc, nil
 }
 

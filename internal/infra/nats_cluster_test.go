@@ -7,6 +7,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/natstest"
 )
 
@@ -17,7 +18,7 @@ func TestNATSServerList(t *testing.T) {
 	ns := natstest.Run(t)
 	// Port 1 on loopback refuses connections.
 	list := "nats://127.0.0.1:1, " + ns.ClientURL()
-	nc, err := NATS(context.Background(), zerolog.Nop(), list, "infra-test")
+	nc, err := NATS(context.Background(), zerolog.Nop(), list, eventstream.RoleAPI, eventstream.Credentials{})
 	require.NoError(t, err)
 	defer nc.Close()
 	require.Equal(t, ns.ClientURL(), nc.ConnectedUrl())

@@ -24,6 +24,13 @@ type Server struct {
 // t.TempDir(). Never the machine's 4222.
 func Run(t testing.TB) *Server {
 	t.Helper()
+	return RunWith(t, nil)
+}
+
+// RunWith is Run with the server's options adjusted by configure (users
+// and their permissions, say) before it starts.
+func RunWith(t testing.TB, configure func(*server.Options)) *Server {
+	t.Helper()
 	opts := &server.Options{
 		Host:      "127.0.0.1",
 		Port:      -1,
@@ -31,6 +38,9 @@ func Run(t testing.TB) *Server {
 		StoreDir:  t.TempDir(),
 		NoLog:     true,
 		NoSigs:    true,
+	}
+	if configure != nil {
+		configure(opts)
 	}
 	s := &Server{Opts: opts, t: t}
 	s.start()

@@ -141,7 +141,7 @@ type natsConn struct {
 // connectNATS connects, opens the event stream, ensures the sink's durable
 // consumer and the notify stream; on error the connection is closed.
 func connectNATS(ctx context.Context, logger zerolog.Logger, cfg *config.Worker) (_ *natsConn, err error) {
-	nc, err := infra.NATS(ctx, logger, cfg.NatsURL, "gamepipe-worker")
+	nc, err := infra.NATS(ctx, logger, cfg.NatsURL, eventstream.RoleWorker, eventstream.Credentials(cfg.NATSAuth))
 	if err != nil {
 		return nil, err
 	}
