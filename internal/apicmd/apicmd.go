@@ -125,7 +125,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 				MaxEventStreamsPerApp: cfg.SSEMaxStreamsPerApp,
 			},
 			Secrets:  secrets,
-			Webhooks: &httpapi.WebhookRouteDeps{AllowPrivate: cfg.WebhookAllowPrivate, NATS: nc},
+			Webhooks: &httpapi.WebhookRouteDeps{AllowPrivate: cfg.WebhookAllowPrivate, PublicBaseURL: cfg.PublicBaseURL, NATS: nc},
 		},
 		FlushExports: flusher.Exporters,
 		Dashboard:    dash,

@@ -217,7 +217,7 @@ func (h *webhookHandlers) appEvents(w http.ResponseWriter, r *http.Request) {
 			return // the client reconnects with Last-Event-ID
 		}
 		for _, e := range events {
-			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Type, e.Body)
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Type, store.JobEventBody(e.Body, h.deps.PublicBaseURL))
 			cursor = e.Seq
 		}
 		if err := rc.Flush(); err != nil {

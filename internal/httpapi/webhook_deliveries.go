@@ -36,9 +36,9 @@ type webhookAttemptView struct {
 	Error      string    `json:"error,omitempty"`
 }
 
-func newWebhookDeliveryView(d *store.WebhookDelivery) *webhookDeliveryView {
+func newWebhookDeliveryView(d *store.WebhookDelivery, publicBase string) *webhookDeliveryView {
 	v := &webhookDeliveryView{ID: d.ID, WebhookID: jobs.WebhookMessageID(d.EventID.String()), Type: d.Type,
-		Status: d.Status, Attempts: []*webhookAttemptView{}, Payload: d.Body,
+		Status: d.Status, Attempts: []*webhookAttemptView{}, Payload: store.JobEventBody(d.Body, publicBase),
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
 	for _, a := range d.Log {
 		av := &webhookAttemptView{Attempt: a.Attempt, At: a.At.UTC(), DurationMS: a.Duration.Milliseconds(),
@@ -64,7 +64,7 @@ func (h *webhookHandlers) test(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, webhookNotFound(err))
 		return
 	}
-	writeJSON(w, http.StatusAccepted, newWebhookDeliveryView(d))
+	writeJSON(w, http.StatusAccepted, newWebhookDeliveryView(d, h.deps.PublicBaseURL))
 }
 
 // deliveries lists the endpoint's latest deliveries, newest first:
@@ -103,7 +103,7 @@ func (h *webhookHandlers) deliveries(w http.ResponseWriter, r *http.Request) {
 		Data []*webhookDeliveryView `json:"data"`
 	}{Data: make([]*webhookDeliveryView, 0, len(list))}
 	for _, d := range list {
-		out.Data = append(out.Data, newWebhookDeliveryView(d))
+		out.Data = append(out.Data, newWebhookDeliveryView(d, h.deps.PublicBaseURL))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -129,7 +129,7 @@ func (h *webhookHandlers) retry(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, newWebhookDeliveryView(d))
+	writeJSON(w, http.StatusAccepted, newWebhookDeliveryView(d, h.deps.PublicBaseURL))
 }
 
 var errDeliveryNotFound = newError(http.StatusNotFound, "not_found", "no such delivery for this webhook endpoint")

@@ -21,6 +21,10 @@ type WebhookRouteDeps struct {
 	// AllowPrivate lets endpoints use plain http and private addresses
 	// (WEBHOOK_ALLOW_PRIVATE), for local development.
 	AllowPrivate bool
+	// PublicBaseURL, when set (PUBLIC_BASE_URL), makes a generation's
+	// image_url absolute in the GET /v1/events payloads and the deliveries'
+	// (store.JobEventBody), as the webhooks send them.
+	PublicBaseURL string
 	// RotationOverlap is how long a rotated-out secret keeps signing when
 	// the request does not say. Defaults to 24h.
 	RotationOverlap time.Duration

@@ -109,7 +109,7 @@ func (d *Deps) announceGeneration(ctx context.Context, g *store.Generation) erro
 	case store.JobProcessing:
 		data["progress"] = g.Progress
 	case store.JobSucceeded:
-		data["image_url"] = "/v1/generations/" + g.ID.String() + "/image"
+		data["image_url"] = d.Generaitiv.PublicBaseURL + "/v1/generations/" + g.ID.String() + "/image"
 		if g.TokenID != nil && g.UploadDone {
 			data["token_id"], data["collection"] = *g.TokenID, g.TokenCollection
 		}

@@ -32,6 +32,10 @@ type WebhookDeps struct {
 	// AllowPrivate lets deliveries dial plain http and private addresses
 	// (WEBHOOK_ALLOW_PRIVATE), for local development.
 	AllowPrivate bool
+	// PublicBaseURL, when set (PUBLIC_BASE_URL), makes a generation's
+	// image_url absolute in the payloads (store.JobEventBody); without it
+	// the URL is relative to the api.
+	PublicBaseURL string
 	// Timeout bounds one try, answer included. Defaults to 10s.
 	Timeout time.Duration
 	// RetrySchedule are the waits after each failed try; the last repeats.
@@ -171,7 +175,8 @@ func (w *WebhookDeliverWorker) Work(ctx context.Context, job *river.Job[store.We
 	return nil
 }
 
-// send makes one try: the Standard Webhooks headers, the body as stored.
+// send makes one try: the Standard Webhooks headers, the body as stored
+// with its image URL made absolute (store.JobEventBody), and signed so.
 func (w *WebhookDeliverWorker) send(ctx context.Context, d *store.WebhookDelivery, e *store.WebhookEndpoint) *store.WebhookAttempt {
 	start := w.deps.Now()
 	a := &store.WebhookAttempt{At: start}
@@ -179,7 +184,8 @@ func (w *WebhookDeliverWorker) send(ctx context.Context, d *store.WebhookDeliver
 	defer cancel()
 	msgID := WebhookMessageID(d.EventID.String())
 	ts := strconv.FormatInt(start.Unix(), 10)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(d.Body))
+	body := store.JobEventBody(d.Body, w.cfg.PublicBaseURL)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(body))
 	if err != nil {
 		a.Error = "invalid url"
 		return a
@@ -188,7 +194,7 @@ func (w *WebhookDeliverWorker) send(ctx context.Context, d *store.WebhookDeliver
 	req.Header.Set("User-Agent", "gamepipe-webhooks/1")
 	req.Header.Set("webhook-id", msgID)
 	req.Header.Set("webhook-timestamp", ts)
-	req.Header.Set("webhook-signature", WebhookSignature(e.Secrets(start), msgID, ts, d.Body))
+	req.Header.Set("webhook-signature", WebhookSignature(e.Secrets(start), msgID, ts, body))
 	resp, err := w.client.Do(req)
 	if err != nil {
 		a.Duration = w.deps.Now().Sub(start)

@@ -335,3 +335,43 @@ func TestWebhookEndpointDisabledByGoneOrLongFailure(t *testing.T) {
 	require.Len(t, gone.requests(), 1)
 	require.Len(t, failing.requests(), 2)
 }
+
+// TestWebhookDeliveryImageURL: a succeeded generation's image_url is sent
+// absolute under PUBLIC_BASE_URL, signed as sent; without it, relative to
+// the api.
+func TestWebhookDeliveryImageURL(t *testing.T) {
+	t.Parallel()
+	for base, want := range map[string]string{"https://api.example/": "https://api.example", "": ""} {
+		t.Run("base="+base, func(t *testing.T) {
+			t.Parallel()
+			env := newWebhookEnv(t, &WebhookDeps{AllowPrivate: true, RetrySchedule: fastRetries, PublicBaseURL: base})
+			recv := newHookReceiver(t, 0, 0)
+			e := env.endpoint(t, recv.srv.URL, true, "generation.succeeded")
+			g := env.generation(t)
+			_, err := store.GenerationUpdate(context.Background(), env.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
+				g.Status, g.ImageKey, g.ImageContentType, g.ImageSize = store.JobSucceeded, "img/"+g.ID.String(), "image/png", 42
+				return nil
+			})
+			require.NoError(t, err)
+
+			require.Eventually(t, func() bool { return len(recv.requests()) == 1 }, time.Minute, 50*time.Millisecond)
+			h := recv.requests()[0]
+			require.True(t, verifyStandardWebhook(e.Secret, h), "signed as sent")
+			var payload struct {
+				Type string `json:"type"`
+				Data struct {
+					Result struct {
+						ImageURL string `json:"image_url"`
+						Image    struct {
+							Size int64 `json:"size"`
+						} `json:"image"`
+					} `json:"result"`
+				} `json:"data"`
+			}
+			require.NoError(t, json.Unmarshal(h.body, &payload))
+			require.Equal(t, "generation.succeeded", payload.Type)
+			require.Equal(t, want+"/v1/generations/"+g.ID.String()+"/image", payload.Data.Result.ImageURL)
+			require.Equal(t, int64(42), payload.Data.Result.Image.Size)
+		})
+	}
+}

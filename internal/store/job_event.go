@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,8 +57,9 @@ type JobEvent struct {
 	Data *JobObject `json:"data"`
 }
 
-// StoredJobEvent is a JobEvent as stored: Body is the payload exactly as
-// signed and sent.
+// StoredJobEvent is a JobEvent as stored: Body is the payload as signed
+// and sent, but for a generation's image_url, which is stored relative and
+// made absolute on the way out (JobEventBody).
 type StoredJobEvent struct {
 	Seq   int64
 	ID    uuid.UUID
@@ -189,4 +192,46 @@ func JobEventLatest(ctx context.Context, db DBTX, appIDs []uuid.UUID) (map[uuid.
 		out[id] = seq
 	}
 	return out, rows.Err()
+}
+
+// JobEventBody is a stored event body as it goes out, in a webhook delivery
+// or an events stream: a generation's image_url, stored relative to the api
+// (/v1/generations/{id}/image), becomes absolute under publicBase
+// (PUBLIC_BASE_URL). Without publicBase, or without an image, body is
+// returned as it is. Only that field changes, so the rest of the body is
+// byte for byte as stored.
+func JobEventBody(body []byte, publicBase string) []byte {
+	publicBase = strings.TrimRight(publicBase, "/")
+	if publicBase == "" {
+		return body
+	}
+	var ev struct {
+		Data *struct {
+			ID     string `json:"id"`
+			Kind   string `json:"kind"`
+			Result *struct {
+				ImageURL string `json:"image_url"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(body, &ev) != nil || ev.Data == nil || ev.Data.Kind != JobKindGeneration || ev.Data.Result == nil {
+		return body
+	}
+	rel := generationImagePath(ev.Data.ID)
+	if ev.Data.Result.ImageURL != rel {
+		return body
+	}
+	old, _ := json.Marshal(rel)
+	abs, _ := json.Marshal(publicBase + rel)
+	field := []byte(`"image_url":`)
+	// The result follows the input in the job object, so the last
+	// occurrence is the result's.
+	i := bytes.LastIndex(body, append(field, old...))
+	if i < 0 {
+		return body
+	}
+	out := make([]byte, 0, len(body)+len(abs)-len(old))
+	out = append(out, body[:i+len(field)]...)
+	out = append(out, abs...)
+	return append(out, body[i+len(field)+len(old):]...)
 }

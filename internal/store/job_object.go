@@ -183,7 +183,7 @@ func (g *Generation) Object(publicBase string) *JobObject {
 		CreatedAt: g.CreatedAt.UTC(), UpdatedAt: g.UpdatedAt.UTC(), FinishedAt: UTCOrNil(g.FinishedAt),
 	}
 	if g.ImageKey != "" {
-		res := &generationResult{ImageURL: publicBase + "/v1/generations/" + g.ID.String() + "/image",
+		res := &generationResult{ImageURL: publicBase + generationImagePath(g.ID.String()),
 			Image: &imageView{ContentType: g.ImageContentType, Size: g.ImageSize}}
 		if g.TokenID != nil {
 			res.Token = &tokenView{ID: *g.TokenID, Collection: g.TokenCollection, Published: g.TokenCreated && g.UploadDone}
@@ -192,3 +192,7 @@ func (g *Generation) Object(publicBase string) *JobObject {
 	}
 	return v
 }
+
+// generationImagePath is where the api serves a generation's image,
+// relative to its base URL.
+func generationImagePath(id string) string { return "/v1/generations/" + id + "/image" }

@@ -249,7 +249,7 @@ func jobDeps(logger zerolog.Logger, cfg *config.Worker, secrets *auth.SecretBox,
 			KinetixInFlight: cfg.AppKinetixInFlight, GeneraitivInFlight: cfg.AppGeneraitivInFlight, Wait: cfg.AppJobWait,
 		},
 		TelemetryRetention: cfg.TelemetryRetention,
-		Webhooks:           &jobs.WebhookDeps{AllowPrivate: cfg.WebhookAllowPrivate},
+		Webhooks:           &jobs.WebhookDeps{AllowPrivate: cfg.WebhookAllowPrivate, PublicBaseURL: cfg.PublicBaseURL},
 	}
 }
 
