@@ -56,7 +56,7 @@ func (r *runner) clusterNATSProcesses() []*Process {
 			Env: childEnv(r.cfg.Env, map[string]string{
 				"NATSD_PORT": strconv.Itoa(p), "NATSD_STORE_DIR": r.cfg.NATSDStoreDir + "-" + name,
 				"NATSD_SERVER_NAME": name, "NATSD_CLUSTER_PORT": strconv.Itoa(p + clusterRouteOffset),
-				"NATSD_ROUTES": strings.Join(routes, ","), "DATA_DIR": r.cfg.DataDir,
+				"NATSD_ROUTES": strings.Join(routes, ","), "DATA_DIR": r.cfg.DataDir, "NATSD_USERS_FILE": r.natsUsers.file,
 			}, map[string]string{"NATSD_SYNC_INTERVAL": "always"}),
 		}
 	}
@@ -98,6 +98,9 @@ func (r *runner) startNATSCluster(ctx context.Context) (string, error) {
 	}
 	r.out.Printf("devrun", "starting a cluster of three pinned nats-servers on :%d, :%d, :%d",
 		ClusterNATSPorts[0], ClusterNATSPorts[1], ClusterNATSPorts[2])
+	if err := r.ensureNATSUsers(); err != nil {
+		return "", err
+	}
 	r.natsCluster = r.clusterNATSProcesses()
 	for _, p := range r.natsCluster {
 		if err := p.Start(r.out); err != nil {

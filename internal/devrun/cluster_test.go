@@ -21,7 +21,7 @@ func TestClusterPlan(t *testing.T) {
 	t.Parallel()
 	cfg := &Config{DataDir: "/d", Env: []string{"PATH=/bin", "NATSD_SYNC_INTERVAL="}}
 	require.NoError(t, cfg.validate())
-	r := &runner{cfg: cfg}
+	r := &runner{cfg: cfg, natsUsers: &natsUsers{file: "/d/nats-auth/users.json"}}
 
 	nats := r.clusterNATSProcesses()
 	require.Len(t, nats, 3)
@@ -31,6 +31,7 @@ func TestClusterPlan(t *testing.T) {
 		require.Len(t, strings.Split(envValue(p.Env, "NATSD_ROUTES"), ","), 3)
 		require.NotEqual(t, envValue(p.Env, "NATSD_PORT"), envValue(p.Env, "NATSD_CLUSTER_PORT"))
 		require.True(t, strings.HasPrefix(envValue(p.Env, "NATSD_STORE_DIR"), cfg.NATSDStoreDir+"-"))
+		require.Equal(t, "/d/nats-auth/users.json", envValue(p.Env, "NATSD_USERS_FILE"), "every member admits only the role users")
 	}
 	require.NotEqual(t, envValue(nats[0].Env, "NATSD_STORE_DIR"), envValue(nats[1].Env, "NATSD_STORE_DIR"))
 

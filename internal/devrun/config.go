@@ -35,6 +35,11 @@ type Config struct {
 	// NATSURL is the NATS to use if it will do (NATS_URL). Defaults to
 	// nats://127.0.0.1:4222.
 	NATSURL string
+	// NATSAuth are the credentials for the NATS at NATSURL (NATS_USER,
+	// NATS_PASSWORD, NATS_PASSWORD_FILE, NATS_NKEY_SEED_FILE): devrun
+	// checks that server with them, and the children get them unchanged.
+	// A natsd devrun starts has users of its own (EnsureNATSUsers).
+	NATSAuth config.NATSAuth
 	// NATSDPort is the port natsd listens on when devrun starts it
 	// (NATSD_PORT). Defaults to 4223.
 	NATSDPort int
@@ -73,6 +78,11 @@ func ConfigFromEnv(getenv func(string) string, environ []string) (*Config, error
 		Color:         getenv("NO_COLOR") == "" && getenv("TERM") != "dumb",
 		Cluster:       getenv("DEVRUN_CLUSTER") == "1",
 	}
+	auth, err := config.NATSAuthFromEnv(getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg.NATSAuth = auth
 	if v := getenv("NATSD_PORT"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {

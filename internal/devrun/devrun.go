@@ -37,6 +37,7 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/demoapp"
 	"github.com/gamepipe/gamepipe/internal/devrun/natsd"
+	"github.com/gamepipe/gamepipe/internal/eventstream"
 )
 
 // services are the long-lived binaries devrun runs, in start order.
@@ -77,6 +78,9 @@ type runner struct {
 	out  *Output
 	env  []string
 	nats *Process // natsd, if devrun started it
+	// natsUsers are the users of the natsd devrun started (or of its
+	// cluster); nil with the server at NATS_URL.
+	natsUsers *natsUsers
 	// natsCluster are the three natsd of a cluster run (Config.Cluster).
 	natsCluster []*Process
 }
@@ -150,6 +154,9 @@ func (r *runner) run(ctx context.Context, procs []*Process) error {
 		if r.cfg.Cluster {
 			p.Env = clusterEnv(r.env, p.Name)
 		}
+		if r.natsUsers != nil {
+			p.Env = childEnv(p.Env, r.natsUsers.env(filepath.Base(p.Path)), nil)
+		}
 	}
 	// Print the demo app once the api listens (or has had long enough to),
 	// below the services' start-up lines rather than lost above them.
@@ -176,9 +183,12 @@ func (r *runner) run(ctx context.Context, procs []*Process) error {
 // startNATS decides which NATS the stack uses and returns its URL, starting
 // natsd if the one at cfg.NATSURL will not do.
 func (r *runner) startNATS(ctx context.Context) (string, error) {
-	d := DecideNATS(ctx, r.cfg.NATSURL, r.cfg.NATSCheckTimeout)
+	creds := eventstream.Credentials(r.cfg.NATSAuth)
+	d := DecideNATS(ctx, r.cfg.NATSURL, creds, r.cfg.NATSCheckTimeout)
 	if d.Use {
-		r.out.Printf("devrun", "using nats %s at %s", d.Version, displayURL(r.cfg.NATSURL))
+		// The operator's server: its users and permissions are the
+		// operator's, and every child gets the credentials devrun got.
+		r.out.Printf("devrun", "using nats %s at %s (auth %s)", d.Version, displayURL(r.cfg.NATSURL), creds.Method(r.cfg.NATSURL))
 		return r.cfg.NATSURL, nil
 	}
 	port := strconv.Itoa(r.cfg.NATSDPort)
@@ -188,17 +198,21 @@ func (r *runner) startNATS(ctx context.Context) (string, error) {
 	if _, err := os.Stat(r.bin("natsd")); err != nil {
 		return "", fmt.Errorf("%s is missing: build it first (make run builds everything): %w", r.bin("natsd"), err)
 	}
+	if err := r.ensureNATSUsers(); err != nil {
+		return "", err
+	}
 	r.nats = &Process{
 		Name: "natsd",
 		Path: r.bin("natsd"),
-		Env:  childEnv(r.cfg.Env, map[string]string{"NATSD_PORT": port, "DATA_DIR": r.cfg.DataDir, "NATSD_STORE_DIR": r.cfg.NATSDStoreDir}, nil),
+		Env: childEnv(r.cfg.Env, map[string]string{"NATSD_PORT": port, "DATA_DIR": r.cfg.DataDir, "NATSD_STORE_DIR": r.cfg.NATSDStoreDir,
+			"NATSD_USERS_FILE": r.natsUsers.file}, nil),
 	}
 	if err := r.nats.Start(r.out); err != nil {
 		return "", err
 	}
 	deadline := time.Now().Add(r.cfg.NATSReadyTimeout)
 	for {
-		d := DecideNATS(ctx, url, time.Second)
+		d := DecideNATS(ctx, url, r.natsUsers.creds[eventstream.RoleAPI], time.Second)
 		if d.Use {
 			return url, nil
 		}
@@ -213,6 +227,18 @@ func (r *runner) startNATS(ctx context.Context) (string, error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// ensureNATSUsers makes the users of the natsd devrun starts and says so.
+func (r *runner) ensureNATSUsers() error {
+	u, err := EnsureNATSUsers(r.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	r.natsUsers = u
+	r.out.Printf("devrun", "natsd admits only api, worker and exporter, each allowed its own subjects (passwords in %s)",
+		filepath.Join(r.cfg.DataDir, NATSAuthDir))
+	return nil
 }
 
 // demoApp loads the saved demo app, creating it on the first start.

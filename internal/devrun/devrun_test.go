@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/devrun/natsd"
 	"github.com/gamepipe/gamepipe/internal/natstest"
 	"github.com/gamepipe/gamepipe/internal/testutil"
@@ -34,14 +36,15 @@ apps)
 esac
 `
 
-// stubService stands in for api, worker, exporter: it records its NATS_URL
-// and LOG_FORMAT, says it is up, and exits 0 on SIGTERM (or 3 at once if
+// stubService stands in for api, worker, exporter: it records its NATS_URL,
+// LOG_FORMAT and NATS credentials, says it is up, and exits 0 on SIGTERM (or 3 at once if
 // $STUB_DIR/fail-<name> exists).
 const stubService = `#!/bin/sh
 name=$(basename "$0")
 trap 'echo "$name stopping"; exit 0' TERM
 [ -e "$STUB_DIR/fail-$name" ] && { echo "$name: fatal" >&2; exit 3; }
 echo "NATS_URL=$NATS_URL LOG_FORMAT=$LOG_FORMAT DATA_DIR=$DATA_DIR" > "$STUB_DIR/$name.env"
+echo "NATS_USER=$NATS_USER NATS_PASSWORD=$NATS_PASSWORD NATS_PASSWORD_FILE=$NATS_PASSWORD_FILE" > "$STUB_DIR/$name.nats"
 echo "$name up"
 while :; do sleep 0.05; done
 `
@@ -128,6 +131,9 @@ func TestRun_ExistingNATS(t *testing.T) {
 	t.Parallel()
 	nats := natstest.Run(t)
 	s := newStubStack(t, nats.ClientURL())
+	// The operator's credentials are checked and passed on unchanged.
+	s.cfg.Env = append(s.cfg.Env, "NATS_USER=ops", "NATS_PASSWORD=ops-pw")
+	s.cfg.NATSAuth = config.NATSAuth{User: "ops", Password: "ops-pw"}
 
 	stop := s.start(t)
 	s.waitOutput(t, "curl -sS")
@@ -137,7 +143,8 @@ func TestRun_ExistingNATS(t *testing.T) {
 	require.NoError(t, stop())
 
 	out := s.out.String()
-	require.Contains(t, out, "devrun   | using nats "+natsd.Version+" at "+strings.TrimPrefix(nats.ClientURL(), "nats://")+"\n")
+	require.Contains(t, out, "devrun   | using nats "+natsd.Version+" at "+strings.TrimPrefix(nats.ClientURL(), "nats://")+" (auth password)\n")
+	require.NotContains(t, out, "ops-pw")
 	require.Contains(t, out, "migrate  | migrated, NATS_URL="+nats.ClientURL()+"\n")
 	require.Contains(t, out, "gamepipe | INF created app\n", "apps create's stderr is shown")
 	require.NotContains(t, out, "gamepipe | {", "its stdout is read, not shown")
@@ -148,7 +155,10 @@ func TestRun_ExistingNATS(t *testing.T) {
 	for _, name := range services {
 		require.Contains(t, out, fmt.Sprintf("%-8s | %s stopping\n", name, name))
 		require.Equal(t, "NATS_URL="+nats.ClientURL()+" LOG_FORMAT=console DATA_DIR="+s.cfg.DataDir+"\n", s.file(t, name+".env"))
+		require.Equal(t, "NATS_USER=ops NATS_PASSWORD=ops-pw NATS_PASSWORD_FILE=\n", s.file(t, name+".nats"))
 	}
+	_, err := os.Stat(filepath.Join(s.cfg.DataDir, NATSAuthDir))
+	require.ErrorIs(t, err, os.ErrNotExist, "no users made for a server devrun did not start")
 	require.True(t, strings.HasSuffix(out, "devrun   | stopped\n"), out)
 
 	st, err := os.Stat(filepath.Join(s.cfg.DataDir, DemoAppFile))
@@ -223,14 +233,35 @@ func TestRun_StartsNatsdForOldServer(t *testing.T) {
 	s.cfg.NATSDPort = testutil.FreePort(t)
 	local := fmt.Sprintf("nats://127.0.0.1:%d", s.cfg.NATSDPort)
 
+	// The developer's credentials are for another server: not passed on.
+	s.cfg.Env = append(s.cfg.Env, "NATS_USER=ops", "NATS_PASSWORD=ops-pw")
+	s.cfg.NATSAuth = config.NATSAuth{User: "ops", Password: "ops-pw"}
+
 	stop := s.start(t)
 	s.waitOutput(t, "curl -sS")
 	for _, name := range services {
 		s.waitOutput(t, fmt.Sprintf("%-8s | %s up\n", name, name))
 	}
+	// natsd admits each service as its role's user, and nobody else.
+	authDir := filepath.Join(s.cfg.DataDir, NATSAuthDir)
+	for _, name := range services {
+		pwFile := filepath.Join(authDir, name+".password")
+		require.Equal(t, "NATS_USER="+name+" NATS_PASSWORD= NATS_PASSWORD_FILE="+pwFile+"\n", s.file(t, name+".nats"))
+		st, err := os.Stat(pwFile)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+		pw, err := os.ReadFile(pwFile)
+		require.NoError(t, err)
+		nc, err := nats.Connect(local, nats.UserInfo(name, strings.TrimSpace(string(pw))))
+		require.NoError(t, err, name)
+		nc.Close()
+	}
+	_, err = nats.Connect(local, nats.MaxReconnects(0))
+	require.ErrorIs(t, err, nats.ErrAuthorization, "a client without credentials is refused")
 	require.NoError(t, stop())
 
 	got := s.out.String()
+	require.Contains(t, got, "devrun   | natsd admits only api, worker and exporter, each allowed its own subjects (passwords in "+authDir+")\n")
 	require.Contains(t, got, fmt.Sprintf("devrun   | nats 2.9.10 at %s is older than 2.10.0; starting pinned nats-server %s on :%d\n",
 		strings.TrimPrefix(old, "nats://"), natsd.Version, s.cfg.NATSDPort))
 	require.Contains(t, got, "migrate  | migrated, NATS_URL="+local+"\n")

@@ -25,16 +25,21 @@ type NATSDecision struct {
 	Reason string
 }
 
-// DecideNATS connects to rawURL, waiting at most timeout, and checks the
-// server with eventstream.CheckServer. It never fails: an unreachable or
-// unfit server is a decision not to use it.
-func DecideNATS(ctx context.Context, rawURL string, timeout time.Duration) NATSDecision {
+// DecideNATS connects to rawURL with creds (as the api would: its inbox
+// prefix), waiting at most timeout, and checks the server with
+// eventstream.CheckServer. It never fails: an unreachable or unfit server,
+// or one that refuses creds, is a decision not to use it.
+func DecideNATS(ctx context.Context, rawURL string, creds eventstream.Credentials, timeout time.Duration) NATSDecision {
 	where := displayURL(rawURL)
-	nc, err := nats.Connect(rawURL,
+	opts, err := eventstream.ConnectOptions(eventstream.RoleAPI, creds)
+	if err != nil {
+		return NATSDecision{Reason: fmt.Sprintf("no usable nats at %s (%v)", where, err)}
+	}
+	nc, err := nats.Connect(rawURL, append(opts,
 		nats.Name("gamepipe-devrun"),
 		nats.Timeout(timeout),
 		nats.NoReconnect(),
-	)
+	)...)
 	if errors.Is(err, nats.ErrNoServers) {
 		return NATSDecision{Reason: "no nats server answers at " + where}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/natstest"
+	"github.com/gamepipe/gamepipe/internal/natstest/roletest"
 	"github.com/gamepipe/gamepipe/internal/testutil"
 )
 
@@ -51,7 +52,7 @@ func runFakeNATS(t *testing.T, version string) string {
 func TestDecideNATS_TooOldServerIsNotUsed(t *testing.T) {
 	t.Parallel()
 	url := runFakeNATS(t, "2.9.10")
-	d := DecideNATS(context.Background(), url, 2*time.Second)
+	d := DecideNATS(context.Background(), url, eventstream.Credentials{}, 2*time.Second)
 	require.False(t, d.Use)
 	require.Equal(t, "2.9.10", d.Version)
 	host := strings.TrimPrefix(url, "nats://")
@@ -61,7 +62,7 @@ func TestDecideNATS_TooOldServerIsNotUsed(t *testing.T) {
 func TestDecideNATS_PinnedServerIsUsed(t *testing.T) {
 	t.Parallel()
 	s := natstest.Run(t)
-	d := DecideNATS(context.Background(), s.ClientURL(), 2*time.Second)
+	d := DecideNATS(context.Background(), s.ClientURL(), eventstream.Credentials{}, 2*time.Second)
 	require.True(t, d.Use, d.Reason)
 	require.Equal(t, server.VERSION, d.Version)
 	require.Empty(t, d.Reason)
@@ -75,7 +76,7 @@ func TestDecideNATS_NoJetStreamIsNotUsed(t *testing.T) {
 	require.True(t, s.ReadyForConnections(10*time.Second))
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 
-	d := DecideNATS(context.Background(), s.ClientURL(), 2*time.Second)
+	d := DecideNATS(context.Background(), s.ClientURL(), eventstream.Credentials{}, 2*time.Second)
 	require.False(t, d.Use)
 	require.Contains(t, d.Reason, "JetStream")
 }
@@ -84,11 +85,27 @@ func TestDecideNATS_UnreachableIsNotUsed(t *testing.T) {
 	t.Parallel()
 	addr := testutil.FreeAddr(t) // nothing listens there
 
-	d := DecideNATS(context.Background(), "nats://user:secret@"+addr, time.Second)
+	d := DecideNATS(context.Background(), "nats://user:secret@"+addr, eventstream.Credentials{}, time.Second)
 	require.False(t, d.Use)
 	require.Empty(t, d.Version)
 	require.Equal(t, "no nats server answers at "+addr, d.Reason)
 	require.NotContains(t, d.Reason, "secret")
+}
+
+// TestDecideNATS_ClosedServer: a server that admits only the role users
+// will do with the api's credentials, and not without them.
+func TestDecideNATS_ClosedServer(t *testing.T) {
+	t.Parallel()
+	s := roletest.Run(t)
+	d := DecideNATS(context.Background(), s.ClientURL(), roletest.Credentials(eventstream.RoleAPI), 2*time.Second)
+	require.True(t, d.Use, d.Reason)
+
+	d = DecideNATS(context.Background(), s.ClientURL(), eventstream.Credentials{}, 2*time.Second)
+	require.False(t, d.Use)
+	require.Contains(t, d.Reason, "Authorization Violation")
+	d = DecideNATS(context.Background(), s.ClientURL(), eventstream.Credentials{User: "api", Password: "hunter2"}, 2*time.Second)
+	require.False(t, d.Use)
+	require.NotContains(t, d.Reason, "hunter2")
 }
 
 func TestDisplayURL(t *testing.T) {
