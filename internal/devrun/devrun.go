@@ -4,9 +4,11 @@
 // In order, it:
 //
 //  1. decides on NATS: the server at NATS_URL if eventstream.CheckServer
-//     passes, else natsd (the nats-server pinned in go.mod) started on
-//     NATSD_PORT with its store in NATSD_STORE_DIR (beside DATA_DIR, not
-//     in it), saying why in one line;
+//     passes with the NATS_* credentials of the environment (which every
+//     child then gets unchanged), else natsd (the nats-server pinned in
+//     go.mod) started on NATSD_PORT with its store in NATSD_STORE_DIR
+//     (beside DATA_DIR, not in it) and closed to all but the api, worker and
+//     exporter users (EnsureNATSUsers), saying why in one line;
 //  2. runs `gamepipe migrate`;
 //  3. on the first start creates a demo app (DATA_DIR/demo-app.json), and at
 //     every start prints its credentials and a curl command that posts a
