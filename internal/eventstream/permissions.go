@@ -152,6 +152,10 @@ func ServerUsers(passwords map[Role]string) ([]ServerUser, error) {
 		if passwords[r] == "" {
 			return nil, fmt.Errorf("NATS user %s has no password", r)
 		}
+		if len(p.Publish) == 0 || len(p.Subscribe) == 0 {
+			// nats-server reads an empty allow list as no restriction.
+			return nil, fmt.Errorf("NATS user %s has an empty permission list, which would allow everything", r)
+		}
 		u := ServerUser{User: string(r), Password: passwords[r], Permissions: serverPermissions{
 			Publish: subjectAllow{Allow: p.Publish}, Subscribe: subjectAllow{Allow: p.Subscribe},
 		}}
