@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 )
 
 // NATSAuthDir is the directory in DATA_DIR where devrun keeps the users of
 // the natsd it starts: a password per role (<role>.password) and natsd's
-// users file (users.json), all mode 0600.
+// users file (users.json, with bcrypt hashes), all mode 0600.
 const NATSAuthDir = "nats-auth"
 
 // natsUsers are the credentials of the natsd devrun starts.
@@ -32,7 +34,8 @@ type natsUsers struct {
 // processes, each allowed its role's subjects (eventstream.Role.Permissions):
 // on the first start a random password per role, kept in
 // DATA_DIR/nats-auth/<role>.password and reused on later starts; at every
-// start natsd's users file, so it always holds the current permissions.
+// start natsd's users file, with the passwords' bcrypt hashes, so it always
+// holds the current permissions.
 func EnsureNATSUsers(dataDir string) (*natsUsers, error) {
 	dir := filepath.Join(dataDir, NATSAuthDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -40,17 +43,22 @@ func EnsureNATSUsers(dataDir string) (*natsUsers, error) {
 	}
 	u := &natsUsers{file: filepath.Join(dir, "users.json"), passwordFiles: map[eventstream.Role]string{},
 		creds: map[eventstream.Role]eventstream.Credentials{}}
-	passwords := map[eventstream.Role]string{}
+	hashes := map[eventstream.Role]string{}
 	for _, r := range eventstream.Roles {
 		path := filepath.Join(dir, string(r)+".password")
 		pw, err := ensurePassword(path)
 		if err != nil {
 			return nil, err
 		}
-		passwords[r], u.passwordFiles[r] = pw, path
+		// natsd keeps only a bcrypt hash of each password.
+		hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+		if err != nil {
+			return nil, fmt.Errorf("error hashing the NATS password of %s: %w", r, err)
+		}
+		hashes[r], u.passwordFiles[r] = string(hash), path
 		u.creds[r] = eventstream.Credentials{User: string(r), Password: pw}
 	}
-	users, err := eventstream.ServerUsers(passwords)
+	users, err := eventstream.ServerUsers(hashes)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gamepipe/gamepipe/internal/devrun/natsd"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
@@ -40,7 +41,8 @@ func TestEnsureNATSUsers(t *testing.T) {
 	for _, u := range users {
 		perms, err := eventstream.Role(u.Username).Permissions()
 		require.NoError(t, err)
-		require.Equal(t, again.creds[eventstream.Role(u.Username)].Password, u.Password)
+		require.NoError(t, bcrypt.CompareHashAndPassword([]byte(u.Password), []byte(again.creds[eventstream.Role(u.Username)].Password)),
+			"natsd keeps the password's bcrypt hash")
 		require.Equal(t, perms.Publish, u.Permissions.Publish.Allow)
 		require.Equal(t, perms.Subscribe, u.Permissions.Subscribe.Allow)
 		require.Equal(t, perms.AllowResponses, u.Permissions.Response != nil)
