@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
@@ -15,9 +18,9 @@ import (
 // {"progress":n}. The stream ends after a final status, or shortly before
 // the request's time limit, with a retry hint so an EventSource reconnects
 // (each connection starts with the current status). The process's
-// generationWatch wakes it when the generation changes (a notification on
-// gamepipe.events.<app_id>.generation.*, or its shared poll every
-// EventsPollInterval); it then re-reads the row. An app past
+// generations sseWatch (generationKind) wakes it when the generation
+// changes (a notification on gamepipe.events.<app_id>.generation.*, or its
+// shared poll every EventsPollInterval); it then re-reads the row. An app past
 // MaxEventStreamsPerApp open streams in this process gets 429.
 func (h *generationHandlers) events(w http.ResponseWriter, r *http.Request) {
 	g, err := h.lookup(r)
@@ -35,19 +38,9 @@ func (h *generationHandlers) events(w http.ResponseWriter, r *http.Request) {
 		defer h.watch.remove(st)
 		wake = st.wake
 	}
-	rc := http.NewResponseController(w)
 	ctx := r.Context()
-	stop := time.NewTimer(time.Hour)
-	if dl, ok := ctx.Deadline(); ok {
-		stop.Reset(time.Until(dl) - time.Second)
-	}
+	rc, stop := openSSE(w, r)
 	defer stop.Stop()
-
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprint(w, "retry: 1000\n\n")
 	lastStatus, lastProgress := store.JobStatus(""), int16(-1)
 	for {
 		if g.Status != lastStatus {
@@ -82,4 +75,27 @@ func (h *generationHandlers) events(w http.ResponseWriter, r *http.Request) {
 func writeEvent(w http.ResponseWriter, event string, v any) {
 	data, _ := json.Marshal(v)
 	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data)
+}
+
+// generationKind is what the generations' sseWatch follows: a generation,
+// its state its status and progress, woken by the generation notifications,
+// whose payload names it.
+var generationKind = sseKind[store.GenerationState]{
+	component: "generation_watch",
+	subject:   eventstream.NotifySubject("*", "generation", ">"),
+	keyOf:     generationOfNotification,
+	states:    store.GenerationStates,
+	instead:   "close one or poll GET /v1/generations/{id}",
+}
+
+// generationOfNotification returns the generation a notification's payload
+// names.
+func generationOfNotification(m *nats.Msg) (uuid.UUID, bool) {
+	var note struct {
+		ID uuid.UUID `json:"id"`
+	}
+	if json.Unmarshal(m.Data, &note) != nil {
+		return uuid.UUID{}, false
+	}
+	return note.ID, true
 }

@@ -73,7 +73,7 @@ func (s *Server) generationRoutes(mux *http.ServeMux) {
 		return
 	}
 	gen := &generationHandlers{s: s, deps: s.jobs.Generaitiv.withDefaults()}
-	gen.watch = newGenerationWatch(s.logger, gen.deps.NATS, s.jobs.Pool, gen.deps.EventsPollInterval, gen.deps.MaxEventStreamsPerApp)
+	gen.watch = newSSEWatch(s.logger, gen.deps.NATS, s.jobs.Pool, gen.deps.EventsPollInterval, gen.deps.MaxEventStreamsPerApp, generationKind)
 	mux.HandleFunc("POST /v1/generations", s.rateLimited(gen.create))
 	mux.HandleFunc("GET /v1/generations", s.rateLimited(gen.list))
 	mux.HandleFunc("GET /v1/generations/{id}", s.rateLimited(gen.get))
@@ -89,7 +89,7 @@ func (s *Server) generationRoutes(mux *http.ServeMux) {
 type generationHandlers struct {
 	s     *Server
 	deps  *GeneraitivRouteDeps
-	watch *generationWatch
+	watch *sseWatch[store.GenerationState]
 }
 
 // create inserts the row, its generaitiv_generate job and its

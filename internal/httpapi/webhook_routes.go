@@ -86,7 +86,7 @@ func newWebhookEndpointView(e *store.WebhookEndpoint, now time.Time) *webhookEnd
 type webhookHandlers struct {
 	s      *Server
 	deps   WebhookRouteDeps
-	events *appEventsWatch
+	events *sseWatch[int64]
 }
 
 // webhookRoutes registers the webhook endpoint API and the app's events
@@ -101,7 +101,7 @@ func (s *Server) webhookRoutes(mux *http.ServeMux) {
 	deps.MaxEventStreamsPerApp = cmp.Or(deps.MaxEventStreamsPerApp, 10)
 	deps.Heartbeat = cmp.Or(deps.Heartbeat, 15*time.Second)
 	h := &webhookHandlers{s: s, deps: deps,
-		events: newAppEventsWatch(s.logger, deps.NATS, s.jobs.Pool, deps.EventsPollInterval, deps.MaxEventStreamsPerApp)}
+		events: newSSEWatch(s.logger, deps.NATS, s.jobs.Pool, deps.EventsPollInterval, deps.MaxEventStreamsPerApp, appEventsKind)}
 	mux.HandleFunc("GET /v1/events", s.rateLimited(h.appEvents))
 	mux.HandleFunc("POST /v1/webhooks", s.rateLimited(h.create))
 	mux.HandleFunc("GET /v1/webhooks", s.rateLimited(h.list))
