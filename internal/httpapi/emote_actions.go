@@ -21,16 +21,11 @@ import (
 // change runs fn on the app's emote under its row lock, in one transaction
 // in which fn may insert or cancel jobs. Another app's emote is 404.
 func (a *emoteAPI) change(r *http.Request, appID, id uuid.UUID, fn func(tx pgx.Tx, e *store.Emote) error) (*store.Emote, error) {
-	var out *store.Emote
-	err := pgx.BeginFunc(r.Context(), a.s.jobs.Pool, func(tx pgx.Tx) error {
-		var err error
-		out, err = store.EmoteUpdateTx(r.Context(), tx, id, func(e *store.Emote) error {
-			if e.AppID != appID {
-				return errEmoteNotFound
-			}
-			return fn(tx, e)
-		})
-		return err
+	out, err := store.EmoteUpdate(r.Context(), a.s.jobs.Pool, id, func(tx pgx.Tx, e *store.Emote) error {
+		if e.AppID != appID {
+			return errEmoteNotFound
+		}
+		return fn(tx, e)
 	})
 	return out, mapEmoteStoreErr(err)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
@@ -31,7 +32,7 @@ func TestEmoteRoutes(t *testing.T) {
 	}
 	set := func(t *testing.T, env *emoteEnv, id string, fn func(e *store.Emote)) {
 		t.Helper()
-		_, err := store.EmoteUpdate(ctx, env.db.Pool, uuid.MustParse(id), func(e *store.Emote) error { fn(e); return nil })
+		_, err := store.EmoteUpdate(ctx, env.db.Pool, uuid.MustParse(id), func(_ pgx.Tx, e *store.Emote) error { fn(e); return nil })
 		require.NoError(t, err)
 	}
 	get := func(t *testing.T, env *emoteEnv, id string) *store.Emote {

@@ -147,15 +147,12 @@ func TestAppShare(t *testing.T) {
 		e := &store.Emote{ID: uuid.Must(uuid.NewV7()), AppID: appID, UserID: "player-1", Name: "wave",
 			EndMS: 2000, VideoKey: info.Key, VideoSize: info.Size, VideoFormat: "mp4"}
 		require.NoError(t, pgx.BeginFunc(ctx, bundle.pool.Pool, func(tx pgx.Tx) error {
-			if err := store.EmoteInsert(ctx, tx, e); err != nil {
-				return err
-			}
 			res, err := bundle.river.InsertTx(ctx, tx, KinetixEmoteArgs{EmoteID: e.ID}, nil)
 			if err != nil {
 				return err
 			}
-			_, err = store.EmoteUpdateTx(ctx, tx, e.ID, func(row *store.Emote) error { row.JobID = res.Job.ID; return nil })
-			return err
+			e.JobID = res.Job.ID
+			return store.EmoteInsert(ctx, tx, e)
 		}))
 		return e.ID
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/gamepipe/gamepipe/internal/blob"
@@ -115,7 +116,7 @@ func (w *KinetixEmoteWorker) create(ctx context.Context, job *river.Job[KinetixE
 		return w.k.outcome(ctx, job.JobRow, "creating the process", err, giveUp)
 	case errors.Is(err, kinetix.ErrTokenExpired), errors.Is(err, kinetix.ErrInvalidToken):
 		// Forget the token; the retry starts with a fresh one.
-		if _, uerr := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
+		if _, uerr := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(_ pgx.Tx, row *store.Emote) error {
 			if row.Token == e.Token {
 				row.Token, row.TokenStatus = "", store.TokenExpired
 			}
@@ -138,7 +139,7 @@ func (w *KinetixEmoteWorker) create(ctx context.Context, job *river.Job[KinetixE
 // instead; a row that left queued stops the run (nil emote).
 func (w *KinetixEmoteWorker) recordToken(ctx context.Context, e *store.Emote, old, token string) (*store.Emote, error) {
 	stale := false
-	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
+	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(_ pgx.Tx, row *store.Emote) error {
 		switch {
 		case row.Status != store.JobQueued:
 			stale = true
@@ -165,7 +166,7 @@ func (w *KinetixEmoteWorker) record(ctx context.Context, job *river.Job[KinetixE
 		return river.JobCancel(fmt.Errorf("kinetix returned a process uuid that is not a uuid: %q", processUUID))
 	}
 	moved := false
-	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
+	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(_ pgx.Tx, row *store.Emote) error {
 		if row.Status != store.JobQueued || row.Token != token {
 			return nil
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -48,7 +49,7 @@ func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmo
 
 	if p.Status.Working() {
 		if string(p.Status) != e.UpstreamStatus {
-			if _, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
+			if _, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(_ pgx.Tx, row *store.Emote) error {
 				if row.Status == store.JobProcessing && row.ProcessUUID == e.ProcessUUID {
 					row.UpstreamStatus = string(p.Status)
 				}
@@ -60,7 +61,7 @@ func (w *KinetixEmoteWorker) poll(ctx context.Context, job *river.Job[KinetixEmo
 		return w.pollSnooze(ctx, job, e)
 	}
 
-	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
+	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(_ pgx.Tx, row *store.Emote) error {
 		if row.Status != store.JobProcessing || row.ProcessUUID != e.ProcessUUID {
 			return nil
 		}

@@ -131,7 +131,7 @@ func (env *kinetixEnv) newEmote(t testing.TB, mutate func(e *store.Emote)) *stor
 // set changes a row directly, as an earlier step or the API would have.
 func (env *kinetixEnv) set(t testing.TB, id uuid.UUID, fn func(e *store.Emote)) *store.Emote {
 	t.Helper()
-	e, err := store.EmoteUpdate(context.Background(), env.db.Pool, id, func(e *store.Emote) error { fn(e); return nil })
+	e, err := store.EmoteUpdate(context.Background(), env.db.Pool, id, func(_ pgx.Tx, e *store.Emote) error { fn(e); return nil })
 	require.NoError(t, err)
 	return e
 }
@@ -177,25 +177,21 @@ func start(t testing.TB, client *river.Client[pgx.Tx]) {
 	})
 }
 
-// enqueue inserts an emote and its kinetix_emote job in one transaction,
-// as the API does.
+// enqueue inserts an emote, then its kinetix_emote job and the row's job_id
+// in one transaction.
 func (env *kinetixEnv) enqueue(t testing.TB, client *river.Client[pgx.Tx], mutate func(e *store.Emote)) *store.Emote {
 	t.Helper()
 	ctx := context.Background()
-	var e *store.Emote
-	require.NoError(t, pgx.BeginFunc(ctx, env.db.Pool, func(tx pgx.Tx) error {
-		e = env.newEmote(t, func(row *store.Emote) {
-			if mutate != nil {
-				mutate(row)
-			}
-		})
-		res, err := client.InsertTx(ctx, tx, KinetixEmoteArgs{EmoteID: e.ID}, nil)
+	e := env.newEmote(t, mutate)
+	e, err := store.EmoteUpdate(ctx, env.db.Pool, e.ID, func(tx pgx.Tx, row *store.Emote) error {
+		res, err := client.InsertTx(ctx, tx, KinetixEmoteArgs{EmoteID: row.ID}, nil)
 		if err != nil {
 			return err
 		}
-		e, err = store.EmoteUpdateTx(ctx, tx, e.ID, func(row *store.Emote) error { row.JobID = res.Job.ID; return nil })
-		return err
-	}))
+		row.JobID = res.Job.ID
+		return nil
+	})
+	require.NoError(t, err)
 	return e
 }
 

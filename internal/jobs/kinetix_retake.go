@@ -62,34 +62,29 @@ func (w *KinetixRetakeWorker) Work(ctx context.Context, job *river.Job[KinetixRe
 		})
 	}
 
-	var row *store.Emote
-	err = pgx.BeginFunc(ctx, w.k.deps.Pool, func(tx pgx.Tx) error {
-		var err error
-		row, err = store.EmoteUpdateTx(ctx, tx, e.ID, func(row *store.Emote) error {
-			if row.Status != store.EmoteRetaking {
-				return nil
-			}
-			row.PreviousProcessUUIDs = append(row.PreviousProcessUUIDs, row.ProcessUUID)
-			row.ProcessUUID, row.Result, row.UpstreamStatus = uuid.Nil, nil, ""
-			row.ProcessingStartedAt, row.ValidationFlow = time.Time{}, false
-			row.ErrorCode, row.ErrorMessage = "", ""
-			row.Token, row.TokenStatus = tok.Token, store.TokenIssued
-			row.TokenCreatedAt = w.k.deps.Now()
-			if tok.Token == "" {
-				row.TokenStatus = ""
-			}
-			if row.VideoPending {
-				row.Status = store.EmoteAwaitingVideo
-				return nil
-			}
-			res, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, KinetixEmoteArgs{EmoteID: row.ID}, nil)
-			if err != nil {
-				return fmt.Errorf("error inserting the next kinetix_emote job: %w", err)
-			}
-			row.Status, row.JobID = store.JobQueued, res.Job.ID
+	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(tx pgx.Tx, row *store.Emote) error {
+		if row.Status != store.EmoteRetaking {
 			return nil
-		})
-		return err
+		}
+		row.PreviousProcessUUIDs = append(row.PreviousProcessUUIDs, row.ProcessUUID)
+		row.ProcessUUID, row.Result, row.UpstreamStatus = uuid.Nil, nil, ""
+		row.ProcessingStartedAt, row.ValidationFlow = time.Time{}, false
+		row.ErrorCode, row.ErrorMessage = "", ""
+		row.Token, row.TokenStatus = tok.Token, store.TokenIssued
+		row.TokenCreatedAt = w.k.deps.Now()
+		if tok.Token == "" {
+			row.TokenStatus = ""
+		}
+		if row.VideoPending {
+			row.Status = store.EmoteAwaitingVideo
+			return nil
+		}
+		res, err := river.ClientFromContext[pgx.Tx](ctx).InsertTx(ctx, tx, KinetixEmoteArgs{EmoteID: row.ID}, nil)
+		if err != nil {
+			return fmt.Errorf("error inserting the next kinetix_emote job: %w", err)
+		}
+		row.Status, row.JobID = store.JobQueued, res.Job.ID
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("error recording the retake of emote %s: %w", e.ID, err)

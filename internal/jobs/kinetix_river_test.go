@@ -39,20 +39,18 @@ func transition(t *testing.T, env *kinetixEnv, client *river.Client[pgx.Tx], id 
 ) {
 	t.Helper()
 	ctx := context.Background()
-	require.NoError(t, pgx.BeginFunc(ctx, env.db.Pool, func(tx pgx.Tx) error {
+	_, err := store.EmoteUpdate(ctx, env.db.Pool, id, func(tx pgx.Tx, e *store.Emote) error {
 		res, err := client.InsertTx(ctx, tx, args, nil)
 		if err != nil {
 			return err
 		}
-		_, err = store.EmoteUpdateTx(ctx, tx, id, func(e *store.Emote) error {
-			e.Status, e.JobID = status, res.Job.ID
-			if mutate != nil {
-				mutate(e)
-			}
-			return nil
-		})
-		return err
-	}))
+		e.Status, e.JobID = status, res.Job.ID
+		if mutate != nil {
+			mutate(e)
+		}
+		return nil
+	})
+	require.NoError(t, err)
 }
 
 func TestKinetixJobsWithRiver(t *testing.T) {

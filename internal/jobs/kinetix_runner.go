@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -77,7 +78,7 @@ func (k *kinetixRunner) fail(ctx context.Context, id uuid.UUID, code string, cau
 
 // end is fail with the end status named (failed or timed_out).
 func (k *kinetixRunner) end(ctx context.Context, id uuid.UUID, status store.JobStatus, code string, cause error) error {
-	e, err := store.EmoteUpdate(ctx, k.deps.Pool, id, func(e *store.Emote) error {
+	e, err := store.EmoteUpdate(ctx, k.deps.Pool, id, func(_ pgx.Tx, e *store.Emote) error {
 		if e.Status.Terminal() {
 			return nil
 		}
@@ -99,7 +100,7 @@ func (k *kinetixRunner) end(ctx context.Context, id uuid.UUID, status store.JobS
 // revert puts an emote that could not be validated or retaken back in
 // awaiting_validation with the reason, announced, and cancels the job.
 func (k *kinetixRunner) revert(ctx context.Context, id uuid.UUID, from store.JobStatus, code string, cause error) error {
-	e, err := store.EmoteUpdate(ctx, k.deps.Pool, id, func(e *store.Emote) error {
+	e, err := store.EmoteUpdate(ctx, k.deps.Pool, id, func(_ pgx.Tx, e *store.Emote) error {
 		if e.Status != from {
 			return nil
 		}

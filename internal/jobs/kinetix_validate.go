@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/gamepipe/gamepipe/internal/kinetix"
@@ -55,7 +56,7 @@ func (w *KinetixValidateWorker) Work(ctx context.Context, job *river.Job[Kinetix
 			return w.k.revert(ctx, e.ID, store.EmoteValidating, "validate_failed", cause)
 		})
 	}
-	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(row *store.Emote) error {
+	row, err := store.EmoteUpdate(ctx, w.k.deps.Pool, e.ID, func(_ pgx.Tx, row *store.Emote) error {
 		if row.Status != store.EmoteValidating {
 			return nil
 		}

@@ -114,25 +114,25 @@ func emoteOne(ctx context.Context, db DBTX, sql string, args ...any) (*Emote, er
 }
 
 // EmoteUpdate reads the emote under a row lock (SELECT … FOR UPDATE), lets
-// fn check and change it, and writes it back, in one transaction, as
-// GenerationUpdate does. fn returning ErrUnchanged, or changing nothing,
-// writes nothing and returns the row as read; any other error rolls back
-// and is returned. When fn changes the status, StatusSeq advances.
+// fn check and change it, and writes it back, in one transaction that fn
+// may also use (to insert jobs with it), as GenerationUpdate does. fn
+// returning ErrUnchanged, or changing nothing, writes nothing and returns
+// the row as read; any other error rolls back and is returned. When fn
+// changes the status, StatusSeq advances.
 func EmoteUpdate(ctx context.Context, db interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
-}, id uuid.UUID, fn func(e *Emote) error) (*Emote, error) {
+}, id uuid.UUID, fn func(tx pgx.Tx, e *Emote) error) (*Emote, error) {
 	var out *Emote
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		var err error
-		out, err = EmoteUpdateTx(ctx, tx, id, fn)
+		out, err = emoteUpdateTx(ctx, tx, id, fn)
 		return err
 	})
 	return out, err
 }
 
-// EmoteUpdateTx is EmoteUpdate inside the caller's transaction, for steps
-// that insert a River job together with the change.
-func EmoteUpdateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, fn func(e *Emote) error) (*Emote, error) {
+// emoteUpdateTx is EmoteUpdate's work in its transaction.
+func emoteUpdateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, fn func(tx pgx.Tx, e *Emote) error) (*Emote, error) {
 	e, err := emoteOne(ctx, tx, "SELECT "+emoteColumns+" FROM emotes WHERE id = $1 FOR UPDATE", id)
 	if err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func EmoteUpdateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, fn func(e *Emot
 	before := *e
 	before.PreviousProcessUUIDs = slices.Clone(e.PreviousProcessUUIDs)
 	before.Result = slices.Clone(e.Result)
-	if err := fn(e); err != nil {
+	if err := fn(tx, e); err != nil {
 		if errors.Is(err, ErrUnchanged) {
 			return &before, nil
 		}

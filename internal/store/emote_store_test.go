@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/dbtest"
@@ -99,7 +100,7 @@ func TestEmoteStore(t *testing.T) {
 		require.Nil(t, next)
 		require.Len(t, page, 2)
 
-		_, err = store.EmoteUpdate(ctx, bundle.db.Pool, ids[0], func(e *store.Emote) error { e.Status = store.JobFailed; return nil })
+		_, err = store.EmoteUpdate(ctx, bundle.db.Pool, ids[0], func(_ pgx.Tx, e *store.Emote) error { e.Status = store.JobFailed; return nil })
 		require.NoError(t, err)
 		page, _, err = store.EmoteList(ctx, bundle.db.Pool, &store.EmoteListParams{AppID: bundle.appA, Status: store.JobFailed})
 		require.NoError(t, err)
@@ -114,7 +115,7 @@ func TestEmoteStore(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		pid, prev := uuid.New(), uuid.New()
 
-		updated, err := store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(e *store.Emote) error {
+		updated, err := store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(_ pgx.Tx, e *store.Emote) error {
 			e.Status = store.JobProcessing
 			e.ProcessUUID = pid
 			e.PreviousProcessUUIDs = append(e.PreviousProcessUUIDs, prev)
@@ -140,13 +141,13 @@ func TestEmoteStore(t *testing.T) {
 		require.Equal(t, 2, got.StatusSeq)
 
 		// A function that changes nothing writes nothing.
-		same, err := store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(*store.Emote) error { return nil })
+		same, err := store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(pgx.Tx, *store.Emote) error { return nil })
 		require.NoError(t, err)
 		require.Equal(t, got.UpdatedAt, same.UpdatedAt)
 
 		// An error rolls back.
 		boom := errors.New("boom")
-		_, err = store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(e *store.Emote) error { e.Status = store.JobFailed; return boom })
+		_, err = store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(_ pgx.Tx, e *store.Emote) error { e.Status = store.JobFailed; return boom })
 		require.ErrorIs(t, err, boom)
 		got, err = store.EmoteGet(ctx, bundle.db.Pool, e.ID)
 		require.NoError(t, err)
@@ -154,7 +155,7 @@ func TestEmoteStore(t *testing.T) {
 
 		// ErrUnchanged, as for generations, writes nothing and is no error:
 		// the row comes back as read.
-		same, err = store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(e *store.Emote) error {
+		same, err = store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(_ pgx.Tx, e *store.Emote) error {
 			e.Status = store.JobFailed
 			return store.ErrUnchanged
 		})
@@ -184,7 +185,7 @@ func TestEmoteStore(t *testing.T) {
 		for range 20 {
 			wg.Go(func() {
 				<-start
-				_, err := store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(e *store.Emote) error {
+				_, err := store.EmoteUpdate(ctx, bundle.db.Pool, e.ID, func(_ pgx.Tx, e *store.Emote) error {
 					if e.Status != store.JobQueued {
 						return nil
 					}
