@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gamepipe/gamepipe/internal/auth"
 	"github.com/gamepipe/gamepipe/internal/config"
@@ -20,25 +20,13 @@ import (
 // maxUpstreamKeyBytes caps an upstream key read from a file.
 const maxUpstreamKeyBytes = 4096
 
-func parseApp(app string) (uuid.UUID, error) {
-	id, err := uuid.Parse(app)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: --app must be an app id (a UUID)", ErrUsage)
-	}
-	return id, nil
-}
-
 func appsRotate(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("rotate", stderr)
-	app := fs.String("app", "", "the app's id")
-	public := fs.Bool("public", false, "issue a new public token (game clients must ship it)")
-	secret := fs.Bool("secret", false, "issue a new secret key (servers)")
-	grace := fs.Duration("grace", 0, "how long the old key keeps working")
-	asJSON := fs.Bool("json", false, "print the new key as JSON")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	id, err := parseApp(*app)
+	c := newAppCommand("apps rotate", stderr)
+	public := c.Bool("public", false, "issue a new public token (game clients must ship it)")
+	secret := c.Bool("secret", false, "issue a new secret key (servers)")
+	grace := c.Duration("grace", 0, "how long the old key keeps working")
+	asJSON := c.Bool("json", false, "print the new key as JSON")
+	id, err := c.parse(args)
 	if err != nil {
 		return err
 	}
@@ -48,34 +36,32 @@ func appsRotate(ctx context.Context, cfg *config.Common, args []string, stdout, 
 	if *grace < 0 {
 		return fmt.Errorf("%w: --grace must not be negative", ErrUsage)
 	}
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-admin", 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	var (
-		creds   *store.AppCredentials
-		rotated string
-	)
-	switch {
-	case *public && *secret:
-		creds, err = store.AppRotateKeys(ctx, pool, id, *grace)
-		rotated = "public and secret keys"
-	case *public:
-		creds, err = store.AppRotateKey(ctx, pool, &store.AppRotateParams{AppID: id, Kind: auth.KindPublic, Grace: *grace})
-		rotated = "public token"
-	default:
-		creds, err = store.AppRotateKey(ctx, pool, &store.AppRotateParams{AppID: id, Kind: auth.KindSecret, Grace: *grace})
-		rotated = "secret key"
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no app with id %s", id)
-	}
-	if err != nil {
-		return err
-	}
-	return printCreds(stdout, creds, *asJSON,
-		fmt.Sprintf("rotated the %s of app %s (the old ones expire in %s)", rotated, id, *grace))
+	return withPool(ctx, cfg, func(pool *pgxpool.Pool) error {
+		var (
+			creds   *store.AppCredentials
+			rotated string
+			err     error
+		)
+		switch {
+		case *public && *secret:
+			creds, err = store.AppRotateKeys(ctx, pool, id, *grace)
+			rotated = "public and secret keys"
+		case *public:
+			creds, err = store.AppRotateKey(ctx, pool, &store.AppRotateParams{AppID: id, Kind: auth.KindPublic, Grace: *grace})
+			rotated = "public token"
+		default:
+			creds, err = store.AppRotateKey(ctx, pool, &store.AppRotateParams{AppID: id, Kind: auth.KindSecret, Grace: *grace})
+			rotated = "secret key"
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no app with id %s", id)
+		}
+		if err != nil {
+			return err
+		}
+		return printCreds(stdout, creds, *asJSON,
+			fmt.Sprintf("rotated the %s of app %s (the old ones expire in %s)", rotated, id, *grace))
+	})
 }
 
 func appsDisable(ctx context.Context, cfg *config.Common, disable bool, args []string, stdout, stderr io.Writer) error {
@@ -83,27 +69,20 @@ func appsDisable(ctx context.Context, cfg *config.Common, disable bool, args []s
 	if disable {
 		name = "disable"
 	}
-	fs := newFlags(name, stderr)
-	app := fs.String("app", "", "the app's id")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	id, err := parseApp(*app)
+	c := newAppCommand("apps "+name, stderr)
+	id, err := c.parse(args)
 	if err != nil {
 		return err
 	}
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-admin", 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := store.AppSetDisabled(ctx, pool, id, disable); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no app with id %s", id)
-	} else if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%sd app %s (running api processes notice within their key cache TTL, 30s by default)\n", name, id)
-	return nil
+	return withPool(ctx, cfg, func(pool *pgxpool.Pool) error {
+		if err := store.AppSetDisabled(ctx, pool, id, disable); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no app with id %s", id)
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%sd app %s (running api processes notice within their key cache TTL, 30s by default)\n", name, id)
+		return nil
+	})
 }
 
 // upstreamKeyFlags are one upstream's flags of `apps set`.
@@ -167,19 +146,15 @@ func (u *upstreamKeyFlags) read(set map[string]bool, getenv config.Getenv) (*str
 }
 
 func appsSet(ctx context.Context, cfg *config.Common, getenv config.Getenv, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("set", stderr)
-	app := fs.String("app", "", "the app's id")
-	kinetix := newUpstreamKeyFlags(fs, "kinetix", "Kinetix")
-	generaitiv := newUpstreamKeyFlags(fs, "generaitiv", "Generaitiv")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	id, err := parseApp(*app)
+	c := newAppCommand("apps set", stderr)
+	kinetix := newUpstreamKeyFlags(c.FlagSet, "kinetix", "Kinetix")
+	generaitiv := newUpstreamKeyFlags(c.FlagSet, "generaitiv", "Generaitiv")
+	id, err := c.parse(args)
 	if err != nil {
 		return err
 	}
 	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	c.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	kin, err := kinetix.read(set, getenv)
 	if err != nil {
 		return err
@@ -195,16 +170,13 @@ func appsSet(ctx context.Context, cfg *config.Common, getenv config.Getenv, args
 	if err != nil {
 		return err
 	}
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-admin", 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := store.AppSetUpstreamKeys(ctx, pool, box, id, kin, gen); errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no app with id %s", id)
-	} else if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "updated upstream keys of app %s\n", id)
-	return nil
+	return withPool(ctx, cfg, func(pool *pgxpool.Pool) error {
+		if err := store.AppSetUpstreamKeys(ctx, pool, box, id, kin, gen); errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no app with id %s", id)
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "updated upstream keys of app %s\n", id)
+		return nil
+	})
 }

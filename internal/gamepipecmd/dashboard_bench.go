@@ -29,16 +29,15 @@ import (
 // would, and times every dashboard JSON view over the last 7 and 30 days
 // (README.md, "Dashboard benchmark"). It is a benchmark, not a test.
 func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("dashboard-bench", stderr)
-	fs.Init("gamepipe dashboard-bench", fs.ErrorHandling())
-	dbName := fs.String("database", "gamepipe_dashboard_bench", "the database to create (dropped first) on DATABASE_URL's server")
-	rows := fs.Int("rows", 10_000_000, "telemetry rows to generate")
-	players := fs.Int("players", 50_000, "players")
-	days := fs.Int("days", 30, "days of telemetry, up to now")
-	runs := fs.Int("runs", 10, "timed requests per view and range (after one warm-up)")
-	reuse := fs.Bool("reuse", false, "keep the database's data if it is already filled")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+	c := newCommand("dashboard-bench", stderr)
+	dbName := c.String("database", "gamepipe_dashboard_bench", "the database to create (dropped first) on DATABASE_URL's server")
+	rows := c.Int("rows", 10_000_000, "telemetry rows to generate")
+	players := c.Int("players", 50_000, "players")
+	days := c.Int("days", 30, "days of telemetry, up to now")
+	runs := c.Int("runs", 10, "timed requests per view and range (after one warm-up)")
+	reuse := c.Bool("reuse", false, "keep the database's data if it is already filled")
+	if _, err := c.parse(args); err != nil {
+		return err
 	}
 	if *rows < 1000 || *players < 10 || *days < 1 || *days > 60 || *runs < 1 {
 		return fmt.Errorf("%w: --rows must be at least 1000, --players 10, --days 1 to 60, --runs 1", ErrUsage)

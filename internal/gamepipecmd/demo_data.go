@@ -19,19 +19,14 @@ import (
 // demoData is `gamepipe demo-data`: a week of realistic telemetry for an
 // app, sent through the api's POST /api/events (docs/dashboard.md).
 func demoData(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("demo-data", stderr)
-	fs.Init("gamepipe demo-data", fs.ErrorHandling())
-	app := fs.String("app", "", "the app's id")
-	token := fs.String("token", "", "the app's public token (default: the demo app's, from DATA_DIR/demo-app.json)")
-	api := fs.String("api", "http://localhost:4000", "the api's base URL")
-	players := fs.Int("players", 300, "how many players to simulate")
-	days := fs.Int("days", 7, "over how many days, up to now")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	id, err := uuid.Parse(*app)
+	c := newAppCommand("demo-data", stderr)
+	token := c.String("token", "", "the app's public token (default: the demo app's, from DATA_DIR/demo-app.json)")
+	api := c.String("api", "http://localhost:4000", "the api's base URL")
+	players := c.Int("players", 300, "how many players to simulate")
+	days := c.Int("days", 7, "over how many days, up to now")
+	id, err := c.parse(args)
 	if err != nil {
-		return fmt.Errorf("%w: --app must be an app id (a UUID)", ErrUsage)
+		return err
 	}
 	if *players < 1 || *players > 100_000 || *days < 1 || *days > 90 {
 		return fmt.Errorf("%w: --players must be 1 to 100000 and --days 1 to 90", ErrUsage)

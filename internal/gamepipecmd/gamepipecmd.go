@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/infra"
@@ -130,33 +131,73 @@ func migrate(ctx context.Context, cfg *config.Common, stdout io.Writer) error {
 	return nil
 }
 
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("gamepipe apps "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+// command is the preamble the admin commands share: the flag set of
+// `gamepipe <name>`, whose errors and usage go to stderr, with --app for the
+// commands that act on one app. A command adds its own flags, parses, checks
+// its flags, and only then opens the database (withPool), so a usage error
+// never waits on Postgres.
+type command struct {
+	*flag.FlagSet
+	app *string // nil without --app
 }
 
-func appsCreate(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("create", stderr)
-	name := fs.String("name", "", "the app's name")
-	asJSON := fs.Bool("json", false, `print exactly {"app_id":..,"public_token":..,"secret_key":..}`)
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
+func newCommand(name string, stderr io.Writer) *command {
+	fs := flag.NewFlagSet("gamepipe "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &command{FlagSet: fs}
+}
+
+// newAppCommand is newCommand with the --app flag.
+func newAppCommand(name string, stderr io.Writer) *command {
+	c := newCommand(name, stderr)
+	c.app = c.String("app", "", "the app's id")
+	return c
+}
+
+// parse parses args and returns the --app id (uuid.Nil without --app); a
+// bad flag or app id is ErrUsage.
+func (c *command) parse(args []string) (uuid.UUID, error) {
+	if err := c.Parse(args); err != nil {
+		return uuid.Nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	*name = strings.TrimSpace(*name)
-	if *name == "" || len(*name) > 200 {
-		return fmt.Errorf("%w: --name is required (at most 200 characters)", ErrUsage)
+	if c.app == nil {
+		return uuid.Nil, nil
 	}
+	id, err := uuid.Parse(*c.app)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("%w: --app must be an app id (a UUID)", ErrUsage)
+	}
+	return id, nil
+}
+
+// withPool runs fn with a pool on DATABASE_URL, closed when fn returns.
+func withPool(ctx context.Context, cfg *config.Common, fn func(pool *pgxpool.Pool) error) error {
 	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-admin", 2)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	creds, err := store.AppCreate(ctx, pool, *name)
-	if err != nil {
+	return fn(pool)
+}
+
+func appsCreate(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
+	c := newCommand("apps create", stderr)
+	name := c.String("name", "", "the app's name")
+	asJSON := c.Bool("json", false, `print exactly {"app_id":..,"public_token":..,"secret_key":..}`)
+	if _, err := c.parse(args); err != nil {
 		return err
 	}
-	return printCreds(stdout, creds, *asJSON, "created app "+*name)
+	*name = strings.TrimSpace(*name)
+	if *name == "" || len(*name) > 200 {
+		return fmt.Errorf("%w: --name is required (at most 200 characters)", ErrUsage)
+	}
+	return withPool(ctx, cfg, func(pool *pgxpool.Pool) error {
+		creds, err := store.AppCreate(ctx, pool, *name)
+		if err != nil {
+			return err
+		}
+		return printCreds(stdout, creds, *asJSON, "created app "+*name)
+	})
 }
 
 func printCreds(w io.Writer, creds *store.AppCredentials, asJSON bool, title string) error {
@@ -175,42 +216,39 @@ func printCreds(w io.Writer, creds *store.AppCredentials, asJSON bool, title str
 }
 
 func appsList(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("list", stderr)
-	asJSON := fs.Bool("json", false, "print as JSON")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-admin", 2)
-	if err != nil {
+	c := newCommand("apps list", stderr)
+	asJSON := c.Bool("json", false, "print as JSON")
+	if _, err := c.parse(args); err != nil {
 		return err
 	}
-	defer pool.Close()
-	apps, err := store.AppList(ctx, pool)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		type row struct {
-			AppID      uuid.UUID  `json:"app_id"`
-			Name       string     `json:"name"`
-			CreatedAt  time.Time  `json:"created_at"`
-			ActiveKeys int        `json:"active_keys"`
-			DisabledAt *time.Time `json:"disabled_at,omitempty"`
+	return withPool(ctx, cfg, func(pool *pgxpool.Pool) error {
+		apps, err := store.AppList(ctx, pool)
+		if err != nil {
+			return err
 		}
-		out := make([]row, len(apps))
-		for i, a := range apps {
-			out[i] = row{a.ID, a.Name, a.CreatedAt, a.ActiveKeys, a.DisabledAt}
+		if *asJSON {
+			type row struct {
+				AppID      uuid.UUID  `json:"app_id"`
+				Name       string     `json:"name"`
+				CreatedAt  time.Time  `json:"created_at"`
+				ActiveKeys int        `json:"active_keys"`
+				DisabledAt *time.Time `json:"disabled_at,omitempty"`
+			}
+			out := make([]row, len(apps))
+			for i, a := range apps {
+				out[i] = row{a.ID, a.Name, a.CreatedAt, a.ActiveKeys, a.DisabledAt}
+			}
+			return json.NewEncoder(stdout).Encode(out)
 		}
-		return json.NewEncoder(stdout).Encode(out)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "APP ID\tNAME\tCREATED\tACTIVE KEYS\tDISABLED")
-	for _, a := range apps {
-		disabled := "-"
-		if a.DisabledAt != nil {
-			disabled = a.DisabledAt.UTC().Format(time.RFC3339)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "APP ID\tNAME\tCREATED\tACTIVE KEYS\tDISABLED")
+		for _, a := range apps {
+			disabled := "-"
+			if a.DisabledAt != nil {
+				disabled = a.DisabledAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", a.ID, a.Name, a.CreatedAt.UTC().Format(time.RFC3339), a.ActiveKeys, disabled)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", a.ID, a.Name, a.CreatedAt.UTC().Format(time.RFC3339), a.ActiveKeys, disabled)
-	}
-	return tw.Flush()
+		return tw.Flush()
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/infra"
@@ -37,17 +38,13 @@ func webhooks(ctx context.Context, cfg *config.Common, args []string, stdout, st
 }
 
 func webhooksAdd(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("webhooks add", stderr)
-	app := fs.String("app", "", "the app's id")
-	rawURL := fs.String("url", "", "where to deliver (https)")
-	events := fs.String("events", "", `event types, comma separated ("emote.*,generation.succeeded")`)
-	description := fs.String("description", "", "a note for the app's operators")
-	disabled := fs.Bool("disabled", false, "create it disabled")
-	asJSON := fs.Bool("json", false, `print exactly {"id":..,"secret":..}`)
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	appID, err := parseApp(*app)
+	c := newAppCommand("apps webhooks add", stderr)
+	rawURL := c.String("url", "", "where to deliver (https)")
+	events := c.String("events", "", `event types, comma separated ("emote.*,generation.succeeded")`)
+	description := c.String("description", "", "a note for the app's operators")
+	disabled := c.Bool("disabled", false, "create it disabled")
+	asJSON := c.Bool("json", false, `print exactly {"id":..,"secret":..}`)
+	appID, err := c.parse(args)
 	if err != nil {
 		return err
 	}
@@ -65,86 +62,72 @@ func webhooksAdd(ctx context.Context, cfg *config.Common, args []string, stdout,
 	if err != nil {
 		return fmt.Errorf("%w: --events: %w", ErrUsage, err)
 	}
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-admin", 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	box, err := infra.SecretBox(cfg.SecretsKey)
-	if err != nil {
-		return err
-	}
-	e := &store.WebhookEndpoint{AppID: appID, URL: u, EventTypes: types, Description: *description, Enabled: !*disabled}
-	if err := store.WebhookEndpointInsert(ctx, pool, box, e); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no app %s", appID)
+	return withPool(ctx, cfg, func(pool *pgxpool.Pool) error {
+		box, err := infra.SecretBox(cfg.SecretsKey)
+		if err != nil {
+			return err
 		}
-		return err
-	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"id": e.ID.String(), "secret": e.Secret})
-	}
-	fmt.Fprintf(stdout, "added webhook endpoint %s\nsigning secret (shown once): %s\n", e.ID, e.Secret)
-	return nil
+		e := &store.WebhookEndpoint{AppID: appID, URL: u, EventTypes: types, Description: *description, Enabled: !*disabled}
+		if err := store.WebhookEndpointInsert(ctx, pool, box, e); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no app %s", appID)
+			}
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]string{"id": e.ID.String(), "secret": e.Secret})
+		}
+		fmt.Fprintf(stdout, "added webhook endpoint %s\nsigning secret (shown once): %s\n", e.ID, e.Secret)
+		return nil
+	})
 }
 
 func webhooksList(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("webhooks list", stderr)
-	app := fs.String("app", "", "the app's id")
-	asJSON := fs.Bool("json", false, "print JSON lines")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	appID, err := parseApp(*app)
+	c := newAppCommand("apps webhooks list", stderr)
+	asJSON := c.Bool("json", false, "print JSON lines")
+	appID, err := c.parse(args)
 	if err != nil {
 		return err
 	}
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-admin", 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	box, err := infra.SecretBox(cfg.SecretsKey)
-	if err != nil {
-		return err
-	}
-	list, err := store.WebhookEndpointList(ctx, pool, box, appID)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
+	return withPool(ctx, cfg, func(pool *pgxpool.Pool) error {
+		box, err := infra.SecretBox(cfg.SecretsKey)
+		if err != nil {
+			return err
+		}
+		list, err := store.WebhookEndpointList(ctx, pool, box, appID)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			for _, e := range list {
+				if err := enc.Encode(map[string]any{"id": e.ID, "url": e.URL, "event_types": e.EventTypes,
+					"description": e.Description, "enabled": e.Enabled, "disabled_reason": e.DisabledReason}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tURL\tEVENTS\tENABLED\tDESCRIPTION")
 		for _, e := range list {
-			if err := enc.Encode(map[string]any{"id": e.ID, "url": e.URL, "event_types": e.EventTypes,
-				"description": e.Description, "enabled": e.Enabled, "disabled_reason": e.DisabledReason}); err != nil {
-				return err
+			enabled := "yes"
+			if !e.Enabled {
+				enabled = "no"
+				if e.DisabledReason != "" {
+					enabled = "no (" + e.DisabledReason + ")"
+				}
 			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.URL, strings.Join(e.EventTypes, ","), enabled, e.Description)
 		}
-		return nil
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tURL\tEVENTS\tENABLED\tDESCRIPTION")
-	for _, e := range list {
-		enabled := "yes"
-		if !e.Enabled {
-			enabled = "no"
-			if e.DisabledReason != "" {
-				enabled = "no (" + e.DisabledReason + ")"
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.URL, strings.Join(e.EventTypes, ","), enabled, e.Description)
-	}
-	return tw.Flush()
+		return tw.Flush()
+	})
 }
 
 func webhooksRemove(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("webhooks rm", stderr)
-	app := fs.String("app", "", "the app's id")
-	id := fs.String("id", "", "the endpoint's id")
-	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	}
-	appID, err := parseApp(*app)
+	c := newAppCommand("apps webhooks rm", stderr)
+	id := c.String("id", "", "the endpoint's id")
+	appID, err := c.parse(args)
 	if err != nil {
 		return err
 	}
@@ -152,17 +135,14 @@ func webhooksRemove(ctx context.Context, cfg *config.Common, args []string, stdo
 	if err != nil {
 		return fmt.Errorf("%w: --id must be a webhook endpoint id (a UUID)", ErrUsage)
 	}
-	pool, err := infra.Postgres(ctx, cfg.DatabaseURL, "gamepipe-admin", 2)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if err := store.WebhookEndpointDelete(ctx, pool, appID, endpointID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("app %s has no webhook endpoint %s", appID, endpointID)
+	return withPool(ctx, cfg, func(pool *pgxpool.Pool) error {
+		if err := store.WebhookEndpointDelete(ctx, pool, appID, endpointID); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("app %s has no webhook endpoint %s", appID, endpointID)
+			}
+			return err
 		}
-		return err
-	}
-	fmt.Fprintf(stdout, "removed webhook endpoint %s\n", endpointID)
-	return nil
+		fmt.Fprintf(stdout, "removed webhook endpoint %s\n", endpointID)
+		return nil
+	})
 }
