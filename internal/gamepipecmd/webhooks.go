@@ -38,7 +38,7 @@ func webhooks(ctx context.Context, cfg *config.Common, args []string, stdout, st
 }
 
 func webhooksAdd(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	c := newAppCommand("apps webhooks add", stderr)
+	c := newAppCommand("webhooks add", stderr)
 	rawURL := c.String("url", "", "where to deliver (https)")
 	events := c.String("events", "", `event types, comma separated ("emote.*,generation.succeeded")`)
 	description := c.String("description", "", "a note for the app's operators")
@@ -83,7 +83,7 @@ func webhooksAdd(ctx context.Context, cfg *config.Common, args []string, stdout,
 }
 
 func webhooksList(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	c := newAppCommand("apps webhooks list", stderr)
+	c := newAppCommand("webhooks list", stderr)
 	asJSON := c.Bool("json", false, "print JSON lines")
 	appID, err := c.parse(args)
 	if err != nil {
@@ -125,7 +125,7 @@ func webhooksList(ctx context.Context, cfg *config.Common, args []string, stdout
 }
 
 func webhooksRemove(ctx context.Context, cfg *config.Common, args []string, stdout, stderr io.Writer) error {
-	c := newAppCommand("apps webhooks rm", stderr)
+	c := newAppCommand("webhooks rm", stderr)
 	id := c.String("id", "", "the endpoint's id")
 	appID, err := c.parse(args)
 	if err != nil {

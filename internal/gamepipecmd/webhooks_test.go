@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
@@ -77,4 +78,15 @@ func TestWebhooksCommand(t *testing.T) {
 	require.ErrorContains(t, err, "no webhook endpoint")
 	_, err = run(nil, "webhooks", "frob")
 	require.ErrorIs(t, err, ErrUsage)
+
+	// A bad flag prints the usage of the command given.
+	var usage bytes.Buffer
+	err = Run(ctx, []string{"webhooks", "list", "--bogus"}, func(k string) string {
+		if k == "DATABASE_URL" {
+			return db.URL
+		}
+		return ""
+	}, io.Discard, &usage)
+	require.ErrorIs(t, err, ErrUsage)
+	require.Contains(t, usage.String(), "Usage of gamepipe webhooks list:")
 }
