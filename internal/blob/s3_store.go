@@ -111,10 +111,9 @@ func NewS3Store(cfg *S3StoreConfig) (*S3Store, error) {
 		creds = credentials.New(&credentials.Static{})
 	}
 	client, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:        creds,
-		Secure:       cfg.TLS,
-		Region:       cfg.Region,
-		BucketLookup: minio.BucketLookupPath,
+		Creds:  creds,
+		Secure: cfg.TLS,
+		Region: cfg.Region,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("blob: error creating the S3 client for %s: %w", cfg.Endpoint, err)
@@ -125,7 +124,9 @@ func NewS3Store(cfg *S3StoreConfig) (*S3Store, error) {
 		bucket:   cfg.Bucket,
 		prefix:   cfg.Prefix,
 		partSize: partSize,
-		lockNS:   "blob:s3:" + cfg.Endpoint + "/" + cfg.Bucket + "/" + cfg.Prefix,
+		// Not the endpoint: processes may reach one bucket by different
+		// names.
+		lockNS: "blob:s3:" + cfg.Bucket + "/" + cfg.Prefix,
 	}, nil
 }
 
@@ -173,7 +174,7 @@ func (s *S3Store) Put(ctx context.Context, r io.Reader, limit int64) (Info, erro
 	info := Info{Key: hex.EncodeToString(src.h.Sum(nil)), Size: src.n}
 	// The copy rewrites an object already stored, so that the sweep
 	// sees it new again.
-	err = s.withKeyLocks(ctx, []string{info.Key}, false, func(pgx.Tx) error {
+	err = s.withKeyLocks(ctx, []string{info.Key}, false, func() error {
 		dst := minio.CopyDestOptions{Bucket: s.bucket, Object: s.object(info.Key)}
 		src := minio.CopySrcOptions{Bucket: s.bucket, Object: tmp}
 		var err error
@@ -201,7 +202,7 @@ func (s *S3Store) removeQuietly(ctx context.Context, object string) {
 // withKeyLocks runs fn in a transaction holding keys' advisory locks,
 // taken in the order given: shared for a Put (Puts of one content may
 // copy at once), exclusive for the sweep, which gives them sorted.
-func (s *S3Store) withKeyLocks(ctx context.Context, keys []string, exclusive bool, fn func(pgx.Tx) error) error {
+func (s *S3Store) withKeyLocks(ctx context.Context, keys []string, exclusive bool, fn func() error) error {
 	lock := "pg_advisory_xact_lock_shared"
 	if exclusive {
 		lock = "pg_advisory_xact_lock"
@@ -212,7 +213,7 @@ func (s *S3Store) withKeyLocks(ctx context.Context, keys []string, exclusive boo
 				return fmt.Errorf("error locking blob %s: %w", key, err)
 			}
 		}
-		return fn(tx)
+		return fn()
 	})
 }
 
@@ -376,7 +377,7 @@ func (s *S3Store) sweepBatch(ctx context.Context, cutoff time.Time, keys []strin
 		return nil
 	}
 	slices.Sort(unused)
-	return s.withKeyLocks(ctx, unused, true, func(pgx.Tx) error {
+	return s.withKeyLocks(ctx, unused, true, func() error {
 		old, sizes, err := s.stillOld(ctx, cutoff, unused)
 		if err != nil || len(old) == 0 {
 			return err
