@@ -3,7 +3,8 @@
 #
 # Needs Go and a Postgres at 127.0.0.1:5432 (user postgres, trust auth). NATS
 # is optional: `make run` starts the nats-server pinned in go.mod when the
-# one at NATS_URL is missing or too old, and tests start their own.
+# one at NATS_URL is missing or too old, and tests start their own. Tests of
+# the S3 blob store start SeaweedFS's weed, which `make weed` builds.
 
 GO           ?= go
 FUZZTIME     ?= 30s
@@ -36,7 +37,7 @@ cluster: build ## like run, scaled out: 3 nats-servers as one cluster (R3), 2 ap
 	DEVRUN_CLUSTER=1 ./bin/devrun
 
 .PHONY: test
-test: dashboard-assets chromium ## run all tests (they create their own databases and NATS servers; the dashboard's in headless Chromium)
+test: dashboard-assets chromium weed ## run all tests (they create their own databases, NATS and S3 servers; the dashboard's in headless Chromium)
 	$(GO) test -count=1 -timeout 15m ./...
 
 .PHONY: dashboard-assets
@@ -45,6 +46,14 @@ dashboard-assets: $(DASHBOARD_ASSETS) ## install the dashboard's charting librar
 $(DASHBOARD_ASSETS) &: $(DASHBOARD_NPM)/package-lock.json
 	cd $(DASHBOARD_NPM) && npm ci --no-audit --no-fund
 	cp $(DASHBOARD_NPM)/node_modules/uplot/dist/uPlot.iife.min.js $(DASHBOARD_NPM)/node_modules/uplot/dist/uPlot.min.css $(DASHBOARD_VENDOR)/
+
+.PHONY: weed
+weed: bin/weed ## build SeaweedFS's weed, pinned in tools/weed/go.mod, into bin/: the S3-compatible server the S3 blob store's tests start
+
+# A module of its own, so that SeaweedFS's dependencies stay out of go.mod.
+# The first build takes minutes (docs/scaling.md); later ones are cached.
+bin/weed: tools/weed/go.mod tools/weed/go.sum
+	cd tools/weed && $(GO) build -o ../../bin/weed github.com/seaweedfs/seaweedfs/weed
 
 .PHONY: chromium
 chromium: ## install Debian's chromium for the dashboard's browser test when it is missing (needs root)

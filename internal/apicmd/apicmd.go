@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/gamepipe/gamepipe/internal/auth"
+	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/eventstream"
 	"github.com/gamepipe/gamepipe/internal/export"
@@ -89,7 +90,8 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("error creating river client: %w", err)
 	}
-	blobs, err := infra.BlobStore(cfg.BlobStore, cfg.DataDir, cfg.BlobMinFreeBytes, pool)
+	blobs, err := infra.BlobStore(ctx, &infra.BlobConfig{Kind: cfg.Blob.Kind, Dir: cfg.Blob.Dir,
+		MinFreeBytes: cfg.BlobMinFreeBytes, S3: blob.S3Location(cfg.Blob.S3)}, pool)
 	if err != nil {
 		return err
 	}

@@ -47,18 +47,6 @@ func TestClusterSettings(t *testing.T) {
 	}
 }
 
-func TestBlobStoreSetting(t *testing.T) {
-	t.Parallel()
-	c, err := WorkerFromEnv(env(nil))
-	require.NoError(t, err)
-	require.Equal(t, "dir", c.BlobStore)
-	c, err = WorkerFromEnv(env(map[string]string{"BLOB_STORE": "postgres"}))
-	require.NoError(t, err)
-	require.Equal(t, "postgres", c.BlobStore)
-	_, err = APIFromEnv(env(map[string]string{"BLOB_STORE": "s3"}))
-	require.ErrorContains(t, err, "BLOB_STORE")
-}
-
 func TestTelemetryRetention(t *testing.T) {
 	t.Parallel()
 	for v, want := range map[string]time.Duration{

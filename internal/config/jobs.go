@@ -74,10 +74,8 @@ type Jobs struct {
 	// a client, a later retry for a job.
 	BlobMinFreeBytes int64
 
-	// BlobStore is where blobs live (BLOB_STORE): "dir", files under
-	// DATA_DIR/blobs on this machine, or "postgres", in the database, shared
-	// by every copy on every machine.
-	BlobStore string
+	// Blob is where blobs live (BLOB_URL, or BLOB_STORE).
+	Blob Blob
 }
 
 // DefaultBlobMinFreeBytes is BLOB_MIN_FREE_BYTES's default: room enough
@@ -85,7 +83,7 @@ type Jobs struct {
 // have filled the rest of the disk.
 const DefaultBlobMinFreeBytes = 1 << 30
 
-func (r *reader) jobs() Jobs {
+func (r *reader) jobs(dataDir string) Jobs {
 	j := Jobs{
 		KinetixBaseURL:        r.url("KINETIX_BASE_URL", "http://127.0.0.1:4101", "http", "https"),
 		KinetixAPIKey:         r.str("KINETIX_API_KEY", "gamepipe-local-dev"),
@@ -113,7 +111,7 @@ func (r *reader) jobs() Jobs {
 		// The local simulator serves its websocket on an address of its own.
 		j.GeneraitivWSURL = "ws://127.0.0.1:4103/"
 	}
-	j.BlobStore = r.oneOf("BLOB_STORE", "dir", "dir", "postgres")
+	j.Blob = r.blob(dataDir)
 	j.KinetixGameAPIKey = r.str("KINETIX_GAME_API_KEY", "")
 	if v := r.getenv("PUBLIC_BASE_URL"); v != "" {
 		j.PublicBaseURL = r.url("PUBLIC_BASE_URL", "", "http", "https")

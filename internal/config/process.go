@@ -97,9 +97,10 @@ type API struct {
 // APIFromEnv reads and validates the API's configuration.
 func APIFromEnv(getenv Getenv) (*API, error) {
 	r := &reader{getenv: getenv}
+	common := r.common()
 	c := &API{
-		Common:           r.common(),
-		Jobs:             r.jobs(),
+		Common:           common,
+		Jobs:             r.jobs(common.DataDir),
 		HTTPAddr:         r.addr("HTTP_ADDR", DefaultHTTPAddr),
 		RateLimit:        r.positiveFloat("RATE_LIMIT_RPS", 10),
 		RateLimitMaxKeys: r.positiveInt("RATE_LIMIT_MAX_KEYS", 100_000),
@@ -175,9 +176,10 @@ type Worker struct {
 // WorkerFromEnv reads and validates the worker's configuration.
 func WorkerFromEnv(getenv Getenv) (*Worker, error) {
 	r := &reader{getenv: getenv}
+	common := r.common()
 	c := &Worker{
-		Common:          r.common(),
-		Jobs:            r.jobs(),
+		Common:          common,
+		Jobs:            r.jobs(common.DataDir),
 		HTTPAddr:        r.addr("WORKER_HTTP_ADDR", "127.0.0.1:4001"),
 		SinkBatchMax:    r.positiveInt("SINK_BATCH_MAX", 1000),
 		SinkConcurrency: r.positiveInt("SINK_CONCURRENCY", 2),

@@ -86,7 +86,13 @@ func clusterEnv(base []string, name string) []string {
 			}
 		}
 	}
-	return childEnv(base, set, map[string]string{"STREAM_REPLICAS": "3", "BLOB_STORE": "postgres"})
+	defaults := map[string]string{"STREAM_REPLICAS": "3", "BLOB_STORE": "postgres"}
+	for _, kv := range base {
+		if strings.HasPrefix(kv, "BLOB_URL=") {
+			delete(defaults, "BLOB_STORE") // the developer's choice of store
+		}
+	}
+	return childEnv(base, set, defaults)
 }
 
 // startNATSCluster starts the three natsd of a cluster run and returns

@@ -42,6 +42,8 @@ func TestClusterPlan(t *testing.T) {
 	require.Equal(t, "dir", envValue(api2, "BLOB_STORE"), "a developer's choice is kept")
 	require.Len(t, strings.Split(envValue(api2, "NATS_URL"), ","), 3)
 	require.Equal(t, "postgres", envValue(clusterEnv(nil, "worker2"), "BLOB_STORE"))
+	s3 := clusterEnv([]string{"BLOB_URL=s3://gp-blobs?endpoint=127.0.0.1:8333"}, "worker2")
+	require.Empty(t, envValue(s3, "BLOB_STORE"), "BLOB_URL is a developer's choice too")
 	require.Equal(t, "127.0.0.1:4011", envValue(clusterEnv(nil, "worker2"), "WORKER_HTTP_ADDR"))
 
 	// Every listener of the topology has its own port.

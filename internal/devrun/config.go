@@ -61,7 +61,7 @@ type Config struct {
 	// Cluster runs the scaled-out topology (DEVRUN_CLUSTER=1, make
 	// cluster): three natsd as one cluster, two apis, two workers and an
 	// exporter, with STREAM_REPLICAS=3 and BLOB_STORE=postgres unless set
-	// (docs/scaling.md).
+	// (or BLOB_URL is; docs/scaling.md).
 	Cluster bool
 }
 

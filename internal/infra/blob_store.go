@@ -1,23 +1,52 @@
 package infra
 
 import (
+	"context"
 	"fmt"
-	"path/filepath"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gamepipe/gamepipe/internal/blob"
 )
 
-// BlobStore opens the blob store kind names (BLOB_STORE): "dir", files
-// under dataDir/blobs keeping minFree bytes free, or "postgres", the blobs
-// and blob_chunks tables on pool, shared by every copy on every machine.
-func BlobStore(kind, dataDir string, minFree int64, pool *pgxpool.Pool) (blob.Store, error) {
-	switch kind {
+// BlobConfig says which blob store a process opens (BLOB_URL, read by
+// package config).
+type BlobConfig struct {
+	// Kind is "dir", "postgres" or "s3".
+	Kind string
+	// Dir is a dir store's directory, where MinFreeBytes stay free.
+	Dir          string
+	MinFreeBytes int64
+	// S3 is an s3 store's bucket.
+	S3 blob.S3Location
+}
+
+// blobCheckTimeout bounds the first look at an S3 bucket.
+const blobCheckTimeout = 30 * time.Second
+
+// BlobStore opens the blob store cfg names: "dir", files under cfg.Dir;
+// "postgres", the blobs and blob_chunks tables on pool, shared by every
+// copy on every machine; or "s3", objects of a bucket every copy reaches,
+// locked through pool. An s3 store's bucket is looked at once, so a wrong
+// address, bucket or key stops the process at its start.
+func BlobStore(ctx context.Context, cfg *BlobConfig, pool *pgxpool.Pool) (blob.Store, error) {
+	switch cfg.Kind {
 	case "", "dir":
-		return blob.NewDirStoreWithConfig(filepath.Join(dataDir, "blobs"), &blob.DirStoreConfig{MinFreeBytes: minFree})
+		return blob.NewDirStoreWithConfig(cfg.Dir, &blob.DirStoreConfig{MinFreeBytes: cfg.MinFreeBytes})
 	case "postgres":
 		return blob.NewPostgresStore(pool, nil), nil
+	case "s3":
+		s, err := blob.NewS3Store(&blob.S3StoreConfig{S3Location: cfg.S3, Pool: pool})
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, blobCheckTimeout)
+		defer cancel()
+		if err := s.Check(ctx); err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
-	return nil, fmt.Errorf("unknown blob store %q: use dir or postgres", kind)
+	return nil, fmt.Errorf("unknown blob store %q: use dir, postgres or s3", cfg.Kind)
 }

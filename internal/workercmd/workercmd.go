@@ -116,7 +116,8 @@ func openStorage(ctx context.Context, cfg *config.Worker, queues jobs.QueueConfi
 		return nil, err
 	}
 	st := &storage{sinkPool: sinkPool, pool: pool}
-	st.blobs, err = infra.BlobStore(cfg.BlobStore, cfg.DataDir, cfg.BlobMinFreeBytes, pool)
+	st.blobs, err = infra.BlobStore(ctx, &infra.BlobConfig{Kind: cfg.Blob.Kind, Dir: cfg.Blob.Dir,
+		MinFreeBytes: cfg.BlobMinFreeBytes, S3: blob.S3Location(cfg.Blob.S3)}, pool)
 	if err != nil {
 		st.Close()
 		return nil, err

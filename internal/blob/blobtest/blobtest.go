@@ -1,6 +1,8 @@
-// Package blobtest is the conformance suite every blob.Store must pass, and
-// MountTmpfs, a small real filesystem to fill up. It is
-// imported only from _test.go files.
+// Package blobtest is the conformance suites every blob.Store and
+// blob.Sweeper must pass, the kinds of store they run against (Kinds), a
+// real S3-compatible server for the s3 kind (StartS3), and MountTmpfs, a
+// small real filesystem to fill up. It is imported only from _test.go
+// files.
 package blobtest
 
 import (
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -87,6 +90,71 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) blob.Store) {
 			require.ErrorIs(t, err, blob.ErrNotFound, k)
 			require.NoError(t, s.Delete(ctx, k))
 		}
+	})
+
+	t.Run("Seek", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		data := bytes.Repeat([]byte("0123456789abcdefghij"), 10_000)
+		info, err := s.Put(ctx, bytes.NewReader(data), 0)
+		require.NoError(t, err)
+		r, _, err := s.Open(ctx, info.Key)
+		require.NoError(t, err)
+		defer r.Close()
+		// Forward past a read, back, and from the end, as a range
+		// request's server does.
+		buf := make([]byte, 12)
+		for _, at := range []int64{150_025, 7, 199_990} {
+			pos, err := r.Seek(at, io.SeekStart)
+			require.NoError(t, err)
+			require.Equal(t, at, pos)
+			n, err := io.ReadFull(r, buf[:min(12, len(data)-int(at))])
+			require.NoError(t, err)
+			require.Equal(t, data[at:at+int64(n)], buf[:n])
+		}
+		_, err = r.Seek(-3, io.SeekEnd)
+		require.NoError(t, err)
+		rest, err := io.ReadAll(r)
+		require.NoError(t, err)
+		require.Equal(t, data[len(data)-3:], rest)
+	})
+
+	t.Run("Empty", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		info, err := s.Put(ctx, strings.NewReader(""), 0)
+		require.NoError(t, err)
+		require.Equal(t, blob.Info{Key: hex.EncodeToString(sha256.New().Sum(nil)), Size: 0}, info)
+		r, got, err := s.Open(ctx, info.Key)
+		require.NoError(t, err)
+		defer r.Close()
+		require.Equal(t, info, got)
+		b, err := io.ReadAll(r)
+		require.NoError(t, err)
+		require.Empty(t, b)
+	})
+
+	t.Run("ConcurrentPutsOfOneContent", func(t *testing.T) {
+		t.Parallel()
+		s := newStore(t)
+		data := bytes.Repeat([]byte("same"), 50_000)
+		var wg sync.WaitGroup
+		infos := make([]blob.Info, 4)
+		errs := make([]error, 4)
+		for i := range infos {
+			wg.Go(func() { infos[i], errs[i] = s.Put(ctx, bytes.NewReader(data), 0) })
+		}
+		wg.Wait()
+		for i := range infos {
+			require.NoError(t, errs[i])
+			require.Equal(t, infos[0], infos[i])
+		}
+		r, _, err := s.Open(ctx, infos[0].Key)
+		require.NoError(t, err)
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		require.NoError(t, err)
+		require.Equal(t, data, b)
 	})
 
 	t.Run("Delete", func(t *testing.T) {
