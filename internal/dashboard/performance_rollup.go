@@ -65,12 +65,69 @@ func (h *fpsHist) stats() fpsStats {
 	return fpsStats{Avg: h.sum / float64(h.n), P10: pct(0.1), P50: pct(0.5), P90: pct(0.9)}
 }
 
-// performanceFromRollups answers the performance view by build from the
-// daily fps buckets for the whole days they cover and raw trajectories,
-// bucketed the same way, for the rest of the range. It is used when the
-// breakdown is by build and the filters are ones the rollups keep (build,
-// region).
-func (h *Handler) performanceFromRollups(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, f *filters, args []any, out *performanceView) error {
+// perfRollupServes reports whether the rollups can answer the performance
+// view by by under f: by build, filtered at most by build and region (what
+// dashboard_daily_fps keeps); by GPU or level, unfiltered.
+func perfRollupServes(by string, f *filters) bool {
+	if by == "build_id" {
+		return f.only("build_id", "region")
+	}
+	return !f.set()
+}
+
+// perfRollupSQL is the query of performanceFromRollups: the fps buckets per
+// group, metric and bucket of the covered days ($n, the last argument) from
+// the rollups, plus those of the raw trajectories in the rest (in), bucketed
+// the same way. by is one of perfGroupExpr's keys, so it is written as a
+// literal.
+func perfRollupSQL(by, in, covered string, f *filters) string {
+	src := `SELECT r.value AS grp, r.metric, r.bucket, r.trajectories AS n, r.fps_sum AS s FROM dashboard_daily_fps_by r
+	WHERE r.app_id = $1 AND r.dimension = '` + by + `'`
+	if by == "build_id" {
+		src = `SELECT r.build_id AS grp, r.metric, r.bucket, r.trajectories AS n, r.fps_sum AS s FROM dashboard_daily_fps r
+	WHERE r.app_id = $1` + f.rollupWhere()
+	}
+	return `WITH b AS (
+	` + src + ` AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+		AND r.day = ANY(` + covered + `::date[])
+	UNION ALL
+	SELECT ` + perfGroupExpr[by] + `, m.metric, ` + fmt.Sprintf(fpsBucketExpr, "m.v") + `, 1, m.v
+	FROM trajectories x` + perfJoin(by) + `
+	CROSS JOIN LATERAL (VALUES ('mean', x.fps_mean), ('low_5', x.fps_low_5), ('low_1', x.fps_low_1)) m (metric, v)
+	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND ` + in + `
+		AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL` + f.where("trajectories", "x") + `
+)
+SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`
+}
+
+// perfPlayersSQL counts the distinct players per group: those of the
+// covered days from dashboard_daily_perf_players and those of the raw
+// trajectories in the rest, each pair once.
+func perfPlayersSQL(by, in, covered string, f *filters) string {
+	where := ""
+	if ph, ok := f.ph["build_id"]; ok {
+		where += " AND r.value = " + ph // by build only (perfRollupServes)
+	}
+	if ph, ok := f.ph["region"]; ok {
+		where += " AND r.region = " + ph
+	}
+	return `SELECT grp, count(*) FROM (
+	SELECT r.value AS grp, r.player_id FROM dashboard_daily_perf_players r
+	WHERE r.app_id = $1 AND r.dimension = '` + by + `'` + where + `
+		AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+		AND r.day = ANY(` + covered + `::date[])
+	UNION
+	SELECT ` + perfGroupExpr[by] + `, x.player_id FROM trajectories x` + perfJoin(by) + `
+	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND ` + in + `
+		AND x.fps_mean IS NOT NULL` + f.where("trajectories", "x") + `
+) bp GROUP BY 1`
+}
+
+// performanceFromRollups answers the performance view by by from the daily
+// fps buckets and players for the whole days they cover and raw
+// trajectories, bucketed the same way, for the rest of the range. It is
+// used when perfRollupServes.
+func (h *Handler) performanceFromRollups(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, by string, f *filters, args []any, out *performanceView) error {
 	covered, rest, err := rollupPlan(ctx, tx, app, rg)
 	if err != nil {
 		return err
@@ -82,18 +139,8 @@ func (h *Handler) performanceFromRollups(ctx context.Context, tx pgx.Tx, app uui
 	bargs := slices.Clone(args)
 	in := restWhere("x.timestamp_start", rest, &bargs)
 	bargs = append(bargs, covered)
-	rows, err := tx.Query(ctx, `WITH b AS (
-	SELECT r.build_id AS grp, r.metric, r.bucket, r.trajectories AS n, r.fps_sum AS s FROM dashboard_daily_fps r
-	WHERE r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
-		AND r.day = ANY($`+strconv.Itoa(len(bargs))+`::date[])`+f.rollupWhere()+`
-	UNION ALL
-	SELECT x.build_id, m.metric, `+fmt.Sprintf(fpsBucketExpr, "m.v")+`, 1, m.v
-	FROM trajectories x
-	CROSS JOIN LATERAL (VALUES ('mean', x.fps_mean), ('low_5', x.fps_low_5), ('low_1', x.fps_low_1)) m (metric, v)
-	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND `+in+`
-		AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL`+f.where("trajectories", "x")+`
-)
-SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`, bargs...)
+	cov := "$" + strconv.Itoa(len(bargs))
+	rows, err := tx.Query(ctx, perfRollupSQL(by, in, cov, f), bargs...)
 	if err != nil {
 		return err
 	}
@@ -110,10 +157,7 @@ SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`, bar
 		sum    float64
 	)
 	_, err = pgx.ForEachRow(rows, []any{&grp, &metric, &bucket, &n, &sum}, func() error {
-		key := "\x00null"
-		if grp != nil {
-			key = *grp
-		}
+		key := groupKey(grp)
 		g := groups[key]
 		if g == nil {
 			g = &group{value: grp, metrics: map[string]*fpsHist{"mean": {}, "low_5": {}, "low_1": {}}}
@@ -129,22 +173,15 @@ SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`, bar
 		return err
 	}
 
-	// Distinct players do not add up across days: they are counted raw.
+	// Distinct players do not add up across days: the day's players are
+	// rolled up, not their count.
 	players := map[string]int64{}
-	rows, err = tx.Query(ctx, `SELECT build_id, count(*) FROM (
-			SELECT x.build_id, x.player_id FROM trajectories x
-			WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND x.fps_mean IS NOT NULL`+f.where("trajectories", "x")+`
-			GROUP BY 1, 2
-		) bp GROUP BY 1`, args...)
+	rows, err = tx.Query(ctx, perfPlayersSQL(by, in, cov, f), bargs...)
 	if err != nil {
 		return err
 	}
 	if _, err = pgx.ForEachRow(rows, []any{&grp, &n}, func() error {
-		key := "\x00null"
-		if grp != nil {
-			key = *grp
-		}
-		players[key] = n
+		players[groupKey(grp)] = n
 		return nil
 	}); err != nil {
 		return err
@@ -184,4 +221,13 @@ SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`, bar
 		out.Groups = out.Groups[:maxPerfGroups]
 	}
 	return nil
+}
+
+// groupKey is a group's map key: its value, or a key no value has for
+// null.
+func groupKey(v *string) string {
+	if v == nil {
+		return "\x00null"
+	}
+	return *v
 }

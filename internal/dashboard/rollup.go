@@ -24,6 +24,10 @@ type RollupStats struct {
 	// Days is how many app-days were checked; Rebuilt how many of them
 	// were rolled up again because their raw rows changed.
 	Days, Rebuilt int
+	// LevelDays is how many app-days had their trajectories' levels
+	// attributed; LevelDaysLeft how many more wait for the next run
+	// (LevelAttributionBudget).
+	LevelDays, LevelDaysLeft int
 }
 
 type appDay struct {
@@ -31,38 +35,36 @@ type appDay struct {
 	day time.Time
 }
 
-// Rollup brings the dashboard's daily rollups (migrations/0031) up to date
-// for every app and every whole UTC day of the last RollupLookback days: an
-// app-day is rebuilt when it was never rolled up or when its raw row count
-// per kind differs from the rollup's (late events, or dropped partitions).
-// Each app-day is rebuilt in one repeatable-read transaction under an
-// advisory lock, so concurrent runs and reruns converge on the same rows;
-// running it again with no new rows changes nothing.
+// kindKey is an app-day's kind of telemetry (kinds' names).
+type kindKey struct {
+	appDay
+	kind string
+}
+
+// Rollup first attributes trajectories to levels (attributeLevels, for the
+// last RollupLookback days and today), then brings the dashboard's daily
+// rollups (migrations/0031, 0051) up to date for every app and every whole
+// UTC day of the last RollupLookback days: an app-day is rebuilt when it
+// was never rolled up, when its raw row count per kind differs from the
+// rollup's (late events, or dropped partitions) or when a trajectory's
+// level changed. Each app-day is rebuilt in one repeatable-read
+// transaction under an advisory lock, so concurrent runs and reruns
+// converge on the same rows; running it again with no new rows changes
+// nothing.
 func Rollup(ctx context.Context, db *pgxpool.Pool, now time.Time) (RollupStats, error) {
 	var st RollupStats
 	today := now.UTC().Truncate(24 * time.Hour)
 	from := today.AddDate(0, 0, -RollupLookback)
-	type kindKey struct {
-		appDay
-		kind string
+	raw, err := rawCounts(ctx, db, from.AddDate(0, 0, -1), today.AddDate(0, 0, 2))
+	if err != nil {
+		return st, err
 	}
-	raw := map[kindKey]int64{}
-	for _, k := range kinds {
-		rows, err := db.Query(ctx, `SELECT app_id, (`+k.ts+` AT TIME ZONE 'UTC')::date, count(*) FROM `+k.table+`
-			WHERE `+k.ts+` >= $1 AND `+k.ts+` < $2 GROUP BY 1, 2`, from, today)
-		if err != nil {
-			return st, fmt.Errorf("error counting %s: %w", k.table, err)
-		}
-		var (
-			ad appDay
-			n  int64
-		)
-		_, err = pgx.ForEachRow(rows, []any{&ad.app, &ad.day, &n}, func() error {
-			raw[kindKey{ad, k.name}] = n
-			return nil
-		})
-		if err != nil {
-			return st, fmt.Errorf("error counting %s: %w", k.table, err)
+	if err := attributeLevels(ctx, db, raw, from, today, LevelAttributionBudget, &st); err != nil {
+		return st, err
+	}
+	for k := range raw {
+		if k.day.Before(from) || !k.day.Before(today) {
+			delete(raw, k)
 		}
 	}
 	rolled := map[kindKey]int64{}
@@ -122,6 +124,35 @@ func Rollup(ctx context.Context, db *pgxpool.Pool, now time.Time) (RollupStats, 
 	return st, nil
 }
 
+// rawCounts counts the telemetry rows per app, UTC day and kind in [from,
+// to).
+func rawCounts(ctx context.Context, db *pgxpool.Pool, from, to time.Time) (map[kindKey]int64, error) {
+	raw := map[kindKey]int64{}
+	for _, k := range kinds {
+		rows, err := db.Query(ctx, `SELECT app_id, (`+k.ts+` AT TIME ZONE 'UTC')::date, count(*) FROM `+k.table+`
+			WHERE `+k.ts+` >= $1 AND `+k.ts+` < $2 GROUP BY 1, 2`, from, to)
+		if err != nil {
+			return nil, fmt.Errorf("error counting %s: %w", k.table, err)
+		}
+		var (
+			ad appDay
+			n  int64
+		)
+		_, err = pgx.ForEachRow(rows, []any{&ad.app, &ad.day, &n}, func() error {
+			raw[kindKey{ad, k.name}] = n
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("error counting %s: %w", k.table, err)
+		}
+	}
+	return raw, nil
+}
+
+// rollupTables are the tables that hold an app-day's rollups.
+var rollupTables = []string{"dashboard_daily_counts", "dashboard_daily_fps", "dashboard_daily_fps_by",
+	"dashboard_daily_perf_players", "dashboard_daily_sessions"}
+
 // rebuildDay rolls up one app-day from its raw rows. The advisory lock is
 // taken before the transaction begins, so its snapshot sees whatever a
 // concurrent rebuild of the same day committed.
@@ -131,7 +162,7 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 		return err
 	}
 	defer conn.Release()
-	lockKey := "dashboard_rollup:" + app.String() + ":" + day.Format(time.DateOnly)
+	lockKey := rollupLockKey(app, day)
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, lockKey); err != nil {
 		return err
 	}
@@ -145,7 +176,7 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 	}()
 	end := day.AddDate(0, 0, 1)
 	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		for _, table := range []string{"dashboard_daily_counts", "dashboard_daily_fps", "dashboard_daily_sessions"} {
+		for _, table := range rollupTables {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE app_id = $1 AND day = $2`, app, day); err != nil {
 				return err
 			}
@@ -166,6 +197,22 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 			WHERE x.app_id = $1 AND x.timestamp_start >= $3 AND x.timestamp_start < $4 AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL
 			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
 			return fmt.Errorf("error rolling up fps: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_fps_by (app_id, day, dimension, value, metric, bucket, trajectories, fps_sum)
+			SELECT $1, $2::date, d.dimension, d.value, m.metric, `+fmt.Sprintf(fpsBucketExpr, "m.v")+`, count(*), sum(m.v)
+			FROM trajectories x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
+			CROSS JOIN LATERAL (VALUES ('gpu', p.hardware->>'gpu'), ('level_id', x.level_id)) d (dimension, value)
+			CROSS JOIN LATERAL (VALUES ('mean', x.fps_mean), ('low_5', x.fps_low_5), ('low_1', x.fps_low_1)) m (metric, v)
+			WHERE x.app_id = $1 AND x.timestamp_start >= $3 AND x.timestamp_start < $4 AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL
+			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
+			return fmt.Errorf("error rolling up fps by gpu and level: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_perf_players (app_id, day, dimension, value, region, player_id)
+			SELECT DISTINCT $1::uuid, $2::date, d.dimension, d.value, p.region, x.player_id
+			FROM trajectories x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
+			CROSS JOIN LATERAL (VALUES ('build_id', x.build_id), ('gpu', p.hardware->>'gpu'), ('level_id', x.level_id)) d (dimension, value)
+			WHERE x.app_id = $1 AND x.timestamp_start >= $3 AND x.timestamp_start < $4 AND x.fps_mean IS NOT NULL`, app, day, day, end); err != nil {
+			return fmt.Errorf("error rolling up performance players: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_sessions (app_id, day, build_id, region, player_id, session_id, events)
 			SELECT $1, $2::date, a.build_id, p.region, a.player_id, a.session_id, count(*)
