@@ -283,9 +283,13 @@ func (h *Handler) viewFunnelSteps(ctx context.Context, app uuid.UUID, q url.Valu
 	f.bind(&args)
 	out := &funnelStepsView{timeRange: rg}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT x.funnel_step_name, count(*), count(DISTINCT x.player_id) FROM funnel_steps x
-			WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3`+f.where("funnel_steps", "x")+`
-			GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 200`, args...)
+		// Per (step, player) first, by hash, then per step: a
+		// count(DISTINCT) would sort every row.
+		rows, err := tx.Query(ctx, `SELECT funnel_step_name, sum(n)::bigint, count(*) FROM (
+				SELECT x.funnel_step_name, x.player_id, count(*) AS n FROM funnel_steps x
+				WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3`+f.where("funnel_steps", "x")+`
+				GROUP BY 1, 2
+			) sp GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 200`, args...)
 		if err != nil {
 			return err
 		}

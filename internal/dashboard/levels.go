@@ -160,14 +160,14 @@ func attributeLevels(ctx context.Context, db *pgxpool.Pool, counts map[kindKey]i
 }
 
 // attributeDay attributes one app-day's trajectories and stores the inputs
-// it was given, read before it began. It holds the app-day's rollup lock
+// it was given, read before it began. It holds the app's rollup lock
 // (rollupLockKey), so a rollup of the day runs wholly before or after it;
 // when a level changed it removes the day from dashboard_rollup_days, so
 // the day is rolled up again.
 func attributeDay(ctx context.Context, db *pgxpool.Pool, ad appDay, in levelInputs) error {
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), set_config('work_mem', $2, true), set_config('jit', 'off', true)`,
-			rollupLockKey(ad.app, ad.day), queryWorkMem); err != nil {
+			rollupLockKey(ad.app), queryWorkMem); err != nil {
 			return err
 		}
 		tag, err := tx.Exec(ctx, attributeLevelsSQL, ad.app, ad.day, ad.day.AddDate(0, 0, 1))
@@ -189,8 +189,9 @@ func attributeDay(ctx context.Context, db *pgxpool.Pool, ad appDay, in levelInpu
 	return nil
 }
 
-// rollupLockKey names the advisory lock of an app-day's rollup and level
-// attribution.
-func rollupLockKey(app uuid.UUID, day time.Time) string {
-	return "dashboard_rollup:" + app.String() + ":" + day.Format(time.DateOnly)
+// rollupLockKey names the advisory lock of an app's rollups and level
+// attribution: one app-day is rolled up or attributed at a time, since a
+// day's firsts depend on the days before it (refreshFirsts).
+func rollupLockKey(app uuid.UUID) string {
+	return "dashboard_rollup:" + app.String()
 }

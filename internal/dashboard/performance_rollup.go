@@ -76,14 +76,16 @@ func perfRollupServes(by string, f *filters) bool {
 }
 
 // perfRollupSQL is the query of performanceFromRollups: the fps buckets per
-// group, metric and bucket of the covered days ($n, the last argument) from
-// the rollups, plus those of the raw trajectories in the rest (in), bucketed
-// the same way. by is one of perfGroupExpr's keys, so it is written as a
-// literal.
+// group, metric and bucket of the covered days (the placeholder covered)
+// from the rollups, plus those of the raw trajectories in the rest (in),
+// bucketed the same way. The buckets come from dashboard_daily_fps_by,
+// or, under a region filter (by build only), from dashboard_daily_fps,
+// which keeps the region. by is one of perfGroupExpr's keys, so it is
+// written as a literal.
 func perfRollupSQL(by, in, covered string, f *filters) string {
 	src := `SELECT r.value AS grp, r.metric, r.bucket, r.trajectories AS n, r.fps_sum AS s FROM dashboard_daily_fps_by r
-	WHERE r.app_id = $1 AND r.dimension = '` + by + `'`
-	if by == "build_id" {
+	WHERE r.app_id = $1 AND r.dimension = '` + by + `'` + perfValueWhere(f)
+	if f.Region != nil {
 		src = `SELECT r.build_id AS grp, r.metric, r.bucket, r.trajectories AS n, r.fps_sum AS s FROM dashboard_daily_fps r
 	WHERE r.app_id = $1` + f.rollupWhere()
 	}
@@ -100,14 +102,20 @@ func perfRollupSQL(by, in, covered string, f *filters) string {
 SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`
 }
 
+// perfValueWhere is the build filter on a by-dimension rollup row r whose
+// value is the build (perfRollupServes allows it by build only).
+func perfValueWhere(f *filters) string {
+	if ph, ok := f.ph["build_id"]; ok {
+		return " AND r.value = " + ph
+	}
+	return ""
+}
+
 // perfPlayersSQL counts the distinct players per group: those of the
 // covered days from dashboard_daily_perf_players and those of the raw
 // trajectories in the rest, each pair once.
 func perfPlayersSQL(by, in, covered string, f *filters) string {
-	where := ""
-	if ph, ok := f.ph["build_id"]; ok {
-		where += " AND r.value = " + ph // by build only (perfRollupServes)
-	}
+	where := perfValueWhere(f)
 	if ph, ok := f.ph["region"]; ok {
 		where += " AND r.region = " + ph
 	}

@@ -3,6 +3,8 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,12 +45,12 @@ type kindKey struct {
 
 // Rollup first attributes trajectories to levels (attributeLevels, for the
 // last RollupLookback days and today), then brings the dashboard's daily
-// rollups (migrations/0031, 0051) up to date for every app and every whole
+// rollups (migrations/0031, 0051, 0052) up to date for every app and every whole
 // UTC day of the last RollupLookback days: an app-day is rebuilt when it
 // was never rolled up, when its raw row count per kind differs from the
 // rollup's (late events, or dropped partitions) or when a trajectory's
 // level changed. Each app-day is rebuilt in one repeatable-read
-// transaction under an advisory lock, so concurrent runs and reruns
+// transaction under the app's advisory lock, so concurrent runs and reruns
 // converge on the same rows; running it again with no new rows changes
 // nothing.
 func Rollup(ctx context.Context, db *pgxpool.Pool, now time.Time) (RollupStats, error) {
@@ -115,7 +117,15 @@ func Rollup(ctx context.Context, db *pgxpool.Pool, now time.Time) (RollupStats, 
 		days[k] = true
 	}
 	st.Days = len(days)
-	for ad := range stale {
+	// Oldest first, so that a day's firsts find the days before it
+	// rolled up already (refreshFirsts).
+	order := slices.SortedFunc(maps.Keys(stale), func(a, b appDay) int {
+		if c := a.day.Compare(b.day); c != 0 {
+			return c
+		}
+		return slices.Compare(a.app[:], b.app[:])
+	})
+	for _, ad := range order {
 		if err := rebuildDay(ctx, db, ad.app, ad.day); err != nil {
 			return st, err
 		}
@@ -151,18 +161,19 @@ func rawCounts(ctx context.Context, db *pgxpool.Pool, from, to time.Time) (map[k
 
 // rollupTables are the tables that hold an app-day's rollups.
 var rollupTables = []string{"dashboard_daily_counts", "dashboard_daily_fps", "dashboard_daily_fps_by",
-	"dashboard_daily_perf_players", "dashboard_daily_sessions"}
+	"dashboard_daily_perf_players", "dashboard_daily_event_players", "dashboard_daily_sessions"}
 
-// rebuildDay rolls up one app-day from its raw rows. The advisory lock is
-// taken before the transaction begins, so its snapshot sees whatever a
-// concurrent rebuild of the same day committed.
+// rebuildDay rolls up one app-day from its raw rows, and the firsts of the
+// days after it that depend on it. The app's advisory lock is taken before
+// the transaction begins, so its snapshot sees whatever a concurrent
+// rebuild of the app committed.
 func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.Time) error {
 	conn, err := db.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	lockKey := rollupLockKey(app, day)
+	lockKey := rollupLockKey(app)
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, lockKey); err != nil {
 		return err
 	}
@@ -201,11 +212,11 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_fps_by (app_id, day, dimension, value, metric, bucket, trajectories, fps_sum)
 			SELECT $1, $2::date, d.dimension, d.value, m.metric, `+fmt.Sprintf(fpsBucketExpr, "m.v")+`, count(*), sum(m.v)
 			FROM trajectories x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
-			CROSS JOIN LATERAL (VALUES ('gpu', p.hardware->>'gpu'), ('level_id', x.level_id)) d (dimension, value)
+			CROSS JOIN LATERAL (VALUES ('build_id', x.build_id), ('gpu', p.hardware->>'gpu'), ('level_id', x.level_id)) d (dimension, value)
 			CROSS JOIN LATERAL (VALUES ('mean', x.fps_mean), ('low_5', x.fps_low_5), ('low_1', x.fps_low_1)) m (metric, v)
 			WHERE x.app_id = $1 AND x.timestamp_start >= $3 AND x.timestamp_start < $4 AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL
 			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
-			return fmt.Errorf("error rolling up fps by gpu and level: %w", err)
+			return fmt.Errorf("error rolling up fps by build, gpu and level: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_perf_players (app_id, day, dimension, value, region, player_id)
 			SELECT DISTINCT $1::uuid, $2::date, d.dimension, d.value, p.region, x.player_id
@@ -213,6 +224,13 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 			CROSS JOIN LATERAL (VALUES ('build_id', x.build_id), ('gpu', p.hardware->>'gpu'), ('level_id', x.level_id)) d (dimension, value)
 			WHERE x.app_id = $1 AND x.timestamp_start >= $3 AND x.timestamp_start < $4 AND x.fps_mean IS NOT NULL`, app, day, day, end); err != nil {
 			return fmt.Errorf("error rolling up performance players: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_event_players (app_id, day, build_id, region, event_name, player_id, events)
+			SELECT $1, $2::date, x.build_id, p.region, x.event_name, x.player_id, count(*)
+			FROM gameplay_events x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
+			WHERE x.app_id = $1 AND x."timestamp" >= $3 AND x."timestamp" < $4
+			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
+			return fmt.Errorf("error rolling up event players: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_sessions (app_id, day, build_id, region, player_id, session_id, events)
 			SELECT $1, $2::date, a.build_id, p.region, a.player_id, a.session_id, count(*)
@@ -228,6 +246,9 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 			) a LEFT JOIN players p ON p.app_id = $1 AND p.player_id = a.player_id
 			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
 			return fmt.Errorf("error rolling up sessions: %w", err)
+		}
+		if err := refreshFirsts(ctx, tx, app, day); err != nil {
+			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO dashboard_rollup_days (app_id, day) VALUES ($1, $2)
 			ON CONFLICT (app_id, day) DO UPDATE SET rolled_up_at = now()`, app, day)

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"testing"
 	"time"
@@ -45,7 +46,7 @@ func rollupRows(t *testing.T, db *pgxpool.Pool, app string) {
 }
 
 type rollupSnapshot struct {
-	Days, Counts, FPS, FPSBy, Players, Sessions []string
+	Days, Counts, FPS, FPSBy, Players, EventPlayers, Sessions []string
 }
 
 func snapshotRollups(t *testing.T, db *pgxpool.Pool) rollupSnapshot {
@@ -58,12 +59,13 @@ func snapshotRollups(t *testing.T, db *pgxpool.Pool) rollupSnapshot {
 		return out
 	}
 	return rollupSnapshot{
-		Days:     q(`SELECT concat_ws('|', app_id, day, rolled_up_at) FROM dashboard_rollup_days ORDER BY 1`),
-		Counts:   q(`SELECT concat_ws('|', app_id, day, kind, build_id, region, events) FROM dashboard_daily_counts ORDER BY 1`),
-		FPS:      q(`SELECT concat_ws('|', app_id, day, build_id, region, metric, bucket, trajectories, fps_sum) FROM dashboard_daily_fps ORDER BY 1`),
-		FPSBy:    q(`SELECT concat_ws('|', app_id, day, dimension, value, metric, bucket, trajectories, fps_sum) FROM dashboard_daily_fps_by ORDER BY 1`),
-		Players:  q(`SELECT concat_ws('|', app_id, day, dimension, value, region, player_id) FROM dashboard_daily_perf_players ORDER BY 1`),
-		Sessions: q(`SELECT concat_ws('|', app_id, day, build_id, region, player_id, session_id, events) FROM dashboard_daily_sessions ORDER BY 1`),
+		Days:         q(`SELECT concat_ws('|', app_id, day, rolled_up_at) FROM dashboard_rollup_days ORDER BY 1`),
+		Counts:       q(`SELECT concat_ws('|', app_id, day, kind, build_id, region, events) FROM dashboard_daily_counts ORDER BY 1`),
+		FPS:          q(`SELECT concat_ws('|', app_id, day, build_id, region, metric, bucket, trajectories, fps_sum) FROM dashboard_daily_fps ORDER BY 1`),
+		FPSBy:        q(`SELECT concat_ws('|', app_id, day, dimension, value, metric, bucket, trajectories, fps_sum) FROM dashboard_daily_fps_by ORDER BY 1`),
+		Players:      q(`SELECT concat_ws('|', app_id, day, dimension, value, region, player_id) FROM dashboard_daily_perf_players ORDER BY 1`),
+		EventPlayers: q(`SELECT concat_ws('|', app_id, day, build_id, region, event_name, player_id, events) FROM dashboard_daily_event_players ORDER BY 1`),
+		Sessions:     q(`SELECT concat_ws('|', app_id, day, build_id, region, player_id, session_id, events) FROM dashboard_daily_sessions ORDER BY 1`),
 	}
 }
 
@@ -100,8 +102,8 @@ func (f *fixture) rollupAnswers(t *testing.T, queries []url.Values) []rollupAnsw
 	return out
 }
 
-// TestRollupsEqualRaw: the overview, performance (by build, GPU and level)
-// and retention views answer the same from the daily rollups as from raw
+// TestRollupsEqualRaw: the overview (top events too), performance (by
+// build, GPU and level) and retention views answer the same from the daily rollups as from raw
 // rows, whole or partial days, with or without filters; a second run
 // changes nothing; a late event makes its day roll up again, and so does a
 // late event of the day before that changes the level of a trajectory.
@@ -172,9 +174,11 @@ func TestRollupsEqualRaw(t *testing.T) {
 	require.NotEmpty(t, first.FPS)
 	require.NotEmpty(t, first.FPSBy)
 	require.NotEmpty(t, first.Players)
+	require.NotEmpty(t, first.EventPlayers)
 
 	rolled := f.rollupAnswers(t, queries)
 	require.Equal(t, 3, rolled[0].overview.RollupDays)
+	require.Equal(t, []eventCount{{"Jump", 5, 2}, {"Shoot", 1, 1}}, rolled[0].overview.TopEvents)
 	for i, p := range rolled[0].perf {
 		require.Equal(t, 3, p.RollupDays, perfBys[i])
 	}
@@ -213,6 +217,14 @@ func TestRollupsEqualRaw(t *testing.T) {
 	require.Equal(t, RollupStats{Days: 6, Rebuilt: 2, LevelDays: 3}, st, "03-02 for its count, 03-03 for its levels")
 	rolled = f.rollupAnswers(t, queries)
 	require.Equal(t, map[string]int64{"L1": 5, "L2": 2, "L7": 3, "<nil>": 3}, groupSizes(rolled[0].perf[2]))
+
+	// With 2026-03-02 not rolled up, the covered days are no run: distinct
+	// counts come from the day rollups' pairs, still the same.
+	_, err = db.Exec(ctx, `DELETE FROM dashboard_rollup_days WHERE day = '2026-03-02'`)
+	require.NoError(t, err)
+	gap := f.rollupAnswers(t, queries)
+	require.Equal(t, 2, gap[0].overview.RollupDays)
+	requireSameAnswers(t, gap, rolled)
 
 	// And equal to raw: drop the rollups and ask again.
 	_, err = db.Exec(ctx, `DELETE FROM dashboard_rollup_days`)
@@ -259,6 +271,7 @@ func requireSameAnswers(t *testing.T, want, got []rollupAnswer) {
 		wo, go_ := want[i].overview, got[i].overview
 		require.Equal(t, wo.Totals, go_.Totals, "query %d", i)
 		require.Equal(t, wo.Days, go_.Days, "query %d", i)
+		require.Equal(t, wo.TopEvents, go_.TopEvents, "query %d", i)
 		require.Equal(t, want[i].retention.Cohorts, got[i].retention.Cohorts, "query %d", i)
 		for b := range want[i].perf {
 			requireSamePerformance(t, want[i].perf[b], got[i].perf[b], 1e-9, fmt.Sprintf("query %d by %s", i, perfBys[b]))
@@ -284,4 +297,91 @@ func requireSamePerformance(t *testing.T, want, got performanceView, tol float64
 			require.InDelta(t, pair[0].P90, pair[1].P90, tol, "%s group %d metric %d", name, j, k)
 		}
 	}
+}
+
+// TestRollupsEqualRawRandom: on random telemetry over ten days (players
+// coming back over days, sessions across midnight, builds changing, fps
+// off the 0.1 grid), every view that reads rollups answers as from raw
+// rows for random ranges and filters, fps percentiles within one bucket
+// (0.1 fps).
+func TestRollupsEqualRawRandom(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, nil)
+	db := f.db.Pool
+	r := rand.New(rand.NewPCG(1, 2))
+	start := ts("2026-03-01T00:00:00Z")
+	var b pgx.Batch
+	for _, app := range []string{f.a.AppID.String(), f.b.AppID.String()} {
+		for p := range 20 {
+			player := fmt.Sprintf("p%d", p)
+			if p%5 != 4 { // some players have no identity row
+				b.Queue(`INSERT INTO players (app_id, player_id, build_id, region, hardware, first_seen, last_seen)
+					VALUES ($1, $2, '1.0', $3, $4::jsonb, $5, $5)`, app, player, []string{"EU", "US"}[p%2],
+					fmt.Sprintf(`{"gpu":"G%d"}`, p%3), start.Add(time.Duration(p)*time.Hour))
+			}
+			at := start.Add(time.Duration(r.IntN(48)) * time.Hour)
+			for s := 0; at.Before(start.AddDate(0, 0, 10)); s++ {
+				session := fmt.Sprintf("%s-s%d", player, s)
+				build := []string{"1.0", "1.1", "2.0"}[min(2, int(at.Sub(start).Hours())/80+r.IntN(2))]
+				level := fmt.Sprintf("L%d", r.IntN(3))
+				for e := range 3 + r.IntN(6) {
+					t0 := at.Add(time.Duration(e*40+r.IntN(30)) * time.Minute) // sessions of up to ~6 h, some across midnight
+					name := []string{"Jump", "Shoot", "Pick", "Die"}[r.IntN(4)]
+					b.Queue(`INSERT INTO gameplay_events (event_id, app_id, build_id, player_id, session_id, level_id, event_name, "timestamp", received_at)
+						VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, now())`, app, build, player, session, level, name, t0)
+					if e%2 == 0 {
+						b.Queue(`INSERT INTO funnel_steps (event_id, app_id, build_id, player_id, session_id, level_id, funnel_step_name, "timestamp", received_at)
+							VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, 'Step', $6, now())`, app, build, player, session, level, t0.Add(time.Minute))
+					}
+					fps := 20 + r.Float64()*100
+					b.Queue(`INSERT INTO trajectories (event_id, app_id, build_id, player_id, session_id,
+							fps_mean, fps_low_5, fps_low_1, positions, num_points, timestamp_start, timestamp_end, received_at)
+						VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, '{0,0,0}', 1, $8, $8, now())`,
+						app, build, player, session, fps, fps*0.7, fps*0.45, t0.Add(2*time.Minute))
+				}
+				at = at.Add(time.Duration(10+r.IntN(40)) * time.Hour)
+			}
+		}
+	}
+	require.NoError(t, db.SendBatch(ctx, &b).Close())
+	attribute(t, db, "2026-03-20T12:00:00Z")
+
+	var queries []url.Values
+	for range 12 {
+		from := start.Add(time.Duration(r.IntN(6*24)) * time.Hour).Add(time.Duration(r.IntN(2)) * 30 * time.Minute)
+		to := from.Add(time.Duration(12+r.IntN(7*24)) * time.Hour)
+		q := url.Values{"from": {from.Format(time.RFC3339)}, "to": {to.Format(time.RFC3339)}}
+		switch r.IntN(4) {
+		case 1:
+			q.Set("build_id", "1.1")
+		case 2:
+			q.Set("region", "US")
+		case 3:
+			q.Set("build_id", "2.0")
+			q.Set("region", "EU")
+		}
+		queries = append(queries, q)
+	}
+	raw := f.rollupAnswers(t, queries)
+	_, err := Rollup(ctx, db, ts("2026-03-20T12:00:00Z"))
+	require.NoError(t, err)
+	rolled := f.rollupAnswers(t, queries)
+	for i := range queries {
+		require.Equal(t, raw[i].overview.Totals, rolled[i].overview.Totals, "query %d %v", i, queries[i])
+		require.Equal(t, raw[i].overview.Days, rolled[i].overview.Days, "query %d", i)
+		require.Equal(t, raw[i].overview.TopEvents, rolled[i].overview.TopEvents, "query %d", i)
+		require.Equal(t, raw[i].retention.Cohorts, rolled[i].retention.Cohorts, "query %d", i)
+		for b := range perfBys {
+			requireSamePerformance(t, raw[i].perf[b], rolled[i].perf[b], 0.1, fmt.Sprintf("query %d by %s", i, perfBys[b]))
+		}
+	}
+	var served int
+	for _, a := range rolled {
+		served += a.overview.RollupDays
+		for _, p := range a.perf {
+			served += p.RollupDays
+		}
+	}
+	require.NotZero(t, served, "some answers came from the rollups")
 }
