@@ -112,7 +112,7 @@ func funnelSQL(n int, per, by string, f *filters) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `WITH ev AS MATERIALIZED (
-	SELECT x.player_id AS p, %s AS s, x.funnel_step_name AS step, x."timestamp" AS ts, x.build_id, x.session_id AS sid
+	SELECT x.player_id AS p, %s AS s, x.funnel_step_name AS step, x."timestamp" AS ts, x.build_id, x.session_id AS sid, x.input_method
 	FROM funnel_steps x
 	WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3::timestamptz + $5::float8 * interval '1 second'
 		AND x.funnel_step_name = ANY($4::text[])%s
@@ -121,7 +121,7 @@ s1 AS (
 	SELECT e.p, e.s, e.t, e.t1, %s AS grp, NULL::float8 AS dt
 	FROM (
 		SELECT DISTINCT ON (p, s) p, s, ts AS t, ts AS t1,
-			$1::uuid AS app_id, p AS player_id, sid AS session_id, ts AS "timestamp", build_id
+			$1::uuid AS app_id, p AS player_id, sid AS session_id, ts AS "timestamp", build_id, input_method
 		FROM ev WHERE step = ($4::text[])[1] AND ts < $3 ORDER BY p, s, ts
 	) e
 )`, sess, f.where("funnel_steps", "x"), grp)

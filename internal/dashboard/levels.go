@@ -11,9 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// LevelAttributionBudget bounds one Rollup run's level attribution: it
-// takes app-days while their trajectories add up to at most this many (and
-// at least one app-day); the next run goes on.
+// LevelAttributionBudget bounds one Rollup run's attribution: it takes
+// app-days while their trajectories and funnel steps add up to at most this
+// many (and at least one app-day); the next run goes on.
 const LevelAttributionBudget = 3_000_000
 
 // attributeLevelsSQL gives each trajectory of one app's [$2, $3) (one UTC
@@ -95,18 +95,58 @@ WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3
 	AND (x.level_attributed OR x.level_id IS NULL)
 	AND (NOT x.level_attributed OR x.level_id IS DISTINCT FROM r.level_id)`
 
-// levelInputs are what an app-day's attribution depends on: the counts of
-// level events (gameplay events and funnel steps) of the day before, the
-// day and the day after, and of the day's trajectories. An app-day is
-// attributed again when they differ from the ones stored with its last
-// attribution (dashboard_level_days).
+// stepInputMethodsSQL gives each funnel step of one app's [$2, $3) (one UTC
+// day) the input method of its session (docs/dashboard.md, "Filters"):
+// the input_method of the session's latest gameplay event at or before the
+// step, within 24 hours, the greater event_id at one instant; else none.
+// As attributeLevelsSQL, in one pass over the sessions' events and steps in
+// time order, writing only the rows that change.
+const stepInputMethodsSQL = `WITH f AS (
+	SELECT x.event_id, x.player_id, x.session_id, x."timestamp" AS ts
+	FROM funnel_steps x
+	WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3
+),
+s AS (
+	SELECT DISTINCT player_id, session_id FROM f WHERE session_id IS NOT NULL
+),
+u AS (
+	SELECT g.player_id, g.session_id, g."timestamp" AS ts, 0 AS is_f, g.event_id, g.input_method
+	FROM gameplay_events g JOIN s ON s.player_id = g.player_id AND s.session_id = g.session_id
+	WHERE g.app_id = $1 AND g."timestamp" >= $2::timestamptz - interval '1 day' AND g."timestamp" < $3
+		AND g.input_method IS NOT NULL
+	UNION ALL
+	SELECT f.player_id, f.session_id, f.ts, 1, f.event_id, NULL FROM f
+),
+fwd AS (
+	SELECT u.*, count(u.input_method) OVER (PARTITION BY u.player_id, u.session_id
+		ORDER BY u.ts, u.is_f, u.event_id ROWS UNBOUNDED PRECEDING) AS n
+	FROM u
+),
+r AS (
+	SELECT fwd.event_id, fwd.ts, fwd.is_f,
+		first_value(fwd.input_method) OVER w AS im, first_value(fwd.ts) OVER w AS im_ts
+	FROM fwd
+	WINDOW w AS (PARTITION BY fwd.player_id, fwd.session_id, fwd.n ORDER BY fwd.ts, fwd.is_f, fwd.event_id)
+)
+UPDATE funnel_steps x SET input_method = CASE WHEN r.im_ts >= r.ts - interval '24 hours' THEN r.im END
+FROM r
+WHERE r.is_f = 1 AND x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3
+	AND x.event_id = r.event_id AND x."timestamp" = r.ts
+	AND x.input_method IS DISTINCT FROM (CASE WHEN r.im_ts >= r.ts - interval '24 hours' THEN r.im END)`
+
+// levelInputs are what an app-day's attribution (its trajectories' levels
+// and its funnel steps' input methods) depends on: the counts of level
+// events (gameplay events and funnel steps) of the day before, the day and
+// the day after, and of the day's trajectories. An app-day is attributed
+// again when they differ from the ones stored with its last attribution
+// (dashboard_level_days).
 type levelInputs [4]int64
 
-// attributeLevels attributes the trajectories of every app-day of [from,
-// today] whose inputs changed since their last attribution, the newest
-// first, within budget trajectories (it always takes one app-day). counts
-// holds the raw rows per app, day and kind from a day before from to the
-// day after today.
+// attributeLevels attributes the trajectories and funnel steps of every
+// app-day of [from, today] whose inputs changed since their last
+// attribution, the newest first, within budget rows (it always takes one
+// app-day). counts holds the raw rows per app, day and kind from a day
+// before from to the day after today.
 func attributeLevels(ctx context.Context, db *pgxpool.Pool, counts map[kindKey]int64, from, today time.Time, budget int64, st *RollupStats) error {
 	stored := map[appDay]levelInputs{}
 	rows, err := db.Query(ctx, `SELECT app_id, day, inputs FROM dashboard_level_days WHERE day >= $1 AND day <= $2`, from, today)
@@ -133,12 +173,14 @@ func attributeLevels(ctx context.Context, db *pgxpool.Pool, counts map[kindKey]i
 		in levelInputs
 	}
 	var days []todo
-	for k, n := range counts {
-		if k.kind != "realtime" || k.day.Before(from) || k.day.After(today) {
+	seen := map[appDay]bool{}
+	for k := range counts {
+		if (k.kind != "realtime" && k.kind != "funnel") || k.day.Before(from) || k.day.After(today) || seen[k.appDay] {
 			continue
 		}
+		seen[k.appDay] = true
 		in := levelInputs{levelEvents(appDay{k.app, k.day.AddDate(0, 0, -1)}), levelEvents(k.appDay),
-			levelEvents(appDay{k.app, k.day.AddDate(0, 0, 1)}), n}
+			levelEvents(appDay{k.app, k.day.AddDate(0, 0, 1)}), counts[kindKey{k.appDay, "realtime"}]}
 		if s, ok := stored[k.appDay]; !ok || s != in {
 			days = append(days, todo{k.appDay, in})
 		}
@@ -146,21 +188,22 @@ func attributeLevels(ctx context.Context, db *pgxpool.Pool, counts map[kindKey]i
 	slices.SortFunc(days, func(a, b todo) int { return b.day.Compare(a.day) })
 	var spent int64
 	for i, d := range days {
-		if i > 0 && spent+d.in[3] > budget {
+		if i > 0 && spent+d.in[3]+counts[kindKey{d.appDay, "funnel"}] > budget {
 			st.LevelDaysLeft = len(days) - i
 			break
 		}
 		if err := attributeDay(ctx, db, d.appDay, d.in); err != nil {
 			return err
 		}
-		spent += d.in[3]
+		spent += d.in[3] + counts[kindKey{d.appDay, "funnel"}]
 		st.LevelDays++
 	}
 	return nil
 }
 
-// attributeDay attributes one app-day's trajectories and stores the inputs
-// it was given, read before it began. It holds the app's rollup lock
+// attributeDay attributes one app-day's trajectories (levels) and funnel
+// steps (input methods) and stores the inputs it was given, read before it
+// began. It holds the app's rollup lock
 // (rollupLockKey), so a rollup of the day runs wholly before or after it;
 // when a level changed it removes the day from dashboard_rollup_days, so
 // the day is rolled up again.
@@ -178,6 +221,9 @@ func attributeDay(ctx context.Context, db *pgxpool.Pool, ad appDay, in levelInpu
 			if _, err := tx.Exec(ctx, `DELETE FROM dashboard_rollup_days WHERE app_id = $1 AND day = $2`, ad.app, ad.day); err != nil {
 				return err
 			}
+		}
+		if _, err := tx.Exec(ctx, stepInputMethodsSQL, ad.app, ad.day, ad.day.AddDate(0, 0, 1)); err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO dashboard_level_days (app_id, day, inputs) VALUES ($1, $2, $3)
 			ON CONFLICT (app_id, day) DO UPDATE SET inputs = excluded.inputs, attributed_at = now()`, ad.app, ad.day, in[:])

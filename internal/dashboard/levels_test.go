@@ -253,3 +253,73 @@ func TestLevelAttributionBoundedAndConcurrent(t *testing.T) {
 	require.Equal(t, want, levelsBySession(t, db, r.app, "p1"))
 	require.Equal(t, RollupStats{}, run(LevelAttributionBudget), "nothing left to do")
 }
+
+// TestStepInputMethods: a funnel step takes the input method of its
+// session's latest gameplay event at or before it, within 24 hours, the
+// greater event_id at one instant; none without one; a late gameplay event
+// changes it at the next run.
+func TestStepInputMethods(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	db := f.db.Pool
+	ctx := context.Background()
+	exec := func(sql string, args ...any) {
+		t.Helper()
+		_, err := db.Exec(ctx, sql, args...)
+		require.NoError(t, err)
+	}
+	a := f.a.AppID.String()
+	for _, app := range []string{a, f.b.AppID.String()} {
+		gameplay := func(session, input, at, id string) {
+			var eid, im any
+			if id != "" {
+				eid = id
+			}
+			if input != "" {
+				im = input
+			}
+			exec(`INSERT INTO gameplay_events (event_id, app_id, build_id, player_id, session_id, event_name, input_method, "timestamp", received_at)
+				VALUES (coalesce($1::uuid, gen_random_uuid()), $2, 'b1', 'p1', $3, 'E', $4, $5, now())`, eid, app, session, im, ts(at))
+		}
+		step := func(session, at string) {
+			exec(`INSERT INTO funnel_steps (event_id, app_id, build_id, player_id, session_id, funnel_step_name, "timestamp", received_at)
+				VALUES (gen_random_uuid(), $1, 'b1', 'p1', $2, 'S', $3, now())`, app, session, ts(at))
+		}
+		gameplay("latest", "kb", "2026-03-02T09:00:00Z", "")
+		gameplay("latest", "pad", "2026-03-02T09:30:00Z", "")
+		gameplay("latest", "", "2026-03-02T09:45:00Z", "") // no input method: not counted
+		step("latest", "2026-03-02T10:00:00Z")
+		gameplay("instant", "touch", "2026-03-02T10:00:00Z", "")
+		step("instant", "2026-03-02T10:00:00Z")
+		gameplay("tie", "kb", "2026-03-02T10:00:00Z", "0fffffff-ffff-4fff-bfff-ffffffffffff")
+		gameplay("tie", "pad", "2026-03-02T10:00:00Z", "f0000000-0000-4000-8000-000000000000")
+		step("tie", "2026-03-02T10:01:00Z")
+		gameplay("old", "kb", "2026-03-01T09:59:59Z", "") // more than 24 h before
+		step("old", "2026-03-02T10:00:00Z")
+		gameplay("after", "kb", "2026-03-02T10:00:01Z", "")
+		step("after", "2026-03-02T10:00:00Z")
+	}
+	inputs := func(app string) map[string]string {
+		t.Helper()
+		rows, err := db.Query(ctx, `SELECT session_id, coalesce(input_method, '') FROM funnel_steps WHERE app_id = $1`, app)
+		require.NoError(t, err)
+		out := map[string]string{}
+		var s, im string
+		_, err = pgx.ForEachRow(rows, []any{&s, &im}, func() error {
+			out[s] = im
+			return nil
+		})
+		require.NoError(t, err)
+		return out
+	}
+	require.Equal(t, map[string]string{"latest": "", "instant": "", "tie": "", "old": "", "after": ""}, inputs(a), "until the job runs")
+	attribute(t, db, "2026-03-10T12:00:00Z")
+	want := map[string]string{"latest": "pad", "instant": "touch", "tie": "pad", "old": "", "after": ""}
+	require.Equal(t, want, inputs(a))
+
+	exec(`INSERT INTO gameplay_events (event_id, app_id, build_id, player_id, session_id, event_name, input_method, "timestamp", received_at)
+		VALUES (gen_random_uuid(), $1, 'b1', 'p1', 'old', 'E', 'late', '2026-03-02T08:00:00Z', now())`, a)
+	attribute(t, db, "2026-03-10T12:00:00Z")
+	want["old"] = "late"
+	require.Equal(t, want, inputs(a))
+}

@@ -97,6 +97,11 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 			break
 		}
 	}
+	// The rollups and attribution rewrote many rows: the statistics
+	// autovacuum would gather before long.
+	if _, err := pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+		return err
+	}
 
 	h, err := dashboard.New(&dashboard.Config{QueryTimeout: time.Minute, Now: func() time.Time { return end }},
 		&dashboard.Deps{Logger: zerolog.Nop(), DB: pool})
