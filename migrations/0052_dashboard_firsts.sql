@@ -1,11 +1,11 @@
--- Distinct players, sessions and players per gameplay event name over any
--- run of rolled-up days, without counting pairs at query time
--- (docs/dashboard.md, "Rollups"). dashboard.Rollup keeps these rows with
--- the day rollups they come from (dashboard_daily_sessions,
--- dashboard_daily_event_players).
+-- Distinct players, sessions and players per gameplay event name and per
+-- funnel step name over any run of rolled-up days, without counting pairs
+-- at query time (docs/dashboard.md, "Rollups"). dashboard.Rollup keeps
+-- these rows with the day rollups they come from (dashboard_daily_sessions,
+-- dashboard_daily_name_players).
 --
--- An item (a player; a player's session; a player and an event name) is
--- active on some days. For each day it is active on, prev_day is the
+-- An item (a player; a player's session; a player and an event or step
+-- name) is active on some days. For each day it is active on, prev_day is the
 -- latest earlier day it was active on, looked for up to 90 days back (NULL
 -- when none). Over the days [d1, d2] (at most 90 days apart), the distinct
 -- items are those of each day whose prev_day is NULL or before d1: each
@@ -22,23 +22,24 @@ CREATE TABLE dashboard_daily_firsts (
     grouping   text   NOT NULL CHECK (grouping IN ('all', 'build', 'region', 'build_region')),
     build_id   text,
     region     text,
-    metric     text   NOT NULL CHECK (metric IN ('players', 'sessions', 'event_players')),
-    -- event_name is the name of event_players items; NULL otherwise.
-    event_name text,
+    metric     text   NOT NULL CHECK (metric IN ('players', 'sessions', 'event_players', 'step_players')),
+    -- name is the event or step name of event_players and step_players
+    -- items; NULL otherwise.
+    name       text,
     prev_day   date,
     items      bigint NOT NULL,
-    -- events sums the events of event_players items on the day.
+    -- events sums the events (steps) of the named items on the day.
     events     bigint NOT NULL
 );
 
 CREATE UNIQUE INDEX dashboard_daily_firsts_key
-    ON dashboard_daily_firsts (app_id, grouping, build_id, region, day, metric, event_name, prev_day) NULLS NOT DISTINCT;
+    ON dashboard_daily_firsts (app_id, grouping, build_id, region, day, metric, name, prev_day) NULLS NOT DISTINCT;
 
 -- An item's earlier days, for prev_day and for the views' raw rows.
 CREATE INDEX dashboard_daily_sessions_item_idx
     ON dashboard_daily_sessions (app_id, player_id, session_id, day) INCLUDE (build_id, region);
-CREATE INDEX dashboard_daily_event_players_item_idx
-    ON dashboard_daily_event_players (app_id, player_id, event_name, day) INCLUDE (build_id, region);
+CREATE INDEX dashboard_daily_name_players_item_idx
+    ON dashboard_daily_name_players (app_id, player_id, kind, name, day) INCLUDE (build_id, region);
 
 -- Every day is rolled up again, which fills these rows.
 DELETE FROM dashboard_rollup_days;

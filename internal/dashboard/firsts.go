@@ -22,38 +22,48 @@ const firstsGroupings = `CROSS JOIN (VALUES ('all'), ('build'), ('region'), ('bu
 		AND (s.build_id IS NOT NULL OR g.grouping IN ('all', 'region'))
 		AND (s.region IS NOT NULL OR g.grouping IN ('all', 'build'))`
 
-// firstsItem is one kind of item: its day rollup table, the columns that
-// name it besides player_id, and what marks a row as one.
+// firstsItem is one kind of item: its day rollup table, the column that
+// names it besides player_id, and for players per name the
+// dashboard_daily_name_players kind.
 type firstsItem struct {
-	metric, table, key, where, events string
+	metric, table, key, kind string
 }
 
 var firstsItems = []firstsItem{
-	{"players", "dashboard_daily_sessions", "", "", "0"},
-	{"sessions", "dashboard_daily_sessions", "session_id", " AND s.session_id IS NOT NULL", "0"},
-	{"event_players", "dashboard_daily_event_players", "event_name", "", "sum(s.events)"},
+	{"players", "dashboard_daily_sessions", "", ""},
+	{"sessions", "dashboard_daily_sessions", "session_id", ""},
+	{"event_players", "dashboard_daily_name_players", "name", "gameplay"},
+	{"step_players", "dashboard_daily_name_players", "name", "funnel"},
 }
 
+// firstsMetric is the firsts metric of the players per name of a
+// dashboard_daily_name_players kind.
+var firstsMetric = map[string]string{"gameplay": "event_players", "funnel": "step_players"}
+
 // firstsSQL fills dashboard_daily_firsts for the days $2 of app $1 with
-// it's items: per day and grouping, the items and their previous day of
+// its items: per day and grouping, the items and their previous day of
 // activity under that grouping, at most firstsWindow days back.
 func (it firstsItem) firstsSQL() string {
-	key, keyMatch, name := "", "", "NULL::text"
+	key, keyMatch, where, name, events := "", "", "", "NULL::text", "0"
 	if it.key != "" {
 		key = ", s." + it.key
 		keyMatch = " AND p." + it.key + " = i." + it.key
+		where = " AND s." + it.key + " IS NOT NULL"
 	}
-	if it.metric == "event_players" {
-		name = "i.event_name"
+	if it.kind != "" {
+		kind := " AND %s.kind = '" + it.kind + "'"
+		where += fmt.Sprintf(kind, "s")
+		keyMatch += fmt.Sprintf(kind, "p")
+		name, events = "i.name", "sum(s.events)"
 	}
-	return `INSERT INTO dashboard_daily_firsts (app_id, day, grouping, build_id, region, metric, event_name, prev_day, items, events)
+	return `INSERT INTO dashboard_daily_firsts (app_id, day, grouping, build_id, region, metric, name, prev_day, items, events)
 SELECT $1, i.day, i.grouping, i.b, i.r, '` + it.metric + `', ` + name + `, pv.prev_day, count(*), sum(i.events)
 FROM (
 	SELECT s.day, g.grouping,
 		CASE WHEN g.grouping IN ('build', 'build_region') THEN s.build_id END AS b,
 		CASE WHEN g.grouping IN ('region', 'build_region') THEN s.region END AS r,
-		s.player_id` + key + `, ` + it.events + ` AS events
-	FROM ` + it.table + ` s ` + firstsGroupings + it.where + `
+		s.player_id` + key + `, ` + events + ` AS events
+	FROM ` + it.table + ` s ` + firstsGroupings + where + `
 	GROUP BY 1, 2, 3, 4, 5` + key + `
 ) i
 LEFT JOIN LATERAL (

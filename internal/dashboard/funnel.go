@@ -18,6 +18,8 @@ const (
 	maxFunnelSteps  = 10
 	maxStepNameLen  = 256
 	maxFunnelGroups = 50
+	// maxStepNames is how many step names funnel/steps lists.
+	maxStepNames = 200
 	defaultWindow   = time.Hour
 	maxWindow       = 30 * 24 * time.Hour
 )
@@ -279,21 +281,19 @@ func (h *Handler) viewFunnelSteps(ctx context.Context, app uuid.UUID, q url.Valu
 	if err != nil {
 		return nil, err
 	}
-	args := []any{app, rg.From, rg.To}
-	f.bind(&args)
+	r := &rolled{f: &f, args: []any{app, rg.From, rg.To}}
+	f.bind(&r.args)
 	out := &funnelStepsView{timeRange: rg}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		// Per (step, player) first, by hash, then per step: a
-		// count(DISTINCT) would sort every row.
-		rows, err := tx.Query(ctx, `SELECT funnel_step_name, sum(n)::bigint, count(*) FROM (
-				SELECT x.funnel_step_name, x.player_id, count(*) AS n FROM funnel_steps x
-				WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3`+f.where("funnel_steps", "x")+`
-				GROUP BY 1, 2
-			) sp GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 200`, args...)
-		if err != nil {
+		r.tx = tx
+		if err := r.plan(ctx, app, rg); err != nil {
 			return err
 		}
-		out.Steps, err = pgx.CollectRows(rows, pgx.RowToStructByPos[eventCount])
+		if r.run {
+			out.Steps, err = r.namesFromFirsts(ctx, namedKinds[1], maxStepNames)
+		} else {
+			out.Steps, err = r.nameCounts(ctx, namedKinds[1], maxStepNames)
+		}
 		return err
 	})
 	if err != nil {

@@ -89,7 +89,7 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 	if err != nil {
 		return nil, err
 	}
-	o := &overview{f: &f, args: []any{app, rg.From, rg.To}, rest: []timeRange{rg}, index: map[int64]int{},
+	o := &overview{rolled: rolled{f: &f, args: []any{app, rg.From, rg.To}}, index: map[int64]int{},
 		out: &overviewView{timeRange: rg, TopEvents: []eventCount{}}}
 	f.bind(&o.args)
 	o.out.Totals.Events = map[string]int64{}
@@ -104,18 +104,12 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 	}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
 		o.tx = tx
-		// The rollups serve the whole days they cover when the filters
-		// are ones they keep.
-		if f.only("build_id", "region") {
-			var err error
-			if o.covered, o.rest, err = rollupPlan(ctx, tx, app, rg); err != nil {
-				return err
-			}
-			o.out.RollupDays = len(o.covered)
+		if err := o.plan(ctx, app, rg); err != nil {
+			return err
 		}
+		o.out.RollupDays = len(o.covered)
 		steps := []func(context.Context) error{o.eventCounts, o.active, o.newPlayers, o.topEvents, o.deadLetters}
-		var ok bool
-		if o.first, o.last, ok = firstsRun(o.covered); ok {
+		if o.run {
 			steps = []func(context.Context) error{o.eventCounts, o.activeFromFirsts, o.newPlayers, o.topEventsFromFirsts, o.deadLetters}
 		}
 		for _, step := range steps {
@@ -131,19 +125,40 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 	return o.out, nil
 }
 
-// overview is one overview request's state: its arguments ($1 app, $2
-// from, $3 to, then the filters), the whole days the rollups cover and
+// rolled is a view's range split for the rollups: its arguments ($1 app,
+// $2 from, $3 to, then the filters), the whole days the rollups cover and
 // the rest, read raw; when the covered days are one run (firstsRun), its
 // first and last day.
-type overview struct {
+type rolled struct {
 	tx          pgx.Tx
 	f           *filters
 	args        []any
 	covered     []time.Time
 	rest        []timeRange
 	first, last time.Time
-	out         *overviewView
-	index       map[int64]int
+	run         bool
+}
+
+// plan splits rg (rollupPlan) when the filters are ones the rollups keep
+// (build, region); otherwise all of rg is the rest.
+func (r *rolled) plan(ctx context.Context, app uuid.UUID, rg timeRange) error {
+	r.rest = []timeRange{rg}
+	if !r.f.only("build_id", "region") {
+		return nil
+	}
+	var err error
+	if r.covered, r.rest, err = rollupPlan(ctx, r.tx, app, rg); err != nil {
+		return err
+	}
+	r.first, r.last, r.run = firstsRun(r.covered)
+	return nil
+}
+
+// overview is one overview request's state.
+type overview struct {
+	rolled
+	out   *overviewView
+	index map[int64]int
 }
 
 // at is the answer's day d; nil when d is outside the range.
@@ -156,27 +171,27 @@ func (o *overview) at(d time.Time) *overviewDay {
 
 // withRest is a copy of args with the rest's bounds bound, and their
 // condition on a time column.
-func (o *overview) withRest(args []any) ([]any, func(col string) string) {
+func (r *rolled) withRest(args []any) ([]any, func(col string) string) {
 	args = slices.Clone(args)
-	return args, restCond(bindRest(o.rest, &args))
+	return args, restCond(bindRest(r.rest, &args))
 }
 
 // withCovered is a copy of args with the covered days bound, and the
 // condition on a rollup row r of being on one of them and passing the
 // filters.
-func (o *overview) withCovered(args []any) ([]any, string) {
-	args = append(slices.Clone(args), o.covered)
+func (r *rolled) withCovered(args []any) ([]any, string) {
+	args = append(slices.Clone(args), r.covered)
 	return args, `r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
-		AND r.day = ANY($` + strconv.Itoa(len(args)) + `::date[])` + o.f.rollupWhere()
+		AND r.day = ANY($` + strconv.Itoa(len(args)) + `::date[])` + r.f.rollupWhere()
 }
 
 // withRun is a copy of args with the covered run's first and last day
 // bound, and the condition on a rollup row r of lying in it and passing
 // the filters.
-func (o *overview) withRun(args []any) ([]any, string) {
-	args = append(slices.Clone(args), o.first, o.last)
+func (r *rolled) withRun(args []any) ([]any, string) {
+	args = append(slices.Clone(args), r.first, r.last)
 	return args, `r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
-		AND r.day >= $` + strconv.Itoa(len(args)-1) + ` AND r.day <= $` + strconv.Itoa(len(args)) + o.f.rollupWhere()
+		AND r.day >= $` + strconv.Itoa(len(args)-1) + ` AND r.day <= $` + strconv.Itoa(len(args)) + r.f.rollupWhere()
 }
 
 // eventCounts counts the events per kind and day: the rest raw, the
@@ -294,29 +309,17 @@ func (o *overview) newPlayers(ctx context.Context) error {
 	return err
 }
 
-// topEvents counts the gameplay events and distinct players per name,
-// per (name, player) first, by hash, then per name: the covered days from
-// the event players rollup, the rest raw.
+// topEvents ranks the gameplay event names (nameCounts).
 func (o *overview) topEvents(ctx context.Context) error {
-	args, in := o.withRest(o.args)
-	fromRollups := ""
-	if len(o.covered) > 0 {
-		var covered string
-		args, covered = o.withCovered(args)
-		fromRollups = `SELECT r.event_name, r.player_id, r.events AS n FROM dashboard_daily_event_players r WHERE ` + covered + `
-			UNION ALL `
-	}
-	rows, err := o.tx.Query(ctx, `SELECT event_name, sum(n)::bigint, count(*) FROM (
-			SELECT event_name, player_id, sum(n) AS n FROM (`+fromRollups+`
-				SELECT x.event_name, x.player_id, count(*) AS n FROM gameplay_events x
-				WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3 AND `+in(`x."timestamp"`)+o.f.where("gameplay_events", "x")+`
-				GROUP BY 1, 2
-			) u GROUP BY 1, 2
-		) np GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT `+strconv.Itoa(maxTopEvents), args...)
-	if err != nil {
-		return err
-	}
-	o.out.TopEvents, err = pgx.CollectRows(rows, pgx.RowToStructByPos[eventCount])
+	var err error
+	o.out.TopEvents, err = o.nameCounts(ctx, namedKinds[0], maxTopEvents)
+	return err
+}
+
+// topEventsFromFirsts ranks the gameplay event names (namesFromFirsts).
+func (o *overview) topEventsFromFirsts(ctx context.Context) error {
+	var err error
+	o.out.TopEvents, err = o.namesFromFirsts(ctx, namedKinds[0], maxTopEvents)
 	return err
 }
 

@@ -1,9 +1,7 @@
 package dashboard
 
 import (
-	"cmp"
 	"context"
-	"slices"
 	"strconv"
 	"time"
 
@@ -18,27 +16,23 @@ import (
 // firstsSQL sums the firsts of the covered run per day, metric and event
 // name: all items, those counted for the range (no earlier day in the run)
 // and their events.
-func (o *overview) firstsSQL(metrics string) ([]any, string) {
-	args, run := o.withRun(o.args)
-	return args, `SELECT r.day, r.metric, r.event_name, sum(r.items)::bigint,
+func (r *rolled) firstsSQL(metrics string) ([]any, string) {
+	args, run := r.withRun(r.args)
+	return args, `SELECT r.day, r.metric, r.name, sum(r.items)::bigint,
 		coalesce(sum(r.items) FILTER (WHERE r.prev_day IS NULL OR r.prev_day < $` + strconv.Itoa(len(args)-1) + `), 0)::bigint,
 		sum(r.events)::bigint
 	FROM dashboard_daily_firsts r
-	WHERE ` + run + o.f.firstsGrouping() + ` AND r.metric IN (` + metrics + `)
+	WHERE ` + run + r.f.firstsGrouping() + ` AND r.metric IN (` + metrics + `)
 	GROUP BY 1, 2, 3`
 }
 
-// notInRun is the condition that a raw item p (p.player_id, and keys on
-// the columns named) has no row in table on a day of the covered run
-// under the filters, bound to args by withRun.
-func (o *overview) notInRun(args []any, table string, keys ...string) string {
-	match := ""
-	for _, k := range keys {
-		match += " AND r." + k + " = p." + k
-	}
+// notInRun is the condition that a raw item p (p.player_id, and match on
+// the rollup row r) has no row in table on a day of the covered run under
+// the filters, bound to args by withRun.
+func (r *rolled) notInRun(args []any, table, match string) string {
 	return `NOT EXISTS (SELECT 1 FROM ` + table + ` r
 		WHERE r.app_id = $1 AND r.player_id = p.player_id` + match + `
-			AND r.day >= $` + strconv.Itoa(len(args)-1) + ` AND r.day <= $` + strconv.Itoa(len(args)) + o.f.rollupWhere() + `)`
+			AND r.day >= $` + strconv.Itoa(len(args)-1) + ` AND r.day <= $` + strconv.Itoa(len(args)) + r.f.rollupWhere() + `)`
 }
 
 // activeFromFirsts counts the active players and sessions: per covered day
@@ -91,9 +85,9 @@ func (o *overview) activeFromFirsts(ctx context.Context) error {
 		FROM a GROUP BY 1
 		UNION ALL
 		SELECT NULL,
-			(SELECT count(*) FROM (SELECT DISTINCT player_id FROM a) p WHERE `+o.notInRun(args, "dashboard_daily_sessions")+`),
+			(SELECT count(*) FROM (SELECT DISTINCT player_id FROM a) p WHERE `+o.notInRun(args, "dashboard_daily_sessions", "")+`),
 			(SELECT count(*) FROM (SELECT DISTINCT player_id, session_id FROM a WHERE session_id IS NOT NULL) p
-				WHERE `+o.notInRun(args, "dashboard_daily_sessions", "session_id")+`)`, args...)
+				WHERE `+o.notInRun(args, "dashboard_daily_sessions", " AND r.session_id = p.session_id")+`)`, args...)
 	if err != nil {
 		return err
 	}
@@ -112,68 +106,3 @@ func (o *overview) activeFromFirsts(ctx context.Context) error {
 	return err
 }
 
-// topEventsFromFirsts ranks the gameplay event names: events and players
-// of the covered run from the firsts, plus the rest's raw events and the
-// players the run has not seen with the name.
-func (o *overview) topEventsFromFirsts(ctx context.Context) error {
-	byName := map[string]*eventCount{}
-	add := func(name string, events, players int64) {
-		c := byName[name]
-		if c == nil {
-			c = &eventCount{Name: name}
-			byName[name] = c
-		}
-		c.Events += events
-		c.Players += players
-	}
-	args, q := o.firstsSQL("'event_players'")
-	rows, err := o.tx.Query(ctx, q, args...)
-	if err != nil {
-		return err
-	}
-	var (
-		d                     time.Time
-		metric                string
-		name                  *string
-		items, firsts, events int64
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&d, &metric, &name, &items, &firsts, &events}, func() error {
-		add(*name, events, firsts)
-		return nil
-	}); err != nil {
-		return err
-	}
-	if len(o.rest) > 0 {
-		args, in := o.withRest(o.args)
-		args, _ = o.withRun(args)
-		rows, err := o.tx.Query(ctx, `SELECT p.event_name, sum(p.n)::bigint, count(*) FILTER (WHERE `+o.notInRun(args, "dashboard_daily_event_players", "event_name")+`)
-			FROM (
-				SELECT x.event_name, x.player_id, count(*) AS n FROM gameplay_events x
-				WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3 AND `+in(`x."timestamp"`)+o.f.where("gameplay_events", "x")+`
-				GROUP BY 1, 2
-			) p GROUP BY 1`, args...)
-		if err != nil {
-			return err
-		}
-		var n string
-		if _, err := pgx.ForEachRow(rows, []any{&n, &events, &firsts}, func() error {
-			add(n, events, firsts)
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	for _, c := range byName {
-		o.out.TopEvents = append(o.out.TopEvents, *c)
-	}
-	slices.SortFunc(o.out.TopEvents, func(a, b eventCount) int {
-		if c := cmp.Compare(b.Events, a.Events); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
-	})
-	if len(o.out.TopEvents) > maxTopEvents {
-		o.out.TopEvents = o.out.TopEvents[:maxTopEvents]
-	}
-	return nil
-}

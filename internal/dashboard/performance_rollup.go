@@ -22,7 +22,8 @@ type fpsHist struct {
 	sum     float64
 }
 
-func (h *fpsHist) add(b int, n int64, sum float64) {
+// add counts n more values in bucket b.
+func (h *fpsHist) add(b int, n int64) {
 	if h.counts == nil {
 		h.counts = map[int]int64{}
 	}
@@ -31,7 +32,6 @@ func (h *fpsHist) add(b int, n int64, sum float64) {
 	}
 	h.counts[b] += n
 	h.n += n
-	h.sum += sum
 }
 
 // nth is the value of the i-th (0-based) smallest entry, taken as its
@@ -75,31 +75,35 @@ func perfRollupServes(by string, f *filters) bool {
 	return !f.set()
 }
 
-// perfRollupSQL is the query of performanceFromRollups: the fps buckets per
-// group, metric and bucket of the covered days (the placeholder covered)
-// from the rollups, plus those of the raw trajectories in the rest (in),
-// bucketed the same way. The buckets come from dashboard_daily_fps_by,
-// or, under a region filter (by build only), from dashboard_daily_fps,
-// which keeps the region. by is one of perfGroupExpr's keys, so it is
-// written as a literal.
+// perfRollupSQL is the query of performanceFromRollups: per group and
+// metric, buckets (ascending) with their trajectories and the values' sum,
+// one row per covered day (the placeholder covered) from the rollups and
+// one for the raw trajectories of the rest (in), bucketed the same way.
+// The covered days come from dashboard_daily_fps_by, or, under a region
+// filter (by build only), from dashboard_daily_fps, which keeps the
+// region. by is one of perfGroupExpr's keys, so it is written as a
+// literal.
 func perfRollupSQL(by, in, covered string, f *filters) string {
-	src := `SELECT r.value AS grp, r.metric, r.bucket, r.trajectories AS n, r.fps_sum AS s FROM dashboard_daily_fps_by r
-	WHERE r.app_id = $1 AND r.dimension = '` + by + `'` + perfValueWhere(f)
+	days := ` AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+		AND r.day = ANY(` + covered + `::date[])`
+	src := `SELECT r.value, r.metric, r.buckets, r.counts, r.fps_sum FROM dashboard_daily_fps_by r
+	WHERE r.app_id = $1 AND r.dimension = '` + by + `'` + perfValueWhere(f) + days
 	if f.Region != nil {
-		src = `SELECT r.build_id AS grp, r.metric, r.bucket, r.trajectories AS n, r.fps_sum AS s FROM dashboard_daily_fps r
-	WHERE r.app_id = $1` + f.rollupWhere()
+		src = `SELECT r.build_id, r.metric, array_agg(r.bucket ORDER BY r.bucket), array_agg(r.trajectories ORDER BY r.bucket), sum(r.fps_sum)
+	FROM dashboard_daily_fps r
+	WHERE r.app_id = $1` + f.rollupWhere() + days + `
+	GROUP BY r.day, 1, 2`
 	}
-	return `WITH b AS (
-	` + src + ` AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
-		AND r.day = ANY(` + covered + `::date[])
-	UNION ALL
-	SELECT ` + perfGroupExpr[by] + `, m.metric, ` + fmt.Sprintf(fpsBucketExpr, "m.v") + `, 1, m.v
+	return src + `
+UNION ALL
+SELECT grp, metric, array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket), sum(s) FROM (
+	SELECT ` + perfGroupExpr[by] + ` AS grp, m.metric, ` + fmt.Sprintf(fpsBucketExpr, "m.v") + ` AS bucket, count(*) AS n, sum(m.v) AS s
 	FROM trajectories x` + perfJoin(by) + `
 	CROSS JOIN LATERAL (VALUES ('mean', x.fps_mean), ('low_5', x.fps_low_5), ('low_1', x.fps_low_1)) m (metric, v)
 	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND ` + in + `
 		AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL` + f.where("trajectories", "x") + `
-)
-SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`
+	GROUP BY 1, 2, 3
+) b GROUP BY 1, 2`
 }
 
 // perfValueWhere is the build filter on a by-dimension rollup row r whose
@@ -158,22 +162,27 @@ func (h *Handler) performanceFromRollups(ctx context.Context, tx pgx.Tx, app uui
 	}
 	groups := map[string]*group{}
 	var (
-		grp    *string
-		metric string
-		bucket int
-		n      int64
-		sum    float64
+		grp     *string
+		metric  string
+		buckets []int
+		counts  []int64
+		sum     float64
+		n       int64
 	)
-	_, err = pgx.ForEachRow(rows, []any{&grp, &metric, &bucket, &n, &sum}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&grp, &metric, &buckets, &counts, &sum}, func() error {
 		key := groupKey(grp)
 		g := groups[key]
 		if g == nil {
 			g = &group{value: grp, metrics: map[string]*fpsHist{"mean": {}, "low_5": {}, "low_1": {}}}
 			groups[key] = g
 		}
-		g.metrics[metric].add(bucket, n, sum)
-		if metric == "mean" {
-			out.Histogram[min(bucket/(10*fpsBucketWidth), fpsBuckets)].Trajectories += n
+		h := g.metrics[metric]
+		h.sum += sum
+		for i, b := range buckets {
+			h.add(b, counts[i])
+			if metric == "mean" {
+				out.Histogram[min(b/(10*fpsBucketWidth), fpsBuckets)].Trajectories += counts[i]
+			}
 		}
 		return nil
 	})

@@ -161,7 +161,14 @@ func rawCounts(ctx context.Context, db *pgxpool.Pool, from, to time.Time) (map[k
 
 // rollupTables are the tables that hold an app-day's rollups.
 var rollupTables = []string{"dashboard_daily_counts", "dashboard_daily_fps", "dashboard_daily_fps_by",
-	"dashboard_daily_perf_players", "dashboard_daily_event_players", "dashboard_daily_sessions"}
+	"dashboard_daily_perf_players", "dashboard_daily_name_players", "dashboard_daily_sessions"}
+
+// namedKinds are the kinds whose rows have a name the views rank (top
+// events, funnel step names), as dashboard_daily_name_players keeps them.
+var namedKinds = []struct{ kind, table, name string }{
+	{"gameplay", "gameplay_events", "event_name"},
+	{"funnel", "funnel_steps", "funnel_step_name"},
+}
 
 // rebuildDay rolls up one app-day from its raw rows, and the firsts of the
 // days after it that depend on it. The app's advisory lock is taken before
@@ -209,13 +216,16 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
 			return fmt.Errorf("error rolling up fps: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_fps_by (app_id, day, dimension, value, metric, bucket, trajectories, fps_sum)
-			SELECT $1, $2::date, d.dimension, d.value, m.metric, `+fmt.Sprintf(fpsBucketExpr, "m.v")+`, count(*), sum(m.v)
-			FROM trajectories x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
-			CROSS JOIN LATERAL (VALUES ('build_id', x.build_id), ('gpu', p.hardware->>'gpu'), ('level_id', x.level_id)) d (dimension, value)
-			CROSS JOIN LATERAL (VALUES ('mean', x.fps_mean), ('low_5', x.fps_low_5), ('low_1', x.fps_low_1)) m (metric, v)
-			WHERE x.app_id = $1 AND x.timestamp_start >= $3 AND x.timestamp_start < $4 AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL
-			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_fps_by (app_id, day, dimension, value, metric, buckets, counts, trajectories, fps_sum)
+			SELECT $1, $2::date, dimension, value, metric, array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket), sum(n), sum(s)
+			FROM (
+				SELECT d.dimension, d.value, m.metric, `+fmt.Sprintf(fpsBucketExpr, "m.v")+` AS bucket, count(*) AS n, sum(m.v) AS s
+				FROM trajectories x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
+				CROSS JOIN LATERAL (VALUES ('build_id', x.build_id), ('gpu', p.hardware->>'gpu'), ('level_id', x.level_id)) d (dimension, value)
+				CROSS JOIN LATERAL (VALUES ('mean', x.fps_mean), ('low_5', x.fps_low_5), ('low_1', x.fps_low_1)) m (metric, v)
+				WHERE x.app_id = $1 AND x.timestamp_start >= $3 AND x.timestamp_start < $4 AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL
+				GROUP BY 1, 2, 3, 4
+			) b GROUP BY 3, 4, 5`, app, day, day, end); err != nil {
 			return fmt.Errorf("error rolling up fps by build, gpu and level: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_perf_players (app_id, day, dimension, value, region, player_id)
@@ -225,12 +235,14 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 			WHERE x.app_id = $1 AND x.timestamp_start >= $3 AND x.timestamp_start < $4 AND x.fps_mean IS NOT NULL`, app, day, day, end); err != nil {
 			return fmt.Errorf("error rolling up performance players: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_event_players (app_id, day, build_id, region, event_name, player_id, events)
-			SELECT $1, $2::date, x.build_id, p.region, x.event_name, x.player_id, count(*)
-			FROM gameplay_events x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
-			WHERE x.app_id = $1 AND x."timestamp" >= $3 AND x."timestamp" < $4
-			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
-			return fmt.Errorf("error rolling up event players: %w", err)
+		for _, n := range namedKinds {
+			if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_name_players (app_id, day, kind, build_id, region, name, player_id, events)
+				SELECT $1, $2::date, $5, x.build_id, p.region, x.`+n.name+`, x.player_id, count(*)
+				FROM `+n.table+` x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
+				WHERE x.app_id = $1 AND x."timestamp" >= $3 AND x."timestamp" < $4
+				GROUP BY 4, 5, 6, 7`, app, day, day, end, n.kind); err != nil {
+				return fmt.Errorf("error rolling up %s players: %w", n.kind, err)
+			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_sessions (app_id, day, build_id, region, player_id, session_id, events)
 			SELECT $1, $2::date, a.build_id, p.region, a.player_id, a.session_id, count(*)

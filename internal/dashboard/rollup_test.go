@@ -46,7 +46,7 @@ func rollupRows(t *testing.T, db *pgxpool.Pool, app string) {
 }
 
 type rollupSnapshot struct {
-	Days, Counts, FPS, FPSBy, Players, EventPlayers, Sessions []string
+	Days, Counts, FPS, FPSBy, Players, NamePlayers, Firsts, Sessions []string
 }
 
 func snapshotRollups(t *testing.T, db *pgxpool.Pool) rollupSnapshot {
@@ -59,13 +59,14 @@ func snapshotRollups(t *testing.T, db *pgxpool.Pool) rollupSnapshot {
 		return out
 	}
 	return rollupSnapshot{
-		Days:         q(`SELECT concat_ws('|', app_id, day, rolled_up_at) FROM dashboard_rollup_days ORDER BY 1`),
-		Counts:       q(`SELECT concat_ws('|', app_id, day, kind, build_id, region, events) FROM dashboard_daily_counts ORDER BY 1`),
-		FPS:          q(`SELECT concat_ws('|', app_id, day, build_id, region, metric, bucket, trajectories, fps_sum) FROM dashboard_daily_fps ORDER BY 1`),
-		FPSBy:        q(`SELECT concat_ws('|', app_id, day, dimension, value, metric, bucket, trajectories, fps_sum) FROM dashboard_daily_fps_by ORDER BY 1`),
-		Players:      q(`SELECT concat_ws('|', app_id, day, dimension, value, region, player_id) FROM dashboard_daily_perf_players ORDER BY 1`),
-		EventPlayers: q(`SELECT concat_ws('|', app_id, day, build_id, region, event_name, player_id, events) FROM dashboard_daily_event_players ORDER BY 1`),
-		Sessions:     q(`SELECT concat_ws('|', app_id, day, build_id, region, player_id, session_id, events) FROM dashboard_daily_sessions ORDER BY 1`),
+		Days:        q(`SELECT concat_ws('|', app_id, day, rolled_up_at) FROM dashboard_rollup_days ORDER BY 1`),
+		Counts:      q(`SELECT concat_ws('|', app_id, day, kind, build_id, region, events) FROM dashboard_daily_counts ORDER BY 1`),
+		FPS:         q(`SELECT concat_ws('|', app_id, day, build_id, region, metric, bucket, trajectories, fps_sum) FROM dashboard_daily_fps ORDER BY 1`),
+		FPSBy:       q(`SELECT concat_ws('|', app_id, day, dimension, value, metric, buckets, counts, trajectories, fps_sum) FROM dashboard_daily_fps_by ORDER BY 1`),
+		Players:     q(`SELECT concat_ws('|', app_id, day, dimension, value, region, player_id) FROM dashboard_daily_perf_players ORDER BY 1`),
+		NamePlayers: q(`SELECT concat_ws('|', app_id, day, kind, build_id, region, name, player_id, events) FROM dashboard_daily_name_players ORDER BY 1`),
+		Firsts:      q(`SELECT concat_ws('|', app_id, day, grouping, build_id, region, metric, name, prev_day, items, events) FROM dashboard_daily_firsts ORDER BY 1`),
+		Sessions:    q(`SELECT concat_ws('|', app_id, day, build_id, region, player_id, session_id, events) FROM dashboard_daily_sessions ORDER BY 1`),
 	}
 }
 
@@ -78,6 +79,7 @@ type rollupAnswer struct {
 	overview  overviewView
 	perf      []performanceView
 	retention retentionView
+	steps     funnelStepsView
 }
 
 // rollupAnswers asks app A's views for each query.
@@ -97,13 +99,14 @@ func (f *fixture) rollupAnswers(t *testing.T, queries []url.Values) []rollupAnsw
 			a.perf = append(a.perf, p)
 		}
 		f.view(t, f.a.SecretKey, "/dashboard/api/retention", q, &a.retention)
+		f.view(t, f.a.SecretKey, "/dashboard/api/funnel/steps", q, &a.steps)
 		out = append(out, a)
 	}
 	return out
 }
 
 // TestRollupsEqualRaw: the overview (top events too), performance (by
-// build, GPU and level) and retention views answer the same from the daily rollups as from raw
+// build, GPU and level), retention and funnel step names views answer the same from the daily rollups as from raw
 // rows, whole or partial days, with or without filters; a second run
 // changes nothing; a late event makes its day roll up again, and so does a
 // late event of the day before that changes the level of a trajectory.
@@ -174,7 +177,8 @@ func TestRollupsEqualRaw(t *testing.T) {
 	require.NotEmpty(t, first.FPS)
 	require.NotEmpty(t, first.FPSBy)
 	require.NotEmpty(t, first.Players)
-	require.NotEmpty(t, first.EventPlayers)
+	require.NotEmpty(t, first.NamePlayers)
+	require.NotEmpty(t, first.Firsts)
 
 	rolled := f.rollupAnswers(t, queries)
 	require.Equal(t, 3, rolled[0].overview.RollupDays)
@@ -273,6 +277,7 @@ func requireSameAnswers(t *testing.T, want, got []rollupAnswer) {
 		require.Equal(t, wo.Days, go_.Days, "query %d", i)
 		require.Equal(t, wo.TopEvents, go_.TopEvents, "query %d", i)
 		require.Equal(t, want[i].retention.Cohorts, got[i].retention.Cohorts, "query %d", i)
+		require.Equal(t, want[i].steps.Steps, got[i].steps.Steps, "query %d", i)
 		for b := range want[i].perf {
 			requireSamePerformance(t, want[i].perf[b], got[i].perf[b], 1e-9, fmt.Sprintf("query %d by %s", i, perfBys[b]))
 		}
@@ -372,6 +377,7 @@ func TestRollupsEqualRawRandom(t *testing.T) {
 		require.Equal(t, raw[i].overview.Days, rolled[i].overview.Days, "query %d", i)
 		require.Equal(t, raw[i].overview.TopEvents, rolled[i].overview.TopEvents, "query %d", i)
 		require.Equal(t, raw[i].retention.Cohorts, rolled[i].retention.Cohorts, "query %d", i)
+		require.Equal(t, raw[i].steps.Steps, rolled[i].steps.Steps, "query %d", i)
 		for b := range perfBys {
 			requireSamePerformance(t, raw[i].perf[b], rolled[i].perf[b], 0.1, fmt.Sprintf("query %d by %s", i, perfBys[b]))
 		}
