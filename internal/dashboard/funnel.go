@@ -19,9 +19,9 @@ const (
 	maxStepNameLen  = 256
 	maxFunnelGroups = 50
 	// maxStepNames is how many step names funnel/steps lists.
-	maxStepNames = 200
-	defaultWindow   = time.Hour
-	maxWindow       = 30 * 24 * time.Hour
+	maxStepNames  = 200
+	defaultWindow = time.Hour
+	maxWindow     = 30 * 24 * time.Hour
 )
 
 // funnelBreakdowns are the funnel's by values.

@@ -105,4 +105,3 @@ func (o *overview) activeFromFirsts(ctx context.Context) error {
 	})
 	return err
 }
-
