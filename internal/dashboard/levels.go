@@ -148,6 +148,10 @@ type levelInputs [4]int64
 // app-day). counts holds the raw rows per app, day and kind from a day
 // before from to the day after today.
 func attributeLevels(ctx context.Context, db *pgxpool.Pool, counts map[kindKey]int64, from, today time.Time, budget int64, st *RollupStats) error {
+	// Days older than from are never attributed again.
+	if _, err := db.Exec(ctx, `DELETE FROM dashboard_level_days WHERE day < $1`, from); err != nil {
+		return fmt.Errorf("error forgetting old attributed days: %w", err)
+	}
 	stored := map[appDay]levelInputs{}
 	rows, err := db.Query(ctx, `SELECT app_id, day, inputs FROM dashboard_level_days WHERE day >= $1 AND day <= $2`, from, today)
 	if err != nil {
