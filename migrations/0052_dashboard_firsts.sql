@@ -1,11 +1,13 @@
--- Distinct players, sessions and players per gameplay event name and per
--- funnel step name over any run of rolled-up days, without counting pairs
--- at query time (docs/dashboard.md, "Rollups"). dashboard.Rollup keeps
--- these rows with the day rollups they come from (dashboard_daily_sessions,
--- dashboard_daily_name_players).
+-- Distinct players, sessions, players per gameplay event name and per
+-- funnel step name, and players per build, GPU or level with trajectories,
+-- over any run of rolled-up days, without counting pairs at query time
+-- (docs/dashboard.md, "Rollups"). dashboard.Rollup keeps these rows with
+-- the day rollups they come from (dashboard_daily_sessions,
+-- dashboard_daily_name_players, dashboard_daily_perf_players).
 --
 -- An item (a player; a player's session; a player and an event or step
--- name) is active on some days. For each day it is active on, prev_day is the
+-- name; a player with trajectories and their build, GPU or level) is
+-- active on some days. For each day it is active on, prev_day is the
 -- latest earlier day it was active on, looked for up to 90 days back (NULL
 -- when none). Over the days [d1, d2] (at most 90 days apart), the distinct
 -- items are those of each day whose prev_day is NULL or before d1: each
@@ -22,9 +24,12 @@ CREATE TABLE dashboard_daily_firsts (
     grouping   text   NOT NULL CHECK (grouping IN ('all', 'build', 'region', 'build_region')),
     build_id   text,
     region     text,
-    metric     text   NOT NULL CHECK (metric IN ('players', 'sessions', 'event_players', 'step_players')),
+    metric     text   NOT NULL CHECK (metric IN ('players', 'sessions', 'event_players', 'step_players',
+                                                 'perf_build_id', 'perf_gpu', 'perf_level_id')),
     -- name is the event or step name of event_players and step_players
-    -- items; NULL otherwise.
+    -- items, the build, GPU or level of perf_* items (players with
+    -- trajectories, from dashboard_daily_perf_players, kept by 'all' and
+    -- 'region' only); NULL otherwise.
     name       text,
     prev_day   date,
     items      bigint NOT NULL,
@@ -40,6 +45,8 @@ CREATE INDEX dashboard_daily_sessions_item_idx
     ON dashboard_daily_sessions (app_id, player_id, session_id, day) INCLUDE (build_id, region);
 CREATE INDEX dashboard_daily_name_players_item_idx
     ON dashboard_daily_name_players (app_id, player_id, kind, name, day) INCLUDE (build_id, region);
+CREATE INDEX dashboard_daily_perf_players_item_idx
+    ON dashboard_daily_perf_players (app_id, player_id, dimension, value, day) INCLUDE (region);
 
 -- Every day is rolled up again, which fills these rows.
 DELETE FROM dashboard_rollup_days;

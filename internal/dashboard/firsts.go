@@ -14,26 +14,24 @@ import (
 // counts over a run of days at most this many days apart come from it.
 const firstsWindow = 90
 
-// firstsGroupings expands a day rollup row s into the groupings it counts
-// in: every row in 'all', and in the build and region groupings when it has
-// the value they name.
-const firstsGroupings = `CROSS JOIN (VALUES ('all'), ('build'), ('region'), ('build_region')) g (grouping)
-	WHERE s.app_id = $1 AND s.day = ANY($2::date[])
-		AND (s.build_id IS NOT NULL OR g.grouping IN ('all', 'region'))
-		AND (s.region IS NOT NULL OR g.grouping IN ('all', 'build'))`
-
-// firstsItem is one kind of item: its day rollup table, the column that
-// names it besides player_id, and for players per name the
-// dashboard_daily_name_players kind.
+// firstsItem is one kind of item: its day rollup table, which of its rows
+// hold such items (cond, on the row's alias), the column naming the item
+// besides player_id, whether that is kept as the firsts row's name and
+// may be NULL (an unknown group), whether the table has build_id, and
+// whether the rows count events.
 type firstsItem struct {
-	metric, table, key, kind string
+	metric, table, cond, key       string
+	named, nullable, build, events bool
 }
 
 var firstsItems = []firstsItem{
-	{"players", "dashboard_daily_sessions", "", ""},
-	{"sessions", "dashboard_daily_sessions", "session_id", ""},
-	{"event_players", "dashboard_daily_name_players", "name", "gameplay"},
-	{"step_players", "dashboard_daily_name_players", "name", "funnel"},
+	{"players", "dashboard_daily_sessions", "", "", false, false, true, false},
+	{"sessions", "dashboard_daily_sessions", "%s.session_id IS NOT NULL", "session_id", false, false, true, false},
+	{"event_players", "dashboard_daily_name_players", "%s.kind = 'gameplay'", "name", true, false, true, true},
+	{"step_players", "dashboard_daily_name_players", "%s.kind = 'funnel'", "name", true, false, true, true},
+	{"perf_build_id", "dashboard_daily_perf_players", "%s.dimension = 'build_id'", "value", true, true, false, false},
+	{"perf_gpu", "dashboard_daily_perf_players", "%s.dimension = 'gpu'", "value", true, true, false, false},
+	{"perf_level_id", "dashboard_daily_perf_players", "%s.dimension = 'level_id'", "value", true, true, false, false},
 }
 
 // firstsMetric is the firsts metric of the players per name of a
@@ -42,35 +40,53 @@ var firstsMetric = map[string]string{"gameplay": "event_players", "funnel": "ste
 
 // firstsSQL fills dashboard_daily_firsts for the days $2 of app $1 with
 // its items: per day and grouping, the items and their previous day of
-// activity under that grouping, at most firstsWindow days back.
+// activity under that grouping, at most firstsWindow days back. An item
+// counts in every grouping whose build and region it has: all; build;
+// region; build and region (builds only for tables with build_id).
 func (it firstsItem) firstsSQL() string {
-	key, keyMatch, where, name, events := "", "", "", "NULL::text", "0"
-	if it.key != "" {
-		key = ", s." + it.key
-		keyMatch = " AND p." + it.key + " = i." + it.key
-		where = " AND s." + it.key + " IS NOT NULL"
+	groupings, b := "('all'), ('region')", "NULL::text"
+	where, buildMatch := " AND (s.region IS NOT NULL OR g.grouping = 'all')", ""
+	if it.build {
+		groupings = "('all'), ('build'), ('region'), ('build_region')"
+		b = "CASE WHEN g.grouping IN ('build', 'build_region') THEN s.build_id END"
+		where = ` AND (s.region IS NOT NULL OR g.grouping IN ('all', 'build'))
+		AND (s.build_id IS NOT NULL OR g.grouping IN ('all', 'region'))`
+		buildMatch = " AND (i.b IS NULL OR p.build_id = i.b)"
 	}
-	if it.kind != "" {
-		kind := " AND %s.kind = '" + it.kind + "'"
-		where += fmt.Sprintf(kind, "s")
-		keyMatch += fmt.Sprintf(kind, "p")
-		name, events = "i.name", "sum(s.events)"
+	key, keyMatch, name, events := "", "", "NULL::text", "0"
+	if it.key != "" {
+		op := " = "
+		if it.nullable {
+			op = " IS NOT DISTINCT FROM "
+		}
+		key = ", s." + it.key
+		keyMatch = " AND p." + it.key + op + "i." + it.key
+	}
+	if it.cond != "" {
+		where += " AND " + fmt.Sprintf(it.cond, "s")
+		keyMatch += " AND " + fmt.Sprintf(it.cond, "p")
+	}
+	if it.named {
+		name = "i." + it.key
+	}
+	if it.events {
+		events = "sum(s.events)"
 	}
 	return `INSERT INTO dashboard_daily_firsts (app_id, day, grouping, build_id, region, metric, name, prev_day, items, events)
 SELECT $1, i.day, i.grouping, i.b, i.r, '` + it.metric + `', ` + name + `, pv.prev_day, count(*), sum(i.events)
 FROM (
-	SELECT s.day, g.grouping,
-		CASE WHEN g.grouping IN ('build', 'build_region') THEN s.build_id END AS b,
+	SELECT s.day, g.grouping, ` + b + ` AS b,
 		CASE WHEN g.grouping IN ('region', 'build_region') THEN s.region END AS r,
 		s.player_id` + key + `, ` + events + ` AS events
-	FROM ` + it.table + ` s ` + firstsGroupings + where + `
+	FROM ` + it.table + ` s CROSS JOIN (VALUES ` + groupings + `) g (grouping)
+	WHERE s.app_id = $1 AND s.day = ANY($2::date[])` + where + `
 	GROUP BY 1, 2, 3, 4, 5` + key + `
 ) i
 LEFT JOIN LATERAL (
 	SELECT max(p.day) AS prev_day FROM ` + it.table + ` p
 	WHERE p.app_id = $1 AND p.player_id = i.player_id` + keyMatch + `
-		AND p.day < i.day AND p.day >= i.day - ` + fmt.Sprint(firstsWindow) + `
-		AND (i.b IS NULL OR p.build_id = i.b) AND (i.r IS NULL OR p.region = i.r)
+		AND p.day < i.day AND p.day >= i.day - ` + fmt.Sprint(firstsWindow) + buildMatch + `
+		AND (i.r IS NULL OR p.region = i.r)
 ) pv ON true
 GROUP BY 2, 3, 4, 5, 7, 8`
 }

@@ -135,6 +135,40 @@ func perfPlayersSQL(by, in, covered string, f *filters) string {
 ) bp GROUP BY 1`
 }
 
+// perfFirstsSQL counts the distinct players per group when the covered
+// days are one run [first, last]: the run's from dashboard_daily_firsts,
+// plus those of the raw trajectories in the rest (in) the run has not seen
+// in the group, one row each.
+func perfFirstsSQL(by, in, first, last string, f *filters) string {
+	grouping, where := "all", ""
+	if ph, ok := f.ph["region"]; ok {
+		grouping, where = "region", " AND r.region = "+ph
+	}
+	if ph, ok := f.ph["build_id"]; ok {
+		where += " AND r.name = " + ph // by build only (perfRollupServes)
+	}
+	perfWhere := ""
+	if ph, ok := f.ph["region"]; ok {
+		perfWhere = " AND r.region = " + ph
+	}
+	return `SELECT r.name, coalesce(sum(r.items) FILTER (WHERE r.prev_day IS NULL OR r.prev_day < ` + first + `), 0)::bigint
+	FROM dashboard_daily_firsts r
+	WHERE r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+		AND r.day >= ` + first + ` AND r.day <= ` + last + `
+		AND r.grouping = '` + grouping + `' AND r.metric = 'perf_` + by + `'` + where + `
+	GROUP BY 1
+UNION ALL
+SELECT p.grp, count(*) FROM (
+	SELECT DISTINCT ` + perfGroupExpr[by] + ` AS grp, x.player_id FROM trajectories x` + perfJoin(by) + `
+	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND ` + in + `
+		AND x.fps_mean IS NOT NULL` + f.where("trajectories", "x") + `
+) p
+WHERE NOT EXISTS (SELECT 1 FROM dashboard_daily_perf_players r
+	WHERE r.app_id = $1 AND r.player_id = p.player_id AND r.dimension = '` + by + `' AND r.value IS NOT DISTINCT FROM p.grp
+		AND r.day >= ` + first + ` AND r.day <= ` + last + perfWhere + `)
+GROUP BY 1`
+}
+
 // performanceFromRollups answers the performance view by by from the daily
 // fps buckets and players for the whole days they cover and raw
 // trajectories, bucketed the same way, for the rest of the range. It is
@@ -191,14 +225,19 @@ func (h *Handler) performanceFromRollups(ctx context.Context, tx pgx.Tx, app uui
 	}
 
 	// Distinct players do not add up across days: the day's players are
-	// rolled up, not their count.
+	// rolled up, not their count, and over one run of days their firsts.
 	players := map[string]int64{}
-	rows, err = tx.Query(ctx, perfPlayersSQL(by, in, cov, f), bargs...)
+	q, qargs := perfPlayersSQL(by, in, cov, f), bargs
+	if first, last, ok := firstsRun(covered); ok {
+		qargs = append(slices.Clone(bargs[:len(bargs)-1]), first, last)
+		q = perfFirstsSQL(by, in, "$"+strconv.Itoa(len(qargs)-1), "$"+strconv.Itoa(len(qargs)), f)
+	}
+	rows, err = tx.Query(ctx, q, qargs...)
 	if err != nil {
 		return err
 	}
 	if _, err = pgx.ForEachRow(rows, []any{&grp, &n}, func() error {
-		players[groupKey(grp)] = n
+		players[groupKey(grp)] += n
 		return nil
 	}); err != nil {
 		return err
