@@ -123,6 +123,7 @@ func TestRollupsEqualRaw(t *testing.T) {
 		{"2026-03-01T00:00:00Z", "2026-03-04T00:00:00Z"}, // whole days
 		{"2026-03-01T09:30:00Z", "2026-03-03T10:00:00Z"}, // partial days at both ends
 		{"2026-03-02T00:00:00Z", "2026-03-02T12:00:00Z"}, // under a day
+		{"2026-03-02T00:00:00Z", "2026-03-04T00:00:00Z"}, // the last two days
 	} {
 		for _, filter := range [][]string{nil, {"build_id", "2.0"}, {"region", "US"}, {"build_id", "1.0", "region", "EU"}} {
 			q := url.Values{"from": {rg[0]}, "to": {rg[1]}}
@@ -221,6 +222,15 @@ func TestRollupsEqualRaw(t *testing.T) {
 	require.Equal(t, RollupStats{Days: 6, Rebuilt: 2, LevelDays: 3}, st, "03-02 for its count, 03-03 for its levels")
 	rolled = f.rollupAnswers(t, queries)
 	require.Equal(t, map[string]int64{"L1": 5, "L2": 2, "L7": 3, "<nil>": 3}, groupSizes(rolled[0].perf[2]))
+
+	// u1, so far active on 03-01 and 03-03, plays on 03-02 too: only 03-02
+	// is rebuilt, and 03-03's firsts follow (u1's day before it is 03-02
+	// now), else u1 would count twice from 03-02 on.
+	addGameplay(t, db, a, "u1", "s1", "Jump", "", "2026-03-02T12:00:00Z")
+	st, err = Rollup(ctx, db, now)
+	require.NoError(t, err)
+	require.Equal(t, RollupStats{Days: 6, Rebuilt: 1, LevelDays: 3}, st)
+	rolled = f.rollupAnswers(t, queries)
 
 	// With 2026-03-02 not rolled up, the covered days are no run: distinct
 	// counts come from the day rollups' pairs, still the same.
