@@ -32,7 +32,7 @@ var explorerKinds = map[string]struct{ table, ts, name, session, detail string }
 	"player": {"player_events", `"timestamp"`, "event_name", "NULL::text",
 		`jsonb_build_object('region', region, 'hardware', hardware)`},
 	"realtime": {"trajectories", "timestamp_start", "NULL::text", "session_id",
-		`jsonb_build_object('status', status, 'input_method', input_method, 'fps_mean', fps_mean, 'fps_low_5', fps_low_5,
+		`jsonb_build_object('status', status, 'input_method', input_method, 'level_id', level_id, 'fps_mean', fps_mean, 'fps_low_5', fps_low_5,
 			'fps_low_1', fps_low_1, 'num_points', num_points, 'timestamp_end', timestamp_end)`},
 }
 

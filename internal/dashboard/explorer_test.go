@@ -58,9 +58,13 @@ func TestExplorer(t *testing.T) {
 	require.Equal(t, []string{"p1/s2/Jump", "p1/s1/Jump"}, names(ev))
 	f.view(t, f.a.SecretKey, "/dashboard/api/events", with("session_id", "s1", "limit", "1"), &ev)
 	require.Equal(t, []string{"p1/s1/Shoot"}, names(ev))
+	_, err = db.Exec(t.Context(), `UPDATE trajectories SET level_id = 'L9' WHERE app_id = $1`, a)
+	require.NoError(t, err)
 	f.view(t, f.a.SecretKey, "/dashboard/api/events", with("kind", "realtime"), &ev)
 	require.Len(t, ev.Events, 1)
 	require.Nil(t, ev.Events[0].Name)
+	require.NoError(t, json.Unmarshal(ev.Events[0].Fields, &fields))
+	require.Equal(t, "L9", fields["level_id"], "a trajectory's level, sent or attributed")
 	f.view(t, f.b.SecretKey, "/dashboard/api/events", with(), &ev)
 	require.Equal(t, []string{"p1/s1/Jump"}, names(ev))
 

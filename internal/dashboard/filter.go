@@ -101,50 +101,27 @@ func (f *filters) bind(args *[]any) {
 
 // Where a filter's dimension comes from, per table (docs/dashboard.md,
 // "Filters"): build is the row's build_id; region is the player's region in
-// players (the latest known); input method is the row's own on gameplay
-// events and trajectories, and for a funnel step the input method of the
-// latest gameplay event of its session at or before it; level is the row's
-// own on gameplay events and funnel steps, and for a trajectory the level
-// of the latest gameplay event of its session at or before its start. A
-// row without a value never matches, so player events match no input
-// method or level filter. Lookups in gameplay_events reach back to a day
-// before from ($2), which keeps them on few partitions.
-
-// sessionLookup is the latest non-null col of a gameplay event of the same
-// player and session as alias's row, at or before ts.
-func sessionLookup(col, alias, ts string) string {
-	return `(SELECT g.` + col + ` FROM gameplay_events g
-		WHERE g.app_id = ` + alias + `.app_id AND g.player_id = ` + alias + `.player_id AND g.session_id = ` + alias + `.session_id
-			AND g."timestamp" <= ` + alias + `.` + ts + ` AND g."timestamp" >= $2::timestamptz - interval '1 day'
-			AND g.` + col + ` IS NOT NULL
-		ORDER BY g."timestamp" DESC LIMIT 1)`
-}
+// players (the latest known); input method and level are the row's own
+// columns, a funnel step's input method and a trajectory's level (when the
+// client sent none) attributed through their session by the rollup job
+// (levels.go). A row without a value never matches, so player events match
+// no input method or level filter.
 
 // dimension is the SQL expression of a filter's dimension for a row of
 // table under alias; empty when the table never has one.
 func dimension(name, table, alias string) string {
-	ts := `"timestamp"`
-	if table == "trajectories" {
-		ts = "timestamp_start"
-	}
 	switch name {
 	case "build_id":
 		return alias + ".build_id"
 	case "region":
 		return `(SELECT pr.region FROM players pr WHERE pr.app_id = ` + alias + `.app_id AND pr.player_id = ` + alias + `.player_id)`
 	case "input_method":
-		switch table {
-		case "gameplay_events", "trajectories":
+		if table != "player_events" {
 			return alias + ".input_method"
-		case "funnel_steps":
-			return sessionLookup("input_method", alias, ts)
 		}
 	case "level_id":
-		switch table {
-		case "gameplay_events", "funnel_steps":
+		if table != "player_events" {
 			return alias + ".level_id"
-		case "trajectories":
-			return sessionLookup("level_id", alias, ts)
 		}
 	}
 	return ""

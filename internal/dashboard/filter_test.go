@@ -58,11 +58,12 @@ func filterRows(t *testing.T, db *pgxpool.Pool, app string) {
 	step("u2", "s2", "1.0", "Start", nil, "2026-03-02T09:00:00Z")
 	step("u2", "s2", "1.0", "End", nil, "2026-03-02T10:30:00Z")
 	step("u3", "s3", "2.0", "Start", nil, "2026-03-02T11:30:00Z")
-	// A trajectory's level is its session's latest gameplay level at or
-	// before it: u1 L2, u2 L1, u3 L1.
+	// A trajectory's level is its session's latest level event at or
+	// before it (attributed by the rollup job): u1 L2, u2 L1, u3 L1.
 	traj("u1", "s1", "2.0", "kb", 25, "2026-03-01T10:15:00Z")
 	traj("u2", "s2", "1.0", "pad", 60, "2026-03-02T10:05:00Z")
 	traj("u3", "s3", "2.0", "pad", 40, "2026-03-02T11:05:00Z")
+	attribute(t, db, "2026-03-10T12:00:00Z")
 }
 
 var filterRange = url.Values{"from": {"2026-03-01T00:00:00Z"}, "to": {"2026-03-03T00:00:00Z"}}

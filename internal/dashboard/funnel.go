@@ -18,8 +18,10 @@ const (
 	maxFunnelSteps  = 10
 	maxStepNameLen  = 256
 	maxFunnelGroups = 50
-	defaultWindow   = time.Hour
-	maxWindow       = 30 * 24 * time.Hour
+	// maxStepNames is how many step names funnel/steps lists.
+	maxStepNames  = 200
+	defaultWindow = time.Hour
+	maxWindow     = 30 * 24 * time.Hour
 )
 
 // funnelBreakdowns are the funnel's by values.
@@ -112,7 +114,7 @@ func funnelSQL(n int, per, by string, f *filters) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `WITH ev AS MATERIALIZED (
-	SELECT x.player_id AS p, %s AS s, x.funnel_step_name AS step, x."timestamp" AS ts, x.build_id, x.session_id AS sid
+	SELECT x.player_id AS p, %s AS s, x.funnel_step_name AS step, x."timestamp" AS ts, x.build_id, x.session_id AS sid, x.input_method
 	FROM funnel_steps x
 	WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3::timestamptz + $5::float8 * interval '1 second'
 		AND x.funnel_step_name = ANY($4::text[])%s
@@ -121,7 +123,7 @@ s1 AS (
 	SELECT e.p, e.s, e.t, e.t1, %s AS grp, NULL::float8 AS dt
 	FROM (
 		SELECT DISTINCT ON (p, s) p, s, ts AS t, ts AS t1,
-			$1::uuid AS app_id, p AS player_id, sid AS session_id, ts AS "timestamp", build_id
+			$1::uuid AS app_id, p AS player_id, sid AS session_id, ts AS "timestamp", build_id, input_method
 		FROM ev WHERE step = ($4::text[])[1] AND ts < $3 ORDER BY p, s, ts
 	) e
 )`, sess, f.where("funnel_steps", "x"), grp)
@@ -279,17 +281,19 @@ func (h *Handler) viewFunnelSteps(ctx context.Context, app uuid.UUID, q url.Valu
 	if err != nil {
 		return nil, err
 	}
-	args := []any{app, rg.From, rg.To}
-	f.bind(&args)
+	r := &rolled{f: &f, args: []any{app, rg.From, rg.To}}
+	f.bind(&r.args)
 	out := &funnelStepsView{timeRange: rg}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT x.funnel_step_name, count(*), count(DISTINCT x.player_id) FROM funnel_steps x
-			WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3`+f.where("funnel_steps", "x")+`
-			GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 200`, args...)
-		if err != nil {
+		r.tx = tx
+		if err := r.plan(ctx, app, rg); err != nil {
 			return err
 		}
-		out.Steps, err = pgx.CollectRows(rows, pgx.RowToStructByPos[eventCount])
+		if r.run {
+			out.Steps, err = r.namesFromFirsts(ctx, namedKinds[1], maxStepNames)
+		} else {
+			out.Steps, err = r.nameCounts(ctx, namedKinds[1], maxStepNames)
+		}
 		return err
 	})
 	if err != nil {

@@ -166,3 +166,17 @@ func addTrajectory(t *testing.T, db *pgxpool.Pool, app, build, player, session s
 		app, build, player, session, fps[0], fps[1], fps[2], ts(at))
 	require.NoError(t, err)
 }
+
+// attribute runs the dashboard_rollup job's level attribution alone (no
+// rollups) as of now, as a run of the job before the views are asked.
+func attribute(t *testing.T, db *pgxpool.Pool, now string) RollupStats {
+	t.Helper()
+	ctx := context.Background()
+	today := ts(now).Truncate(24 * time.Hour)
+	from := today.AddDate(0, 0, -RollupLookback)
+	counts, err := rawCounts(ctx, db, from.AddDate(0, 0, -1), today.AddDate(0, 0, 2))
+	require.NoError(t, err)
+	var st RollupStats
+	require.NoError(t, attributeLevels(ctx, db, counts, from, today, LevelAttributionBudget, &st))
+	return st
+}

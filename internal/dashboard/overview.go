@@ -43,6 +43,9 @@ type overviewDay struct {
 	Sessions      int64            `json:"sessions"`
 }
 
+// maxTopEvents is how many gameplay event names the overview ranks.
+const maxTopEvents = 20
+
 type eventCount struct {
 	Name    string `json:"name"`
 	Events  int64  `json:"events"`
@@ -88,176 +91,250 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 	if err != nil {
 		return nil, err
 	}
-	args := []any{app, rg.From, rg.To}
-	f.bind(&args)
-	out := &overviewView{timeRange: rg, TopEvents: []eventCount{}}
-	out.Totals.Events = map[string]int64{}
-	index := map[int64]int{}
+	o := &overview{rolled: rolled{f: &f, args: []any{app, rg.From, rg.To}}, index: map[int64]int{},
+		out: &overviewView{timeRange: rg, TopEvents: []eventCount{}}}
+	f.bind(&o.args)
+	o.out.Totals.Events = map[string]int64{}
 	for i, d := range rg.days() {
-		index[d.Unix()] = i
+		o.index[d.Unix()] = i
 		ev := map[string]int64{}
 		for _, k := range kinds {
 			ev[k.name] = 0
-			out.Totals.Events[k.name] = 0
+			o.out.Totals.Events[k.name] = 0
 		}
-		out.Days = append(out.Days, overviewDay{Day: day(d), Events: ev})
-	}
-	at := func(d time.Time) *overviewDay {
-		if i, ok := index[d.Unix()]; ok {
-			return &out.Days[i]
-		}
-		return nil
-	}
-	// Event counts come from the daily rollups for the whole days they
-	// cover, when the filters are ones the rollups keep.
-	useRollups := f.only("build_id", "region")
-	addCount := func(d time.Time, kind string, n int64) {
-		if od := at(d); od != nil {
-			od.Events[kind] += n
-		}
-		out.Totals.Events[kind] += n
+		o.out.Days = append(o.out.Days, overviewDay{Day: day(d), Events: ev})
 	}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		covered, rest := []time.Time(nil), []timeRange{rg}
-		if useRollups {
-			var err error
-			if covered, rest, err = rollupPlan(ctx, tx, app, rg); err != nil {
-				return err
-			}
-			out.RollupDays = len(covered)
+		o.tx = tx
+		if err := o.plan(ctx, app, rg); err != nil {
+			return err
 		}
-		for _, k := range kinds {
-			if len(rest) == 0 {
-				break
-			}
-			kargs := slices.Clone(args)
-			in := restWhere("x."+k.ts, rest, &kargs)
-			rows, err := tx.Query(ctx, `SELECT date_trunc('day', x.`+k.ts+` AT TIME ZONE 'UTC') AS d, count(*)
-				FROM `+k.table+` x WHERE x.app_id = $1 AND x.`+k.ts+` >= $2 AND x.`+k.ts+` < $3 AND `+in+f.where(k.table, "x")+`
-				GROUP BY 1`, kargs...)
-			if err != nil {
-				return err
-			}
-			var (
-				d time.Time
-				n int64
-			)
-			_, err = pgx.ForEachRow(rows, []any{&d, &n}, func() error {
-				addCount(d, k.name, n)
-				return nil
-			})
-			if err != nil {
+		o.out.RollupDays = len(o.covered)
+		steps := []func(context.Context) error{o.eventCounts, o.active, o.newPlayers, o.topEvents, o.deadLetters}
+		if o.run {
+			steps = []func(context.Context) error{o.eventCounts, o.activeFromFirsts, o.newPlayers, o.topEventsFromFirsts, o.deadLetters}
+		}
+		for _, step := range steps {
+			if err := step(ctx); err != nil {
 				return err
 			}
 		}
-		if len(covered) > 0 {
-			rargs := append(slices.Clone(args), covered)
-			rows, err := tx.Query(ctx, `SELECT r.day, r.kind, sum(r.events)::bigint FROM dashboard_daily_counts r
-				WHERE r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
-					AND r.day = ANY($`+strconv.Itoa(len(rargs))+`::date[])`+f.rollupWhere()+`
-				GROUP BY 1, 2`, rargs...)
-			if err != nil {
-				return err
-			}
-			var (
-				d    time.Time
-				kind string
-				n    int64
-			)
-			if _, err = pgx.ForEachRow(rows, []any{&d, &kind, &n}, func() error {
-				addCount(d, kind, n)
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-
-		// Active players and sessions per day, and over the whole range (the
-		// empty grouping set, where d is NULL). The rows are first reduced
-		// to distinct (day, player, session), which a hash aggregate does
-		// without sorting every event.
-		// Rolled-up days read their distinct (player, session) rows from
-		// the daily sessions rollup.
-		aargs := slices.Clone(args)
-		in := restCond(bindRest(rest, &aargs))
-		fromRollups := ""
-		if len(covered) > 0 {
-			aargs = append(aargs, covered)
-			fromRollups = `SELECT r.day::timestamp AS d, r.player_id, r.session_id FROM dashboard_daily_sessions r
-				WHERE r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
-					AND r.day = ANY($` + strconv.Itoa(len(aargs)) + `::date[])` + f.rollupWhere() + `
-				UNION ALL `
-		}
-		rows, err := tx.Query(ctx, `SELECT d, count(DISTINCT player_id),
-				count(DISTINCT (player_id, session_id)) FILTER (WHERE session_id IS NOT NULL)
-			FROM (
-				SELECT d, player_id, session_id FROM (`+fromRollups+`
-					SELECT date_trunc('day', ts AT TIME ZONE 'UTC') AS d, player_id, session_id
-					FROM (`+activitySQL(&f, in)+`) a
-				) u GROUP BY 1, 2, 3
-			) ds GROUP BY GROUPING SETS ((1), ())`, aargs...)
-		if err != nil {
-			return err
-		}
-		var (
-			d                 *time.Time
-			players, sessions int64
-		)
-		_, err = pgx.ForEachRow(rows, []any{&d, &players, &sessions}, func() error {
-			if d == nil {
-				out.Totals.ActivePlayers, out.Totals.Sessions = players, sessions
-			} else if od := at(*d); od != nil {
-				od.ActivePlayers, od.Sessions = players, sessions
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-
-		rows, err = tx.Query(ctx, `SELECT date_trunc('day', p.first_seen AT TIME ZONE 'UTC'), count(*) FROM players p
-			WHERE p.app_id = $1 AND p.first_seen >= $2 AND p.first_seen < $3`+newPlayersWhere(&f)+` GROUP BY 1`, args...)
-		if err != nil {
-			return err
-		}
-		var nd time.Time
-		_, err = pgx.ForEachRow(rows, []any{&nd, &players}, func() error {
-			if od := at(nd); od != nil {
-				od.NewPlayers = players
-			}
-			out.Totals.NewPlayers += players
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-
-		// Per (name, player) first, by hash, then per name.
-		rows, err = tx.Query(ctx, `SELECT event_name, sum(n)::bigint, count(*) FROM (
-				SELECT x.event_name, x.player_id, count(*) AS n FROM gameplay_events x
-				WHERE x.app_id = $1 AND x."timestamp" >= $2 AND x."timestamp" < $3`+f.where("gameplay_events", "x")+`
-				GROUP BY 1, 2
-			) np GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20`, args...)
-		if err != nil {
-			return err
-		}
-		if out.TopEvents, err = pgx.CollectRows(rows, pgx.RowToStructByPos[eventCount]); err != nil {
-			return err
-		}
-
-		// Dead letters carry the app only in their subject, and no build,
-		// region, input method or level: the filters leave them alone.
-		return tx.QueryRow(ctx, `SELECT count(*) FROM dead_letters
-			WHERE received_at >= $2 AND received_at < $3 AND subject LIKE 'telemetry.' || $1::text || '.%'`,
-			app, rg.From, rg.To).Scan(&out.Totals.DeadLettered)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := h.readTx(ctx, func(tx pgx.Tx) error { return readRejected(ctx, tx, app, rg, &out.Rejected) }); err != nil {
+	if err := h.readTx(ctx, func(tx pgx.Tx) error { return readRejected(ctx, tx, app, rg, &o.out.Rejected) }); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return o.out, nil
+}
+
+// rolled is a view's range split for the rollups: its arguments ($1 app,
+// $2 from, $3 to, then the filters), the whole days the rollups cover and
+// the rest, read raw; when the covered days are one run (firstsRun), its
+// first and last day.
+type rolled struct {
+	tx          pgx.Tx
+	f           *filters
+	args        []any
+	covered     []time.Time
+	rest        []timeRange
+	first, last time.Time
+	run         bool
+}
+
+// plan splits rg (rollupPlan) when the filters are ones the rollups keep
+// (build, region); otherwise all of rg is the rest.
+func (r *rolled) plan(ctx context.Context, app uuid.UUID, rg timeRange) error {
+	r.rest = []timeRange{rg}
+	if !r.f.only("build_id", "region") {
+		return nil
+	}
+	var err error
+	if r.covered, r.rest, err = rollupPlan(ctx, r.tx, app, rg); err != nil {
+		return err
+	}
+	r.first, r.last, r.run = firstsRun(r.covered)
+	return nil
+}
+
+// overview is one overview request's state.
+type overview struct {
+	rolled
+	out   *overviewView
+	index map[int64]int
+}
+
+// at is the answer's day d; nil when d is outside the range.
+func (o *overview) at(d time.Time) *overviewDay {
+	if i, ok := o.index[d.Unix()]; ok {
+		return &o.out.Days[i]
+	}
+	return nil
+}
+
+// withRest is a copy of args with the rest's bounds bound, and their
+// condition on a time column.
+func (r *rolled) withRest(args []any) ([]any, func(col string) string) {
+	args = slices.Clone(args)
+	return args, restCond(bindRest(r.rest, &args))
+}
+
+// withCovered is a copy of args with the covered days bound, and the
+// condition on a rollup row r of being on one of them and passing the
+// filters.
+func (r *rolled) withCovered(args []any) ([]any, string) {
+	args = append(slices.Clone(args), r.covered)
+	return args, `r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+		AND r.day = ANY($` + strconv.Itoa(len(args)) + `::date[])` + r.f.rollupWhere()
+}
+
+// withRun is a copy of args with the covered run's first and last day
+// bound, and the condition on a rollup row r of lying in it and passing
+// the filters.
+func (r *rolled) withRun(args []any) ([]any, string) {
+	args = append(slices.Clone(args), r.first, r.last)
+	return args, `r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+		AND r.day >= $` + strconv.Itoa(len(args)-1) + ` AND r.day <= $` + strconv.Itoa(len(args)) + r.f.rollupWhere()
+}
+
+// eventCounts counts the events per kind and day: the rest raw, the
+// covered days from dashboard_daily_counts.
+func (o *overview) eventCounts(ctx context.Context) error {
+	add := func(d time.Time, kind string, n int64) {
+		if od := o.at(d); od != nil {
+			od.Events[kind] += n
+		}
+		o.out.Totals.Events[kind] += n
+	}
+	var (
+		d    time.Time
+		kind string
+		n    int64
+	)
+	for _, k := range kinds {
+		if len(o.rest) == 0 {
+			break
+		}
+		args, in := o.withRest(o.args)
+		rows, err := o.tx.Query(ctx, `SELECT date_trunc('day', x.`+k.ts+` AT TIME ZONE 'UTC') AS d, count(*)
+			FROM `+k.table+` x WHERE x.app_id = $1 AND x.`+k.ts+` >= $2 AND x.`+k.ts+` < $3 AND `+in("x."+k.ts)+o.f.where(k.table, "x")+`
+			GROUP BY 1`, args...)
+		if err != nil {
+			return err
+		}
+		if _, err = pgx.ForEachRow(rows, []any{&d, &n}, func() error {
+			add(d, k.name, n)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	if len(o.covered) == 0 {
+		return nil
+	}
+	args, covered := o.withCovered(o.args)
+	rows, err := o.tx.Query(ctx, `SELECT r.day, r.kind, sum(r.events)::bigint FROM dashboard_daily_counts r
+		WHERE `+covered+` GROUP BY 1, 2`, args...)
+	if err != nil {
+		return err
+	}
+	_, err = pgx.ForEachRow(rows, []any{&d, &kind, &n}, func() error {
+		add(d, kind, n)
+		return nil
+	})
+	return err
+}
+
+// setActive records a day's active players and sessions, or the range's
+// when d is nil.
+func (o *overview) setActive(d *time.Time, players, sessions int64) {
+	if d == nil {
+		o.out.Totals.ActivePlayers, o.out.Totals.Sessions = players, sessions
+	} else if od := o.at(*d); od != nil {
+		od.ActivePlayers, od.Sessions = players, sessions
+	}
+}
+
+// active counts the active players and sessions per day, and over the
+// whole range (the empty grouping set, where d is NULL), from the distinct
+// (day, player, session) rows: the covered days' from the daily sessions
+// rollup, the rest's raw. A hash aggregate reduces them without sorting
+// every event.
+func (o *overview) active(ctx context.Context) error {
+	args, in := o.withRest(o.args)
+	fromRollups := ""
+	if len(o.covered) > 0 {
+		var covered string
+		args, covered = o.withCovered(args)
+		fromRollups = `SELECT r.day::timestamp AS d, r.player_id, r.session_id FROM dashboard_daily_sessions r WHERE ` + covered + `
+			UNION ALL `
+	}
+	rows, err := o.tx.Query(ctx, `SELECT d, count(DISTINCT player_id),
+			count(DISTINCT (player_id, session_id)) FILTER (WHERE session_id IS NOT NULL)
+		FROM (
+			SELECT d, player_id, session_id FROM (`+fromRollups+`
+				SELECT date_trunc('day', ts AT TIME ZONE 'UTC') AS d, player_id, session_id
+				FROM (`+activitySQL(o.f, in)+`) a
+			) u GROUP BY 1, 2, 3
+		) ds GROUP BY GROUPING SETS ((1), ())`, args...)
+	if err != nil {
+		return err
+	}
+	var (
+		d                 *time.Time
+		players, sessions int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&d, &players, &sessions}, func() error {
+		o.setActive(d, players, sessions)
+		return nil
+	})
+	return err
+}
+
+// newPlayers counts the players first seen per day (the players table).
+func (o *overview) newPlayers(ctx context.Context) error {
+	rows, err := o.tx.Query(ctx, `SELECT date_trunc('day', p.first_seen AT TIME ZONE 'UTC'), count(*) FROM players p
+		WHERE p.app_id = $1 AND p.first_seen >= $2 AND p.first_seen < $3`+newPlayersWhere(o.f)+` GROUP BY 1`, o.args...)
+	if err != nil {
+		return err
+	}
+	var (
+		d time.Time
+		n int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&d, &n}, func() error {
+		if od := o.at(d); od != nil {
+			od.NewPlayers = n
+		}
+		o.out.Totals.NewPlayers += n
+		return nil
+	})
+	return err
+}
+
+// topEvents ranks the gameplay event names (nameCounts).
+func (o *overview) topEvents(ctx context.Context) error {
+	var err error
+	o.out.TopEvents, err = o.nameCounts(ctx, namedKinds[0], maxTopEvents)
+	return err
+}
+
+// topEventsFromFirsts ranks the gameplay event names (namesFromFirsts).
+func (o *overview) topEventsFromFirsts(ctx context.Context) error {
+	var err error
+	o.out.TopEvents, err = o.namesFromFirsts(ctx, namedKinds[0], maxTopEvents)
+	return err
+}
+
+// deadLetters counts the app's dead letters. They carry the app only in
+// their subject, and no build, region, input method or level: the filters
+// leave them alone.
+func (o *overview) deadLetters(ctx context.Context) error {
+	return o.tx.QueryRow(ctx, `SELECT count(*) FROM dead_letters
+		WHERE received_at >= $2 AND received_at < $3 AND subject LIKE 'telemetry.' || $1::text || '.%'`,
+		o.args[:3]...).Scan(&o.out.Totals.DeadLettered)
 }
 
 // newPlayersWhere filters the players row p of a new player: by its build

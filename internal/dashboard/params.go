@@ -101,8 +101,13 @@ func (h *Handler) readTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 		// The views sort and hash many rows: give them room to do it in
 		// memory (Postgres's default is 4MB per sort), and skip JIT, whose
 		// compile time costs more than it saves on queries of a second.
+		// pgx prepares each statement once per connection; from the sixth
+		// run Postgres may plan it for any parameters, which for a range
+		// means for all the partitions and a blind join: plan each run
+		// for its own range instead.
 		ms := strconv.FormatInt(h.cfg.QueryTimeout.Milliseconds(), 10)
-		if _, err := tx.Exec(ctx, "SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true), set_config('jit', 'off', true)",
+		if _, err := tx.Exec(ctx, `SELECT set_config('statement_timeout', $1, true), set_config('work_mem', $2, true),
+			set_config('jit', 'off', true), set_config('plan_cache_mode', 'force_custom_plan', true)`,
 			ms, queryWorkMem); err != nil {
 			return err
 		}

@@ -30,8 +30,7 @@ type performanceView struct {
 	// Histogram counts trajectories by fps_mean over the whole range.
 	Histogram []fpsBucket `json:"histogram"`
 	// RollupDays is how many whole days were read from the daily fps
-	// rollups rather than raw rows (only by build, filtered at most by
-	// build and region).
+	// rollups rather than raw rows (see perfRollupServes).
 	RollupDays int `json:"rollup_days"`
 }
 
@@ -63,72 +62,43 @@ type fpsBucket struct {
 	Trajectories int64    `json:"trajectories"`
 }
 
-// perfGroupExpr is the build and GPU breakdowns' group expression for a
-// trajectory x. A trajectory's GPU is its player's hardware.gpu (the players
-// row, so the latest known). Its level (perfLevelRowsSQL) is the level of the
-// latest gameplay event of its session at or before its start, as for the
-// level filter (docs/dashboard.md, "Filters").
+// perfGroupExpr is each breakdown's group expression for a trajectory x. A
+// trajectory's GPU is its player's hardware.gpu (the players row, so the
+// latest known, joined by perfJoin); its level is its level_id (sent by the
+// client or attributed through its session, docs/dashboard.md, "A
+// trajectory's level").
 var perfGroupExpr = map[string]string{
 	"build_id": "x.build_id",
 	"gpu":      "pg.hardware->>'gpu'",
+	"level_id": "x.level_id",
 }
 
-// perfRowsSQL is the trajectories with an fps_mean in [$2, $3) that pass
-// f, with their build or GPU.
-func perfRowsSQL(by string, f *filters) string {
-	join := ""
+// perfJoin is what a trajectory x needs joined for breakdown by: the
+// players row for the GPU, by a hash join on the app's players rather
+// than a lookup per trajectory.
+func perfJoin(by string) string {
 	if by == "gpu" {
-		// A hash join on the app's players, not a lookup per trajectory.
-		join = "LEFT JOIN players pg ON pg.app_id = x.app_id AND pg.player_id = x.player_id"
+		return " LEFT JOIN players pg ON pg.app_id = x.app_id AND pg.player_id = x.player_id"
 	}
-	return `SELECT x.player_id, x.fps_mean, x.fps_low_5, x.fps_low_1, ` + perfGroupExpr[by] + ` AS grp
-	FROM trajectories x ` + join + `
-	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND x.fps_mean IS NOT NULL` + f.where("trajectories", "x")
+	return ""
 }
 
-// perfLevelRowsSQL is perfRowsSQL by level, computed in one pass instead
-// of one lookup per trajectory: the session's gameplay events that name a
-// level and its trajectories, in time order (a gameplay event before a
-// trajectory of the same instant), each trajectory taking the level of the
-// latest gameplay event before it.
-func perfLevelRowsSQL(f *filters) string {
-	return `WITH tr AS (
-	SELECT x.player_id, x.session_id, x.timestamp_start AS ts, x.fps_mean, x.fps_low_5, x.fps_low_1
-	FROM trajectories x
-	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND x.fps_mean IS NOT NULL` + f.where("trajectories", "x") + `
-),
-u AS (
-	SELECT g.player_id, g.session_id, g."timestamp" AS ts, g.level_id, 0 AS is_t,
-		NULL::float8 AS fps_mean, NULL::float8 AS fps_low_5, NULL::float8 AS fps_low_1
-	FROM gameplay_events g
-	WHERE g.app_id = $1 AND g."timestamp" >= $2::timestamptz - interval '1 day' AND g."timestamp" < $3
-		AND g.level_id IS NOT NULL AND g.session_id IS NOT NULL
-	UNION ALL SELECT player_id, session_id, ts, NULL, 1, fps_mean, fps_low_5, fps_low_1 FROM tr
-),
-w AS (
-	SELECT u.*, count(u.level_id) OVER (PARTITION BY u.player_id, u.session_id ORDER BY u.ts, u.is_t ROWS UNBOUNDED PRECEDING) AS n
-	FROM u
-),
-t AS (
-	SELECT player_id, fps_mean, fps_low_5, fps_low_1, grp FROM (
-		SELECT w.player_id, w.fps_mean, w.fps_low_5, w.fps_low_1, w.is_t,
-			CASE WHEN w.session_id IS NULL OR w.n = 0 THEN NULL
-				ELSE first_value(w.level_id) OVER (PARTITION BY w.player_id, w.session_id, w.n ORDER BY w.ts, w.is_t) END AS grp
-		FROM w
-	) l WHERE is_t = 1
-)`
+// perfStatsSQL is the average and the 10th, 50th and 90th percentiles of
+// col, zeros when no row of the group has it (as fpsHist.stats).
+func perfStatsSQL(col string) string {
+	return `coalesce(avg(` + col + `), 0), coalesce(percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY ` + col + `), ARRAY[0, 0, 0])`
 }
 
 func performanceSQL(by string, f *filters) string {
-	src := `WITH t AS (` + perfRowsSQL(by, f) + `)`
-	if by == "level_id" {
-		src = perfLevelRowsSQL(f)
-	}
-	return src + `
+	return `WITH t AS (
+	SELECT x.player_id, x.fps_mean, x.fps_low_5, x.fps_low_1, ` + perfGroupExpr[by] + ` AS grp
+	FROM trajectories x` + perfJoin(by) + `
+	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND x.fps_mean IS NOT NULL` + f.where("trajectories", "x") + `
+)
 SELECT t.grp, count(*), count(DISTINCT t.player_id),
-	avg(t.fps_mean), percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY t.fps_mean),
-	avg(t.fps_low_5), percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY t.fps_low_5),
-	avg(t.fps_low_1), percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY t.fps_low_1),
+	` + perfStatsSQL("t.fps_mean") + `,
+	` + perfStatsSQL("t.fps_low_5") + `,
+	` + perfStatsSQL("t.fps_low_1") + `,
 	avg((t.fps_mean < ` + strconv.Itoa(slowFPS) + `)::int)
 FROM t
 GROUP BY 1
@@ -171,8 +141,8 @@ func (h *Handler) viewPerformance(ctx context.Context, app uuid.UUID, q url.Valu
 		out.Histogram = append(out.Histogram, fb)
 	}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		if by == "build_id" && f.only("build_id", "region") {
-			return h.performanceFromRollups(ctx, tx, app, rg, &f, args, out)
+		if perfRollupServes(by, &f) {
+			return h.performanceFromRollups(ctx, tx, app, rg, by, &f, args, out)
 		}
 		rows, err := tx.Query(ctx, performanceSQL(by, &f), args...)
 		if err != nil {

@@ -22,7 +22,8 @@ type fpsHist struct {
 	sum     float64
 }
 
-func (h *fpsHist) add(b int, n int64, sum float64) {
+// add counts n more values in bucket b.
+func (h *fpsHist) add(b int, n int64) {
 	if h.counts == nil {
 		h.counts = map[int]int64{}
 	}
@@ -31,7 +32,6 @@ func (h *fpsHist) add(b int, n int64, sum float64) {
 	}
 	h.counts[b] += n
 	h.n += n
-	h.sum += sum
 }
 
 // nth is the value of the i-th (0-based) smallest entry, taken as its
@@ -65,12 +65,115 @@ func (h *fpsHist) stats() fpsStats {
 	return fpsStats{Avg: h.sum / float64(h.n), P10: pct(0.1), P50: pct(0.5), P90: pct(0.9)}
 }
 
-// performanceFromRollups answers the performance view by build from the
-// daily fps buckets for the whole days they cover and raw trajectories,
-// bucketed the same way, for the rest of the range. It is used when the
-// breakdown is by build and the filters are ones the rollups keep (build,
-// region).
-func (h *Handler) performanceFromRollups(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, f *filters, args []any, out *performanceView) error {
+// perfRollupServes reports whether the rollups can answer the performance
+// view by by under f: by build, filtered at most by build and region (what
+// dashboard_daily_fps keeps); by GPU or level, unfiltered.
+func perfRollupServes(by string, f *filters) bool {
+	if by == "build_id" {
+		return f.only("build_id", "region")
+	}
+	return !f.set()
+}
+
+// perfRollupSQL is the query of performanceFromRollups: per group and
+// metric, buckets (ascending) with their trajectories and the values' sum,
+// one row per covered day (the placeholder covered) from the rollups and
+// one for the raw trajectories of the rest (in), bucketed the same way.
+// The covered days come from dashboard_daily_fps_by, or, under a region
+// filter (by build only), from dashboard_daily_fps, which keeps the
+// region. by is one of perfGroupExpr's keys, so it is written as a
+// literal.
+func perfRollupSQL(by, in, covered string, f *filters) string {
+	days := ` AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+		AND r.day = ANY(` + covered + `::date[])`
+	src := `SELECT r.value, r.metric, r.buckets, r.counts, r.fps_sum FROM dashboard_daily_fps_by r
+	WHERE r.app_id = $1 AND r.dimension = '` + by + `'` + perfValueWhere(f) + days
+	if f.Region != nil {
+		src = `SELECT r.build_id, r.metric, array_agg(r.bucket ORDER BY r.bucket), array_agg(r.trajectories ORDER BY r.bucket), sum(r.fps_sum)
+	FROM dashboard_daily_fps r
+	WHERE r.app_id = $1` + f.rollupWhere() + days + `
+	GROUP BY r.day, 1, 2`
+	}
+	return src + `
+UNION ALL
+SELECT grp, metric, array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket), sum(s) FROM (
+	SELECT ` + perfGroupExpr[by] + ` AS grp, m.metric, ` + fmt.Sprintf(fpsBucketExpr, "m.v") + ` AS bucket, count(*) AS n, sum(m.v) AS s
+	FROM trajectories x` + perfJoin(by) + `
+	CROSS JOIN LATERAL (VALUES ('mean', x.fps_mean), ('low_5', x.fps_low_5), ('low_1', x.fps_low_1)) m (metric, v)
+	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND ` + in + `
+		AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL` + f.where("trajectories", "x") + `
+	GROUP BY 1, 2, 3
+) b GROUP BY 1, 2`
+}
+
+// perfValueWhere is the build filter on a by-dimension rollup row r whose
+// value is the build (perfRollupServes allows it by build only).
+func perfValueWhere(f *filters) string {
+	if ph, ok := f.ph["build_id"]; ok {
+		return " AND r.value = " + ph
+	}
+	return ""
+}
+
+// perfPlayersSQL counts the distinct players per group: those of the
+// covered days from dashboard_daily_perf_players and those of the raw
+// trajectories in the rest, each pair once.
+func perfPlayersSQL(by, in, covered string, f *filters) string {
+	where := perfValueWhere(f)
+	if ph, ok := f.ph["region"]; ok {
+		where += " AND r.region = " + ph
+	}
+	return `SELECT grp, count(*) FROM (
+	SELECT r.value AS grp, r.player_id FROM dashboard_daily_perf_players r
+	WHERE r.app_id = $1 AND r.dimension = '` + by + `'` + where + `
+		AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+		AND r.day = ANY(` + covered + `::date[])
+	UNION
+	SELECT ` + perfGroupExpr[by] + `, x.player_id FROM trajectories x` + perfJoin(by) + `
+	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND ` + in + `
+		AND x.fps_mean IS NOT NULL` + f.where("trajectories", "x") + `
+) bp GROUP BY 1`
+}
+
+// perfFirstsSQL counts the distinct players per group when the covered
+// days are one run [first, last]: the run's from dashboard_daily_firsts,
+// plus those of the raw trajectories in the rest (in) the run has not seen
+// in the group, one row each.
+func perfFirstsSQL(by, in, first, last string, f *filters) string {
+	grouping, where := "all", ""
+	if ph, ok := f.ph["region"]; ok {
+		grouping, where = "region", " AND r.region = "+ph
+	}
+	if ph, ok := f.ph["build_id"]; ok {
+		where += " AND r.name = " + ph // by build only (perfRollupServes)
+	}
+	perfWhere := ""
+	if ph, ok := f.ph["region"]; ok {
+		perfWhere = " AND r.region = " + ph
+	}
+	return `SELECT r.name, coalesce(sum(r.items) FILTER (WHERE r.prev_day IS NULL OR r.prev_day < ` + first + `), 0)::bigint
+	FROM dashboard_daily_firsts r
+	WHERE r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
+		AND r.day >= ` + first + ` AND r.day <= ` + last + `
+		AND r.grouping = '` + grouping + `' AND r.metric = 'perf_` + by + `'` + where + `
+	GROUP BY 1
+UNION ALL
+SELECT p.grp, count(*) FROM (
+	SELECT DISTINCT ` + perfGroupExpr[by] + ` AS grp, x.player_id FROM trajectories x` + perfJoin(by) + `
+	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND ` + in + `
+		AND x.fps_mean IS NOT NULL` + f.where("trajectories", "x") + `
+) p
+WHERE NOT EXISTS (SELECT 1 FROM dashboard_daily_perf_players r
+	WHERE r.app_id = $1 AND r.player_id = p.player_id AND r.dimension = '` + by + `' AND r.value IS NOT DISTINCT FROM p.grp
+		AND r.day >= ` + first + ` AND r.day <= ` + last + perfWhere + `)
+GROUP BY 1`
+}
+
+// performanceFromRollups answers the performance view by by from the daily
+// fps buckets and players for the whole days they cover and raw
+// trajectories, bucketed the same way, for the rest of the range. It is
+// used when perfRollupServes.
+func (h *Handler) performanceFromRollups(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, by string, f *filters, args []any, out *performanceView) error {
 	covered, rest, err := rollupPlan(ctx, tx, app, rg)
 	if err != nil {
 		return err
@@ -82,18 +185,8 @@ func (h *Handler) performanceFromRollups(ctx context.Context, tx pgx.Tx, app uui
 	bargs := slices.Clone(args)
 	in := restWhere("x.timestamp_start", rest, &bargs)
 	bargs = append(bargs, covered)
-	rows, err := tx.Query(ctx, `WITH b AS (
-	SELECT r.build_id AS grp, r.metric, r.bucket, r.trajectories AS n, r.fps_sum AS s FROM dashboard_daily_fps r
-	WHERE r.app_id = $1 AND r.day >= ($2::timestamptz AT TIME ZONE 'UTC')::date AND r.day <= ($3::timestamptz AT TIME ZONE 'UTC')::date
-		AND r.day = ANY($`+strconv.Itoa(len(bargs))+`::date[])`+f.rollupWhere()+`
-	UNION ALL
-	SELECT x.build_id, m.metric, `+fmt.Sprintf(fpsBucketExpr, "m.v")+`, 1, m.v
-	FROM trajectories x
-	CROSS JOIN LATERAL (VALUES ('mean', x.fps_mean), ('low_5', x.fps_low_5), ('low_1', x.fps_low_1)) m (metric, v)
-	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND `+in+`
-		AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL`+f.where("trajectories", "x")+`
-)
-SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`, bargs...)
+	cov := "$" + strconv.Itoa(len(bargs))
+	rows, err := tx.Query(ctx, perfRollupSQL(by, in, cov, f), bargs...)
 	if err != nil {
 		return err
 	}
@@ -103,25 +196,27 @@ SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`, bar
 	}
 	groups := map[string]*group{}
 	var (
-		grp    *string
-		metric string
-		bucket int
-		n      int64
-		sum    float64
+		grp     *string
+		metric  string
+		buckets []int
+		counts  []int64
+		sum     float64
+		n       int64
 	)
-	_, err = pgx.ForEachRow(rows, []any{&grp, &metric, &bucket, &n, &sum}, func() error {
-		key := "\x00null"
-		if grp != nil {
-			key = *grp
-		}
+	_, err = pgx.ForEachRow(rows, []any{&grp, &metric, &buckets, &counts, &sum}, func() error {
+		key := groupKey(grp)
 		g := groups[key]
 		if g == nil {
 			g = &group{value: grp, metrics: map[string]*fpsHist{"mean": {}, "low_5": {}, "low_1": {}}}
 			groups[key] = g
 		}
-		g.metrics[metric].add(bucket, n, sum)
-		if metric == "mean" {
-			out.Histogram[min(bucket/(10*fpsBucketWidth), fpsBuckets)].Trajectories += n
+		h := g.metrics[metric]
+		h.sum += sum
+		for i, b := range buckets {
+			h.add(b, counts[i])
+			if metric == "mean" {
+				out.Histogram[min(b/(10*fpsBucketWidth), fpsBuckets)].Trajectories += counts[i]
+			}
 		}
 		return nil
 	})
@@ -129,22 +224,20 @@ SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`, bar
 		return err
 	}
 
-	// Distinct players do not add up across days: they are counted raw.
+	// Distinct players do not add up across days: the day's players are
+	// rolled up, not their count, and over one run of days their firsts.
 	players := map[string]int64{}
-	rows, err = tx.Query(ctx, `SELECT build_id, count(*) FROM (
-			SELECT x.build_id, x.player_id FROM trajectories x
-			WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND x.fps_mean IS NOT NULL`+f.where("trajectories", "x")+`
-			GROUP BY 1, 2
-		) bp GROUP BY 1`, args...)
+	q, qargs := perfPlayersSQL(by, in, cov, f), bargs
+	if first, last, ok := firstsRun(covered); ok {
+		qargs = append(slices.Clone(bargs[:len(bargs)-1]), first, last)
+		q = perfFirstsSQL(by, in, "$"+strconv.Itoa(len(qargs)-1), "$"+strconv.Itoa(len(qargs)), f)
+	}
+	rows, err = tx.Query(ctx, q, qargs...)
 	if err != nil {
 		return err
 	}
 	if _, err = pgx.ForEachRow(rows, []any{&grp, &n}, func() error {
-		key := "\x00null"
-		if grp != nil {
-			key = *grp
-		}
-		players[key] = n
+		players[groupKey(grp)] += n
 		return nil
 	}); err != nil {
 		return err
@@ -184,4 +277,13 @@ SELECT grp, metric, bucket, sum(n)::bigint, sum(s) FROM b GROUP BY 1, 2, 3`, bar
 		out.Groups = out.Groups[:maxPerfGroups]
 	}
 	return nil
+}
+
+// groupKey is a group's map key: its value, or a key no value has for
+// null.
+func groupKey(v *string) string {
+	if v == nil {
+		return "\x00null"
+	}
+	return *v
 }

@@ -3,6 +3,8 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +26,10 @@ type RollupStats struct {
 	// Days is how many app-days were checked; Rebuilt how many of them
 	// were rolled up again because their raw rows changed.
 	Days, Rebuilt int
+	// LevelDays is how many app-days had their trajectories' levels
+	// attributed; LevelDaysLeft how many more wait for the next run
+	// (LevelAttributionBudget).
+	LevelDays, LevelDaysLeft int
 }
 
 type appDay struct {
@@ -31,38 +37,36 @@ type appDay struct {
 	day time.Time
 }
 
-// Rollup brings the dashboard's daily rollups (migrations/0031) up to date
-// for every app and every whole UTC day of the last RollupLookback days: an
-// app-day is rebuilt when it was never rolled up or when its raw row count
-// per kind differs from the rollup's (late events, or dropped partitions).
-// Each app-day is rebuilt in one repeatable-read transaction under an
-// advisory lock, so concurrent runs and reruns converge on the same rows;
-// running it again with no new rows changes nothing.
+// kindKey is an app-day's kind of telemetry (kinds' names).
+type kindKey struct {
+	appDay
+	kind string
+}
+
+// Rollup first attributes trajectories to levels (attributeLevels, for the
+// last RollupLookback days and today), then brings the dashboard's daily
+// rollups (migrations/0031, 0051, 0052) up to date for every app and every whole
+// UTC day of the last RollupLookback days: an app-day is rebuilt when it
+// was never rolled up, when its raw row count per kind differs from the
+// rollup's (late events, or dropped partitions) or when a trajectory's
+// level changed. Each app-day is rebuilt in one repeatable-read
+// transaction under the app's advisory lock, so concurrent runs and reruns
+// converge on the same rows; running it again with no new rows changes
+// nothing.
 func Rollup(ctx context.Context, db *pgxpool.Pool, now time.Time) (RollupStats, error) {
 	var st RollupStats
 	today := now.UTC().Truncate(24 * time.Hour)
 	from := today.AddDate(0, 0, -RollupLookback)
-	type kindKey struct {
-		appDay
-		kind string
+	raw, err := rawCounts(ctx, db, from.AddDate(0, 0, -1), today.AddDate(0, 0, 2))
+	if err != nil {
+		return st, err
 	}
-	raw := map[kindKey]int64{}
-	for _, k := range kinds {
-		rows, err := db.Query(ctx, `SELECT app_id, (`+k.ts+` AT TIME ZONE 'UTC')::date, count(*) FROM `+k.table+`
-			WHERE `+k.ts+` >= $1 AND `+k.ts+` < $2 GROUP BY 1, 2`, from, today)
-		if err != nil {
-			return st, fmt.Errorf("error counting %s: %w", k.table, err)
-		}
-		var (
-			ad appDay
-			n  int64
-		)
-		_, err = pgx.ForEachRow(rows, []any{&ad.app, &ad.day, &n}, func() error {
-			raw[kindKey{ad, k.name}] = n
-			return nil
-		})
-		if err != nil {
-			return st, fmt.Errorf("error counting %s: %w", k.table, err)
+	if err := attributeLevels(ctx, db, raw, from, today, LevelAttributionBudget, &st); err != nil {
+		return st, err
+	}
+	for k := range raw {
+		if k.day.Before(from) || !k.day.Before(today) {
+			delete(raw, k)
 		}
 	}
 	rolled := map[kindKey]int64{}
@@ -113,7 +117,15 @@ func Rollup(ctx context.Context, db *pgxpool.Pool, now time.Time) (RollupStats, 
 		days[k] = true
 	}
 	st.Days = len(days)
-	for ad := range stale {
+	// Oldest first, so that a day's firsts find the days before it
+	// rolled up already (refreshFirsts).
+	order := slices.SortedFunc(maps.Keys(stale), func(a, b appDay) int {
+		if c := a.day.Compare(b.day); c != 0 {
+			return c
+		}
+		return slices.Compare(a.app[:], b.app[:])
+	})
+	for _, ad := range order {
 		if err := rebuildDay(ctx, db, ad.app, ad.day); err != nil {
 			return st, err
 		}
@@ -122,16 +134,53 @@ func Rollup(ctx context.Context, db *pgxpool.Pool, now time.Time) (RollupStats, 
 	return st, nil
 }
 
-// rebuildDay rolls up one app-day from its raw rows. The advisory lock is
-// taken before the transaction begins, so its snapshot sees whatever a
-// concurrent rebuild of the same day committed.
+// rawCounts counts the telemetry rows per app, UTC day and kind in [from,
+// to).
+func rawCounts(ctx context.Context, db *pgxpool.Pool, from, to time.Time) (map[kindKey]int64, error) {
+	raw := map[kindKey]int64{}
+	for _, k := range kinds {
+		rows, err := db.Query(ctx, `SELECT app_id, (`+k.ts+` AT TIME ZONE 'UTC')::date, count(*) FROM `+k.table+`
+			WHERE `+k.ts+` >= $1 AND `+k.ts+` < $2 GROUP BY 1, 2`, from, to)
+		if err != nil {
+			return nil, fmt.Errorf("error counting %s: %w", k.table, err)
+		}
+		var (
+			ad appDay
+			n  int64
+		)
+		_, err = pgx.ForEachRow(rows, []any{&ad.app, &ad.day, &n}, func() error {
+			raw[kindKey{ad, k.name}] = n
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("error counting %s: %w", k.table, err)
+		}
+	}
+	return raw, nil
+}
+
+// rollupTables are the tables that hold an app-day's rollups.
+var rollupTables = []string{"dashboard_daily_counts", "dashboard_daily_fps", "dashboard_daily_fps_by",
+	"dashboard_daily_perf_players", "dashboard_daily_name_players", "dashboard_daily_sessions"}
+
+// namedKinds are the kinds whose rows have a name the views rank (top
+// events, funnel step names), as dashboard_daily_name_players keeps them.
+var namedKinds = []struct{ kind, table, name string }{
+	{"gameplay", "gameplay_events", "event_name"},
+	{"funnel", "funnel_steps", "funnel_step_name"},
+}
+
+// rebuildDay rolls up one app-day from its raw rows, and the firsts of the
+// days after it that depend on it. The app's advisory lock is taken before
+// the transaction begins, so its snapshot sees whatever a concurrent
+// rebuild of the app committed.
 func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.Time) error {
 	conn, err := db.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	lockKey := "dashboard_rollup:" + app.String() + ":" + day.Format(time.DateOnly)
+	lockKey := rollupLockKey(app)
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, lockKey); err != nil {
 		return err
 	}
@@ -145,7 +194,7 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 	}()
 	end := day.AddDate(0, 0, 1)
 	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		for _, table := range []string{"dashboard_daily_counts", "dashboard_daily_fps", "dashboard_daily_sessions"} {
+		for _, table := range rollupTables {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE app_id = $1 AND day = $2`, app, day); err != nil {
 				return err
 			}
@@ -167,6 +216,34 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
 			return fmt.Errorf("error rolling up fps: %w", err)
 		}
+		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_fps_by (app_id, day, dimension, value, metric, buckets, counts, trajectories, fps_sum)
+			SELECT $1, $2::date, dimension, value, metric, array_agg(bucket ORDER BY bucket), array_agg(n ORDER BY bucket), sum(n), sum(s)
+			FROM (
+				SELECT d.dimension, d.value, m.metric, `+fmt.Sprintf(fpsBucketExpr, "m.v")+` AS bucket, count(*) AS n, sum(m.v) AS s
+				FROM trajectories x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
+				CROSS JOIN LATERAL (VALUES ('build_id', x.build_id), ('gpu', p.hardware->>'gpu'), ('level_id', x.level_id)) d (dimension, value)
+				CROSS JOIN LATERAL (VALUES ('mean', x.fps_mean), ('low_5', x.fps_low_5), ('low_1', x.fps_low_1)) m (metric, v)
+				WHERE x.app_id = $1 AND x.timestamp_start >= $3 AND x.timestamp_start < $4 AND x.fps_mean IS NOT NULL AND m.v IS NOT NULL
+				GROUP BY 1, 2, 3, 4
+			) b GROUP BY 3, 4, 5`, app, day, day, end); err != nil {
+			return fmt.Errorf("error rolling up fps by build, gpu and level: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_perf_players (app_id, day, dimension, value, region, player_id)
+			SELECT DISTINCT $1::uuid, $2::date, d.dimension, d.value, p.region, x.player_id
+			FROM trajectories x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
+			CROSS JOIN LATERAL (VALUES ('build_id', x.build_id), ('gpu', p.hardware->>'gpu'), ('level_id', x.level_id)) d (dimension, value)
+			WHERE x.app_id = $1 AND x.timestamp_start >= $3 AND x.timestamp_start < $4 AND x.fps_mean IS NOT NULL`, app, day, day, end); err != nil {
+			return fmt.Errorf("error rolling up performance players: %w", err)
+		}
+		for _, n := range namedKinds {
+			if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_name_players (app_id, day, kind, build_id, region, name, player_id, events)
+				SELECT $1, $2::date, $5, x.build_id, p.region, x.`+n.name+`, x.player_id, count(*)
+				FROM `+n.table+` x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
+				WHERE x.app_id = $1 AND x."timestamp" >= $3 AND x."timestamp" < $4
+				GROUP BY 4, 5, 6, 7`, app, day, day, end, n.kind); err != nil {
+				return fmt.Errorf("error rolling up %s players: %w", n.kind, err)
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO dashboard_daily_sessions (app_id, day, build_id, region, player_id, session_id, events)
 			SELECT $1, $2::date, a.build_id, p.region, a.player_id, a.session_id, count(*)
 			FROM (
@@ -181,6 +258,9 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 			) a LEFT JOIN players p ON p.app_id = $1 AND p.player_id = a.player_id
 			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
 			return fmt.Errorf("error rolling up sessions: %w", err)
+		}
+		if err := refreshFirsts(ctx, tx, app, day); err != nil {
+			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO dashboard_rollup_days (app_id, day) VALUES ($1, $2)
 			ON CONFLICT (app_id, day) DO UPDATE SET rolled_up_at = now()`, app, day)

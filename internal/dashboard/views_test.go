@@ -149,6 +149,7 @@ func TestPerformance(t *testing.T) {
 	addPlayer(t, db, b, "g1", "2026-02-01T00:00:00Z", `{"gpu":"GTX 960"}`)
 	addTrajectory(t, db, b, "b1", "g1", "s1", [3]float64{5, 5, 5}, "2026-03-01T10:00:00Z")
 	addGameplay(t, db, b, "g2", "s2", "Enter", "L0", "2026-03-01T10:59:00Z")
+	attribute(t, db, "2026-03-10T12:00:00Z")
 
 	q := func(by string) url.Values {
 		return url.Values{"from": {"2026-03-01T00:00:00Z"}, "to": {"2026-03-02T00:00:00Z"}, "by": {by}}

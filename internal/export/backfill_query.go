@@ -69,13 +69,15 @@ var kindQueries = map[telemetry.Kind]*kindQuery{
 			return err
 		}),
 	telemetry.KindRealtime: newKindQuery(telemetry.KindRealtime, "trajectories", "timestamp_start",
+		// A level the dashboard attributed (level_attributed) is not the
+		// event's: only the client's is printed.
 		`coalesce(session_id, ''), coalesce(status, ''), coalesce(input_method, ''),
-	fps_mean, fps_low_5, fps_low_1, positions, timestamp_end`,
+	fps_mean, fps_low_5, fps_low_1, positions, timestamp_end, CASE WHEN level_attributed THEN '' ELSE coalesce(level_id, '') END`,
 		func(rows pgx.Rows, ev *telemetry.Event) error {
 			var mean, low5, low1 *float64
 			var end *time.Time
 			err := rows.Scan(&ev.ID, &ev.BuildID, &ev.PlayerID, &ev.SessionID, &ev.Status, &ev.InputMethod,
-				&mean, &low5, &low1, &ev.Positions, &end, &ev.TimestampStart, &ev.ReceivedAt)
+				&mean, &low5, &low1, &ev.Positions, &end, &ev.LevelID, &ev.TimestampStart, &ev.ReceivedAt)
 			if mean != nil || low5 != nil || low1 != nil {
 				ev.FPS = &telemetry.FPS{Mean: deref(mean), Low5: deref(low5), Low1: deref(low1)}
 			}

@@ -52,6 +52,9 @@ func testEvent(appID string, kind telemetry.Kind, receivedAt time.Time) telemetr
 		ev.CustomData = json.RawMessage(fmt.Sprintf(`{"ammo":%d,"weapon":"Sword"}`, n%50))
 	case telemetry.KindRealtime:
 		ev.FPS.Low1 = 30.5
+		if n%2 == 0 {
+			ev.LevelID = "Level_2" // docs/telemetry.md's extension
+		}
 	}
 	return ev
 }

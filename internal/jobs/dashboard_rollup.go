@@ -30,8 +30,10 @@ type DashboardRollupWorker struct {
 	deps *Deps
 }
 
-// Work rebuilds the app-days whose raw rows changed since they were rolled
-// up; a second run with no new rows changes nothing.
+// Work attributes the trajectories' levels and the funnel steps' input
+// methods of the app-days whose rows changed, then rebuilds the app-days
+// whose raw rows (or levels) changed since they were rolled up; a second
+// run with no new rows changes nothing.
 func (w *DashboardRollupWorker) Work(ctx context.Context, _ *river.Job[DashboardRollupArgs]) error {
 	_, err := dashboard.Rollup(ctx, w.deps.Pool, w.deps.Now())
 	return err

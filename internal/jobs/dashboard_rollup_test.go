@@ -14,8 +14,9 @@ import (
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
-// TestDashboardRollupWorker: the job rolls up yesterday's telemetry, and
-// running it again changes nothing.
+// TestDashboardRollupWorker: the job rolls up yesterday's telemetry,
+// attributes today's trajectory to its session's level, and running it
+// again changes nothing.
 func TestDashboardRollupWorker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -28,6 +29,19 @@ func TestDashboardRollupWorker(t *testing.T) {
 			VALUES (gen_random_uuid(), $1, '1.0', $2, 's', 'Jump', $3, now())`, app.AppID, string(rune('a'+i)), at)
 		require.NoError(t, err)
 	}
+
+	_, err = db.Pool.Exec(ctx, `INSERT INTO gameplay_events (event_id, app_id, build_id, player_id, session_id, level_id, event_name, "timestamp", received_at)
+		VALUES (gen_random_uuid(), $1, '1.0', 'c', 's', 'L1', 'Enter', '2026-03-10T00:30:00Z', now())`, app.AppID)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `INSERT INTO trajectories (event_id, app_id, build_id, player_id, session_id,
+			fps_mean, fps_low_5, fps_low_1, positions, num_points, timestamp_start, timestamp_end, received_at)
+		VALUES (gen_random_uuid(), $1, '1.0', 'c', 's', 60, 50, 40, '{0,0,0}', 1, '2026-03-10T02:00:00Z', '2026-03-10T02:00:10Z', now())`, app.AppID)
+	require.NoError(t, err)
+	level := func() (l *string) {
+		require.NoError(t, db.Pool.QueryRow(ctx, `SELECT level_id FROM trajectories`).Scan(&l))
+		return l
+	}
+	require.Nil(t, level())
 
 	deps := &Deps{Pool: db.Pool, Now: func() time.Time { return now }}
 	w := rivertest.NewWorker(t, riverpgxv5.New(db.Pool), &river.Config{}, &DashboardRollupWorker{deps: deps})
@@ -57,6 +71,7 @@ func TestDashboardRollupWorker(t *testing.T) {
 	require.Len(t, days, 1, "yesterday only: today is still read raw")
 	require.Contains(t, days[0], "2026-03-09@")
 	require.Equal(t, int64(2), events)
+	require.Equal(t, "L1", *level())
 	work()
 	again, events := state()
 	require.Equal(t, days, again, "a second run rebuilds nothing")

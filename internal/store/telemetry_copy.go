@@ -182,6 +182,7 @@ func (s *eventSource) fillRealtime(ev *telemetry.Event) {
 	s.row[13] = s.receivedAt(ev)
 	s.numPoints = pgtype.Int4{Int32: int32(len(ev.Positions) / 3), Valid: true}
 	s.row[14] = &s.numPoints
+	s.row[15] = s.setText(5, ev.LevelID)
 }
 
 // setText sets text scratch value i to v, NULL when empty, and returns it.

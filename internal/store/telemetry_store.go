@@ -318,7 +318,7 @@ var hexValue = func() (t [256]byte) {
 // as long as their connection, so change the version whenever the columns
 // below change: a connection opened before a deploy then makes new tables
 // instead of copying into stale ones.
-const stagePrefix = "gamepipe_stage_v2_"
+const stagePrefix = "gamepipe_stage_v3_"
 
 // kindTable describes how one event kind is written: the staging table's
 // COPY columns, how a row is filled from an event, and the statement that
@@ -351,7 +351,8 @@ var kindTables = [...]*kindTable{
 		(*eventSource).fillGameplay),
 	newKindTable(telemetry.KindRealtime, "trajectories", "timestamp_start",
 		[]string{"event_id", "app_id", "build_id", "player_id", "session_id", "status", "input_method",
-			"fps_mean", "fps_low_5", "fps_low_1", "positions", "timestamp_start", "timestamp_end", "received_at", "num_points"},
+			"fps_mean", "fps_low_5", "fps_low_1", "positions", "timestamp_start", "timestamp_end", "received_at", "num_points",
+			"level_id"},
 		(*eventSource).fillRealtime),
 }
 

@@ -304,6 +304,43 @@ func TestInsertEvents(t *testing.T) {
 		require.True(t, ev.TimestampEnd.Equal(end))
 	})
 
+	t.Run("RealtimeLevel", func(t *testing.T) {
+		t.Parallel()
+
+		// A trajectory's level_id (docs/telemetry.md's extension) is stored
+		// as the client's (level_attributed false), by the direct COPY and
+		// by the staged path that a repeated event takes; without one it
+		// is NULL, for the dashboard to attribute.
+		bundle := setup(t)
+		direct := newEvent(telemetry.KindRealtime, bundle.appID, bundle.at)
+		direct.LevelID = "Level_2"
+		without := newEvent(telemetry.KindRealtime, bundle.appID, bundle.at)
+		insert(t, bundle.pool, []telemetry.Event{direct, without})
+		staged := newEvent(telemetry.KindRealtime, bundle.appID, bundle.at)
+		staged.LevelID = "Level_3"
+		insert(t, bundle.pool, []telemetry.Event{staged, staged, direct})
+
+		level := func(id string) (*string, bool) {
+			t.Helper()
+			var (
+				l          *string
+				attributed bool
+			)
+			require.NoError(t, bundle.pool.QueryRow(t.Context(), `SELECT level_id, level_attributed FROM trajectories WHERE event_id = $1`, id).
+				Scan(&l, &attributed))
+			return l, attributed
+		}
+		for id, want := range map[string]string{direct.ID: "Level_2", staged.ID: "Level_3"} {
+			l, attributed := level(id)
+			require.NotNil(t, l)
+			require.Equal(t, want, *l)
+			require.False(t, attributed)
+		}
+		l, attributed := level(without.ID)
+		require.Nil(t, l)
+		require.False(t, attributed)
+	})
+
 	t.Run("SavepointIsolatesBadEvent", func(t *testing.T) {
 		t.Parallel()
 

@@ -49,7 +49,9 @@ func (d *decoder) decodeFields(ev *Event) error {
 			ev.Timestamp, err = d.timeField(fTimestamp)
 		}
 	case KindRealtime:
-		err = d.texts(fSessionID, fStatus, fInputMethod)
+		// level_id is gamepipe's extension of the realtime kind
+		// (docs/telemetry.md).
+		err = d.texts(fSessionID, fLevelID, fStatus, fInputMethod)
 		if err == nil {
 			ev.Positions, err = d.positions()
 		}

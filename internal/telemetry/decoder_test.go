@@ -127,6 +127,21 @@ func TestDecodeKinds(t *testing.T) {
 			{name: "FPSLow5Nil", mutate: setIn("fps", "low_5", nil), wantCode: CodeMissingField, wantField: "fps.low_5"},
 			{name: "FPSMissing", mutate: del("fps"), wantCode: CodeMissingField, wantField: "fps"},
 			{name: "FPSNotMap", mutate: set("fps", 60), wantCode: CodeInvalidField, wantField: "fps"},
+			// level_id is gamepipe's extension for trajectories, checked as
+			// on gameplay events; it is part of the derived event id.
+			{name: "LevelID", mutate: set("level_id", "Level_2"),
+				check: func(t *testing.T, ev *Event) {
+					require.Equal(t, "Level_2", ev.LevelID)
+					require.Equal(t, EventID(ev), ev.ID)
+					without := *ev
+					without.LevelID = ""
+					require.NotEqual(t, EventID(&without), ev.ID)
+				}},
+			{name: "LevelIDEmpty", mutate: set("level_id", ""),
+				check: func(t *testing.T, ev *Event) { require.Empty(t, ev.LevelID) }},
+			{name: "LevelIDNUL", mutate: set("level_id", "a\x00"), wantCode: CodeInvalidField, wantField: "level_id"},
+			{name: "LevelIDNumber", mutate: set("level_id", 2), wantCode: CodeInvalidField, wantField: "level_id"},
+			{name: "LevelIDTooLong", mutate: set("level_id", strings.Repeat("l", 257)), wantCode: CodeTooLarge, wantField: "level_id"},
 			{name: "PositionsEmpty", mutate: set("positions", []any{}), wantCode: CodeInvalidField, wantField: "positions"},
 			{name: "PositionsMissing", mutate: del("positions"), wantCode: CodeMissingField, wantField: "positions"},
 			{name: "PositionsNotTriples", mutate: set("positions", []any{1, 2, 3, 4}), wantCode: CodeInvalidField, wantField: "positions"},
