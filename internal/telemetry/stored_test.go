@@ -39,10 +39,21 @@ func TestStoredRoundTrip(t *testing.T) {
 		require.Equal(t, append([]byte("prefix"), b...), prefixed)
 	}
 
+	// So does a trajectory's level_id (docs/telemetry.md's extension).
+	m := docExample(KindRealtime)
+	m["level_id"] = "Level_2"
+	rt := decodeOne(t, pack(t, m))
+	b, err := MarshalStored(&rt)
+	require.NoError(t, err)
+	var back Event
+	require.NoError(t, UnmarshalStored(b, &back))
+	require.Equal(t, "Level_2", back.LevelID)
+	require.Equal(t, rt, back)
+
 	// A zero ReceivedAt survives too.
 	ev := decodedExamples(t)[0]
 	ev.ReceivedAt = time.Time{}
-	b, err := MarshalStored(&ev)
+	b, err = MarshalStored(&ev)
 	require.NoError(t, err)
 	var got Event
 	require.NoError(t, UnmarshalStored(b, &got))
