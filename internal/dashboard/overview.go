@@ -119,12 +119,9 @@ func (h *Handler) viewOverview(ctx context.Context, app uuid.UUID, q url.Values)
 				return err
 			}
 		}
-		return nil
+		return readRejected(ctx, tx, app, rg, &o.out.Rejected)
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := h.readTx(ctx, func(tx pgx.Tx) error { return readRejected(ctx, tx, app, rg, &o.out.Rejected) }); err != nil {
 		return nil, err
 	}
 	return o.out, nil
