@@ -35,12 +35,13 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 	players := c.Int("players", 50_000, "players")
 	days := c.Int("days", 30, "days of telemetry, up to now")
 	runs := c.Int("runs", 10, "timed requests per view and range (after one warm-up)")
+	levelPoints := c.Int("level-points", 10_000_000, "trajectory points on "+benchPathLevel+", in paths over the level, on top of --rows")
 	reuse := c.Bool("reuse", false, "keep the database's data if it is already filled")
 	if _, err := c.parse(args); err != nil {
 		return err
 	}
-	if *rows < 1000 || *players < 10 || *days < 1 || *days > 60 || *runs < 1 {
-		return fmt.Errorf("%w: --rows must be at least 1000, --players 10, --days 1 to 60, --runs 1", ErrUsage)
+	if *rows < 1000 || *players < 10 || *days < 1 || *days > 60 || *runs < 1 || *levelPoints < 0 {
+		return fmt.Errorf("%w: --rows must be at least 1000, --players 10, --days 1 to 60, --runs 1, --level-points 0", ErrUsage)
 	}
 	benchURL, err := benchDatabase(ctx, cfg.DatabaseURL, *dbName, !*reuse)
 	if err != nil {
@@ -65,7 +66,7 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 			return err
 		}
 	} else {
-		gen := &benchGen{players: *players, days: *days, rows: *rows, end: end}
+		gen := &benchGen{players: *players, days: *days, rows: *rows, levelPoints: *levelPoints, end: end}
 		start := time.Now()
 		n, err = gen.fill(ctx, pool, stdout)
 		if err != nil {
@@ -141,6 +142,55 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 			cells = append(cells, fmtMillis(percentile(times, 0.5)), fmtMillis(percentile(times, 0.95)))
 		}
 		fmt.Fprintf(stdout, "| %s |\n", strings.Join(cells, " | "))
+	}
+	return benchHeatmaps(ctx, h, app, end, *runs, stdout)
+}
+
+// benchHeatmaps times the trajectory heatmap of benchPathLevel at its
+// default cell edge, as rows of the views' table.
+func benchHeatmaps(ctx context.Context, h *dashboard.Handler, app uuid.UUID, end time.Time, runs int, stdout io.Writer) error {
+	level := benchPathLevel
+	build, region := "1.0.3", "EU-West"
+	heatmaps := []struct {
+		name string
+		req  dashboard.HeatmapRequest
+	}{
+		{"trajectory heatmap, count, 3D", dashboard.HeatmapRequest{Dims: 3, Metric: "count"}},
+		{"trajectory heatmap, count, 2D", dashboard.HeatmapRequest{Dims: 2, Metric: "count"}},
+		{"trajectory heatmap, fps_mean, 3D", dashboard.HeatmapRequest{Dims: 3, Metric: "fps_mean"}},
+		{"trajectory heatmap, fps_mean, 2D", dashboard.HeatmapRequest{Dims: 2, Metric: "fps_mean"}},
+		{"trajectory heatmap, fps_mean, 3D, build filter", dashboard.HeatmapRequest{Dims: 3, Metric: "fps_mean", BuildID: &build}},
+		{"trajectory heatmap, count, 3D, build and region filters (raw)", dashboard.HeatmapRequest{Dims: 3, Metric: "count", BuildID: &build, Region: &region}},
+	}
+	var notes []string
+	for _, hm := range heatmaps {
+		cells := []string{hm.name}
+		for _, rangeDays := range []int{7, 30} {
+			req := hm.req
+			req.App, req.Level, req.From, req.To = app, &level, end.AddDate(0, 0, -rangeDays), end
+			var (
+				times []time.Duration
+				ans   dashboard.HeatmapAnswer
+			)
+			for i := 0; i <= runs; i++ {
+				start := time.Now()
+				a, err := h.TrajectoryHeatmap(ctx, req)
+				if err != nil {
+					return fmt.Errorf("%s over %d days: %w", hm.name, rangeDays, err)
+				}
+				if i > 0 {
+					times = append(times, time.Since(start))
+				}
+				ans = a
+			}
+			cells = append(cells, fmtMillis(percentile(times, 0.5)), fmtMillis(percentile(times, 0.95)))
+			notes = append(notes, fmt.Sprintf("%s over %d days: cell %g, %d cells, %d points", hm.name, rangeDays, ans.Cell, ans.Cells, ans.Points))
+		}
+		fmt.Fprintf(stdout, "| %s |\n", strings.Join(cells, " | "))
+	}
+	fmt.Fprintln(stdout)
+	for _, n := range notes {
+		fmt.Fprintln(stdout, n)
 	}
 	return nil
 }
@@ -245,9 +295,12 @@ func benchSecretKey(ctx context.Context, pool *pgxpool.Pool, app uuid.UUID) (str
 // a real game (most rows gameplay, a quarter trajectories).
 type benchGen struct {
 	players, days, rows int
-	end                 time.Time
-	app                 uuid.UUID
-	sessions            []benchSession
+	// levelPoints is how many trajectory points to add on benchPathLevel
+	// (pathRows).
+	levelPoints int
+	end         time.Time
+	app         uuid.UUID
+	sessions    []benchSession
 }
 
 type benchSession struct {
@@ -306,7 +359,8 @@ func (g *benchGen) fill(ctx context.Context, pool *pgxpool.Pool, stdout io.Write
 	}
 	g.plan()
 	var total int64
-	copyTable := func(table string, cols []string, rows func(yield func([]any) bool)) error {
+	// copyTableBatch copies rows into table, batchRows rows per COPY.
+	copyTableBatch := func(table string, cols []string, batchRows int, rows func(yield func([]any) bool)) error {
 		t0 := time.Now()
 		var batch [][]any
 		flush := func() error {
@@ -318,7 +372,7 @@ func (g *benchGen) fill(ctx context.Context, pool *pgxpool.Pool, stdout io.Write
 		var ferr error
 		rows(func(r []any) bool {
 			batch = append(batch, r)
-			if len(batch) == 50_000 {
+			if len(batch) == batchRows {
 				if ferr = flush(); ferr != nil {
 					return false
 				}
@@ -333,6 +387,9 @@ func (g *benchGen) fill(ctx context.Context, pool *pgxpool.Pool, stdout io.Write
 		}
 		fmt.Fprintf(stdout, "  %s: done in %s (%d rows so far)\n", table, time.Since(t0).Round(time.Second), total)
 		return nil
+	}
+	copyTable := func(table string, cols []string, rows func(yield func([]any) bool)) error {
+		return copyTableBatch(table, cols, 50_000, rows)
 	}
 
 	// Players: one Create_Player event and players row each, at their
@@ -446,6 +503,13 @@ func (g *benchGen) fill(ctx context.Context, pool *pgxpool.Pool, stdout io.Write
 				}
 			}
 		})
+	if err != nil {
+		return total, err
+	}
+	// The level's paths: long position arrays, so smaller batches.
+	err = copyTableBatch("trajectories", []string{"event_id", "app_id", "build_id", "player_id", "session_id", "status", "input_method",
+		"level_id", "fps_mean", "fps_low_5", "fps_low_1", "positions", "num_points", "timestamp_start", "timestamp_end", "received_at"},
+		2_000, func(yield func([]any) bool) { g.pathRows(g.levelPoints, yield) })
 	if err != nil {
 		return total, err
 	}
