@@ -167,7 +167,7 @@ func (h *Handler) viewHeatmap(ctx context.Context, app uuid.UUID, level levelKey
 		// The default cell comes from the level's bounds, trajectories and
 		// gameplay events alike (so both kinds share a grid); an asked
 		// cell needs only the bounds of what is counted.
-		bounds, err := levelBounds(ctx, tx, app, rg, f, level,
+		bounds, err := heatmapBounds(ctx, tx, app, rg, f, level,
 			!p.cellGiven || p.kind == "trajectory", !p.cellGiven || p.kind == "gameplay")
 		if err != nil {
 			return err
@@ -221,10 +221,10 @@ func latestUpAxis(ctx context.Context, tx pgx.Tx, app uuid.UUID, level levelKey)
 	return up, err
 }
 
-// levelBounds is the box of the level's trajectory points (when
+// heatmapBounds is the box of the level's trajectory points (when
 // trajectories) and positioned gameplay events (when gameplay) in the
 // range; nil when it has none.
-func levelBounds(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, f filters, level levelKey, trajectories, gameplay bool) (*heatBounds, error) {
+func heatmapBounds(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, f filters, level levelKey, trajectories, gameplay bool) (*heatBounds, error) {
 	var b *heatBounds
 	if gameplay {
 		args := []any{app, rg.From, rg.To}

@@ -76,8 +76,6 @@ func addTrajectoryAt(t *testing.T, db *pgxpool.Pool, app uuid.UUID, tr trajector
 	return id
 }
 
-func fp(v float64) *float64 { return &v }
-
 // addModel stores content as a model of app's level, as POST /api/models
 // would.
 func (f *fixture) addModel(t *testing.T, app uuid.UUID, level string, content []byte) *store.LevelModel {

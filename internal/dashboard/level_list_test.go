@@ -44,11 +44,8 @@ func TestLevelsList(t *testing.T) {
 	require.Equal(t, "L1", *l1.LevelID)
 	require.Equal(t, []int64{3, 2, 1, 2}, []int64{l1.GameplayEvents, l1.PositionedEvents, l1.Trajectories, l1.Points})
 	require.NotNil(t, l1.Bounds)
-	// Gameplay positions exactly; trajectory points within a stored cell.
-	require.LessOrEqual(t, l1.Bounds.Min[0], -5.0)
-	require.GreaterOrEqual(t, l1.Bounds.Max[2], 9.0)
-	require.LessOrEqual(t, l1.Bounds.Min[1], 0.0)
-	require.GreaterOrEqual(t, l1.Bounds.Max[1], 1.0)
+	// Gameplay positions and trajectory points together.
+	require.Equal(t, &heatBounds{Min: [3]float64{-5, 0, 0}, Max: [3]float64{3, 1, 9}}, l1.Bounds)
 	require.Empty(t, l1.Models)
 	require.NotNil(t, l1.Models, "[] rather than null")
 
@@ -114,12 +111,19 @@ func TestLevelHeatmapTrajectory(t *testing.T) {
 	}, v.Cells)
 
 	// The default cell: the bounds' largest side (9) over 64, up to a
-	// power of two: 0.25 (bounds may be coarser by a stored cell, so allow
-	// one step more).
+	// power of two: 0.25.
 	f.view(t, f.a.SecretKey, levelURL("L", "heatmap"), heatRange, &v)
-	require.Contains(t, []float64{0.25, 0.5}, v.Cell)
+	require.Equal(t, 0.25, v.Cell)
 	require.EqualValues(t, 5, v.Total)
 	require.Equal(t, "count", v.Metric)
+
+	// Once the day is rolled up, the answers are the same.
+	_, err := Rollup(t.Context(), db, ts("2026-03-10T12:00:00Z"))
+	require.NoError(t, err)
+	f.view(t, f.a.SecretKey, levelURL("L", "heatmap"), with(heatRange, "cell", "4", "metric", "fps_mean"), &v)
+	require.Equal(t, [][]any{{0.0, 0.0, 0.0, 3.0, 50.0}, {1.0, 0.0, 0.0, 1.0, 60.0}, {2.0, 0.0, -1.0, 1.0, nil}}, v.Cells)
+	f.view(t, f.a.SecretKey, levelURL("L", "heatmap"), heatRange, &v)
+	require.Equal(t, 0.25, v.Cell)
 }
 
 // The default cell comes from the level's bounds, gameplay and trajectories
