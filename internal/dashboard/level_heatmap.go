@@ -241,7 +241,13 @@ func heatmapBounds(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, 
 		b = scannedBounds(lo, hi)
 	}
 	if trajectories {
-		tb, err := trajectoryBounds(ctx, tx, app, rg, f)
+		// A level filter keeps a known level's bounds alone; the unknown
+		// level is read among all.
+		lf := f
+		if level.Known {
+			lf.LevelID = &level.ID
+		}
+		tb, err := trajectoryBounds(ctx, tx, app, rg, lf)
 		if err != nil {
 			return nil, err
 		}

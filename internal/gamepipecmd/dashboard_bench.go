@@ -113,6 +113,14 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
+	// The level views ask for benchPathLevel, the paths for its five
+	// latest sessions.
+	level := "levels/" + url.PathEscape(benchPathLevel)
+	heat := level + "/heatmap"
+	pathSessions, err := benchPathSessions(ctx, pool, app, 5)
+	if err != nil {
+		return err
+	}
 	views := []struct{ name, path, query string }{
 		{"overview", "overview", ""},
 		{"overview, build filter", "overview", "build_id=1.0.3"},
@@ -126,6 +134,17 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 		{"performance by level", "performance", "by=level_id"},
 		{"events (explorer)", "events", "kind=gameplay&name=Player_Jump"},
 		{"player timeline", "player", "player_id=player-42"},
+		{"levels", "levels", ""},
+		{"trajectory heatmap, count, 3D", heat, ""},
+		{"trajectory heatmap, count, 2D", heat, "dims=2"},
+		{"trajectory heatmap, fps_mean, 3D", heat, "metric=fps_mean"},
+		{"trajectory heatmap, fps_mean, 2D", heat, "metric=fps_mean&dims=2"},
+		{"trajectory heatmap, fps_mean, 3D, build filter", heat, "metric=fps_mean&build_id=1.0.3"},
+		{"trajectory heatmap, count, 3D, build and region filters (raw)", heat, "build_id=1.0.3&region=EU-West"},
+		{"gameplay heatmap, 3D", heat, "kind=gameplay"},
+		{"gameplay heatmap, 2D, one event", heat, "kind=gameplay&dims=2&events=Player_Death"},
+		{"level sessions", level + "/sessions", ""},
+		{"level paths, 5 sessions", level + "/paths", pathSessions},
 	}
 	fmt.Fprintf(stdout, "\n| View | 7 days p50 | 7 days p95 | 30 days p50 | 30 days p95 |\n|---|---|---|---|---|\n")
 	for _, v := range views {
@@ -143,56 +162,23 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 		}
 		fmt.Fprintf(stdout, "| %s |\n", strings.Join(cells, " | "))
 	}
-	return benchHeatmaps(ctx, h, app, end, *runs, stdout)
+	return nil
 }
 
-// benchHeatmaps times the trajectory heatmap of benchPathLevel at its
-// default cell edge, as rows of the views' table.
-func benchHeatmaps(ctx context.Context, h *dashboard.Handler, app uuid.UUID, end time.Time, runs int, stdout io.Writer) error {
-	level := benchPathLevel
-	build, region := "1.0.3", "EU-West"
-	heatmaps := []struct {
-		name string
-		req  dashboard.HeatmapRequest
-	}{
-		{"trajectory heatmap, count, 3D", dashboard.HeatmapRequest{Dims: 3, Metric: "count"}},
-		{"trajectory heatmap, count, 2D", dashboard.HeatmapRequest{Dims: 2, Metric: "count"}},
-		{"trajectory heatmap, fps_mean, 3D", dashboard.HeatmapRequest{Dims: 3, Metric: "fps_mean"}},
-		{"trajectory heatmap, fps_mean, 2D", dashboard.HeatmapRequest{Dims: 2, Metric: "fps_mean"}},
-		{"trajectory heatmap, fps_mean, 3D, build filter", dashboard.HeatmapRequest{Dims: 3, Metric: "fps_mean", BuildID: &build}},
-		{"trajectory heatmap, count, 3D, build and region filters (raw)", dashboard.HeatmapRequest{Dims: 3, Metric: "count", BuildID: &build, Region: &region}},
+// benchPathSessions is the query naming the n latest sessions with
+// trajectories on benchPathLevel.
+func benchPathSessions(ctx context.Context, pool *pgxpool.Pool, app uuid.UUID, n int) (string, error) {
+	rows, err := pool.Query(ctx, `SELECT session_id FROM trajectories WHERE app_id = $1 AND level_id = $2
+		GROUP BY 1 ORDER BY max(timestamp_start) DESC LIMIT $3`, app, benchPathLevel, n)
+	if err != nil {
+		return "", err
 	}
-	var notes []string
-	for _, hm := range heatmaps {
-		cells := []string{hm.name}
-		for _, rangeDays := range []int{7, 30} {
-			req := hm.req
-			req.App, req.Level, req.From, req.To = app, &level, end.AddDate(0, 0, -rangeDays), end
-			var (
-				times []time.Duration
-				ans   dashboard.HeatmapAnswer
-			)
-			for i := 0; i <= runs; i++ {
-				start := time.Now()
-				a, err := h.TrajectoryHeatmap(ctx, req)
-				if err != nil {
-					return fmt.Errorf("%s over %d days: %w", hm.name, rangeDays, err)
-				}
-				if i > 0 {
-					times = append(times, time.Since(start))
-				}
-				ans = a
-			}
-			cells = append(cells, fmtMillis(percentile(times, 0.5)), fmtMillis(percentile(times, 0.95)))
-			notes = append(notes, fmt.Sprintf("%s over %d days: cell %g, %d cells, %d points", hm.name, rangeDays, ans.Cell, ans.Cells, ans.Points))
-		}
-		fmt.Fprintf(stdout, "| %s |\n", strings.Join(cells, " | "))
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
 	}
-	fmt.Fprintln(stdout)
-	for _, n := range notes {
-		fmt.Fprintln(stdout, n)
-	}
-	return nil
+	q := url.Values{"session_id": ids}
+	return q.Encode(), nil
 }
 
 // benchView times runs requests of u after one warm-up.
