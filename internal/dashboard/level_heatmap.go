@@ -165,25 +165,28 @@ func (h *Handler) viewHeatmap(ctx context.Context, app uuid.UUID, level levelKey
 			p.up = up
 		}
 		// The default cell comes from the level's bounds, trajectories and
-		// gameplay events alike (so both kinds share a grid); an asked
-		// cell needs only the bounds of what is counted.
+		// gameplay events alike (so both kinds share a grid). An asked
+		// cell of trajectories needs their bounds for the index check
+		// below; gameplay cells check their own indexes.
 		bounds, err := heatmapBounds(ctx, tx, app, rg, f, level,
-			!p.cellGiven || p.kind == "trajectory", !p.cellGiven || p.kind == "gameplay")
+			!p.cellGiven || p.kind == "trajectory", !p.cellGiven)
 		if err != nil {
 			return err
 		}
 		hq := &heatQuery{App: app, Level: level.id(), Range: rg, Filters: f, Dims: p.dims, Up: p.up[0], Metric: p.metric}
-		k := p.cellExp
+		hq.CellExp = p.cellExp
 		if !p.cellGiven {
-			k = defaultCellExp(bounds, p.dims, hq.Up)
+			hq.CellExp = defaultCellExp(bounds, p.dims, hq.Up)
 		}
-		// Ask at least at the cell whose indexes fit; then the answer's cell
-		// is the smallest from there whose cells are few enough.
-		hq.CellExp = max(k, indexSafeExp(bounds))
+		// The cells come at least at the cell whose indexes fit; then the
+		// answer's cell is the smallest from there whose cells are few
+		// enough.
 		var cells []heatCell
 		if p.kind == "gameplay" {
-			cells, err = gameplayCells(ctx, tx, hq, p.events)
+			cells, hq.CellExp, err = gameplayCells(ctx, tx, hq, p.events)
 		} else {
+			// Every axis: the stored cells are binned in three dimensions.
+			hq.CellExp = max(hq.CellExp, indexSafeExp(bounds, []int{0, 1, 2}))
 			cells, err = trajectoryCells(ctx, tx, hq)
 		}
 		if err != nil {
@@ -287,14 +290,14 @@ func defaultCellExp(b *heatBounds, dims int, up byte) int {
 	return min(max(k, minCellExp), maxCellExp)
 }
 
-// indexSafeExp is the smallest exponent at which every coordinate of b
-// has a cell index under 2^cellIndexBits in size.
-func indexSafeExp(b *heatBounds) int {
+// indexSafeExp is the smallest exponent at which every coordinate of b on
+// axes has a cell index under 2^cellIndexBits in size.
+func indexSafeExp(b *heatBounds, axes []int) int {
 	k := minCellExp
 	if b == nil {
 		return k
 	}
-	for a := range 3 {
+	for _, a := range axes {
 		m := max(math.Abs(b.Min[a]), math.Abs(b.Max[a]))
 		if m == 0 || math.IsInf(m, 0) || math.IsNaN(m) {
 			continue
@@ -336,9 +339,34 @@ func fittingExp(cells []heatCell, k int) (int, []heatCell) {
 
 // gameplayCells answers q over the level's positioned gameplay events,
 // those named in events when it is not empty: each event counts once in
-// the cell of floor(coordinate / 2^CellExp) on each kept axis.
-func gameplayCells(ctx context.Context, tx pgx.Tx, q *heatQuery, events []string) ([]heatCell, error) {
-	args := []any{q.App, q.Range.From, q.Range.To, math.Ldexp(1, q.CellExp)}
+// the cell of floor(coordinate / 2^CellExp) on each kept axis. It returns
+// the cells and their exponent: CellExp, or, when an index would be
+// 2^cellIndexBits or more in size, the smallest exponent at which none is
+// (read again there).
+func gameplayCells(ctx context.Context, tx pgx.Tx, q *heatQuery, events []string) ([]heatCell, int, error) {
+	cells, ok, err := gameplayCellsAt(ctx, tx, q, events, q.CellExp)
+	if err != nil || ok {
+		return cells, q.CellExp, err
+	}
+	level := levelKey{Known: q.Level != nil, ID: deref(q.Level)}
+	b, err := heatmapBounds(ctx, tx, q.App, q.Range, q.Filters, level, false, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	k := max(q.CellExp, indexSafeExp(b, heatAxes(q.Dims, q.Up)))
+	cells, ok, err = gameplayCellsAt(ctx, tx, q, events, k)
+	if err == nil && !ok {
+		err = fmt.Errorf("dashboard: gameplay cell indexes still too large at 2^%d", k)
+	}
+	return cells, k, err
+}
+
+// gameplayCellsAt reads the gameplay cells of exponent k; ok is false when
+// a coordinate's index would be 2^cellIndexBits or more in size. Each
+// coordinate is first held within ±2^(cellIndexBits+k), so that no
+// division overflows, and a held one has an index that large.
+func gameplayCellsAt(ctx context.Context, tx pgx.Tx, q *heatQuery, events []string, k int) ([]heatCell, bool, error) {
+	args := []any{q.App, q.Range.From, q.Range.To, math.Ldexp(1, k), math.Ldexp(1, cellIndexBits+k)}
 	cond := (levelKey{Known: q.Level != nil, ID: deref(q.Level)}).cond("g", &args)
 	if len(events) > 0 {
 		args = append(args, events)
@@ -347,26 +375,34 @@ func gameplayCells(ctx context.Context, tx pgx.Tx, q *heatQuery, events []string
 	f := q.Filters
 	f.bind(&args)
 	cols := []string{"g.pos_x", "g.pos_y", "g.pos_z"}
-	idx := []string{"0", "0", "0"}
+	idx := []string{"0::float8", "0::float8", "0::float8"}
 	for i, a := range heatAxes(q.Dims, q.Up) {
-		idx[i] = "floor(" + cols[a] + " / $4)::int"
+		idx[i] = "floor(greatest(least(" + cols[a] + ", $5), -$5) / $4)"
 	}
 	rows, err := tx.Query(ctx, `SELECT `+strings.Join(idx, ", ")+`, count(*)
 		FROM gameplay_events g
 		WHERE g.app_id = $1 AND g."timestamp" >= $2 AND g."timestamp" < $3 AND `+positioned+cond+f.where("gameplay_events", "g")+`
 		GROUP BY 1, 2, 3`, args...)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var (
+		ix  [3]float64
 		c   heatCell
 		out []heatCell
+		ok  = true
 	)
-	_, err = pgx.ForEachRow(rows, []any{&c.I, &c.J, &c.K, &c.Count}, func() error {
+	const limit = 1 << cellIndexBits
+	_, err = pgx.ForEachRow(rows, []any{&ix[0], &ix[1], &ix[2], &c.Count}, func() error {
+		if max(math.Abs(ix[0]), math.Abs(ix[1]), math.Abs(ix[2])) >= limit {
+			ok = false
+			return nil
+		}
+		c.I, c.J, c.K = int32(ix[0]), int32(ix[1]), int32(ix[2])
 		out = append(out, c)
 		return nil
 	})
-	return out, err
+	return out, ok, err
 }
 
 func deref(s *string) string {

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"testing"
@@ -289,6 +290,15 @@ func TestLevelHeatmapTooManyCells(t *testing.T) {
 	require.Equal(t, 1024.0, body["min_cell"])
 	f.view(t, f.a.SecretKey, levelURL("Far", "heatmap"), with(heatRange, "kind", "gameplay", "cell", "1024"), &v)
 	require.Equal(t, [][]any{{976562500.0, 0.0, -976562500.0, 1.0, 1.0}}, v.Cells)
+
+	// Near the largest double, with the smallest cell: no overflow, a 400.
+	// 2^996 < 1e300 < 2^997, so the cell is at least 2^967.
+	addGameplayAt(t, f.db.Pool, f.a.AppID, gameplayAt{level: "Huge", name: "Move", pos: []float64{-1e300, 1.7e308, 0}, at: "2026-03-01T12:00:00Z"})
+	body = f.badRequest(t, levelURL("Huge", "heatmap"), with(heatRange, "kind", "gameplay", "cell", "1e-12", "dims", "2"), "cell")
+	require.Equal(t, math.Ldexp(1, 967), body["min_cell"])
+	// Its default cell fits it.
+	f.view(t, f.a.SecretKey, levelURL("Huge", "heatmap"), with(heatRange, "kind", "gameplay", "dims", "2"), &v)
+	require.Len(t, v.Cells, 1)
 }
 
 // The default up axis is the level's latest model's.
