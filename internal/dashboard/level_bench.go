@@ -23,12 +23,14 @@ type HeatmapRequest struct {
 	Dims int
 	// Metric is "count", "fps_mean" or "fps_low_1".
 	Metric string
+	// Finer halves the default cell edge this many times.
+	Finer int
 }
 
 // HeatmapAnswer sums up a heatmap's answer.
 type HeatmapAnswer struct {
-	// Cell is the cell edge: the level's largest side over the range
-	// divided by 64, rounded to a power of two.
+	// Cell is the cell edge: by default the smallest power of two at which
+	// the level's largest side over the range is at most 64 edges long.
 	Cell float64
 	// Cells is how many cells are occupied, Points how many points they
 	// hold.
@@ -44,9 +46,8 @@ func (h *Handler) TrajectoryHeatmap(ctx context.Context, r HeatmapRequest) (Heat
 	f := filters{BuildID: r.BuildID, Region: r.Region, InputMethod: r.InputMethod}
 	rg := timeRange{From: r.From, To: r.To}
 	err := h.readTx(ctx, func(tx pgx.Tx) error {
-		lf := f
-		lf.LevelID = r.Level // none for the unknown level: every level's bounds
-		bounds, err := trajectoryBounds(ctx, tx, r.App, rg, lf)
+		// Every level's bounds, as the heatmap route asks them.
+		bounds, err := trajectoryBounds(ctx, tx, r.App, rg, f)
 		if err != nil {
 			return err
 		}
@@ -57,8 +58,9 @@ func (h *Handler) TrajectoryHeatmap(ctx context.Context, r HeatmapRequest) (Heat
 		side := max(b.Max[0]-b.Min[0], b.Max[1]-b.Min[1], b.Max[2]-b.Min[2])
 		exp := 0
 		if side > 0 {
-			exp = int(math.Round(math.Log2(side / 64)))
+			exp = int(math.Ceil(math.Log2(side / 64)))
 		}
+		exp -= r.Finer
 		out.Cell = math.Ldexp(1, exp)
 		cells, err := trajectoryCells(ctx, tx, &heatQuery{App: r.App, Level: r.Level, Range: rg, Filters: f,
 			CellExp: exp, Dims: r.Dims, Up: 'y', Metric: r.Metric})

@@ -161,6 +161,7 @@ func benchHeatmaps(ctx context.Context, h *dashboard.Handler, app uuid.UUID, end
 		{"trajectory heatmap, fps_mean, 2D", dashboard.HeatmapRequest{Dims: 2, Metric: "fps_mean"}},
 		{"trajectory heatmap, fps_mean, 3D, build filter", dashboard.HeatmapRequest{Dims: 3, Metric: "fps_mean", BuildID: &build}},
 		{"trajectory heatmap, count, 3D, build and region filters (raw)", dashboard.HeatmapRequest{Dims: 3, Metric: "count", BuildID: &build, Region: &region}},
+		{"trajectory heatmap, count, 3D, a quarter of the default cell (raw)", dashboard.HeatmapRequest{Dims: 3, Metric: "count", Finer: 2}},
 	}
 	var notes []string
 	for _, hm := range heatmaps {
