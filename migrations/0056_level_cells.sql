@@ -6,11 +6,11 @@
 --
 -- Cell (i, j, k) at exp holds the points with floor(x / 2^exp) = i,
 -- floor(y / 2^exp) = j, floor(z / 2^exp) = k. Each level-day is kept at
--- two exponents chosen from that day's extent of the level's points (its
--- largest side spans 33 to 64 cells at the coarser one); any coarser grid
--- is these cells' indices shifted right, so the views read them for every
--- cell edge at or above the finer exponent and read the raw trajectories
--- for finer ones.
+-- two exponents chosen from that day's extent of the level's points: at
+-- the coarser one its largest side is at most 64 cell edges long (and more
+-- than 32), the finer one halves the edge. Any coarser grid is these
+-- cells' indices shifted right, so the views read them for every cell edge
+-- at or above the finer one, and read the raw trajectories for finer ones.
 --
 -- grouping says which points a row holds: 'all' of the level-day's (value
 -- NULL), or those whose build_id, region (the player's, when the day was

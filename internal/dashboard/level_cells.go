@@ -46,8 +46,8 @@ func eqOrNull(col string, v *string, args *[]any) string {
 	return col + " = $" + strconv.Itoa(len(*args))
 }
 
-// levelCells answers trajectoryCells.
-func levelCells(ctx context.Context, tx pgx.Tx, q *heatQuery) ([]heatCell, error) {
+// cellsOfTrajectories answers trajectoryCells.
+func cellsOfTrajectories(ctx context.Context, tx pgx.Tx, q *heatQuery) ([]heatCell, error) {
 	switch {
 	case q.Dims != 2 && q.Dims != 3:
 		return nil, fmt.Errorf("dashboard: heatmap dims %d", q.Dims)
@@ -251,10 +251,10 @@ func mergeRanges(rest []timeRange, days []time.Time) []timeRange {
 	return out
 }
 
-// levelBounds answers trajectoryBounds: the rows' exact bounds for the
+// boundsOfTrajectories answers trajectoryBounds: the rows' exact bounds for the
 // covered days (of the grouping f allows, and the level f names, if any),
 // the raw points for the rest.
-func levelBounds(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, f filters) (map[levelKey]heatBounds, error) {
+func boundsOfTrajectories(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, f filters) (map[levelKey]heatBounds, error) {
 	boxes := map[levelKey]*box{}
 	grow := func(level *string) *box {
 		k := levelKeyOf(level)

@@ -15,16 +15,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// path is a trajectory written straight into trajectories, as the sink
+// trajPath is a trajectory written straight into trajectories, as the sink
 // (and, for level, the client) would.
-type path struct {
+type trajPath struct {
 	level, build, player, session, input string // "" is NULL
 	mean, low1                           *float64
 	at                                   string
 	pos                                  []float64
 }
 
-func addPath(t *testing.T, db *pgxpool.Pool, app string, p path) {
+func addTrajPath(t *testing.T, db *pgxpool.Pool, app string, p trajPath) {
 	t.Helper()
 	_, err := db.Exec(context.Background(), `INSERT INTO trajectories (event_id, app_id, build_id, player_id, session_id, level_id,
 			input_method, fps_mean, fps_low_5, fps_low_1, positions, num_points, timestamp_start, timestamp_end, received_at)
@@ -33,26 +33,26 @@ func addPath(t *testing.T, db *pgxpool.Pool, app string, p path) {
 	require.NoError(t, err)
 }
 
-func addRegion(t *testing.T, db *pgxpool.Pool, app, player, region string) {
+func addPlayerRegion(t *testing.T, db *pgxpool.Pool, app, player, region string) {
 	t.Helper()
 	_, err := db.Exec(context.Background(), `INSERT INTO players (app_id, player_id, region, first_seen, last_seen)
 		VALUES ($1, $2, $3, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')`, app, player, region)
 	require.NoError(t, err)
 }
 
-func fp(v float64) *float64 { return &v }
-func sp(s string) *string   { return &s }
+func f64p(v float64) *float64 { return &v }
+func strp(s string) *string   { return &s }
 
-// readOnly runs fn in a read-only transaction, as the views do.
-func readOnly(t *testing.T, db *pgxpool.Pool, fn func(tx pgx.Tx) error) {
+// readOnlyTx runs fn in a read-only transaction, as the views do.
+func readOnlyTx(t *testing.T, db *pgxpool.Pool, fn func(tx pgx.Tx) error) {
 	t.Helper()
 	require.NoError(t, pgx.BeginTxFunc(context.Background(), db, pgx.TxOptions{AccessMode: pgx.ReadOnly}, fn))
 }
 
-func cellsOf(t *testing.T, db *pgxpool.Pool, q heatQuery) []heatCell {
+func askCells(t *testing.T, db *pgxpool.Pool, q heatQuery) []heatCell {
 	t.Helper()
 	var out []heatCell
-	readOnly(t, db, func(tx pgx.Tx) error {
+	readOnlyTx(t, db, func(tx pgx.Tx) error {
 		var err error
 		out, err = trajectoryCells(context.Background(), tx, &q)
 		return err
@@ -60,8 +60,8 @@ func cellsOf(t *testing.T, db *pgxpool.Pool, q heatQuery) []heatCell {
 	return out
 }
 
-// cellMap is cells keyed "i,j,k" → "count" or "count sum/n".
-func cellMap(cells []heatCell, metric string) map[string]string {
+// cellStrings is cells keyed "i,j,k" → "count" or "count sum/n".
+func cellStrings(cells []heatCell, metric string) map[string]string {
 	out := map[string]string{}
 	for _, c := range cells {
 		v := fmt.Sprint(c.Count)
@@ -73,27 +73,27 @@ func cellMap(cells []heatCell, metric string) map[string]string {
 	return out
 }
 
-// handRows are trajectories placed by hand on 2026-03-01 and 02 for app,
+// handPaths are trajectories placed by hand on 2026-03-01 and 02 for app,
 // and a few that must never count: other days, another level.
-func handRows(t *testing.T, db *pgxpool.Pool, app string) {
+func handPaths(t *testing.T, db *pgxpool.Pool, app string) {
 	t.Helper()
-	addRegion(t, db, app, "u1", "EU")
-	addRegion(t, db, app, "u2", "US")
+	addPlayerRegion(t, db, app, "u1", "EU")
+	addPlayerRegion(t, db, app, "u2", "US")
 	// u1, build b1, keyboard, fps 60 / 30. On a grid of edge 4: 3.999 is
 	// in cell 0 and 4 in cell 1; -0.5 and -4 in cell -1, -4.0001 in -2.
-	addPath(t, db, app, path{level: "L1", build: "b1", player: "u1", input: "kb", mean: fp(60), low1: fp(30), at: "2026-03-01T10:00:00Z",
+	addTrajPath(t, db, app, trajPath{level: "L1", build: "b1", player: "u1", input: "kb", mean: f64p(60), low1: f64p(30), at: "2026-03-01T10:00:00Z",
 		pos: []float64{0, 0, 0, 3.999, 1, 1, 4, 0, 0, -0.5, 0, 0, -4, 0, 0, -4.0001, 0, 0}})
 	// u2, build b2, gamepad, fps_mean 30.0004 (summed as 30), no fps_low_1;
 	// a point high up (y 9) and one out at z 9.
-	addPath(t, db, app, path{level: "L1", build: "b2", player: "u2", input: "pad", mean: fp(30.0004), at: "2026-03-01T12:00:00Z",
+	addTrajPath(t, db, app, trajPath{level: "L1", build: "b2", player: "u2", input: "pad", mean: f64p(30.0004), at: "2026-03-01T12:00:00Z",
 		pos: []float64{1, 1, 1, 5, 5, 5, 1, 9, 1, 1, 1, 9}})
 	// u3 (no players row, so no region), no build, no fps, next day.
-	addPath(t, db, app, path{level: "L1", player: "u3", at: "2026-03-02T23:59:59Z", pos: []float64{2, 2, 2}})
+	addTrajPath(t, db, app, trajPath{level: "L1", player: "u3", at: "2026-03-02T23:59:59Z", pos: []float64{2, 2, 2}})
 	// Outside [03-01, 03-03), in another level, in the unknown level.
-	addPath(t, db, app, path{level: "L1", build: "b1", player: "u1", at: "2026-02-28T23:59:59Z", pos: []float64{0, 0, 0}})
-	addPath(t, db, app, path{level: "L1", build: "b1", player: "u1", at: "2026-03-03T00:00:00Z", pos: []float64{0, 0, 0}})
-	addPath(t, db, app, path{level: "L2", build: "b1", player: "u1", at: "2026-03-01T10:00:00Z", pos: []float64{0, 0, 0}})
-	addPath(t, db, app, path{build: "b1", player: "u1", input: "kb", mean: fp(45), at: "2026-03-01T11:00:00Z", pos: []float64{100, -1, 7, 101, -2, 7}})
+	addTrajPath(t, db, app, trajPath{level: "L1", build: "b1", player: "u1", at: "2026-02-28T23:59:59Z", pos: []float64{0, 0, 0}})
+	addTrajPath(t, db, app, trajPath{level: "L1", build: "b1", player: "u1", at: "2026-03-03T00:00:00Z", pos: []float64{0, 0, 0}})
+	addTrajPath(t, db, app, trajPath{level: "L2", build: "b1", player: "u1", at: "2026-03-01T10:00:00Z", pos: []float64{0, 0, 0}})
+	addTrajPath(t, db, app, trajPath{build: "b1", player: "u1", input: "kb", mean: f64p(45), at: "2026-03-01T11:00:00Z", pos: []float64{100, -1, 7, 101, -2, 7}})
 }
 
 // TestTrajectoryCellsByHand: cells and their counts and fps means for
@@ -106,10 +106,10 @@ func TestTrajectoryCellsByHand(t *testing.T) {
 	f := newFixture(t, nil)
 	db := f.db.Pool
 	a := f.a.AppID
-	handRows(t, db, a.String())
-	handRows(t, db, f.b.AppID.String())
+	handPaths(t, db, a.String())
+	handPaths(t, db, f.b.AppID.String())
 	rg := timeRange{From: ts("2026-03-01T00:00:00Z"), To: ts("2026-03-03T00:00:00Z")}
-	l1 := sp("L1")
+	l1 := strp("L1")
 	q := func(level *string, exp, dims int, up byte, metric string, fl filters) heatQuery {
 		return heatQuery{App: a, Level: level, Range: rg, Filters: fl, CellExp: exp, Dims: dims, Up: up, Metric: metric}
 	}
@@ -129,7 +129,7 @@ func TestTrajectoryCellsByHand(t *testing.T) {
 		{"edge 1", q(l1, 0, 3, 'y', "count", filters{}), map[string]string{
 			"0,0,0": "1", "3,1,1": "1", "4,0,0": "1", "-1,0,0": "1", "-4,0,0": "1", "-5,0,0": "1",
 			"1,1,1": "1", "5,5,5": "1", "1,9,1": "1", "1,1,9": "1", "2,2,2": "1"}},
-		{"edge 0.5", q(l1, -1, 3, 'y', "count", filters{BuildID: sp("b2")}), map[string]string{
+		{"edge 0.5", q(l1, -1, 3, 'y', "count", filters{BuildID: strp("b2")}), map[string]string{
 			"2,2,2": "1", "10,10,10": "1", "2,18,2": "1", "2,2,18": "1"}},
 		{"edge 2^40: everything in cell 0 or -1", q(l1, 40, 3, 'y', "count", filters{}), map[string]string{
 			"0,0,0": "8", "-1,0,0": "3"}},
@@ -137,22 +137,22 @@ func TestTrajectoryCellsByHand(t *testing.T) {
 			"-2,0,0": "1", "-1,0,0": "2", "0,0,0": "5", "1,0,0": "1", "1,1,0": "1", "0,2,0": "1"}},
 		{"dims 2, up z keeps x and y", q(l1, 2, 2, 'z', "fps_mean", filters{}), map[string]string{
 			"-2,0,0": "1 60/1", "-1,0,0": "2 120/2", "0,0,0": "5 180/4", "1,0,0": "1 60/1", "1,1,0": "1 30/1", "0,2,0": "1 30/1"}},
-		{"build", q(l1, 2, 3, 'y', "count", filters{BuildID: sp("b1")}), map[string]string{
+		{"build", q(l1, 2, 3, 'y', "count", filters{BuildID: strp("b1")}), map[string]string{
 			"-2,0,0": "1", "-1,0,0": "2", "0,0,0": "2", "1,0,0": "1"}},
-		{"region (the player's)", q(l1, 2, 3, 'y', "count", filters{Region: sp("US")}), map[string]string{
+		{"region (the player's)", q(l1, 2, 3, 'y', "count", filters{Region: strp("US")}), map[string]string{
 			"0,0,0": "1", "1,1,1": "1", "0,2,0": "1", "0,0,2": "1"}},
-		{"input method", q(l1, 2, 3, 'y', "count", filters{InputMethod: sp("kb")}), map[string]string{
+		{"input method", q(l1, 2, 3, 'y', "count", filters{InputMethod: strp("kb")}), map[string]string{
 			"-2,0,0": "1", "-1,0,0": "2", "0,0,0": "2", "1,0,0": "1"}},
-		{"build and region", q(l1, 2, 3, 'y', "count", filters{BuildID: sp("b1"), Region: sp("US")}), map[string]string{}},
-		{"a value nothing has", q(l1, 2, 3, 'y', "count", filters{InputMethod: sp("touch")}), map[string]string{}},
+		{"build and region", q(l1, 2, 3, 'y', "count", filters{BuildID: strp("b1"), Region: strp("US")}), map[string]string{}},
+		{"a value nothing has", q(l1, 2, 3, 'y', "count", filters{InputMethod: strp("touch")}), map[string]string{}},
 		{"the unknown level", q(nil, 2, 3, 'y', "fps_mean", filters{}), map[string]string{
 			"25,-1,1": "2 90/2"}},
-		{"the level filter is not the query's level", q(sp("L2"), 2, 3, 'y', "count", filters{LevelID: l1}), map[string]string{
+		{"the level filter is not the query's level", q(strp("L2"), 2, 3, 'y', "count", filters{LevelID: l1}), map[string]string{
 			"0,0,0": "1"}},
 	}
 	check := func(stage string) {
 		for _, c := range cases {
-			require.Equal(t, c.want, cellMap(cellsOf(t, db, c.q), c.q.Metric), "%s: %s", stage, c.name)
+			require.Equal(t, c.want, cellStrings(askCells(t, db, c.q), c.q.Metric), "%s: %s", stage, c.name)
 		}
 	}
 	check("raw")
@@ -177,7 +177,7 @@ func TestTrajectoryCellsByHand(t *testing.T) {
 	ask := func(q heatQuery) map[string]string {
 		cells, err := trajectoryCells(ctx, tx, &q)
 		require.NoError(t, err)
-		return cellMap(cells, q.Metric)
+		return cellStrings(cells, q.Metric)
 	}
 	require.Equal(t, cases[0].want, ask(cases[0].q))
 	require.Equal(t, cases[8].want, ask(cases[8].q), "by build")
@@ -192,7 +192,7 @@ func TestTrajectoryCellsByHand(t *testing.T) {
 	partial.Range.From = ts("2026-03-01T00:00:01Z")
 	require.Equal(t, map[string]string{"0,0,0": "1", "250,250,250": "2"}, ask(partial), "03-01 read raw")
 	two := cases[11].q
-	two.Filters = filters{BuildID: sp("b1"), InputMethod: sp("kb")}
+	two.Filters = filters{BuildID: strp("b1"), InputMethod: strp("kb")}
 	require.Equal(t, map[string]string{"250,250,250": "1"}, ask(two), "two filters read raw")
 }
 
@@ -202,12 +202,12 @@ func TestTrajectoryBounds(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	db := f.db.Pool
-	handRows(t, db, f.a.AppID.String())
-	handRows(t, db, f.b.AppID.String())
+	handPaths(t, db, f.a.AppID.String())
+	handPaths(t, db, f.b.AppID.String())
 	rg := timeRange{From: ts("2026-03-01T00:00:00Z"), To: ts("2026-03-03T00:00:00Z")}
 	bounds := func(fl filters) map[levelKey]heatBounds {
 		var out map[levelKey]heatBounds
-		readOnly(t, db, func(tx pgx.Tx) error {
+		readOnlyTx(t, db, func(tx pgx.Tx) error {
 			var err error
 			out, err = trajectoryBounds(context.Background(), tx, f.a.AppID, rg, fl)
 			return err
@@ -224,13 +224,13 @@ func TestTrajectoryBounds(t *testing.T) {
 			{ID: "L2", Known: true}: {Min: [3]float64{0, 0, 0}, Max: [3]float64{0, 0, 0}},
 			{}:                      {Min: [3]float64{100, -2, 7}, Max: [3]float64{101, -1, 7}},
 		}},
-		{filters{Region: sp("US")}, map[levelKey]heatBounds{l1: {Min: [3]float64{1, 1, 1}, Max: [3]float64{5, 9, 9}}}},
-		{filters{LevelID: sp("L1"), BuildID: sp("b1")}, map[levelKey]heatBounds{l1: {Min: [3]float64{-4.0001, 0, 0}, Max: [3]float64{4, 1, 1}}}},
-		{filters{BuildID: sp("b1"), InputMethod: sp("kb")}, map[levelKey]heatBounds{
+		{filters{Region: strp("US")}, map[levelKey]heatBounds{l1: {Min: [3]float64{1, 1, 1}, Max: [3]float64{5, 9, 9}}}},
+		{filters{LevelID: strp("L1"), BuildID: strp("b1")}, map[levelKey]heatBounds{l1: {Min: [3]float64{-4.0001, 0, 0}, Max: [3]float64{4, 1, 1}}}},
+		{filters{BuildID: strp("b1"), InputMethod: strp("kb")}, map[levelKey]heatBounds{
 			l1: {Min: [3]float64{-4.0001, 0, 0}, Max: [3]float64{4, 1, 1}},
 			{}: {Min: [3]float64{100, -2, 7}, Max: [3]float64{101, -1, 7}},
 		}},
-		{filters{InputMethod: sp("touch")}, map[levelKey]heatBounds{}},
+		{filters{InputMethod: strp("touch")}, map[levelKey]heatBounds{}},
 	}
 	for i, w := range want {
 		require.Equal(t, w.want, bounds(w.f), "raw %d", i)
@@ -313,8 +313,8 @@ func TestTrajectoryCellsRollupEqualsRaw(t *testing.T) {
 		{From: start.AddDate(0, 0, 2), To: start.AddDate(0, 0, 3)},                      // one day
 		{From: start.Add(30 * time.Hour), To: start.Add(40 * time.Hour)},                // under a day
 	}
-	filterSets := []filters{{}, {BuildID: sp("2.0")}, {Region: sp("US")}, {InputMethod: sp("pad")}, {BuildID: sp("1.0"), InputMethod: sp("kb")}}
-	levels := []*string{sp("L0"), sp("L1"), nil}
+	filterSets := []filters{{}, {BuildID: strp("2.0")}, {Region: strp("US")}, {InputMethod: strp("pad")}, {BuildID: strp("1.0"), InputMethod: strp("kb")}}
+	levels := []*string{strp("L0"), strp("L1"), nil}
 	metrics := []string{"count", "fps_mean", "fps_low_1"}
 	// The levels span 65 to 256 units a day: the rollup keeps exponents 0
 	// and 1, or 1 and 2.
@@ -338,7 +338,7 @@ func TestTrajectoryCellsRollupEqualsRaw(t *testing.T) {
 		out := map[int][][]heatCell{}
 		for _, exp := range exps {
 			for _, q := range queries[exp] {
-				out[exp] = append(out[exp], cellsOf(t, db, q))
+				out[exp] = append(out[exp], askCells(t, db, q))
 			}
 		}
 		return out
@@ -417,7 +417,7 @@ func TestLevelCellsRollupIdempotent(t *testing.T) {
 	randomPaths(t, db, a.String(), start, 3, 5)
 	// u9's session s9 on 03-02 has no level event yet: its trajectory is in
 	// the unknown level.
-	addPath(t, db, a.String(), path{player: "u9", session: "s9", at: "2026-03-02T10:00:00Z", mean: fp(50), pos: []float64{7, 7, 7, 8, 8, 8}})
+	addTrajPath(t, db, a.String(), trajPath{player: "u9", session: "s9", at: "2026-03-02T10:00:00Z", mean: f64p(50), pos: []float64{7, 7, 7, 8, 8, 8}})
 	now := ts("2026-03-10T12:00:00Z")
 
 	var wg sync.WaitGroup
@@ -465,20 +465,20 @@ func TestLevelCellsRollupIdempotent(t *testing.T) {
 		q := q
 		q.Level = level
 		var n int64
-		for _, c := range cellsOf(t, db, q) {
+		for _, c := range askCells(t, db, q) {
 			n += c.Count
 		}
 		return n
 	}
 	unknown := points(nil)
-	require.Zero(t, points(sp("L5")))
+	require.Zero(t, points(strp("L5")))
 	addGameplay(t, db, a.String(), "u9", "s9", "Enter", "L5", "2026-03-02T09:00:00Z")
 	st, err = Rollup(ctx, db, now)
 	require.NoError(t, err)
 	require.Equal(t, 3, st.LevelDays, "the days either side of the event's are attributed again too")
 	require.Equal(t, 1, st.Rebuilt, "03-02, for its count and its levels")
-	q.Level = sp("L5")
-	require.Equal(t, []heatCell{{I: 3, J: 3, K: 3, Count: 1, Sum: 50, N: 1}, {I: 4, J: 4, K: 4, Count: 1, Sum: 50, N: 1}}, cellsOf(t, db, q))
+	q.Level = strp("L5")
+	require.Equal(t, []heatCell{{I: 3, J: 3, K: 3, Count: 1, Sum: 50, N: 1}, {I: 4, J: 4, K: 4, Count: 1, Sum: 50, N: 1}}, askCells(t, db, q))
 	require.Equal(t, unknown-2, points(nil))
 	var l5 int
 	require.NoError(t, db.QueryRow(ctx, `SELECT count(*) FROM dashboard_level_cells WHERE app_id = $1 AND level_id = 'L5' AND day = '2026-03-02'`, a).Scan(&l5))

@@ -136,13 +136,13 @@ func TestTrajectoryCellsFarFromOrigin(t *testing.T) {
 	f := newFixture(t, nil)
 	db := f.db.Pool
 	a := f.a.AppID
-	addPath(t, db, a.String(), path{level: "Far", player: "u1", at: "2026-03-01T10:00:00Z", mean: fp(40),
+	addTrajPath(t, db, a.String(), trajPath{level: "Far", player: "u1", at: "2026-03-01T10:00:00Z", mean: f64p(40),
 		pos: []float64{1e15, 0, 0, 1e15 + 1, 0, 0}})
 	rg := timeRange{From: ts("2026-03-01T00:00:00Z"), To: ts("2026-03-02T00:00:00Z")}
 	ask := func() map[int][]heatCell {
 		out := map[int][]heatCell{}
 		for _, exp := range []int{0, 18, 19, 20, 40} {
-			out[exp] = cellsOf(t, db, heatQuery{App: a, Level: sp("Far"), Range: rg, CellExp: exp, Dims: 3, Up: 'y', Metric: "fps_mean"})
+			out[exp] = askCells(t, db, heatQuery{App: a, Level: strp("Far"), Range: rg, CellExp: exp, Dims: 3, Up: 'y', Metric: "fps_mean"})
 		}
 		return out
 	}

@@ -52,7 +52,7 @@ type heatBounds struct {
 // (docs/dashboard.md, "Level heatmap cells"). Cells come sorted by (I, J,
 // K). Sum is the sum of the metric's values, each rounded to 0.001 fps.
 func trajectoryCells(ctx context.Context, tx pgx.Tx, q *heatQuery) ([]heatCell, error) {
-	return levelCells(ctx, tx, q)
+	return cellsOfTrajectories(ctx, tx, q)
 }
 
 // levelKey names a level in a map: Known false is the unknown level.
@@ -67,5 +67,5 @@ type levelKey struct {
 // exact: the rollup keeps each row's (docs/dashboard.md, "Level heatmap
 // cells").
 func trajectoryBounds(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, f filters) (map[levelKey]heatBounds, error) {
-	return levelBounds(ctx, tx, app, rg, f)
+	return boundsOfTrajectories(ctx, tx, app, rg, f)
 }

@@ -116,3 +116,5 @@ func with(q url.Values, kv ...string) url.Values {
 	}
 	return out
 }
+
+func fp(v float64) *float64 { return &v }

@@ -2,6 +2,7 @@ package gamepipecmd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,6 +123,10 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 	if err != nil {
 		return err
 	}
+	quarterCell, err := benchQuarterCell(ctx, srv.URL+"/dashboard/api/"+heat, key, end)
+	if err != nil {
+		return err
+	}
 	views := []struct{ name, path, query string }{
 		{"overview", "overview", ""},
 		{"overview, build filter", "overview", "build_id=1.0.3"},
@@ -141,6 +147,7 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 		{"trajectory heatmap, fps_mean, 2D", heat, "metric=fps_mean&dims=2"},
 		{"trajectory heatmap, fps_mean, 3D, build filter", heat, "metric=fps_mean&build_id=1.0.3"},
 		{"trajectory heatmap, count, 3D, build and region filters (raw)", heat, "build_id=1.0.3&region=EU-West"},
+		{"trajectory heatmap, count, 3D, a quarter of the default cell (raw)", heat, quarterCell},
 		{"gameplay heatmap, 3D", heat, "kind=gameplay"},
 		{"gameplay heatmap, 2D, one event", heat, "kind=gameplay&dims=2&events=Player_Death"},
 		{"level sessions", level + "/sessions", ""},
@@ -163,6 +170,29 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 		fmt.Fprintf(stdout, "| %s |\n", strings.Join(cells, " | "))
 	}
 	return nil
+}
+
+// benchQuarterCell is the query asking for a quarter of the heatmap's
+// default cell over the last 30 days: finer than the stored cells.
+func benchQuarterCell(ctx context.Context, heatURL, key string, end time.Time) (string, error) {
+	q := url.Values{"from": {end.AddDate(0, 0, -30).Format(time.RFC3339)}, "to": {end.Format(time.RFC3339)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, heatURL+"?"+q.Encode(), nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("x-api-key", key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var ans struct {
+		Cell float64 `json:"cell"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil || resp.StatusCode != http.StatusOK || ans.Cell <= 0 {
+		return "", fmt.Errorf("the heatmap's default cell: %s %v", resp.Status, err)
+	}
+	return "cell=" + strconv.FormatFloat(ans.Cell/4, 'g', -1, 64), nil
 }
 
 // benchPathSessions is the query naming the n latest sessions with
