@@ -468,7 +468,10 @@
     // redraw lays the overlays out again for an alignment: the saved one,
     // or the editor's while it changes.
     let redraw = () => {};
-    const editor = model ? alignmentEditor(ctx, model, align, (a) => redraw(a)) : null;
+    // A new up axis changes the 2D view's axes, which the server bins by:
+    // once saved, the page is drawn again.
+    const saved = (a) => { if (!view3d && a.up_axis !== align.up_axis) go({}); };
+    const editor = model ? alignmentEditor(ctx, model, align, (a) => redraw(a), saved) : null;
     if (view3d) {
       const t = three();
       if (!t) {
@@ -517,6 +520,7 @@
       redraw = (a) => {
         current = a;
         keep.cells2D = draw2D(canvas, readout, heat, loaded && loaded.object, a, viewer.clientWidth - 24);
+        if (a.up_axis !== align.up_axis) readout.textContent = 'The heatmap keeps the saved up axis until the alignment is saved.';
       };
       keep.onResize = () => redraw(current);
       window.addEventListener('resize', keep.onResize);
@@ -678,8 +682,8 @@
   }
 
   // alignmentEditor edits a model version's alignment: changes show at once
-  // (onChange), Save stores them with PUT …/alignment.
-  function alignmentEditor(ctx, model, align, onChange) {
+  // (onChange), Save stores them with PUT …/alignment (then onSaved).
+  function alignmentEditor(ctx, model, align, onChange, onSaved) {
     const { el } = ctx;
     const up = el('select', { id: 'al-up' }, el('option', { value: 'y' }, 'y'), el('option', { value: 'z' }, 'z'));
     up.value = align.up_axis;
@@ -705,7 +709,7 @@
         const body = await res.json().catch(() => ({}));
         if (!res.ok) throw new Error(body.message || ('HTTP ' + res.status));
         out.textContent = 'Saved for model v' + model.version + '.';
-        model.alignment = body.alignment || a;
+        onSaved(a);
       } catch (e) { out.textContent = 'Not saved: ' + e.message; }
     });
     return el('div', { class: 'panel', id: 'alignment' }, el('h2', {}, 'Alignment of model v' + model.version),
