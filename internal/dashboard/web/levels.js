@@ -775,7 +775,7 @@
     const place = () => {
       const now = at(), r = positionAt(tl, now), q = alignFn()(r.p[0], r.p[1], r.p[2]);
       marker.position.set(q[0], q[1], q[2]);
-      keep.marker = { telemetry: r.p, model: q, time: new Date(now).toISOString(), slider: Number(slider.value) };
+      keep.marker = { telemetry: r.p, model: q, time: new Date(now).toISOString(), ms: now, slider: Number(slider.value) };
       when.textContent = new Date(now).toISOString() + (r.seg.fps && r.seg.fps.mean !== null ? ' — ' + r.seg.fps.mean.toFixed(1) + ' fps' : '');
       t.draw();
     };
