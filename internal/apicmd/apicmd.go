@@ -101,7 +101,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 		return err
 	}
 
-	dash, closeDash, err := newDashboard(ctx, cfg, logger, pool)
+	dash, closeDash, err := newDashboard(ctx, cfg, logger, pool, blobs)
 	if err != nil {
 		return err
 	}

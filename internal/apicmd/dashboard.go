@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
+	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/dashboard"
 	"github.com/gamepipe/gamepipe/internal/ratelimit"
@@ -15,8 +16,9 @@ import (
 
 // newDashboard builds the dashboard's routes: sessions on the primary
 // pool, queries on DATABASE_READ_URL's (the primary's when it is the same
-// URL). The returned func closes what it opened.
-func newDashboard(ctx context.Context, cfg *config.API, logger zerolog.Logger, pool *pgxpool.Pool) (*dashboard.Handler, func(), error) {
+// URL), level models' files from blobs. The returned func closes what it
+// opened.
+func newDashboard(ctx context.Context, cfg *config.API, logger zerolog.Logger, pool *pgxpool.Pool, blobs blob.Store) (*dashboard.Handler, func(), error) {
 	read, closeRead := pool, func() {}
 	if cfg.DatabaseReadURL != cfg.DatabaseURL {
 		pc, err := pgxpool.ParseConfig(cfg.DatabaseReadURL)
@@ -34,7 +36,7 @@ func newDashboard(ctx context.Context, cfg *config.API, logger zerolog.Logger, p
 		SessionTTL:   cfg.DashboardSessionTTL,
 		SecureCookie: strings.HasPrefix(cfg.PublicBaseURL, "https://"),
 		ClientIP:     ratelimit.ClientIP{TrustedProxies: cfg.TrustedProxies},
-	}, &dashboard.Deps{Logger: logger, DB: pool, Read: read})
+	}, &dashboard.Deps{Logger: logger, DB: pool, Read: read, Blob: blobs})
 	if err != nil {
 		closeRead()
 		return nil, nil, err

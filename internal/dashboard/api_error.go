@@ -20,6 +20,8 @@ type apiError struct {
 	Message string `json:"message"`
 	// Field names the query parameter at fault.
 	Field string `json:"field,omitempty"`
+	// MinCell is, for too_many_cells, the smallest heatmap cell allowed.
+	MinCell *float64 `json:"min_cell,omitempty"`
 	// RetryAfter, when positive, is sent as Retry-After (seconds).
 	RetryAfter int `json:"-"`
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 
+	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/ratelimit"
 )
 
@@ -39,6 +40,9 @@ type Deps struct {
 	DB *pgxpool.Pool
 	// Read runs the telemetry queries (DATABASE_READ_URL); defaults to DB.
 	Read *pgxpool.Pool
+	// Blob holds the level models' files; without it GET
+	// /dashboard/api/models/{id}/file answers 503.
+	Blob blob.Store
 }
 
 // Handler serves the dashboard's routes.
@@ -47,6 +51,7 @@ type Handler struct {
 	logger  zerolog.Logger
 	db      *pgxpool.Pool
 	read    *pgxpool.Pool
+	blob    blob.Store
 	limiter *ratelimit.Limiter
 	csrf    *http.CrossOriginProtection
 }
@@ -81,6 +86,7 @@ func New(cfg *Config, deps *Deps) (*Handler, error) {
 		logger:  deps.Logger,
 		db:      deps.DB,
 		read:    cmp.Or(deps.Read, deps.DB),
+		blob:    deps.Blob,
 		limiter: ratelimit.New(c.SignInLimit),
 		csrf:    http.NewCrossOriginProtection(),
 	}, nil
@@ -105,6 +111,12 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/api/events", h.api(h.viewEvents))
 	mux.HandleFunc("GET /dashboard/api/player", h.api(h.viewPlayer))
 	mux.HandleFunc("GET /dashboard/api/jobs", h.api(h.viewJobs))
+	mux.HandleFunc("GET /dashboard/api/levels", h.api(h.viewLevels))
+	mux.HandleFunc("GET /dashboard/api/levels/{ref}/heatmap", h.levelAPI(h.viewHeatmap))
+	mux.HandleFunc("GET /dashboard/api/levels/{ref}/sessions", h.levelAPI(h.viewLevelSessions))
+	mux.HandleFunc("GET /dashboard/api/levels/{ref}/paths", h.levelAPI(h.viewLevelPaths))
+	mux.HandleFunc("GET /dashboard/api/models/{id}/file", h.handleModelFile)
+	mux.HandleFunc("PUT /dashboard/api/models/{id}/alignment", h.handleModelAlignment)
 }
 
 // contentSecurityPolicy lets a page load only the api's own scripts,

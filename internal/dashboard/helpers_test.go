@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/dbtest"
 	"github.com/gamepipe/gamepipe/internal/store"
 )
@@ -22,8 +23,11 @@ import (
 // fixture is a dashboard on its own schema with two apps: A, whose data a
 // test checks, and B, whose data must never show in A's answers.
 type fixture struct {
-	db     *dbtest.Schema
-	a, b   *store.AppCredentials
+	db   *dbtest.Schema
+	a, b *store.AppCredentials
+	// blobs holds the level models' files, in Postgres in chunks of 16
+	// bytes, so that a range read crosses chunks.
+	blobs  *blob.PostgresStore
 	h      *Handler
 	server *httptest.Server
 }
@@ -40,7 +44,8 @@ func newFixture(t *testing.T, cfg *Config) *fixture {
 	if cfg == nil {
 		cfg = &Config{}
 	}
-	f.h, err = New(cfg, &Deps{Logger: zerolog.Nop(), DB: f.db.Pool})
+	f.blobs = blob.NewPostgresStore(f.db.Pool, &blob.PostgresStoreConfig{ChunkSize: 16})
+	f.h, err = New(cfg, &Deps{Logger: zerolog.Nop(), DB: f.db.Pool, Blob: f.blobs})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
 	f.h.Register(mux)

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"errors"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -47,14 +46,13 @@ type heatBounds struct {
 	Max [3]float64 `json:"max"`
 }
 
-// errHeatNotBuilt stands in until the trajectory cells are built.
-var errHeatNotBuilt = errors.New("dashboard: trajectory heatmap not built yet")
-
 // trajectoryCells answers q over trajectory points: each point of a
 // trajectory of the level in the range (by timestamp_start) counts once in
-// its cell and carries its trajectory's fps for the fps metrics.
+// its cell and carries its trajectory's fps for the fps metrics
+// (docs/dashboard.md, "Level heatmap cells"). Cells come sorted by (I, J,
+// K). Sum is the sum of the metric's values, each rounded to 0.001 fps.
 func trajectoryCells(ctx context.Context, tx pgx.Tx, q *heatQuery) ([]heatCell, error) {
-	return nil, errHeatNotBuilt
+	return levelCells(ctx, tx, q)
 }
 
 // levelKey names a level in a map: Known false is the unknown level.
@@ -64,9 +62,10 @@ type levelKey struct {
 }
 
 // trajectoryBounds gives the bounding box of each level's trajectory
-// points in the range, with the filters applied; a level without points
-// has no entry. It may be coarser than the points by up to one cell of the
-// stored grid (documented in docs/dashboard.md, "Levels").
+// points in the range, with the filters applied (a level_id filter keeps
+// that level alone); a level without points has no entry. The bounds are
+// exact: the rollup keeps each row's (docs/dashboard.md, "Level heatmap
+// cells").
 func trajectoryBounds(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, f filters) (map[levelKey]heatBounds, error) {
-	return nil, errHeatNotBuilt
+	return levelBounds(ctx, tx, app, rg, f)
 }

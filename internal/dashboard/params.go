@@ -95,9 +95,19 @@ const queryWorkMem = "64MB"
 // readTx runs fn in a read-only transaction on the read pool under the
 // statement timeout.
 func (h *Handler) readTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return h.readTxOpts(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly}, fn)
+}
+
+// snapshotTx is readTx in one snapshot (repeatable read), for a view whose
+// later queries rely on what its earlier ones saw.
+func (h *Handler) snapshotTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return h.readTxOpts(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, fn)
+}
+
+func (h *Handler) readTxOpts(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx) error) error {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.QueryTimeout+2*time.Second)
 	defer cancel()
-	return pgx.BeginTxFunc(ctx, h.read, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, h.read, opts, func(tx pgx.Tx) error {
 		// The views sort and hash many rows: give them room to do it in
 		// memory (Postgres's default is 4MB per sort), and skip JIT, whose
 		// compile time costs more than it saves on queries of a second.

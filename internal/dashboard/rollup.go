@@ -30,6 +30,9 @@ type RollupStats struct {
 	// attributed; LevelDaysLeft how many more wait for the next run
 	// (LevelAttributionBudget).
 	LevelDays, LevelDaysLeft int
+	// LevelCellDays is how many app-days rolled up before the level cells
+	// existed had their cells built (topUpLevelCells).
+	LevelCellDays int
 }
 
 type appDay struct {
@@ -45,7 +48,7 @@ type kindKey struct {
 
 // Rollup first attributes trajectories to levels (attributeLevels, for the
 // last RollupLookback days and today), then brings the dashboard's daily
-// rollups (migrations/0031, 0051, 0052) up to date for every app and every whole
+// rollups (migrations/0031, 0051, 0052, 0056) up to date for every app and every whole
 // UTC day of the last RollupLookback days: an app-day is rebuilt when it
 // was never rolled up, when its raw row count per kind differs from the
 // rollup's (late events, or dropped partitions) or when a trajectory's
@@ -131,6 +134,9 @@ func Rollup(ctx context.Context, db *pgxpool.Pool, now time.Time) (RollupStats, 
 		}
 		st.Rebuilt++
 	}
+	if err := topUpLevelCells(ctx, db, from, today, &st); err != nil {
+		return st, err
+	}
 	return st, nil
 }
 
@@ -161,7 +167,7 @@ func rawCounts(ctx context.Context, db *pgxpool.Pool, from, to time.Time) (map[k
 
 // rollupTables are the tables that hold an app-day's rollups.
 var rollupTables = []string{"dashboard_daily_counts", "dashboard_daily_fps", "dashboard_daily_fps_by",
-	"dashboard_daily_perf_players", "dashboard_daily_name_players", "dashboard_daily_sessions"}
+	"dashboard_daily_perf_players", "dashboard_daily_name_players", "dashboard_daily_sessions", "dashboard_level_cells"}
 
 // namedKinds are the kinds whose rows have a name the views rank (top
 // events, funnel step names), as dashboard_daily_name_players keeps them.
@@ -170,30 +176,13 @@ var namedKinds = []struct{ kind, table, name string }{
 	{"funnel", "funnel_steps", "funnel_step_name"},
 }
 
-// rebuildDay rolls up one app-day from its raw rows, and the firsts of the
-// days after it that depend on it. The app's advisory lock is taken before
-// the transaction begins, so its snapshot sees whatever a concurrent
-// rebuild of the app committed.
+// rebuildDay rolls up one app-day from its raw rows, its level cells
+// (buildLevelCells) included, and the firsts of the days after it that
+// depend on it, in one transaction under the app's rollup lock
+// (withRollupLock).
 func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.Time) error {
-	conn, err := db.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	lockKey := rollupLockKey(app)
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, lockKey); err != nil {
-		return err
-	}
-	defer func() {
-		// Unlock even when ctx is done; failing that, close the connection
-		// (which ends the lock) rather than return it to the pool holding it.
-		bg := context.WithoutCancel(ctx)
-		if _, err := conn.Exec(bg, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, lockKey); err != nil {
-			_ = conn.Conn().Close(bg)
-		}
-	}()
 	end := day.AddDate(0, 0, 1)
-	err = pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+	err := withRollupLock(ctx, db, app, func(tx pgx.Tx) error {
 		for _, table := range rollupTables {
 			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE app_id = $1 AND day = $2`, app, day); err != nil {
 				return err
@@ -259,11 +248,14 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
 			return fmt.Errorf("error rolling up sessions: %w", err)
 		}
+		if err := buildLevelCells(ctx, tx, app, day); err != nil {
+			return fmt.Errorf("error rolling up level cells: %w", err)
+		}
 		if err := refreshFirsts(ctx, tx, app, day); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO dashboard_rollup_days (app_id, day) VALUES ($1, $2)
-			ON CONFLICT (app_id, day) DO UPDATE SET rolled_up_at = now()`, app, day)
+		_, err := tx.Exec(ctx, `INSERT INTO dashboard_rollup_days (app_id, day, level_cells) VALUES ($1, $2, true)
+			ON CONFLICT (app_id, day) DO UPDATE SET rolled_up_at = now(), level_cells = true`, app, day)
 		return err
 	})
 	if err != nil {
@@ -272,10 +264,41 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 	return nil
 }
 
+// withRollupLock runs fn in a repeatable-read transaction on a connection
+// that holds app's rollup lock (rollupLockKey). The lock is taken before
+// the transaction begins, so its snapshot sees whatever a concurrent
+// rollup of the app committed.
+func withRollupLock(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, fn func(tx pgx.Tx) error) error {
+	conn, err := db.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	lockKey := rollupLockKey(app)
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, lockKey); err != nil {
+		return err
+	}
+	defer func() {
+		// Unlock even when ctx is done; failing that, close the connection
+		// (which ends the lock) rather than return it to the pool holding it.
+		bg := context.WithoutCancel(ctx)
+		if _, err := conn.Exec(bg, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, lockKey); err != nil {
+			_ = conn.Conn().Close(bg)
+		}
+	}()
+	return pgx.BeginTxFunc(ctx, conn, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, fn)
+}
+
 // rollupPlan splits rg into the whole UTC days that app's rollups cover and
 // the rest, to be read raw (at most a partial day at each end and the days
 // not rolled up, merged into runs).
 func rollupPlan(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange) (covered []time.Time, rest []timeRange, err error) {
+	return rollupPlanWhere(ctx, tx, app, rg, "")
+}
+
+// rollupPlanWhere is rollupPlan over the rolled-up days that also meet
+// cond, a condition on dashboard_rollup_days starting with " AND".
+func rollupPlanWhere(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, cond string) (covered []time.Time, rest []timeRange, err error) {
 	const dayLen = 24 * time.Hour
 	first := rg.From.Truncate(dayLen)
 	if first.Before(rg.From) {
@@ -284,7 +307,7 @@ func rollupPlan(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange) (co
 	last := rg.To.Truncate(dayLen) // whole days are [first, last)
 	done := map[int64]bool{}
 	if first.Before(last) {
-		rows, err := tx.Query(ctx, `SELECT day FROM dashboard_rollup_days WHERE app_id = $1 AND day >= $2 AND day < $3`,
+		rows, err := tx.Query(ctx, `SELECT day FROM dashboard_rollup_days WHERE app_id = $1 AND day >= $2 AND day < $3`+cond,
 			app, first, last)
 		if err != nil {
 			return nil, nil, err

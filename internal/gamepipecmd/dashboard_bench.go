@@ -35,12 +35,13 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 	players := c.Int("players", 50_000, "players")
 	days := c.Int("days", 30, "days of telemetry, up to now")
 	runs := c.Int("runs", 10, "timed requests per view and range (after one warm-up)")
+	levelPoints := c.Int("level-points", 10_000_000, "trajectory points on "+benchPathLevel+", in paths over the level, on top of --rows")
 	reuse := c.Bool("reuse", false, "keep the database's data if it is already filled")
 	if _, err := c.parse(args); err != nil {
 		return err
 	}
-	if *rows < 1000 || *players < 10 || *days < 1 || *days > 60 || *runs < 1 {
-		return fmt.Errorf("%w: --rows must be at least 1000, --players 10, --days 1 to 60, --runs 1", ErrUsage)
+	if *rows < 1000 || *players < 10 || *days < 1 || *days > 60 || *runs < 1 || *levelPoints < 0 {
+		return fmt.Errorf("%w: --rows must be at least 1000, --players 10, --days 1 to 60, --runs 1, --level-points 0", ErrUsage)
 	}
 	benchURL, err := benchDatabase(ctx, cfg.DatabaseURL, *dbName, !*reuse)
 	if err != nil {
@@ -65,7 +66,7 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 			return err
 		}
 	} else {
-		gen := &benchGen{players: *players, days: *days, rows: *rows, end: end}
+		gen := &benchGen{players: *players, days: *days, rows: *rows, levelPoints: *levelPoints, end: end}
 		start := time.Now()
 		n, err = gen.fill(ctx, pool, stdout)
 		if err != nil {
@@ -112,6 +113,14 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
+	// The level views ask for benchPathLevel, the paths for its five
+	// latest sessions.
+	level := "levels/" + url.PathEscape(benchPathLevel)
+	heat := level + "/heatmap"
+	pathSessions, err := benchPathSessions(ctx, pool, app, 5)
+	if err != nil {
+		return err
+	}
 	views := []struct{ name, path, query string }{
 		{"overview", "overview", ""},
 		{"overview, build filter", "overview", "build_id=1.0.3"},
@@ -125,6 +134,17 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 		{"performance by level", "performance", "by=level_id"},
 		{"events (explorer)", "events", "kind=gameplay&name=Player_Jump"},
 		{"player timeline", "player", "player_id=player-42"},
+		{"levels", "levels", ""},
+		{"trajectory heatmap, count, 3D", heat, ""},
+		{"trajectory heatmap, count, 2D", heat, "dims=2"},
+		{"trajectory heatmap, fps_mean, 3D", heat, "metric=fps_mean"},
+		{"trajectory heatmap, fps_mean, 2D", heat, "metric=fps_mean&dims=2"},
+		{"trajectory heatmap, fps_mean, 3D, build filter", heat, "metric=fps_mean&build_id=1.0.3"},
+		{"trajectory heatmap, count, 3D, build and region filters (raw)", heat, "build_id=1.0.3&region=EU-West"},
+		{"gameplay heatmap, 3D", heat, "kind=gameplay"},
+		{"gameplay heatmap, 2D, one event", heat, "kind=gameplay&dims=2&events=Player_Death"},
+		{"level sessions", level + "/sessions", ""},
+		{"level paths, 5 sessions", level + "/paths", pathSessions},
 	}
 	fmt.Fprintf(stdout, "\n| View | 7 days p50 | 7 days p95 | 30 days p50 | 30 days p95 |\n|---|---|---|---|---|\n")
 	for _, v := range views {
@@ -143,6 +163,22 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 		fmt.Fprintf(stdout, "| %s |\n", strings.Join(cells, " | "))
 	}
 	return nil
+}
+
+// benchPathSessions is the query naming the n latest sessions with
+// trajectories on benchPathLevel.
+func benchPathSessions(ctx context.Context, pool *pgxpool.Pool, app uuid.UUID, n int) (string, error) {
+	rows, err := pool.Query(ctx, `SELECT session_id FROM trajectories WHERE app_id = $1 AND level_id = $2
+		GROUP BY 1 ORDER BY max(timestamp_start) DESC LIMIT $3`, app, benchPathLevel, n)
+	if err != nil {
+		return "", err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return "", err
+	}
+	q := url.Values{"session_id": ids}
+	return q.Encode(), nil
 }
 
 // benchView times runs requests of u after one warm-up.
@@ -245,9 +281,12 @@ func benchSecretKey(ctx context.Context, pool *pgxpool.Pool, app uuid.UUID) (str
 // a real game (most rows gameplay, a quarter trajectories).
 type benchGen struct {
 	players, days, rows int
-	end                 time.Time
-	app                 uuid.UUID
-	sessions            []benchSession
+	// levelPoints is how many trajectory points to add on benchPathLevel
+	// (pathRows).
+	levelPoints int
+	end         time.Time
+	app         uuid.UUID
+	sessions    []benchSession
 }
 
 type benchSession struct {
@@ -306,7 +345,8 @@ func (g *benchGen) fill(ctx context.Context, pool *pgxpool.Pool, stdout io.Write
 	}
 	g.plan()
 	var total int64
-	copyTable := func(table string, cols []string, rows func(yield func([]any) bool)) error {
+	// copyTableBatch copies rows into table, batchRows rows per COPY.
+	copyTableBatch := func(table string, cols []string, batchRows int, rows func(yield func([]any) bool)) error {
 		t0 := time.Now()
 		var batch [][]any
 		flush := func() error {
@@ -318,7 +358,7 @@ func (g *benchGen) fill(ctx context.Context, pool *pgxpool.Pool, stdout io.Write
 		var ferr error
 		rows(func(r []any) bool {
 			batch = append(batch, r)
-			if len(batch) == 50_000 {
+			if len(batch) == batchRows {
 				if ferr = flush(); ferr != nil {
 					return false
 				}
@@ -333,6 +373,9 @@ func (g *benchGen) fill(ctx context.Context, pool *pgxpool.Pool, stdout io.Write
 		}
 		fmt.Fprintf(stdout, "  %s: done in %s (%d rows so far)\n", table, time.Since(t0).Round(time.Second), total)
 		return nil
+	}
+	copyTable := func(table string, cols []string, rows func(yield func([]any) bool)) error {
+		return copyTableBatch(table, cols, 50_000, rows)
 	}
 
 	// Players: one Create_Player event and players row each, at their
@@ -446,6 +489,13 @@ func (g *benchGen) fill(ctx context.Context, pool *pgxpool.Pool, stdout io.Write
 				}
 			}
 		})
+	if err != nil {
+		return total, err
+	}
+	// The level's paths: long position arrays, so smaller batches.
+	err = copyTableBatch("trajectories", []string{"event_id", "app_id", "build_id", "player_id", "session_id", "status", "input_method",
+		"level_id", "fps_mean", "fps_low_5", "fps_low_1", "positions", "num_points", "timestamp_start", "timestamp_end", "received_at"},
+		2_000, func(yield func([]any) bool) { g.pathRows(g.levelPoints, yield) })
 	if err != nil {
 		return total, err
 	}

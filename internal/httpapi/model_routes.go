@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/rs/zerolog"
 
+	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/store"
 )
 
@@ -33,11 +34,14 @@ type modelJSON struct {
 	Format    string    `json:"format"`
 	Filename  string    `json:"filename"`
 	CreatedAt time.Time `json:"created_at"`
+	// Alignment places the level's telemetry in the model's space.
+	Alignment store.ModelAlignment `json:"alignment"`
 }
 
 func newModelJSON(m *store.LevelModel) *modelJSON {
 	return &modelJSON{ID: m.ID, AppID: m.AppID, LevelName: m.LevelName, Version: m.Version, Size: m.SizeBytes,
-		SHA256: m.BlobKey, Format: m.Format, Filename: m.OriginalFilename, CreatedAt: m.CreatedAt.UTC()}
+		SHA256: m.BlobKey, Format: m.Format, Filename: m.OriginalFilename, CreatedAt: m.CreatedAt.UTC(),
+		Alignment: m.Alignment()}
 }
 
 var (
@@ -47,12 +51,14 @@ var (
 )
 
 // modelRoutes registers the level model API: POST /api/models (upload),
-// GET /api/models (list) and GET /api/models/{id}/file (download), all
-// authenticated with the app's secret key and rate limited.
+// GET /api/models (list), GET /api/models/{id}/file (download) and
+// PUT /api/models/{id}/alignment, all authenticated with the app's secret
+// key and rate limited.
 func (s *Server) modelRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/models", s.rateLimited(s.handleModelUpload))
 	mux.HandleFunc("GET /api/models", s.rateLimited(s.handleModelList))
 	mux.HandleFunc("GET /api/models/{id}/file", s.rateLimited(s.handleModelFile))
+	mux.HandleFunc("PUT /api/models/{id}/alignment", s.rateLimited(s.handleModelAlignment))
 }
 
 // handleModelUpload is POST /api/models: a multipart/form-data body with
@@ -197,22 +203,13 @@ func (s *Server) handleModelFile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	f, _, err := s.jobs.Blob.Open(r.Context(), m.BlobKey)
-	if err != nil {
+	if err := blob.Serve(w, r, s.jobs.Blob, m.BlobKey, &blob.ServeConfig{
+		ContentType: m.ContentType, CacheControl: "private, no-cache", Disposition: contentDisposition(m),
+		ModTime: m.CreatedAt, Window: s.transferWindow(m.SizeBytes),
+	}); err != nil {
 		// A row without its blob is data loss, not a client error.
 		writeError(w, r, err)
-		return
 	}
-	defer f.Close()
-
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(s.transferWindow(m.SizeBytes)))
-	h := w.Header()
-	h.Set("Content-Type", m.ContentType)
-	h.Set("Content-Disposition", contentDisposition(m))
-	h.Set("ETag", `"`+m.BlobKey+`"`)
-	h.Set("Cache-Control", "private, no-cache")
-	h.Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, "", m.CreatedAt, f)
 }
 
 // contentDisposition names the download after the sanitised client

@@ -5,17 +5,15 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/gamepipe/gamepipe/internal/blob"
 )
 
-// minTransferBytesPerSecond is the slowest average rate a model upload or
-// download is given time for: a transfer of up to limit bytes gets
-// limit/minTransferBytesPerSecond seconds on top of the usual timeouts
-// (with the default 200 MiB cap, 800 s more).
-const minTransferBytesPerSecond = 256 << 10
-
-// transferWindow is how long moving up to limit bytes may take in total.
+// transferWindow is how long moving up to limit bytes may take in total: a
+// model upload or download gets blob.TransferTime(limit) (at 256 KiB/s) on
+// top of the usual timeouts (with the default 200 MiB cap, 800 s more).
 func (s *Server) transferWindow(limit int64) time.Duration {
-	return s.cfg.RequestTimeout + s.cfg.BodyReadTimeout + time.Duration(limit/minTransferBytesPerSecond)*time.Second
+	return s.cfg.RequestTimeout + s.cfg.BodyReadTimeout + blob.TransferTime(limit)
 }
 
 // uploadDeadline lifts the server-wide timeouts for one large upload.

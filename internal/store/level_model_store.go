@@ -28,6 +28,10 @@ type LevelModel struct {
 	// ContentType is the media type served on download.
 	ContentType string    `db:"content_type"`
 	CreatedAt   time.Time `db:"created_at"`
+	// UpAxis, Scale and Offset are the model's alignment (see Alignment).
+	UpAxis string    `db:"up_axis"`
+	Scale  float64   `db:"scale"`
+	Offset []float64 `db:"offset_xyz"`
 }
 
 // LevelModelInsertParams describe a stored blob to record as the next
@@ -59,7 +63,7 @@ type LevelModelGetParams struct {
 }
 
 const levelModelColumns = `id, app_id, level_name, version, blob_key, size_bytes, format,
-	original_filename, content_type, created_at`
+	original_filename, content_type, created_at, up_axis, scale, offset_xyz`
 
 // LevelModelInsert records a model as the next version of its level and
 // returns the row. Concurrent inserts for one (app, level) are serialised by
