@@ -69,8 +69,8 @@
     return (x, y, z) => [(x - o[0]) / s, (y - o[1]) / s, (z - o[2]) / s];
   }
 
-  // pow2 rounds a positive length to the nearest power of two.
-  const pow2 = (x) => Math.pow(2, Math.round(Math.log2(x)));
+  // pow2up is the smallest power of two at least x (x > 0).
+  const pow2up = (x) => Math.pow(2, Math.ceil(Math.log2(x) - 1e-9));
 
   // Colours: viridis for counts (log scale), red to green for fps.
   const viridis = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
@@ -140,6 +140,7 @@
         object.updateMatrixWorld(true);
         const box = new THREE.Box3().setFromObject(object);
         if (box.isEmpty()) throw new Error('it holds no geometry');
+        outline(THREE, object);
         entry.state = 'loaded'; tell();
         return { object, box };
       } catch (e) {
@@ -151,13 +152,38 @@
     return entry;
   }
 
+  // outline adds its feature edges to each mesh of a model (faces of one
+  // colour and direction, a block's top and the floor, read apart), up to
+  // maxOutlineTriangles in all.
+  function outline(THREE, object) {
+    let tris = 0;
+    const meshes = [];
+    object.traverse((o) => {
+      if (!o.isMesh || !o.geometry || !o.geometry.attributes.position) return;
+      meshes.push(o);
+      tris += (o.geometry.index ? o.geometry.index.count : o.geometry.attributes.position.count) / 3;
+    });
+    if (tris > maxOutlineTriangles) return;
+    const material = new THREE.LineBasicMaterial({ color: 0x3c4456, transparent: true, opacity: 0.5 });
+    for (const m of meshes) m.add(new THREE.LineSegments(new THREE.EdgesGeometry(m.geometry, 20), material));
+  }
+
   function parseModel(format, buf) {
     if (typeof window.GP3 === 'undefined') return Promise.reject(new Error('the 3D library is not built into this server (run make build)'));
     const G = window.GP3;
     return new Promise((resolve, reject) => {
       try {
         if (format === 'glb' || format === 'gltf') new G.GLTFLoader().parse(buf, '', (g) => resolve(g.scene), (e) => reject(e));
-        else if (format === 'obj') resolve(new G.OBJLoader().parse(new TextDecoder().decode(buf)));
+        else if (format === 'obj') {
+          // An OBJ's materials live in a separate MTL file, which an upload
+          // does not carry: its objects get matte colours in turn, not the
+          // loader's white that vanishes against the background.
+          const object = new G.OBJLoader().parse(new TextDecoder().decode(buf));
+          const tones = [0xb9bcc4, 0xc8b89a, 0xa9b8a4].map((c) => new G.THREE.MeshLambertMaterial({ color: c }));
+          let n = 0;
+          object.traverse((o) => { if (o.isMesh) o.material = tones[n++ % tones.length]; });
+          resolve(object);
+        }
         else if (format === 'fbx') resolve(new G.FBXLoader().parse(buf, ''));
         else reject(new Error('unknown format ' + format));
       } catch (e) { reject(e); }
@@ -165,11 +191,12 @@
   }
 
   // defaultCell is the model's largest side in telemetry units / 64,
-  // rounded to a power of two.
+  // rounded up to a power of two (at most 64 cells along it), as the
+  // server rounds its own default from the level's bounds.
   function defaultCell(box, a) {
     const size = box.getSize(new window.GP3.THREE.Vector3());
     const side = Math.max(size.x, size.y, size.z) / a.scale;
-    return side > 0 ? pow2(side / 64) : 0;
+    return side > 0 ? pow2up(side / 64) : 0;
   }
 
   // ---- 3D ----------------------------------------------------------------
@@ -331,6 +358,7 @@
     const list = await ctx.getJSON('levels', r);
     if (stale()) return;
     const levels = list.levels || [];
+    if (list.truncated) $view(ctx).append(el('p', { class: 'note' }, 'Only the first ' + levels.length + ' levels are listed.'));
     if (!levels.length) {
       $view(ctx).append(el('p', { class: 'note', id: 'no-levels' }, 'No level has events, trajectories or a model in this range.'));
       return;
@@ -441,6 +469,7 @@
       heat = null;
     }
     if (stale()) return;
+    if (heat) heat.cells = heat.cells || [];
     keep.heat = heat;
     const base = heat ? heat.cell : Number(cell) || 0;
     if (base) {
@@ -464,6 +493,8 @@
       chosen.length ? ctx.getJSON('levels/' + ref + '/paths', pathParams(r, chosen)).catch((e) => ({ error: e.message, paths: [] })) : { paths: [] },
     ]);
     if (stale()) return;
+    sess.sessions = sess.sessions || [];
+    paths.paths = paths.paths || [];
 
     // redraw lays the overlays out again for an alignment: the saved one,
     // or the editor's while it changes.
