@@ -367,7 +367,8 @@
     const models = level.models || [];
     const model = models.find((m) => m.id === lv.model) || models[0] || null;
     const align = model ? Object.assign({}, noAlignment, model.alignment || {}) : Object.assign({}, noAlignment, { up_axis: lv.up || 'y' });
-    const view3d = (lv.view || (model ? '3d' : '2d')) === '3d';
+    const built = typeof window.GP3 !== 'undefined';
+    const view3d = (lv.view || (model && built ? '3d' : '2d')) === '3d';
 
     // Controls: the page's choices, each applied at once.
     const levelName = (l) => (l.level_id === null ? '(unknown level)' : l.level_id);
@@ -423,7 +424,11 @@
     // 3D view shows it, the 2D view draws its outline.
     let loaded = null;
     const msg = el('p', { class: 'error', id: 'model-message', hidden: '' });
-    if (model) {
+    if (model && !built) {
+      viewer.append(msg);
+      msg.hidden = false;
+      msg.textContent = 'The 3D library is not built into this server (run make build): the model is not shown, the 2D view works.';
+    } else if (model) {
       const progress = el('progress', { id: 'model-progress', max: '1', value: '0' });
       const progressText = el('span', { class: 'note' }, 'Downloading the model…');
       const box = el('div', { class: 'progress', id: 'model-loading' }, progress, ' ', progressText);
