@@ -11,12 +11,14 @@ FUZZTIME     ?= 30s
 DATA_DIR     ?= ./data
 DB_NAME      ?= gamepipe
 PG_ADMIN_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
-# The dashboard's charting library: npm installs it from web/dashboard's
-# package-lock.json and make copies its dist files into the folder the api
-# embeds (docs/dashboard.md, "Building the front end").
+# The dashboard's front-end libraries: npm installs them from web/dashboard's
+# package-lock.json; make copies the charting library's dist files and
+# bundles three.js with its loaders (web/dashboard/gp3.js, esbuild) into one
+# classic script, in the folder the api embeds (docs/dashboard.md, "Building
+# the front end").
 DASHBOARD_NPM    := web/dashboard
 DASHBOARD_VENDOR := internal/dashboard/web/vendor
-DASHBOARD_ASSETS := $(DASHBOARD_VENDOR)/uPlot.iife.min.js $(DASHBOARD_VENDOR)/uPlot.min.css
+DASHBOARD_ASSETS := $(DASHBOARD_VENDOR)/uPlot.iife.min.js $(DASHBOARD_VENDOR)/uPlot.min.css $(DASHBOARD_VENDOR)/gp3.iife.min.js
 
 .DEFAULT_GOAL := help
 
@@ -41,11 +43,13 @@ test: dashboard-assets chromium weed ## run all tests (they create their own dat
 	$(GO) test -count=1 -timeout 15m ./...
 
 .PHONY: dashboard-assets
-dashboard-assets: $(DASHBOARD_ASSETS) ## install the dashboard's charting library (npm ci) into the folder the api embeds
+dashboard-assets: $(DASHBOARD_ASSETS) ## install the dashboard's charting and 3D libraries (npm ci, esbuild) into the folder the api embeds
 
-$(DASHBOARD_ASSETS) &: $(DASHBOARD_NPM)/package-lock.json
-	cd $(DASHBOARD_NPM) && npm ci --no-audit --no-fund
+$(DASHBOARD_ASSETS) &: $(DASHBOARD_NPM)/package-lock.json $(DASHBOARD_NPM)/gp3.js
+	cd $(DASHBOARD_NPM) && npm ci --no-audit --no-fund --ignore-scripts
 	cp $(DASHBOARD_NPM)/node_modules/uplot/dist/uPlot.iife.min.js $(DASHBOARD_NPM)/node_modules/uplot/dist/uPlot.min.css $(DASHBOARD_VENDOR)/
+	$(DASHBOARD_NPM)/node_modules/.bin/esbuild $(DASHBOARD_NPM)/gp3.js --bundle --format=iife --minify --target=es2020 \
+		--legal-comments=eof --log-level=warning --outfile=$(DASHBOARD_VENDOR)/gp3.iife.min.js
 
 .PHONY: weed
 weed: bin/weed ## build SeaweedFS's weed, pinned in tools/weed/go.mod, into bin/: the S3-compatible server the S3 blob store's tests start

@@ -5,7 +5,9 @@
 // The players behave in ways the dashboard's pages make visible: build
 // 1.0.3 loses fewer players in the tutorial than 1.0.2, older GPUs and the
 // heavier level run under 30 fps, about a third of the players come back
-// the next day.
+// the next day. On a level they walk around its blocks (DemoLevel), their
+// gameplay events placed on their way, and frames drop near one corner of
+// each level, so the Levels page has paths and a hot spot to show.
 package demodata
 
 import (
@@ -15,8 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,20 +147,37 @@ func (p *sim) session(at time.Time, tutorial bool) []map[string]any {
 		level := levels[1+p.rng.IntN(len(levels)-1)]
 		out = append(out, p.event(map[string]any{"event_name": "Level_Start", "session_id": sid, "level_id": level,
 			"input_method": p.input}, next(5, 60)))
-		for range 2 + p.rng.IntN(6) {
-			name := []string{"Player_Jump", "Player_Shoot", "Item_Pickup", "Enemy_Killed"}[p.rng.IntN(4)]
-			out = append(out, p.event(map[string]any{"event_name": name, "session_id": sid, "level_id": level,
-				"input_method": p.input, "position": []float64{p.rng.Float64() * 100, 0, p.rng.Float64() * 100},
-				"custom_data": map[string]any{"weapon": []string{"Sword", "Bow", "Staff"}[p.rng.IntN(3)], "combo": p.rng.IntN(10)}},
-				next(5, 90)))
+		w := newWalker(p.rng, DemoLevel(level))
+		// A few trajectories one after the other, a point a second, with
+		// the gameplay events of each on the way.
+		for range 2 + p.rng.IntN(3) {
+			ts := next(1, 10)
+			n := 20 + p.rng.IntN(21)
+			positions := w.walk(n)
+			fps := p.gpu.fps * levelCost[level] * w.load(positions) * (0.9 + 0.2*p.rng.Float64())
+			out = append(out, p.event(map[string]any{"session_id": sid, "status": "Gameplay", "input_method": p.input,
+				"fps":       map[string]any{"mean": round1(fps), "low_5": round1(fps * 0.7), "low_1": round1(fps * 0.5)},
+				"positions": positions, "timestamp_start": ts.UTC().Format(time.RFC3339Nano),
+				"timestamp_end": ts.Add(time.Duration(n-1) * time.Second).UTC().Format(time.RFC3339Nano)}, ts))
+			delete(out[len(out)-1], "timestamp")
+			at := 0
+			for range p.rng.IntN(4) {
+				at += 1 + p.rng.IntN(max(1, (n-at)/2))
+				if at >= n {
+					break
+				}
+				name := []string{"Player_Jump", "Player_Shoot", "Item_Pickup", "Enemy_Killed"}[p.rng.IntN(4)]
+				pos := slices.Clone(positions[3*at : 3*at+3])
+				if name == "Player_Jump" {
+					pos[1] = 1.5
+				}
+				out = append(out, p.event(map[string]any{"event_name": name, "session_id": sid, "level_id": level,
+					"input_method": p.input, "position": pos,
+					"custom_data": map[string]any{"weapon": []string{"Sword", "Bow", "Staff"}[p.rng.IntN(3)], "combo": p.rng.IntN(10)}},
+					ts.Add(time.Duration(at)*time.Second)))
+			}
+			t = ts.Add(time.Duration(n-1) * time.Second)
 		}
-		fps := p.gpu.fps * levelCost[level] * (0.85 + 0.3*p.rng.Float64())
-		ts := next(1, 10)
-		out = append(out, p.event(map[string]any{"session_id": sid, "status": "Gameplay", "input_method": p.input,
-			"fps":       map[string]any{"mean": round1(fps), "low_5": round1(fps * 0.7), "low_1": round1(fps * 0.5)},
-			"positions": []float64{0, 0, 0, 1, 0, 1, 2, 0, 2}, "timestamp_start": ts.UTC().Format(time.RFC3339Nano),
-			"timestamp_end": next(30, 120).UTC().Format(time.RFC3339Nano)}, ts))
-		delete(out[len(out)-1], "timestamp")
 		if p.rng.Float64() < 0.7 {
 			out = append(out, p.event(map[string]any{"event_name": "Level_Complete", "session_id": sid, "level_id": level,
 				"input_method": p.input}, next(5, 60)))
@@ -197,4 +218,55 @@ func Send(ctx context.Context, client *http.Client, apiBase, publicToken string,
 		events = events[n:]
 	}
 	return sent, nil
+}
+
+// walker is a player moving on a demo level: about a unit a second, turning
+// a little at each step and away from blocks and the walls.
+type walker struct {
+	rng         *rand.Rand
+	level       *LevelModel
+	x, z, angle float64
+}
+
+func newWalker(rng *rand.Rand, level *LevelModel) *walker {
+	w := &walker{rng: rng, level: level, angle: rng.Float64() * 2 * math.Pi}
+	for {
+		w.x, w.z = 5+rng.Float64()*90, 5+rng.Float64()*90
+		if !level.Blocked(w.x, w.z) {
+			return w
+		}
+	}
+}
+
+// walk returns the next n positions as a flat [x, y, z, …] array.
+func (w *walker) walk(n int) []float64 {
+	out := make([]float64, 0, 3*n)
+	for range n {
+		out = append(out, round1(w.x), 0, round1(w.z))
+		w.angle += (w.rng.Float64() - 0.5) * 0.8
+		for try := 0; ; try++ {
+			step := 0.8 + 0.6*w.rng.Float64()
+			x, z := w.x+step*math.Cos(w.angle), w.z+step*math.Sin(w.angle)
+			if x > 2 && x < 98 && z > 2 && z < 98 && !w.level.Blocked(x, z) {
+				w.x, w.z = x, z
+				break
+			}
+			if try == 20 {
+				break // boxed in: stay this second
+			}
+			w.angle += math.Pi/2 + w.rng.Float64()*math.Pi
+		}
+	}
+	return out
+}
+
+// load is the share of the frame rate a trajectory keeps where it went:
+// down to 0.55 near the level's heavy corner (75, 75).
+func (w *walker) load(positions []float64) float64 {
+	var d float64
+	for i := 0; i < len(positions); i += 3 {
+		d += math.Hypot(positions[i]-75, positions[i+2]-75)
+	}
+	d /= float64(len(positions) / 3)
+	return 0.55 + 0.45*min(1, d/45)
 }

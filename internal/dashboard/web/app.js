@@ -6,14 +6,17 @@
 
 (function () {
   const api = '/dashboard/api/';
-  const pages = ['overview', 'funnels', 'retention', 'performance', 'explorer', 'jobs'];
+  const pages = ['overview', 'funnels', 'retention', 'performance', 'levels', 'explorer', 'jobs'];
   const presets = { '24h': 24, '7d': 7 * 24, '30d': 30 * 24, '90d': 90 * 24 };
   const kinds = ['player', 'funnel', 'gameplay', 'realtime'];
   // filters are the page filters (docs/dashboard.md, "Filters"), by their
   // URL and API name and their input; retention takes only build and region,
-  // the player timeline and the jobs none.
+  // the levels page picks its level itself, the player timeline and the
+  // jobs take none.
   const filters = { build_id: 'f-build', region: 'f-region', input_method: 'f-input', level_id: 'f-level' };
-  const noFilters = { retention: ['input_method', 'level_id'], jobs: Object.keys(filters) };
+  const noFilters = { retention: ['input_method', 'level_id'], levels: ['level_id'], jobs: Object.keys(filters) };
+  // The Levels page lives in levels.js (loaded before this file).
+  const levelsPage = window.gpLevelsPage;
   const $ = (id) => document.getElementById(id);
   let charts = [];
 
@@ -40,16 +43,18 @@
   // view reads the page's state from the URL, with defaults.
   function view() {
     const q = new URLSearchParams(location.search);
+    const page = pages.includes(q.get('page')) ? q.get('page') : 'overview';
     const v = {
-      page: pages.includes(q.get('page')) ? q.get('page') : 'overview',
+      page,
       range: q.get('range') || '7d',
       from: q.get('from') || '', to: q.get('to') || '',
       steps: q.get('steps') || '', window: q.get('window') || '1h',
       per: q.get('per') || 'player', fby: q.get('fby') || '', by: q.get('by') || 'build_id',
-      kind: q.get('kind') || 'gameplay', jkind: q.get('jkind') || '', player: q.get('player') || '', session: q.get('session') || '', name: q.get('name') || '',
+      kind: (page === 'explorer' && q.get('kind')) || 'gameplay', jkind: q.get('jkind') || '', player: q.get('player') || '', session: q.get('session') || '', name: q.get('name') || '',
       filters: {},
     };
     for (const k of Object.keys(filters)) if (q.get(k)) v.filters[k] = q.get(k);
+    if (page === 'levels' && levelsPage) v.lv = levelsPage.read(q);
     if (!(v.range in presets) && v.range !== 'custom') v.range = '7d';
     return v;
   }
@@ -68,6 +73,7 @@
       for (const k of ['player', 'session', 'name']) if (v[k]) q.set(k, v[k]);
     }
     if (v.page === 'jobs' && v.jkind) q.set('jkind', v.jkind);
+    if (v.page === 'levels' && levelsPage) levelsPage.write(v.lv, q);
     return '?' + q.toString();
   }
 
@@ -371,7 +377,14 @@
     $('view').append(el('div', { class: 'panel' }, el('h2', {}, 'Latest failures'), failures));
   }
 
-  const renderers = { overview: renderOverview, funnels: renderFunnels, retention: renderRetention, performance: renderPerformance, explorer: renderExplorer, jobs: renderJobs };
+  // renderLevels hands the Levels page what it shares with the others.
+  function renderLevels(v) {
+    if (!levelsPage) throw new Error('The Levels page script did not load.');
+    return levelsPage.render(v, { el, getJSON, rangeParams, viewQuery, go });
+  }
+
+  const renderers = { overview: renderOverview, funnels: renderFunnels, retention: renderRetention, performance: renderPerformance,
+    levels: renderLevels, explorer: renderExplorer, jobs: renderJobs };
 
   // syncControls shows the view's state in the form.
   function syncControls(v) {
@@ -404,6 +417,7 @@
     syncControls(v);
     for (const c of charts) c.destroy();
     charts = [];
+    if (levelsPage) levelsPage.stop();
     $('view').replaceChildren();
     $('status').textContent = 'Loading…';
     document.body.setAttribute('data-state', 'loading');
