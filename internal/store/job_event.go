@@ -87,13 +87,10 @@ func recordJobEvent(ctx context.Context, tx pgx.Tx, appID uuid.UUID, obj *JobObj
 		return fmt.Errorf("error encoding event of job %s: %w", objectID, err)
 	}
 	eventID := uuid.New()
-	// The app's counter row stays locked until this transaction ends, so
-	// the app's events commit in seq order (GET /v1/events resumes by seq).
-	if _, err := tx.Exec(ctx, `WITH next AS (
-			INSERT INTO job_event_seqs (app_id, seq) VALUES ($1, 1)
-			ON CONFLICT (app_id) DO UPDATE SET seq = job_event_seqs.seq + 1 RETURNING seq)
-		INSERT INTO job_events (app_id, seq, id, type, object_id, object_seq, body)
-		SELECT $1, next.seq, $2, $3, $4, $5, $6 FROM next`,
+	// No number yet, and no app-wide lock: the event is numbered for the
+	// app's stream once it has committed (JobEventsNumber).
+	if _, err := tx.Exec(ctx, `INSERT INTO job_events (app_id, id, type, object_id, object_seq, body)
+		VALUES ($1, $2, $3, $4, $5, $6)`,
 		appID, eventID, ev.Type, objectID, ev.Sequence, string(body)); err != nil {
 		return fmt.Errorf("error storing event of job %s: %w", objectID, err)
 	}
@@ -169,14 +166,55 @@ func JobEventsAfter(ctx context.Context, db DBTX, appID uuid.UUID, seq int64, li
 	})
 }
 
-// JobEventLatest returns the number of each app's latest event (0 for an
-// app without events).
-func JobEventLatest(ctx context.Context, db DBTX, appIDs []uuid.UUID) (map[uuid.UUID]int64, error) {
+// jobEventsNumberBatch is how many events one numbering transaction
+// numbers at most.
+const jobEventsNumberBatch = 1000
+
+// JobEventsNumber numbers the committed events of the apps that have none
+// yet, and returns each app's latest number (0 for an app without
+// numbered events). It is what makes events readable by JobEventsAfter.
+//
+// A status change stores its event without a number and without any lock
+// of the app (recordJobEvent), so the changes of one app commit side by
+// side. Numbers are handed out here instead, in transactions that each
+// hold the app's advisory lock until they commit and continue the app's
+// counter (job_event_seqs): an event is numbered only once its own
+// transaction has committed (before that this one cannot see it), and
+// every numbering transaction sees the ones before it, so the numbers
+// become visible in increasing order. A reader resuming after number n
+// (Last-Event-ID) therefore never skips an event: one that commits later
+// gets a number above every number already handed out. Events are numbered
+// in the order they were written (insert_seq), so a job's events keep
+// their order. Any process may number, as often as it likes: a call that
+// finds nothing to number writes nothing.
+func JobEventsNumber(ctx context.Context, db DBTX, appIDs []uuid.UUID) (map[uuid.UUID]int64, error) {
 	out := make(map[uuid.UUID]int64, len(appIDs))
 	if len(appIDs) == 0 {
 		return out, nil
 	}
-	rows, err := db.Query(ctx, `SELECT app_id, seq FROM job_event_seqs WHERE app_id = ANY ($1)`, appIDs)
+	rows, err := db.Query(ctx, `SELECT DISTINCT app_id FROM job_events WHERE app_id = ANY ($1) AND seq IS NULL`, appIDs)
+	if err != nil {
+		return nil, fmt.Errorf("error finding unnumbered events: %w", err)
+	}
+	pending, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("error finding unnumbered events: %w", err)
+	}
+	for _, app := range pending {
+		for {
+			var numbered int64
+			if err := inTx(ctx, db, func(tx pgx.Tx) (err error) {
+				numbered, err = numberJobEvents(ctx, tx, app)
+				return err
+			}); err != nil {
+				return nil, err
+			}
+			if numbered < jobEventsNumberBatch {
+				break
+			}
+		}
+	}
+	rows, err = db.Query(ctx, `SELECT app_id, seq FROM job_event_seqs WHERE app_id = ANY ($1)`, appIDs)
 	if err != nil {
 		return nil, fmt.Errorf("error reading event numbers: %w", err)
 	}
@@ -192,6 +230,30 @@ func JobEventLatest(ctx context.Context, db DBTX, appIDs []uuid.UUID) (map[uuid.
 		out[id] = seq
 	}
 	return out, rows.Err()
+}
+
+// numberJobEvents numbers up to jobEventsNumberBatch of the app's
+// unnumbered events in tx, and returns how many it numbered. The lock is
+// taken by a statement of its own, so the numbering statement's snapshot
+// is taken after it: it sees every number handed out before.
+func numberJobEvents(ctx context.Context, tx pgx.Tx, appID uuid.UUID) (int64, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "job_events:"+appID.String()); err != nil {
+		return 0, fmt.Errorf("error locking the event numbers of app %s: %w", appID, err)
+	}
+	tag, err := tx.Exec(ctx, `WITH todo AS (
+			SELECT id, row_number() OVER (ORDER BY insert_seq) AS n FROM job_events
+			WHERE app_id = $1 AND seq IS NULL ORDER BY insert_seq LIMIT $2
+		), counter AS (
+			INSERT INTO job_event_seqs AS c (app_id, seq) SELECT $1, count(*) FROM todo HAVING count(*) > 0
+			ON CONFLICT (app_id) DO UPDATE SET seq = c.seq + excluded.seq
+			RETURNING c.seq - (SELECT count(*) FROM todo) AS base
+		)
+		UPDATE job_events e SET seq = counter.base + todo.n
+		FROM todo, counter WHERE e.id = todo.id AND e.seq IS NULL`, appID, jobEventsNumberBatch)
+	if err != nil {
+		return 0, fmt.Errorf("error numbering the events of app %s: %w", appID, err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // JobEventBody is a stored event body as it goes out, in a webhook delivery
