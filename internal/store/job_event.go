@@ -70,50 +70,55 @@ type StoredJobEvent struct {
 
 // recordJobEvent stores the status change of obj in tx and, for every
 // enabled endpoint of the app that wants its type, a delivery and the River
-// job that sends it; all commit or roll back with the change.
+// job that sends it; all commit or roll back with the change. The event,
+// its number among the job's events and the deliveries are one statement
+// (it runs in every status change).
 func recordJobEvent(ctx context.Context, tx pgx.Tx, appID uuid.UUID, obj *JobObject) error {
 	ev := &JobEvent{Type: obj.Kind + "." + string(obj.Status), Timestamp: obj.UpdatedAt, Data: obj}
 	objectID, err := uuid.Parse(obj.ID)
 	if err != nil {
 		return fmt.Errorf("error recording event of job %q: %w", obj.ID, err)
 	}
-	// The job's row is locked by the change, so its next number is ours.
-	if err := tx.QueryRow(ctx, `SELECT coalesce(max(object_seq), 0) + 1 FROM job_events WHERE object_id = $1`,
-		objectID).Scan(&ev.Sequence); err != nil {
-		return fmt.Errorf("error numbering event of job %s: %w", objectID, err)
-	}
+	// The body is encoded with sequence 0 and split around it; the
+	// statement puts the job's next number in between.
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("error encoding event of job %s: %w", objectID, err)
 	}
-	eventID := uuid.New()
-	// No number yet, and no app-wide lock: the event is numbered for the
-	// app's stream once it has committed (JobEventsNumber).
-	if _, err := tx.Exec(ctx, `INSERT INTO job_events (app_id, id, type, object_id, object_seq, body)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		appID, eventID, ev.Type, objectID, ev.Sequence, string(body)); err != nil {
-		return fmt.Errorf("error storing event of job %s: %w", objectID, err)
+	// Type and timestamp come first and are JSON strings (no bare quote in
+	// them), so the first match is the event's own field.
+	at := bytes.Index(body, []byte(sequenceField))
+	if at < 0 {
+		return fmt.Errorf("error encoding event of job %s: no sequence field", objectID)
 	}
-	return enqueueDeliveries(ctx, tx, appID, eventID, ev.Type, obj.Kind+".*", body)
-}
-
-// enqueueDeliveries inserts a delivery of the event for every enabled
-// endpoint of the app subscribed to its type, and their jobs.
-func enqueueDeliveries(ctx context.Context, tx pgx.Tx, appID, eventID uuid.UUID, eventType, kindWildcard string, body []byte) error {
-	rows, err := tx.Query(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, app_id, event_id, type, body)
-		SELECT gen_random_uuid(), e.id, e.app_id, $2, $3, $5 FROM webhook_endpoints e
+	before, after := body[:at+len(sequenceField)-2], body[at+len(sequenceField)-1:]
+	eventID := uuid.New()
+	// The job's row is locked by the change, so its next number is ours.
+	// The event has no number in the app's stream yet, and takes no lock of
+	// the app: it is numbered once it has committed (JobEventsNumber).
+	rows, err := tx.Query(ctx, `WITH ev AS (
+			INSERT INTO job_events (app_id, id, type, object_id, object_seq, body)
+			SELECT $1, $2, $3, $4, n, $5::text || n::text || $6::text
+			FROM (SELECT coalesce(max(object_seq), 0) + 1 AS n FROM job_events WHERE object_id = $4) next
+			RETURNING body
+		)
+		INSERT INTO webhook_deliveries (id, endpoint_id, app_id, event_id, type, body)
+		SELECT gen_random_uuid(), e.id, e.app_id, $2, $3, ev.body FROM webhook_endpoints e, ev
 		WHERE e.app_id = $1 AND e.enabled
-			AND ($3 = ANY (e.event_types) OR $4 = ANY (e.event_types) OR '*' = ANY (e.event_types))
-		RETURNING id`, appID, eventID, eventType, kindWildcard, string(body))
+			AND ($3 = ANY (e.event_types) OR $7 = ANY (e.event_types) OR '*' = ANY (e.event_types))
+		RETURNING id`, appID, eventID, ev.Type, objectID, string(before), string(after), obj.Kind+".*")
 	if err != nil {
-		return fmt.Errorf("error inserting deliveries of event %s: %w", eventID, err)
+		return fmt.Errorf("error storing event of job %s: %w", objectID, err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
-		return fmt.Errorf("error inserting deliveries of event %s: %w", eventID, err)
+		return fmt.Errorf("error storing event of job %s: %w", objectID, err)
 	}
 	return insertDeliverJobs(ctx, tx, ids)
 }
+
+// sequenceField is how a JobEvent with sequence 0 encodes it.
+const sequenceField = `,"sequence":0,`
 
 func insertDeliverJobs(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 	if len(ids) == 0 {

@@ -131,10 +131,10 @@ func TestJobEventsReadersNeverSkip(t *testing.T) {
 	for i := range rs {
 		rs[i] = &reader{seen: map[string]int{}}
 	}
-	readerSaw := func(r *reader, eventID uuid.UUID) bool {
+	readerSaw := func(r *reader, eventID uuid.UUID) (bool, error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		return r.seen[eventID.String()] > 0
+		return r.seen[eventID.String()] > 0, r.err
 	}
 	eventOf := func(object uuid.UUID, objectSeq int) (uuid.UUID, error) {
 		var id uuid.UUID
@@ -203,7 +203,11 @@ func TestJobEventsReadersNeverSkip(t *testing.T) {
 	)
 	waitRead := func(eventID uuid.UUID) error {
 		for end := time.Now().Add(time.Minute); time.Now().Before(end); {
-			if readerSaw(rs[0], eventID) {
+			saw, err := readerSaw(rs[0], eventID)
+			if err != nil {
+				return fmt.Errorf("the first reader failed: %w", err)
+			}
+			if saw {
 				return nil
 			}
 			if err := ctx.Err(); err != nil {
@@ -282,16 +286,65 @@ func TestJobEventsReadersNeverSkip(t *testing.T) {
 	close(done)
 	readersWG.Wait()
 	close(errs)
+	for i, r := range rs {
+		require.NoError(t, r.err, "reader %d", i)
+	}
 	for err := range errs {
 		require.NoError(t, err)
 	}
 
 	require.Len(t, committed, writers*rounds*3)
 	for i, r := range rs {
-		require.NoError(t, r.err, "reader %d", i)
 		require.Len(t, r.seen, len(committed), "reader %d read every committed event, and no other", i)
 		for _, id := range committed {
 			require.Equal(t, 1, r.seen[id.String()], "reader %d read event %s once", i, id)
 		}
 	}
+}
+
+// A stored event is the payload exactly as encoded, with the job's own
+// numbers, whatever its data holds.
+func TestJobEventBodyCarriesTheJobsSequence(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dbtest.NewSchema(t)
+	app, err := store.AppCreate(ctx, db.Pool, "a")
+	require.NoError(t, err)
+	g := newQueuedGeneration(app.AppID)
+	g.Input = json.RawMessage(`{"prompt":"\"sequence\":0,","sequence":0,"n":{"sequence":0}}`)
+	require.NoError(t, store.GenerationInsert(ctx, db.Pool, g))
+	for _, status := range []store.JobStatus{store.GenerationSubmitting, store.JobCanceled} {
+		_, err := store.GenerationUpdate(ctx, db.Pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
+			g.Status = status
+			return nil
+		})
+		require.NoError(t, err)
+	}
+	events, err := readNew(ctx, db.Pool, app.AppID, 0)
+	require.NoError(t, err)
+	require.Len(t, events, 3)
+	for i, e := range events {
+		// store.JobEvent's fields, data kept as it is.
+		var ev struct {
+			Type      string          `json:"type"`
+			Timestamp time.Time       `json:"timestamp"`
+			Sequence  int64           `json:"sequence"`
+			Data      json.RawMessage `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(e.Body, &ev), string(e.Body))
+		require.EqualValues(t, i+1, ev.Sequence)
+		require.Equal(t, e.Type, ev.Type)
+		var data struct {
+			Input struct {
+				Input json.RawMessage `json:"input"`
+			} `json:"input"`
+		}
+		require.NoError(t, json.Unmarshal(ev.Data, &data))
+		require.JSONEq(t, string(g.Input), string(data.Input.Input))
+		again, err := json.Marshal(&ev)
+		require.NoError(t, err)
+		require.Equal(t, string(again), string(e.Body), "the body is as json.Marshal encodes the event")
+	}
+	require.Equal(t, []string{"generation.queued", "generation.submitting", "generation.canceled"},
+		[]string{events[0].Type, events[1].Type, events[2].Type})
 }
