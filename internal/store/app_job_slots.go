@@ -37,39 +37,46 @@ func AppSlotTake(ctx context.Context, db interface {
 }, p *AppSlotParams) (bool, error) {
 	taken := false
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
+		// One round trip: each statement of the batch runs with a snapshot
+		// of its own, so the last sees every slot committed by the takers
+		// that held the lock before; the lock is held only while it runs
+		// and the commit returns.
+		batch := &pgx.Batch{}
+		batch.Queue("SET LOCAL synchronous_commit = off")
+		batch.Queue("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "app_job_slots:"+p.AppID.String()+":"+p.Queue)
+		batch.Queue(appSlotTakeSQL, p.AppID, p.Queue, p.JobID, p.Attempt, p.Cap).QueryRow(func(row pgx.Row) error {
+			err := row.Scan(&taken)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
 			return err
-		}
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-			"app_job_slots:"+p.AppID.String()+":"+p.Queue); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM app_job_slots s
-			WHERE s.app_id = $1 AND s.queue = $2 AND s.job_id <> $3 AND NOT EXISTS (
-				SELECT 1 FROM river_job j WHERE j.id = s.job_id AND j.state = 'running' AND j.attempt = s.attempt)`,
-			p.AppID, p.Queue, p.JobID); err != nil {
-			return err
-		}
-		var held int
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM app_job_slots WHERE app_id = $1 AND queue = $2 AND job_id <> $3",
-			p.AppID, p.Queue, p.JobID).Scan(&held); err != nil {
-			return err
-		}
-		if held >= p.Cap {
-			return nil
-		}
-		taken = true
-		_, err := tx.Exec(ctx, `INSERT INTO app_job_slots (job_id, attempt, app_id, queue) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt, app_id = excluded.app_id,
-				queue = excluded.queue, taken_at = now()`,
-			p.JobID, p.Attempt, p.AppID, p.Queue)
-		return err
+		})
+		return tx.SendBatch(ctx, batch).Close()
 	})
 	if err != nil {
 		return false, fmt.Errorf("error taking a slot of app %s on queue %s for job %d: %w", p.AppID, p.Queue, p.JobID, err)
 	}
 	return taken, nil
 }
+
+// appSlotTakeSQL drops the app's slots on the queue whose River job no
+// longer runs that attempt, counts the others, and takes the run's slot
+// when they are fewer than the cap, returning a row only then. Its parts
+// share one snapshot, so the count leaves out the slots it drops itself.
+const appSlotTakeSQL = `WITH gone AS (
+		DELETE FROM app_job_slots s
+		WHERE s.app_id = $1 AND s.queue = $2 AND s.job_id <> $3 AND NOT EXISTS (
+			SELECT 1 FROM river_job j WHERE j.id = s.job_id AND j.state = 'running' AND j.attempt = s.attempt)
+		RETURNING s.job_id
+	), held AS (
+		SELECT count(*) AS n FROM app_job_slots s
+		WHERE s.app_id = $1 AND s.queue = $2 AND s.job_id <> $3 AND s.job_id NOT IN (SELECT job_id FROM gone)
+	)
+	INSERT INTO app_job_slots (job_id, attempt, app_id, queue)
+	SELECT $3, $4, $1, $2 FROM held WHERE held.n < $5
+	ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt, app_id = excluded.app_id,
+		queue = excluded.queue, taken_at = now()
+	RETURNING true`
 
 // AppSlotRelease gives back the slot of a job run.
 func AppSlotRelease(ctx context.Context, db DBTX, jobID int64, attempt int) error {
