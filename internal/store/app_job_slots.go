@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // AppSlotParams names a job run's slot among its app's slots on a queue.
@@ -32,27 +33,26 @@ type AppSlotParams struct {
 // time (bench/README.md, finding 16). A slot lost when Postgres crashes
 // costs little: until that run ends, the app may hold one run more than its
 // cap.
-func AppSlotTake(ctx context.Context, db interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}, p *AppSlotParams) (bool, error) {
+func AppSlotTake(ctx context.Context, db *pgxpool.Pool, p *AppSlotParams) (bool, error) {
+	// The whole transaction is one batch, one round trip: no client round
+	// trip falls while the lock is held. Each statement runs with a
+	// snapshot of its own, so the take sees every slot committed by the
+	// takers that held the lock before. A batch that fails leaves its
+	// connection in a transaction, which the pool closes.
 	taken := false
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		// One round trip: each statement of the batch runs with a snapshot
-		// of its own, so the last sees every slot committed by the takers
-		// that held the lock before; the lock is held only while it runs
-		// and the commit returns.
-		batch := &pgx.Batch{}
-		batch.Queue("SET LOCAL synchronous_commit = off")
-		batch.Queue("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "app_job_slots:"+p.AppID.String()+":"+p.Queue)
-		batch.Queue(appSlotTakeSQL, p.AppID, p.Queue, p.JobID, p.Attempt, p.Cap).QueryRow(func(row pgx.Row) error {
-			err := row.Scan(&taken)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			}
-			return err
-		})
-		return tx.SendBatch(ctx, batch).Close()
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	batch.Queue("SET LOCAL synchronous_commit = off")
+	batch.Queue("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", "app_job_slots:"+p.AppID.String()+":"+p.Queue)
+	batch.Queue(appSlotTakeSQL, p.AppID, p.Queue, p.JobID, p.Attempt, p.Cap).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&taken)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		return err
 	})
+	batch.Queue("COMMIT")
+	err := db.SendBatch(ctx, batch).Close()
 	if err != nil {
 		return false, fmt.Errorf("error taking a slot of app %s on queue %s for job %d: %w", p.AppID, p.Queue, p.JobID, err)
 	}
