@@ -24,8 +24,9 @@ type AppSlotParams struct {
 // Cap live slots on the queue, and reports whether it did. Takers of one
 // app and queue are serialized by a transaction-scoped advisory lock;
 // slots whose River job no longer runs that attempt (a worker died, or a
-// release was lost) are dropped first. Taking again for the same run is a
-// no-op that answers true.
+// release was lost) are dropped when the app's slots reach the cap, so
+// they never count against it. Taking again for the same run is a no-op
+// that answers true.
 //
 // The transaction commits without waiting for its WAL flush
 // (synchronous_commit off): the lock is held until the commit returns, so a
@@ -59,21 +60,23 @@ func AppSlotTake(ctx context.Context, db *pgxpool.Pool, p *AppSlotParams) (bool,
 	return taken, nil
 }
 
-// appSlotTakeSQL drops the app's slots on the queue whose River job no
-// longer runs that attempt, counts the others, and takes the run's slot
-// when they are fewer than the cap, returning a row only then. Its parts
-// share one snapshot, so the count leaves out the slots it drops itself.
-const appSlotTakeSQL = `WITH gone AS (
+// appSlotTakeSQL counts the app's other slots on the queue; when they
+// reach the cap, it drops those whose River job no longer runs that
+// attempt, which no longer count (only then: below the cap a dead slot
+// changes nothing, and looking for them joins every slot of the app to
+// river_job). It takes the run's slot when the others still counted are
+// fewer than the cap, and returns a row only then. Its parts share one
+// snapshot, so the count after the drop subtracts what it dropped.
+const appSlotTakeSQL = `WITH held AS (
+		SELECT count(*) AS n FROM app_job_slots WHERE app_id = $1 AND queue = $2 AND job_id <> $3
+	), gone AS (
 		DELETE FROM app_job_slots s
-		WHERE s.app_id = $1 AND s.queue = $2 AND s.job_id <> $3 AND NOT EXISTS (
+		WHERE (SELECT n FROM held) >= $5 AND s.app_id = $1 AND s.queue = $2 AND s.job_id <> $3 AND NOT EXISTS (
 			SELECT 1 FROM river_job j WHERE j.id = s.job_id AND j.state = 'running' AND j.attempt = s.attempt)
-		RETURNING s.job_id
-	), held AS (
-		SELECT count(*) AS n FROM app_job_slots s
-		WHERE s.app_id = $1 AND s.queue = $2 AND s.job_id <> $3 AND s.job_id NOT IN (SELECT job_id FROM gone)
+		RETURNING 1
 	)
 	INSERT INTO app_job_slots (job_id, attempt, app_id, queue)
-	SELECT $3, $4, $1, $2 FROM held WHERE held.n < $5
+	SELECT $3, $4, $1, $2 FROM held WHERE held.n - (SELECT count(*) FROM gone) < $5
 	ON CONFLICT (job_id) DO UPDATE SET attempt = excluded.attempt, app_id = excluded.app_id,
 		queue = excluded.queue, taken_at = now()
 	RETURNING true`
