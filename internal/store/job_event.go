@@ -152,8 +152,8 @@ func inTx(ctx context.Context, db DBTX, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, b, fn)
 }
 
-// JobEventsAfter returns up to limit of the app's events after seq, oldest
-// first.
+// JobEventsAfter returns up to limit of the app's numbered events after
+// seq, oldest first; JobEventsNumber numbers those that have committed.
 func JobEventsAfter(ctx context.Context, db DBTX, appID uuid.UUID, seq int64, limit int) ([]*StoredJobEvent, error) {
 	rows, err := db.Query(ctx, `SELECT seq, id, app_id, type, body FROM job_events
 		WHERE app_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, appID, seq, limit)
