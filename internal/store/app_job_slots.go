@@ -81,9 +81,12 @@ const appSlotTakeSQL = `WITH held AS (
 		queue = excluded.queue, taken_at = now()
 	RETURNING true`
 
-// AppSlotRelease gives back the slot of a job run.
-func AppSlotRelease(ctx context.Context, db DBTX, jobID int64, attempt int) error {
-	if _, err := db.Exec(ctx, "DELETE FROM app_job_slots WHERE job_id = $1 AND attempt = $2", jobID, attempt); err != nil {
+// AppSlotRelease gives back the slot of a job run. Its commit does not
+// wait for the WAL flush (execUnflushed): a release lost when Postgres
+// crashes leaves a slot whose job no longer runs that attempt, which never
+// counts against the cap.
+func AppSlotRelease(ctx context.Context, db *pgxpool.Pool, jobID int64, attempt int) error {
+	if err := execUnflushed(ctx, db, "DELETE FROM app_job_slots WHERE job_id = $1 AND attempt = $2", jobID, attempt); err != nil {
 		return fmt.Errorf("error releasing the slot of job %d: %w", jobID, err)
 	}
 	return nil
@@ -119,4 +122,18 @@ func JobAppID(ctx context.Context, db DBTX, table string, id uuid.UUID) (uuid.UU
 		return uuid.Nil, fmt.Errorf("error reading the app of %s %s: %w", table, id, err)
 	}
 	return app, nil
+}
+
+// execUnflushed runs one statement in a transaction of its own that
+// commits without waiting for its WAL flush (synchronous_commit off), all in
+// one round trip: for writes whose loss in a crash costs nothing but a
+// repeat. A batch that fails leaves its connection in a transaction, which
+// the pool closes.
+func execUnflushed(ctx context.Context, db *pgxpool.Pool, sql string, args ...any) error {
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	batch.Queue("SET LOCAL synchronous_commit = off")
+	batch.Queue(sql, args...)
+	batch.Queue("COMMIT")
+	return db.SendBatch(ctx, batch).Close()
 }
