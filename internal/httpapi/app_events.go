@@ -19,12 +19,14 @@ const appEventsBatch = 100
 
 // appEventsKind is what the app events' sseWatch follows: an app (key and
 // app are the same id), its state the number of its latest event, woken by
-// the job notifications (gamepipe.events.<app_id>.…).
+// the job notifications (gamepipe.events.<app_id>.…). Its poll numbers the
+// watched apps' new events (store.JobEventsNumber), so an event whose
+// notification was lost still reaches the streams.
 var appEventsKind = sseKind[int64]{
 	component: "app_events_watch",
 	subject:   "gamepipe.events.*.>",
 	keyOf:     appOfSubject,
-	states:    store.JobEventLatest,
+	states:    store.JobEventsNumber,
 	instead:   "close one first",
 }
 
@@ -62,7 +64,7 @@ func (h *webhookHandlers) appEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		latest, err := store.JobEventLatest(ctx, h.s.jobs.Pool, []uuid.UUID{key.AppID})
+		latest, err := store.JobEventsNumber(ctx, h.s.jobs.Pool, []uuid.UUID{key.AppID})
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -83,6 +85,11 @@ func (h *webhookHandlers) appEvents(w http.ResponseWriter, r *http.Request) {
 	heartbeat := time.NewTicker(h.deps.Heartbeat)
 	defer heartbeat.Stop()
 	for {
+		// Events are readable once numbered, and numbered only after
+		// they commit: a stream numbers what has committed, then reads.
+		if _, err := store.JobEventsNumber(ctx, h.s.jobs.Pool, []uuid.UUID{key.AppID}); err != nil {
+			return // the client reconnects with Last-Event-ID
+		}
 		events, err := store.JobEventsAfter(ctx, h.s.jobs.Pool, key.AppID, cursor, appEventsBatch)
 		if err != nil {
 			return // the client reconnects with Last-Event-ID

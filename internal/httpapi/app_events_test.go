@@ -204,3 +204,32 @@ func TestAppEventsCapPerApp(t *testing.T) {
 		return code == http.StatusOK
 	}, time.Minute, 50*time.Millisecond, "a closed stream frees its place")
 }
+
+// An event whose transaction commits after a later-written event's is
+// streamed after it, and a client that resumes after that later one still
+// receives it.
+func TestAppEventsLateCommitIsNotSkipped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := genSetup(t, nil)
+	s := openEvents(t, b, b.appA, "")
+
+	tx, err := b.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback(ctx) }()
+	late := &store.Generation{ID: uuid.New(), AppID: b.appA.AppID, Model: "m", Input: json.RawMessage(`{}`), DeadlineAt: time.Now().Add(time.Hour)}
+	require.NoError(t, store.GenerationInsert(ctx, tx, late))
+	early := insertQueuedGeneration(t, b, b.appA)
+	first := s.next(t)
+	require.Equal(t, early.String(), first.data["data"].(map[string]any)["id"], "the committed one is not held back")
+
+	require.NoError(t, tx.Commit(ctx))
+	second := s.next(t)
+	require.Equal(t, late.ID.String(), second.data["data"].(map[string]any)["id"])
+	s.close()
+
+	resumed := openEvents(t, b, b.appA, first.id)
+	got := resumed.next(t)
+	require.Equal(t, late.ID.String(), got.data["data"].(map[string]any)["id"], "resuming after the first, the late one follows")
+	require.Equal(t, second.id, got.id)
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gamepipe/gamepipe/internal/dbtest"
@@ -96,6 +97,31 @@ func TestAppSlots(t *testing.T) {
 		held, err := store.AppSlotsHeld(ctx, b.db.Pool, b.app, "kinetix")
 		require.NoError(t, err)
 		require.Equal(t, 2, held)
+	})
+
+	t.Run("AFailedTakeLeavesNoTransactionOpen", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		cfg, err := pgxpool.ParseConfig(b.db.URL)
+		require.NoError(t, err)
+		cfg.MaxConns = 1
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
+		require.NoError(t, err)
+		defer pool.Close()
+		job := runningJob(t, b)
+		// Not UTF-8: Postgres refuses the lock's key, after BEGIN.
+		_, err = store.AppSlotTake(ctx, pool, &store.AppSlotParams{AppID: b.app, Queue: "\xff", JobID: job, Attempt: 1, Cap: 1})
+		require.Error(t, err)
+		ok, err := store.AppSlotTake(ctx, pool, &store.AppSlotParams{AppID: b.app, Queue: "kinetix", JobID: job, Attempt: 1, Cap: 1})
+		require.NoError(t, err)
+		require.True(t, ok)
+		conn, err := pool.Acquire(ctx)
+		require.NoError(t, err)
+		require.Equal(t, byte('I'), conn.Conn().PgConn().TxStatus(), "the pool's connection is outside any transaction")
+		conn.Release()
+		held, err := store.AppSlotsHeld(ctx, pool, b.app, "kinetix")
+		require.NoError(t, err)
+		require.Equal(t, 1, held)
 	})
 
 	t.Run("StorageBytesSumsTheRows", func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Token statuses, as gamepipe last knew them.
@@ -181,9 +182,11 @@ func emoteUpdateTx(ctx context.Context, tx pgx.Tx, id uuid.UUID, fn func(tx pgx.
 }
 
 // EmoteMarkNotified records that the notification of status change seq was
-// published. It only moves forward.
-func EmoteMarkNotified(ctx context.Context, db DBTX, id uuid.UUID, seq int) error {
-	if _, err := db.Exec(ctx, `UPDATE emotes SET notified_seq = greatest(notified_seq, $2) WHERE id = $1`, id, seq); err != nil {
+// published. It only moves forward. Its commit does not wait for the WAL
+// flush (execUnflushed): a mark lost when Postgres crashes only makes the
+// emote's next job run publish the change again, under the same message id.
+func EmoteMarkNotified(ctx context.Context, db *pgxpool.Pool, id uuid.UUID, seq int) error {
+	if err := execUnflushed(ctx, db, `UPDATE emotes SET notified_seq = greatest(notified_seq, $2) WHERE id = $1`, id, seq); err != nil {
 		return fmt.Errorf("error marking emote %s notified: %w", id, err)
 	}
 	return nil

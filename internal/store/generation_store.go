@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -257,7 +258,17 @@ UPDATE generations g SET
 	updated_at = now()
 FROM old
 WHERE g.id = old.id
-RETURNING old.awaiting, g.status, g.callback_token_hashes`
+RETURNING old.awaiting AS applied, ` + prefixColumns("g.", generationColumns)
+
+// prefixColumns qualifies each of a comma-separated list of plain column
+// names with prefix.
+func prefixColumns(prefix, columns string) string {
+	names := strings.Split(columns, ",")
+	for i, n := range names {
+		names[i] = prefix + strings.TrimSpace(n)
+	}
+	return strings.Join(names, ", ")
+}
 
 // Completed is what GenerationComplete wrote.
 type Completed struct {
@@ -278,7 +289,7 @@ type Completed struct {
 // An unknown id is ErrNotFound.
 //
 // It is GenerationUpdate's locked read, change and write in one statement
-// that returns only what its callers need: a webhook callback is a plain
+// that returns the row as written (for its event): a webhook callback is a plain
 // read of its token hashes (GenerationCallbackTokenHashes, so a wrong token
 // never takes the lock), then that statement and a job insert (make bench, webhook callbacks row: finding 12
 // of bench/README.md).
@@ -291,18 +302,20 @@ func GenerationComplete(ctx context.Context, db interface {
 	}
 	var out *Completed
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		done := &Completed{ID: id}
-		err := tx.QueryRow(ctx, completeSQL, id, c.OK, c.Link, message, c.At, awaitingStatuses).
-			Scan(&done.Applied, &done.Status, &done.CallbackTokenHashes)
+		rows, err := tx.Query(ctx, completeSQL, id, c.OK, c.Link, message, c.At, awaitingStatuses)
+		if err != nil {
+			return fmt.Errorf("error recording completion of generation %s: %w", id, err)
+		}
+		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[struct {
+			Applied bool `db:"applied"`
+			Generation
+		}])
 		if err != nil {
 			return fmt.Errorf("error recording completion of generation %s: %w", id, mapErr(err))
 		}
+		done := &Completed{ID: id, Status: row.Status, CallbackTokenHashes: row.CallbackTokenHashes, Applied: row.Applied}
 		if done.Applied {
-			g, err := scanGeneration(tx.Query(ctx, `SELECT `+generationColumns+` FROM generations WHERE id = $1`, id))
-			if err != nil {
-				return err
-			}
-			if err := recordJobEvent(ctx, tx, g.AppID, g.Object("")); err != nil {
+			if err := recordJobEvent(ctx, tx, row.AppID, row.Generation.Object("")); err != nil {
 				return err
 			}
 		}

@@ -70,53 +70,55 @@ type StoredJobEvent struct {
 
 // recordJobEvent stores the status change of obj in tx and, for every
 // enabled endpoint of the app that wants its type, a delivery and the River
-// job that sends it; all commit or roll back with the change.
+// job that sends it; all commit or roll back with the change. The event,
+// its number among the job's events and the deliveries are one statement
+// (it runs in every status change).
 func recordJobEvent(ctx context.Context, tx pgx.Tx, appID uuid.UUID, obj *JobObject) error {
 	ev := &JobEvent{Type: obj.Kind + "." + string(obj.Status), Timestamp: obj.UpdatedAt, Data: obj}
 	objectID, err := uuid.Parse(obj.ID)
 	if err != nil {
 		return fmt.Errorf("error recording event of job %q: %w", obj.ID, err)
 	}
-	// The job's row is locked by the change, so its next number is ours.
-	if err := tx.QueryRow(ctx, `SELECT coalesce(max(object_seq), 0) + 1 FROM job_events WHERE object_id = $1`,
-		objectID).Scan(&ev.Sequence); err != nil {
-		return fmt.Errorf("error numbering event of job %s: %w", objectID, err)
-	}
+	// The body is encoded with sequence 0 and split around it; the
+	// statement puts the job's next number in between.
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("error encoding event of job %s: %w", objectID, err)
 	}
-	eventID := uuid.New()
-	// The app's counter row stays locked until this transaction ends, so
-	// the app's events commit in seq order (GET /v1/events resumes by seq).
-	if _, err := tx.Exec(ctx, `WITH next AS (
-			INSERT INTO job_event_seqs (app_id, seq) VALUES ($1, 1)
-			ON CONFLICT (app_id) DO UPDATE SET seq = job_event_seqs.seq + 1 RETURNING seq)
-		INSERT INTO job_events (app_id, seq, id, type, object_id, object_seq, body)
-		SELECT $1, next.seq, $2, $3, $4, $5, $6 FROM next`,
-		appID, eventID, ev.Type, objectID, ev.Sequence, string(body)); err != nil {
-		return fmt.Errorf("error storing event of job %s: %w", objectID, err)
+	// Type and timestamp come first and are JSON strings (no bare quote in
+	// them), so the first match is the event's own field.
+	at := bytes.Index(body, []byte(sequenceField))
+	if at < 0 {
+		return fmt.Errorf("error encoding event of job %s: no sequence field", objectID)
 	}
-	return enqueueDeliveries(ctx, tx, appID, eventID, ev.Type, obj.Kind+".*", body)
-}
-
-// enqueueDeliveries inserts a delivery of the event for every enabled
-// endpoint of the app subscribed to its type, and their jobs.
-func enqueueDeliveries(ctx context.Context, tx pgx.Tx, appID, eventID uuid.UUID, eventType, kindWildcard string, body []byte) error {
-	rows, err := tx.Query(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, app_id, event_id, type, body)
-		SELECT gen_random_uuid(), e.id, e.app_id, $2, $3, $5 FROM webhook_endpoints e
+	before, after := body[:at+len(sequenceField)-2], body[at+len(sequenceField)-1:]
+	eventID := uuid.New()
+	// The job's row is locked by the change, so its next number is ours.
+	// The event has no number in the app's stream yet, and takes no lock of
+	// the app: it is numbered once it has committed (JobEventsNumber).
+	rows, err := tx.Query(ctx, `WITH ev AS (
+			INSERT INTO job_events (app_id, id, type, object_id, object_seq, body)
+			SELECT $1, $2, $3, $4, n, $5::text || n::text || $6::text
+			FROM (SELECT coalesce(max(object_seq), 0) + 1 AS n FROM job_events WHERE object_id = $4) next
+			RETURNING body
+		)
+		INSERT INTO webhook_deliveries (id, endpoint_id, app_id, event_id, type, body)
+		SELECT gen_random_uuid(), e.id, e.app_id, $2, $3, ev.body FROM webhook_endpoints e, ev
 		WHERE e.app_id = $1 AND e.enabled
-			AND ($3 = ANY (e.event_types) OR $4 = ANY (e.event_types) OR '*' = ANY (e.event_types))
-		RETURNING id`, appID, eventID, eventType, kindWildcard, string(body))
+			AND ($3 = ANY (e.event_types) OR $7 = ANY (e.event_types) OR '*' = ANY (e.event_types))
+		RETURNING id`, appID, eventID, ev.Type, objectID, string(before), string(after), obj.Kind+".*")
 	if err != nil {
-		return fmt.Errorf("error inserting deliveries of event %s: %w", eventID, err)
+		return fmt.Errorf("error storing event of job %s: %w", objectID, err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	if err != nil {
-		return fmt.Errorf("error inserting deliveries of event %s: %w", eventID, err)
+		return fmt.Errorf("error storing event of job %s: %w", objectID, err)
 	}
 	return insertDeliverJobs(ctx, tx, ids)
 }
+
+// sequenceField is how a JobEvent with sequence 0 encodes it.
+const sequenceField = `,"sequence":0,`
 
 func insertDeliverJobs(ctx context.Context, tx pgx.Tx, ids []uuid.UUID) error {
 	if len(ids) == 0 {
@@ -150,8 +152,8 @@ func inTx(ctx context.Context, db DBTX, fn func(tx pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, b, fn)
 }
 
-// JobEventsAfter returns up to limit of the app's events after seq, oldest
-// first.
+// JobEventsAfter returns up to limit of the app's numbered events after
+// seq, oldest first; JobEventsNumber numbers those that have committed.
 func JobEventsAfter(ctx context.Context, db DBTX, appID uuid.UUID, seq int64, limit int) ([]*StoredJobEvent, error) {
 	rows, err := db.Query(ctx, `SELECT seq, id, app_id, type, body FROM job_events
 		WHERE app_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, appID, seq, limit)
@@ -169,14 +171,55 @@ func JobEventsAfter(ctx context.Context, db DBTX, appID uuid.UUID, seq int64, li
 	})
 }
 
-// JobEventLatest returns the number of each app's latest event (0 for an
-// app without events).
-func JobEventLatest(ctx context.Context, db DBTX, appIDs []uuid.UUID) (map[uuid.UUID]int64, error) {
+// jobEventsNumberBatch is how many events one numbering transaction
+// numbers at most.
+const jobEventsNumberBatch = 1000
+
+// JobEventsNumber numbers the committed events of the apps that have none
+// yet, and returns each app's latest number (0 for an app without
+// numbered events). It is what makes events readable by JobEventsAfter.
+//
+// A status change stores its event without a number and without any lock
+// of the app (recordJobEvent), so the changes of one app commit side by
+// side. Numbers are handed out here instead, in transactions that each
+// hold the app's advisory lock until they commit and continue the app's
+// counter (job_event_seqs): an event is numbered only once its own
+// transaction has committed (before that this one cannot see it), and
+// every numbering transaction sees the ones before it, so the numbers
+// become visible in increasing order. A reader resuming after number n
+// (Last-Event-ID) therefore never skips an event: one that commits later
+// gets a number above every number already handed out. Events are numbered
+// in the order they were written (insert_seq), so a job's events keep
+// their order. Any process may number, as often as it likes: a call that
+// finds nothing to number writes nothing.
+func JobEventsNumber(ctx context.Context, db DBTX, appIDs []uuid.UUID) (map[uuid.UUID]int64, error) {
 	out := make(map[uuid.UUID]int64, len(appIDs))
 	if len(appIDs) == 0 {
 		return out, nil
 	}
-	rows, err := db.Query(ctx, `SELECT app_id, seq FROM job_event_seqs WHERE app_id = ANY ($1)`, appIDs)
+	rows, err := db.Query(ctx, `SELECT DISTINCT app_id FROM job_events WHERE app_id = ANY ($1) AND seq IS NULL`, appIDs)
+	if err != nil {
+		return nil, fmt.Errorf("error finding unnumbered events: %w", err)
+	}
+	pending, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return nil, fmt.Errorf("error finding unnumbered events: %w", err)
+	}
+	for _, app := range pending {
+		for {
+			var numbered int64
+			if err := inTx(ctx, db, func(tx pgx.Tx) (err error) {
+				numbered, err = numberJobEvents(ctx, tx, app)
+				return err
+			}); err != nil {
+				return nil, err
+			}
+			if numbered < jobEventsNumberBatch {
+				break
+			}
+		}
+	}
+	rows, err = db.Query(ctx, `SELECT app_id, seq FROM job_event_seqs WHERE app_id = ANY ($1)`, appIDs)
 	if err != nil {
 		return nil, fmt.Errorf("error reading event numbers: %w", err)
 	}
@@ -192,6 +235,30 @@ func JobEventLatest(ctx context.Context, db DBTX, appIDs []uuid.UUID) (map[uuid.
 		out[id] = seq
 	}
 	return out, rows.Err()
+}
+
+// numberJobEvents numbers up to jobEventsNumberBatch of the app's
+// unnumbered events in tx, and returns how many it numbered. The lock is
+// taken by a statement of its own, so the numbering statement's snapshot
+// is taken after it: it sees every number handed out before.
+func numberJobEvents(ctx context.Context, tx pgx.Tx, appID uuid.UUID) (int64, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "job_events:"+appID.String()); err != nil {
+		return 0, fmt.Errorf("error locking the event numbers of app %s: %w", appID, err)
+	}
+	tag, err := tx.Exec(ctx, `WITH todo AS (
+			SELECT id, row_number() OVER (ORDER BY insert_seq) AS n FROM job_events
+			WHERE app_id = $1 AND seq IS NULL ORDER BY insert_seq LIMIT $2
+		), counter AS (
+			INSERT INTO job_event_seqs AS c (app_id, seq) SELECT $1, count(*) FROM todo HAVING count(*) > 0
+			ON CONFLICT (app_id) DO UPDATE SET seq = c.seq + excluded.seq
+			RETURNING c.seq - (SELECT count(*) FROM todo) AS base
+		)
+		UPDATE job_events e SET seq = counter.base + todo.n
+		FROM todo, counter WHERE e.id = todo.id AND e.seq IS NULL`, appID, jobEventsNumberBatch)
+	if err != nil {
+		return 0, fmt.Errorf("error numbering the events of app %s: %w", appID, err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // JobEventBody is a stored event body as it goes out, in a webhook delivery
