@@ -149,6 +149,8 @@ func buildLevelCells(ctx context.Context, tx pgx.Tx, app uuid.UUID, day time.Tim
 		dims       [3]*string // build_id, region, input_method as cellGroupings
 		mean, low1 *float64
 		groups     []*cellGroup
+		sums       []*cellSums // the groups' sums of the cell last
+		last       cellKey
 	)
 	rows, err = tx.Query(ctx, `SELECT x.level_id, x.build_id, p.region, x.input_method, x.fps_mean, x.fps_low_1, x.positions
 		FROM trajectories x LEFT JOIN players p ON p.app_id = x.app_id AND p.player_id = x.player_id
@@ -170,12 +172,20 @@ func buildLevelCells(ctx context.Context, tx pgx.Tx, app uuid.UUID, day time.Tim
 		}
 		fps := newTrajectoryFPS(mean, low1)
 		exp := l.exps[0]
+		sums = sums[:0]
 		return eachPoint(pos, func(x, y, z float64) {
 			c, ok := pointCell(x, y, z, exp)
-			for _, g := range groups {
+			// A path's next point is often in the same cell: skip the maps.
+			if ok && (len(sums) == 0 || c != last) {
+				last, sums = c, sums[:0]
+				for _, g := range groups {
+					sums = append(sums, g.grid.at(c))
+				}
+			}
+			for i, g := range groups {
 				g.bounds.add(x, y, z)
 				if ok {
-					g.grid.at(c).addPoint(&fps)
+					sums[i].addPoint(&fps)
 				}
 			}
 		})
