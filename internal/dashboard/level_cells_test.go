@@ -167,7 +167,7 @@ func TestTrajectoryCellsByHand(t *testing.T) {
 	// days at edge 4, and does change what is read raw: a grid finer than
 	// the rollup keeps (L1 spans 9 units on 03-01, kept at edges 1/8 and
 	// 1/4, and none on 03-02, kept at 1/2 and 1), a partial day, two
-	// filters.
+	// filters on a grid finer than the sliced cells.
 	ctx := context.Background()
 	tx, err := db.Begin(ctx)
 	require.NoError(t, err)
@@ -191,9 +191,13 @@ func TestTrajectoryCellsByHand(t *testing.T) {
 	partial.Range.To = ts("2026-03-03T00:00:00Z")
 	partial.Range.From = ts("2026-03-01T00:00:01Z")
 	require.Equal(t, map[string]string{"0,0,0": "1", "250,250,250": "2"}, ask(partial), "03-01 read raw")
+	// Two filters: the sliced cells, kept at the coarser exponent only
+	// (edge 1/4 on 03-01), so a finer grid is read raw.
 	two := cases[11].q
 	two.Filters = filters{BuildID: strp("b1"), InputMethod: strp("kb")}
-	require.Equal(t, map[string]string{"250,250,250": "1"}, ask(two), "two filters read raw")
+	require.Equal(t, cases[8].want, ask(two), "two filters from the sliced cells")
+	two.CellExp = -3
+	require.Equal(t, map[string]string{"8000,8000,8000": "1"}, ask(two), "two filters, finer than the slices: raw")
 }
 
 // TestTrajectoryBounds: each level's bounds are exact, from the raw rows
