@@ -166,8 +166,9 @@ func gameplayCellsAt(ctx context.Context, tx pgx.Tx, q *heatQuery, events []stri
 // gameplay events in rest; ok is false when a coordinate's index would be
 // 2^cellIndexBits or more in size. Each coordinate is first held within
 // ±2^(cellIndexBits+k), so that no division overflows, and a held one has
-// an index that large. A negative coordinate so close to 0 that its
-// quotient underflows to -0 is in cell -1, as the rollup's binning puts it.
+// an index that large. A coordinate smaller than a cell in size is in cell
+// 0, or -1 when negative, without a division, which Postgres refuses when
+// its quotient would underflow to 0.
 func rawGameplayCells(ctx context.Context, tx pgx.Tx, q *heatQuery, events []string, k int, rest []timeRange, grid map[cellKey]int64) (bool, error) {
 	args := []any{q.App, q.Range.From, q.Range.To, math.Ldexp(1, k), math.Ldexp(1, cellIndexBits+k)}
 	cond := (levelKey{Known: q.Level != nil, ID: deref(q.Level)}).cond("g", &args)
@@ -181,8 +182,8 @@ func rawGameplayCells(ctx context.Context, tx pgx.Tx, q *heatQuery, events []str
 	cols := []string{"g.pos_x", "g.pos_y", "g.pos_z"}
 	idx := []string{"0::float8", "0::float8", "0::float8"}
 	for i, a := range heatAxes(q.Dims, q.Up) {
-		held := "greatest(least(" + cols[a] + ", $5), -$5)"
-		idx[i] = "floor(" + held + " / $4) - (" + held + " < 0 AND " + held + " / $4 = 0)::int"
+		c := cols[a]
+		idx[i] = "CASE WHEN abs(" + c + ") < $4 THEN -(" + c + " < 0)::int ELSE floor(greatest(least(" + c + ", $5), -$5) / $4) END"
 	}
 	rows, err := tx.Query(ctx, `SELECT `+strings.Join(idx, ", ")+`, count(*)
 		FROM gameplay_events g
