@@ -108,7 +108,8 @@ func levelKeyOf(level *string) levelKey {
 }
 
 // buildLevelCells rolls up one app-day's trajectory points into
-// dashboard_level_cells, whose rows of the day must be gone already. It
+// dashboard_level_cells, and their sliced cells into
+// dashboard_level_slice_cells, whose rows of the day must be gone already. It
 // reads the day's trajectories twice in tx, which must be repeatable read
 // so both passes see the same rows: once for each level's extent, which
 // decides its exponents, then to bin the points.

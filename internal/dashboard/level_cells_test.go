@@ -297,8 +297,9 @@ func randomPaths(t *testing.T, db *pgxpool.Pool, app string, start time.Time, da
 
 // TestTrajectoryCellsRollupEqualsRaw: over random trajectories, every
 // heatmap (cell sizes finer than, at and coarser than the rollup's, dims 3
-// and 2, each metric, level and filter, whole and partial days) is the same
-// raw, rolled up, and with some days rolled up and others not.
+// and 2, each metric and level, no filter to three, whole and partial
+// days) is the same raw, rolled up, and with some days rolled up and
+// others not.
 func TestTrajectoryCellsRollupEqualsRaw(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -317,7 +318,8 @@ func TestTrajectoryCellsRollupEqualsRaw(t *testing.T) {
 		{From: start.AddDate(0, 0, 2), To: start.AddDate(0, 0, 3)},                      // one day
 		{From: start.Add(30 * time.Hour), To: start.Add(40 * time.Hour)},                // under a day
 	}
-	filterSets := []filters{{}, {BuildID: strp("2.0")}, {Region: strp("US")}, {InputMethod: strp("pad")}, {BuildID: strp("1.0"), InputMethod: strp("kb")}}
+	filterSets := []filters{{}, {BuildID: strp("2.0")}, {Region: strp("US")}, {InputMethod: strp("pad")}, {BuildID: strp("1.0"), InputMethod: strp("kb")},
+		{Region: strp("US"), InputMethod: strp("pad")}, {BuildID: strp("2.0"), Region: strp("EU"), InputMethod: strp("kb")}}
 	levels := []*string{strp("L0"), strp("L1"), nil}
 	metrics := []string{"count", "fps_mean", "fps_low_1"}
 	// The levels span 65 to 256 units a day: the rollup keeps exponents 0
@@ -356,7 +358,7 @@ func TestTrajectoryCellsRollupEqualsRaw(t *testing.T) {
 			}
 		}
 	}
-	require.Greater(t, nonEmpty, len(exps)*20, "most queries have cells")
+	require.Greater(t, nonEmpty, len(exps)*15, "half the queries or more have cells (two or three filters select few paths)")
 
 	_, err := Rollup(ctx, db, now)
 	require.NoError(t, err)
@@ -381,6 +383,8 @@ func TestTrajectoryCellsRollupEqualsRaw(t *testing.T) {
 	require.True(t, allExps[1] && allExps[2], "kept at exponents 1 and 2 (edges 2 and 4): %v", allExps)
 	rolled := answers()
 	_, err = db.Exec(ctx, `UPDATE dashboard_rollup_days SET level_cells = false WHERE day = '2026-03-03'`)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE dashboard_rollup_days SET level_slices = false WHERE day = '2026-03-04'`)
 	require.NoError(t, err)
 	_, err = db.Exec(ctx, `DELETE FROM dashboard_rollup_days WHERE day = '2026-03-02'`)
 	require.NoError(t, err)

@@ -31,7 +31,7 @@ type RollupStats struct {
 	// (LevelAttributionBudget).
 	LevelDays, LevelDaysLeft int
 	// LevelCellDays is how many app-days rolled up before the level cells
-	// existed had their cells built (topUpLevelCells).
+	// (or slices and counts) existed had them built (topUpLevelCells).
 	LevelCellDays int
 }
 
@@ -48,11 +48,11 @@ type kindKey struct {
 
 // Rollup first attributes trajectories to levels (attributeLevels, for the
 // last RollupLookback days and today), then brings the dashboard's daily
-// rollups (migrations/0031, 0051, 0052, 0056, 0059) up to date for every app and every whole
-// UTC day of the last RollupLookback days: an app-day is rebuilt when it
-// was never rolled up, when its raw row count per kind differs from the
-// rollup's (late events, or dropped partitions) or when a trajectory's
-// level changed. Each app-day is rebuilt in one repeatable-read
+// rollups (migrations/0031, 0051, 0052, 0056, 0059) up to date for every
+// app and every whole UTC day of the last RollupLookback days: an app-day
+// is rebuilt when it was never rolled up, when its raw row count per kind
+// differs from the rollup's (late events, or dropped partitions) or when a
+// trajectory's level or a funnel step's input method changed. Each app-day is rebuilt in one repeatable-read
 // transaction under the app's advisory lock, so concurrent runs and reruns
 // converge on the same rows; running it again with no new rows changes
 // nothing.
