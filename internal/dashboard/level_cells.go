@@ -14,10 +14,11 @@ import (
 
 // Answering the trajectory heatmap (docs/dashboard.md, "Level heatmap
 // cells"): the rolled-up cells of the whole days that have them, at the
-// finest kept exponent no finer than the query's, shifted to its grid;
-// the raw trajectories, binned the same way, for the rest of the range
-// (the partial days at its ends, days not rolled up, days kept only at
-// coarser exponents, and every day under more than one filter).
+// finest kept exponent no finer than the query's, shifted to its grid
+// (under two filters or more, the sliced cells of
+// migrations/0059_level_gameplay_cells.sql); the raw trajectories, binned
+// the same way, for the rest of the range (the partial days at its ends,
+// days not rolled up, days kept only at coarser exponents).
 
 // cellsGrouping is the rollup grouping that holds exactly the points f
 // lets through, and its value; ok is false when none does (more than one
@@ -95,6 +96,22 @@ func cellsOfTrajectories(ctx context.Context, tx pgx.Tx, q *heatQuery) ([]heatCe
 		}
 		if len(covered) > 0 {
 			rawDays, err := storedCells(ctx, tx, q, grouping, value, covered, grid)
+			if err != nil {
+				return nil, err
+			}
+			rest = mergeRanges(rest, rawDays)
+		}
+	} else {
+		// Two filters or more: the sliced cells, kept at the coarser
+		// exponent alone.
+		covered, r, err := rollupPlanWhere(ctx, tx, q.App, q.Range, levelSlicesDone)
+		if err != nil {
+			return nil, err
+		}
+		rest = r
+		if len(covered) > 0 {
+			sq := &slicedCellsQuery{heatQuery: q, Kind: "trajectory", Covered: covered}
+			rawDays, err := storedSlicedCells(ctx, tx, sq, func(k cellKey, s cellSums) { grid.at(k).add(&s) })
 			if err != nil {
 				return nil, err
 			}
@@ -300,7 +317,20 @@ func boundsOfTrajectories(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg time
 		return b
 	}
 	rest := []timeRange{rg}
-	if grouping, value, ok := cellsGrouping(&f); ok {
+	grouping, value, single := cellsGrouping(&f)
+	if !single {
+		// Two filters or more: the slices' bounds.
+		covered, r, err := rollupPlanWhere(ctx, tx, app, rg, levelSlicesDone)
+		if err != nil {
+			return nil, err
+		}
+		rest = r
+		if len(covered) > 0 {
+			if err := storedSliceBounds(ctx, tx, app, &f, f.LevelID, covered, grow); err != nil {
+				return nil, err
+			}
+		}
+	} else {
 		var (
 			covered []time.Time
 			err     error

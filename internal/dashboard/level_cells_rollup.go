@@ -82,6 +82,9 @@ type levelDayCells struct {
 	level  *string
 	exps   []int
 	groups map[[2]string]*cellGroup
+	// slices are the level-day's points by slice at the coarser exponent
+	// (migrations/0059_level_gameplay_cells.sql).
+	slices *levelSlices
 }
 
 func (l *levelDayCells) group(grouping string, value *string) *cellGroup {
@@ -105,7 +108,8 @@ func levelKeyOf(level *string) levelKey {
 }
 
 // buildLevelCells rolls up one app-day's trajectory points into
-// dashboard_level_cells, whose rows of the day must be gone already. It
+// dashboard_level_cells, and their sliced cells into
+// dashboard_level_slice_cells, whose rows of the day must be gone already. It
 // reads the day's trajectories twice in tx, which must be repeatable read
 // so both passes see the same rows: once for each level's extent, which
 // decides its exponents, then to bin the points.
@@ -142,6 +146,7 @@ func buildLevelCells(ctx context.Context, tx pgx.Tx, app uuid.UUID, day time.Tim
 			id := k.ID
 			l.level = &id
 		}
+		l.slices = newLevelSlices(l.level, l.exps[len(l.exps)-1])
 		levels[k] = l
 	}
 
@@ -173,6 +178,7 @@ func buildLevelCells(ctx context.Context, tx pgx.Tx, app uuid.UUID, day time.Tim
 		fps := newTrajectoryFPS(mean, low1)
 		exp := l.exps[0]
 		sums = sums[:0]
+		var n int32 // the trajectory's slice, numbered at its first point
 		return eachPoint(pos, func(x, y, z float64) {
 			c, ok := pointCell(x, y, z, exp)
 			// A path's next point is often in the same cell: skip the maps.
@@ -188,6 +194,10 @@ func buildLevelCells(ctx context.Context, tx pgx.Tx, app uuid.UUID, day time.Tim
 					sums[i].addPoint(&fps)
 				}
 			}
+			if n == 0 {
+				n = l.slices.dict.of(newSlice([sliceDims]*string{nil, dims[0], dims[1], dims[2]}))
+			}
+			l.slices.add(n, x, y, z, &fps)
 		})
 	}); err != nil {
 		return err
@@ -204,6 +214,16 @@ func buildLevelCells(ctx context.Context, tx pgx.Tx, app uuid.UUID, day time.Tim
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"dashboard_level_cells"}, []string{"app_id", "day", "level_id", "exp", "grouping", "value",
 		"points", "min_x", "min_y", "min_z", "max_x", "max_y", "max_z",
 		"i", "j", "k", "counts", "fps_mean_sum", "fps_mean_n", "fps_low_1_sum", "fps_low_1_n"}, pgx.CopyFromRows(out))
+	if err != nil {
+		return err
+	}
+	out = out[:0]
+	for _, l := range levels {
+		if len(l.slices.dict.list) > 0 {
+			out = append(out, l.slices.row(app, day, "trajectory"))
+		}
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"dashboard_level_slice_cells"}, sliceCellColumns, pgx.CopyFromRows(out))
 	return err
 }
 
@@ -226,14 +246,15 @@ func cellRow(app uuid.UUID, day time.Time, level *string, exp int, g *cellGroup,
 		is, js, ks, counts, meanSum, meanN, low1Sum, low1N}
 }
 
-// topUpLevelCells builds the cells of the app-days of [from, to) rolled up
-// without them (before migrations/0056_level_cells.sql), oldest first,
-// each in its own transaction under the app's rollup lock, as rebuildDay.
-// A day whose rollup is gone meanwhile (its levels changed) is left to its
-// rebuild.
+// topUpLevelCells builds the level cells, slices and counts
+// (buildLevelRollups) of the app-days of [from, to) rolled up without them
+// (before migrations/0056_level_cells.sql or 0059_level_gameplay_cells.sql),
+// oldest first, each in its own transaction under the app's rollup lock, as
+// rebuildDay. A day whose rollup is gone meanwhile (its levels changed) is
+// left to its rebuild.
 func topUpLevelCells(ctx context.Context, db *pgxpool.Pool, from, to time.Time, st *RollupStats) error {
 	rows, err := db.Query(ctx, `SELECT app_id, day FROM dashboard_rollup_days
-		WHERE day >= $1 AND day < $2 AND NOT level_cells ORDER BY day, app_id`, from, to)
+		WHERE day >= $1 AND day < $2 AND NOT (level_cells AND level_slices) ORDER BY day, app_id`, from, to)
 	if err != nil {
 		return fmt.Errorf("error reading the days without level cells: %w", err)
 	}
@@ -248,16 +269,19 @@ func topUpLevelCells(ctx context.Context, db *pgxpool.Pool, from, to time.Time, 
 		built := false
 		err := withRollupLock(ctx, db, ad.app, func(tx pgx.Tx) error {
 			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM dashboard_rollup_days
-				WHERE app_id = $1 AND day = $2 AND NOT level_cells)`, ad.app, ad.day).Scan(&built); err != nil || !built {
+				WHERE app_id = $1 AND day = $2 AND NOT (level_cells AND level_slices))`, ad.app, ad.day).Scan(&built); err != nil || !built {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `DELETE FROM dashboard_level_cells WHERE app_id = $1 AND day = $2`, ad.app, ad.day); err != nil {
+			for _, table := range levelRollupTables {
+				if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE app_id = $1 AND day = $2`, ad.app, ad.day); err != nil {
+					return err
+				}
+			}
+			if err := buildLevelRollups(ctx, tx, ad.app, ad.day); err != nil {
 				return err
 			}
-			if err := buildLevelCells(ctx, tx, ad.app, ad.day); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `UPDATE dashboard_rollup_days SET level_cells = true WHERE app_id = $1 AND day = $2`, ad.app, ad.day)
+			_, err := tx.Exec(ctx, `UPDATE dashboard_rollup_days SET level_cells = true, level_slices = true
+				WHERE app_id = $1 AND day = $2`, ad.app, ad.day)
 			return err
 		})
 		if err != nil {

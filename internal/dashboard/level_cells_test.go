@@ -169,7 +169,7 @@ func TestTrajectoryCellsByHand(t *testing.T) {
 	// days at edge 4, and does change what is read raw: a grid finer than
 	// the rollup keeps (L1 spans 9 units on 03-01, kept at edges 1/8 and
 	// 1/4, and none on 03-02, kept at 1/2 and 1), a partial day, two
-	// filters.
+	// filters on a grid finer than the sliced cells.
 	ctx := context.Background()
 	tx, err := db.Begin(ctx)
 	require.NoError(t, err)
@@ -193,9 +193,13 @@ func TestTrajectoryCellsByHand(t *testing.T) {
 	partial.Range.To = ts("2026-03-03T00:00:00Z")
 	partial.Range.From = ts("2026-03-01T00:00:01Z")
 	require.Equal(t, map[string]string{"0,0,0": "1", "250,250,250": "2"}, ask(partial), "03-01 read raw")
+	// Two filters: the sliced cells, kept at the coarser exponent only
+	// (edge 1/4 on 03-01), so a finer grid is read raw.
 	two := cases[11].q
 	two.Filters = filters{BuildID: strp("b1"), InputMethod: strp("kb")}
-	require.Equal(t, map[string]string{"250,250,250": "1"}, ask(two), "two filters read raw")
+	require.Equal(t, cases[8].want, ask(two), "two filters from the sliced cells")
+	two.CellExp = -3
+	require.Equal(t, map[string]string{"8000,8000,8000": "1"}, ask(two), "two filters, finer than the slices: raw")
 }
 
 // TestTrajectoryBounds: each level's bounds are exact, from the raw rows
@@ -299,8 +303,9 @@ func randomPaths(t *testing.T, db *pgxpool.Pool, app string, start time.Time, da
 
 // TestTrajectoryCellsRollupEqualsRaw: over random trajectories, every
 // heatmap (cell sizes finer than, at and coarser than the rollup's, dims 3
-// and 2, each metric, level and filter, whole and partial days) is the same
-// raw, rolled up, and with some days rolled up and others not.
+// and 2, each metric and level, no filter to three, whole and partial
+// days) is the same raw, rolled up, and with some days rolled up and
+// others not.
 func TestTrajectoryCellsRollupEqualsRaw(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -319,8 +324,8 @@ func TestTrajectoryCellsRollupEqualsRaw(t *testing.T) {
 		{From: start.AddDate(0, 0, 2), To: start.AddDate(0, 0, 3)},                      // one day
 		{From: start.Add(30 * time.Hour), To: start.Add(40 * time.Hour)},                // under a day
 	}
-	filterSets := []filters{{}, {BuildID: strp("2.0")}, {Region: strp("US")}, {InputMethod: strp("pad")},
-		{BuildID: strp("1.0"), InputMethod: strp("kb")}, {Region: strp("EU"), BuildID: strp("3.0")}}
+	filterSets := []filters{{}, {BuildID: strp("2.0")}, {Region: strp("US")}, {InputMethod: strp("pad")}, {BuildID: strp("1.0"), InputMethod: strp("kb")},
+		{Region: strp("EU"), BuildID: strp("3.0")}, {Region: strp("US"), InputMethod: strp("pad")}, {BuildID: strp("2.0"), Region: strp("EU"), InputMethod: strp("kb")}}
 	levels := []*string{strp("L0"), strp("L1"), nil}
 	metrics := []string{"count", "fps_mean", "fps_low_1"}
 	// The levels span 65 to 256 units a day: the rollup keeps exponents 0
@@ -359,7 +364,7 @@ func TestTrajectoryCellsRollupEqualsRaw(t *testing.T) {
 			}
 		}
 	}
-	require.Greater(t, nonEmpty, len(exps)*15, "most queries have cells")
+	require.Greater(t, nonEmpty, len(exps)*15, "half the queries or more have cells (two or three filters select few paths)")
 
 	_, err := Rollup(ctx, db, now)
 	require.NoError(t, err)
@@ -384,6 +389,8 @@ func TestTrajectoryCellsRollupEqualsRaw(t *testing.T) {
 	require.True(t, allExps[1] && allExps[2], "kept at exponents 1 and 2 (edges 2 and 4): %v", allExps)
 	rolled := answers()
 	_, err = db.Exec(ctx, `UPDATE dashboard_rollup_days SET level_cells = false WHERE day = '2026-03-03'`)
+	require.NoError(t, err)
+	_, err = db.Exec(ctx, `UPDATE dashboard_rollup_days SET level_slices = false WHERE day = '2026-03-04'`)
 	require.NoError(t, err)
 	_, err = db.Exec(ctx, `DELETE FROM dashboard_rollup_days WHERE day = '2026-03-02'`)
 	require.NoError(t, err)

@@ -141,18 +141,10 @@ func latestUpAxis(ctx context.Context, tx pgx.Tx, app uuid.UUID, level levelKey)
 func heatmapBounds(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, f filters, level levelKey, trajectories, gameplay bool) (*heatBounds, error) {
 	var b *heatBounds
 	if gameplay {
-		args := []any{app, rg.From, rg.To}
-		cond := level.cond("g", &args)
-		gf := f
-		gf.bind(&args)
-		var lo, hi [3]*float64
-		err := tx.QueryRow(ctx, `SELECT `+positionBounds+` FROM gameplay_events g
-			WHERE g.app_id = $1 AND g."timestamp" >= $2 AND g."timestamp" < $3`+cond+gf.where("gameplay_events", "g"),
-			args...).Scan(&lo[0], &lo[1], &lo[2], &hi[0], &hi[1], &hi[2])
-		if err != nil {
+		var err error
+		if b, err = gameplayBounds(ctx, tx, app, rg, f, level); err != nil {
 			return nil, err
 		}
-		b = scannedBounds(lo, hi)
 	}
 	if trajectories {
 		// A level filter keeps a known level's bounds alone; the unknown
@@ -167,6 +159,42 @@ func heatmapBounds(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, 
 		}
 		if t, ok := tb[level]; ok {
 			b = unionBounds(b, t)
+		}
+	}
+	return b, nil
+}
+
+// gameplayBounds is the box of the level's positioned gameplay events in
+// the range under f; nil when it has none. The whole days rolled up with
+// their counts come from dashboard_level_counts, the rest from the raw
+// events.
+func gameplayBounds(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, f filters, level levelKey) (*heatBounds, error) {
+	covered, rest, err := rollupPlanWhere(ctx, tx, app, rg, levelSlicesDone)
+	if err != nil {
+		return nil, err
+	}
+	var b *heatBounds
+	if len(covered) > 0 {
+		err := storedLevelCounts(ctx, tx, app, f, &level, covered, func(_ *string, c levelCounts) {
+			b = c.bounds
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(rest) > 0 {
+		args := []any{app, rg.From, rg.To}
+		cond := level.cond("g", &args) + " AND " + restWhere(`g."timestamp"`, rest, &args)
+		f.bind(&args)
+		var lo, hi [3]*float64
+		err := tx.QueryRow(ctx, `SELECT `+positionBounds+` FROM gameplay_events g
+			WHERE g.app_id = $1 AND g."timestamp" >= $2 AND g."timestamp" < $3`+cond+f.where("gameplay_events", "g"),
+			args...).Scan(&lo[0], &lo[1], &lo[2], &hi[0], &hi[1], &hi[2])
+		if err != nil {
+			return nil, err
+		}
+		if r := scannedBounds(lo, hi); r != nil {
+			b = unionBounds(b, *r)
 		}
 	}
 	return b, nil

@@ -114,47 +114,99 @@ func gameplayCells(ctx context.Context, tx pgx.Tx, q *heatQuery, events []string
 }
 
 // gameplayCellsAt reads the gameplay cells of exponent k; ok is false when
-// a coordinate's index would be 2^cellIndexBits or more in size. Each
-// coordinate is first held within ±2^(cellIndexBits+k), so that no
-// division overflows, and a held one has an index that large.
+// a coordinate's index would be 2^cellIndexBits or more in size. The whole
+// days rolled up with their slices come from the sliced cells (of the
+// matching slices: event names and filters), shifted to k; the rest of the
+// range, and days kept only at an exponent coarser than k, from the raw
+// events.
 func gameplayCellsAt(ctx context.Context, tx pgx.Tx, q *heatQuery, events []string, k int) ([]heatCell, bool, error) {
+	covered, rest, err := rollupPlanWhere(ctx, tx, q.App, q.Range, levelSlicesDone)
+	if err != nil {
+		return nil, false, err
+	}
+	axes := heatAxes(q.Dims, q.Up)
+	grid := map[cellKey]int64{}
+	ok := true
+	if len(covered) > 0 {
+		at := *q
+		at.CellExp = k
+		sq := &slicedCellsQuery{heatQuery: &at, Kind: "gameplay", Names: events, Covered: covered}
+		rawDays, err := storedSlicedCells(ctx, tx, sq, func(c cellKey, s cellSums) {
+			ix := [3]int32{c.i, c.j, c.k}
+			var key [3]int32
+			for n, a := range axes {
+				if ix[a] >= 1<<cellIndexBits || ix[a] <= -1<<cellIndexBits {
+					ok = false
+				}
+				key[n] = ix[a]
+			}
+			grid[cellKey{key[0], key[1], key[2]}] += s.points
+		})
+		if err != nil {
+			return nil, false, err
+		}
+		rest = mergeRanges(rest, rawDays)
+	}
+	if len(rest) > 0 && ok {
+		if ok, err = rawGameplayCells(ctx, tx, q, events, k, rest, grid); err != nil {
+			return nil, false, err
+		}
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	out := make([]heatCell, 0, len(grid))
+	for c, n := range grid {
+		out = append(out, heatCell{I: c.i, J: c.j, K: c.k, Count: n})
+	}
+	return out, true, nil
+}
+
+// rawGameplayCells adds to grid the cells of exponent k of the raw
+// gameplay events in rest; ok is false when a coordinate's index would be
+// 2^cellIndexBits or more in size. Each coordinate is first held within
+// ±2^(cellIndexBits+k), so that no division overflows, and a held one has
+// an index that large. A coordinate smaller than a cell in size is in cell
+// 0, or -1 when negative, without a division, which Postgres refuses when
+// its quotient would underflow to 0.
+func rawGameplayCells(ctx context.Context, tx pgx.Tx, q *heatQuery, events []string, k int, rest []timeRange, grid map[cellKey]int64) (bool, error) {
 	args := []any{q.App, q.Range.From, q.Range.To, math.Ldexp(1, k), math.Ldexp(1, cellIndexBits+k)}
 	cond := (levelKey{Known: q.Level != nil, ID: deref(q.Level)}).cond("g", &args)
 	if len(events) > 0 {
 		args = append(args, events)
 		cond += " AND g.event_name = ANY($" + strconv.Itoa(len(args)) + ")"
 	}
+	cond += " AND " + restWhere(`g."timestamp"`, rest, &args)
 	f := q.Filters
 	f.bind(&args)
 	cols := []string{"g.pos_x", "g.pos_y", "g.pos_z"}
 	idx := []string{"0::float8", "0::float8", "0::float8"}
 	for i, a := range heatAxes(q.Dims, q.Up) {
-		idx[i] = "floor(greatest(least(" + cols[a] + ", $5), -$5) / $4)"
+		c := cols[a]
+		idx[i] = "CASE WHEN abs(" + c + ") < $4 THEN -(" + c + " < 0)::int ELSE floor(greatest(least(" + c + ", $5), -$5) / $4) END"
 	}
 	rows, err := tx.Query(ctx, `SELECT `+strings.Join(idx, ", ")+`, count(*)
 		FROM gameplay_events g
 		WHERE g.app_id = $1 AND g."timestamp" >= $2 AND g."timestamp" < $3 AND `+positioned+cond+f.where("gameplay_events", "g")+`
 		GROUP BY 1, 2, 3`, args...)
 	if err != nil {
-		return nil, false, err
+		return false, err
 	}
 	var (
-		ix  [3]float64
-		c   heatCell
-		out []heatCell
-		ok  = true
+		ix [3]float64
+		n  int64
+		ok = true
 	)
 	const limit = 1 << cellIndexBits
-	_, err = pgx.ForEachRow(rows, []any{&ix[0], &ix[1], &ix[2], &c.Count}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&ix[0], &ix[1], &ix[2], &n}, func() error {
 		if max(math.Abs(ix[0]), math.Abs(ix[1]), math.Abs(ix[2])) >= limit {
 			ok = false
 			return nil
 		}
-		c.I, c.J, c.K = int32(ix[0]), int32(ix[1]), int32(ix[2])
-		out = append(out, c)
+		grid[cellKey{int32(ix[0]), int32(ix[1]), int32(ix[2])}] += n
 		return nil
 	})
-	return out, ok, err
+	return ok, err
 }
 
 func deref(s *string) string {

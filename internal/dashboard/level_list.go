@@ -75,23 +75,23 @@ const positionBounds = `min(g.pos_x) FILTER (WHERE ` + positioned + `), min(g.po
 		max(g.pos_y) FILTER (WHERE ` + positioned + `), max(g.pos_z) FILTER (WHERE ` + positioned + `)`
 
 // levelGameplaySQL counts the gameplay events per level and bounds their
-// positions. $1 app, $2 from, $3 to, then the filters.
-func levelGameplaySQL(f *filters) string {
+// positions. $1 app, $2 from, $3 to, then in's and the filters' arguments.
+func levelGameplaySQL(f *filters, in string) string {
 	return `SELECT g.level_id, count(*), count(*) FILTER (WHERE ` + positioned + `),
 		` + positionBounds + `
 	FROM gameplay_events g
-	WHERE g.app_id = $1 AND g."timestamp" >= $2 AND g."timestamp" < $3` + f.where("gameplay_events", "g") + `
+	WHERE g.app_id = $1 AND g."timestamp" >= $2 AND g."timestamp" < $3 AND ` + in + f.where("gameplay_events", "g") + `
 	GROUP BY 1`
 }
 
-func levelStepsSQL(f *filters) string {
+func levelStepsSQL(f *filters, in string) string {
 	return `SELECT DISTINCT s.level_id FROM funnel_steps s
-	WHERE s.app_id = $1 AND s."timestamp" >= $2 AND s."timestamp" < $3 AND s.level_id IS NOT NULL` + f.where("funnel_steps", "s")
+	WHERE s.app_id = $1 AND s."timestamp" >= $2 AND s."timestamp" < $3 AND ` + in + ` AND s.level_id IS NOT NULL` + f.where("funnel_steps", "s")
 }
 
-func levelTrajectoriesSQL(f *filters) string {
+func levelTrajectoriesSQL(f *filters, in string) string {
 	return `SELECT x.level_id, count(*), coalesce(sum(x.num_points), 0) FROM trajectories x
-	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3` + f.where("trajectories", "x") + `
+	WHERE x.app_id = $1 AND x.timestamp_start >= $2 AND x.timestamp_start < $3 AND ` + in + f.where("trajectories", "x") + `
 	GROUP BY 1`
 }
 
@@ -104,16 +104,10 @@ func (h *Handler) viewLevels(ctx context.Context, app uuid.UUID, q url.Values) (
 	if err != nil {
 		return nil, err
 	}
-	unbound := f
-	args := []any{app, rg.From, rg.To}
-	f.bind(&args)
 
 	levels := map[levelKey]*levelSummary{}
 	level := func(id *string) *levelSummary {
-		var k levelKey
-		if id != nil {
-			k = levelKey{ID: *id, Known: true}
-		}
+		k := levelKeyOf(id)
 		l := levels[k]
 		if l == nil {
 			l = &levelSummary{LevelID: k.id(), Ref: k.ref(), Models: []levelModel{}, key: k}
@@ -121,51 +115,35 @@ func (h *Handler) viewLevels(ctx context.Context, app uuid.UUID, q url.Values) (
 		}
 		return l
 	}
+	add := func(id *string, c levelCounts) {
+		l := level(id)
+		l.GameplayEvents += c.gameplay
+		l.PositionedEvents += c.positioned
+		l.Trajectories += c.trajectories
+		l.Points += c.points
+		if c.bounds != nil {
+			l.Bounds = unionBounds(l.Bounds, *c.bounds)
+		}
+	}
 	err = h.readTx(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, levelGameplaySQL(&f), args...)
+		// The whole days rolled up with their level counts, then the rest
+		// raw.
+		covered, rest, err := rollupPlanWhere(ctx, tx, app, rg, levelSlicesDone)
 		if err != nil {
 			return err
 		}
-		var (
-			id     *string
-			n, np  int64
-			lo, hi [3]*float64
-		)
-		_, err = pgx.ForEachRow(rows, []any{&id, &n, &np, &lo[0], &lo[1], &lo[2], &hi[0], &hi[1], &hi[2]}, func() error {
-			l := level(id)
-			l.GameplayEvents, l.PositionedEvents = n, np
-			l.Bounds = scannedBounds(lo, hi)
-			return nil
-		})
-		if err != nil {
-			return err
+		if len(covered) > 0 {
+			if err := storedLevelCounts(ctx, tx, app, f, nil, covered, add); err != nil {
+				return err
+			}
+		}
+		if len(rest) > 0 {
+			if err := rawLevelCounts(ctx, tx, app, rg, f, rest, add); err != nil {
+				return err
+			}
 		}
 
-		rows, err = tx.Query(ctx, levelStepsSQL(&f), args...)
-		if err != nil {
-			return err
-		}
-		var step string
-		if _, err = pgx.ForEachRow(rows, []any{&step}, func() error {
-			level(&step)
-			return nil
-		}); err != nil {
-			return err
-		}
-
-		rows, err = tx.Query(ctx, levelTrajectoriesSQL(&f), args...)
-		if err != nil {
-			return err
-		}
-		if _, err = pgx.ForEachRow(rows, []any{&id, &n, &np}, func() error {
-			l := level(id)
-			l.Trajectories, l.Points = n, np
-			return nil
-		}); err != nil {
-			return err
-		}
-
-		tb, err := trajectoryBounds(ctx, tx, app, rg, unbound)
+		tb, err := trajectoryBounds(ctx, tx, app, rg, f)
 		if err != nil {
 			return err
 		}
@@ -188,6 +166,54 @@ func (h *Handler) viewLevels(ctx context.Context, app uuid.UUID, q url.Values) (
 		return nil, err
 	}
 	return listLevels(rg, levels), nil
+}
+
+// rawLevelCounts calls add with each level's counts, under f, from the raw
+// rows of rest (a level with funnel steps alone gets zero counts).
+func rawLevelCounts(ctx context.Context, tx pgx.Tx, app uuid.UUID, rg timeRange, f filters, rest []timeRange, add func(id *string, c levelCounts)) error {
+	args := []any{app, rg.From, rg.To}
+	in := restCond(bindRest(rest, &args))
+	f.bind(&args)
+	rows, err := tx.Query(ctx, levelGameplaySQL(&f, in(`g."timestamp"`)), args...)
+	if err != nil {
+		return err
+	}
+	var (
+		id     *string
+		c      levelCounts
+		lo, hi [3]*float64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &c.gameplay, &c.positioned, &lo[0], &lo[1], &lo[2], &hi[0], &hi[1], &hi[2]}, func() error {
+		c.bounds = scannedBounds(lo, hi)
+		add(id, c)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	rows, err = tx.Query(ctx, levelStepsSQL(&f, in(`s."timestamp"`)), args...)
+	if err != nil {
+		return err
+	}
+	var step string
+	if _, err = pgx.ForEachRow(rows, []any{&step}, func() error {
+		add(&step, levelCounts{})
+		return nil
+	}); err != nil {
+		return err
+	}
+
+	rows, err = tx.Query(ctx, levelTrajectoriesSQL(&f, in("x.timestamp_start")), args...)
+	if err != nil {
+		return err
+	}
+	c = levelCounts{}
+	_, err = pgx.ForEachRow(rows, []any{&id, &c.trajectories, &c.points}, func() error {
+		add(id, c)
+		return nil
+	})
+	return err
 }
 
 // listLevels orders the levels by id (as bytes), the unknown level last

@@ -209,8 +209,8 @@ func attributeLevels(ctx context.Context, db *pgxpool.Pool, counts map[kindKey]i
 // steps (input methods) and stores the inputs it was given, read before it
 // began. It holds the app's rollup lock
 // (rollupLockKey), so a rollup of the day runs wholly before or after it;
-// when a level changed it removes the day from dashboard_rollup_days, so
-// the day is rolled up again.
+// when a level or a step's input method changed it removes the day from
+// dashboard_rollup_days, so the day is rolled up again.
 func attributeDay(ctx context.Context, db *pgxpool.Pool, ad appDay, in levelInputs) error {
 	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), set_config('work_mem', $2, true), set_config('jit', 'off', true)`,
@@ -221,13 +221,18 @@ func attributeDay(ctx context.Context, db *pgxpool.Pool, ad appDay, in levelInpu
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() > 0 {
+		changed := tag.RowsAffected() > 0
+		// The level counts hold funnel steps by input method
+		// (migrations/0059_level_gameplay_cells.sql), so a step's new input
+		// method rolls its day up again too.
+		tag, err = tx.Exec(ctx, stepInputMethodsSQL, ad.app, ad.day, ad.day.AddDate(0, 0, 1))
+		if err != nil {
+			return err
+		}
+		if changed || tag.RowsAffected() > 0 {
 			if _, err := tx.Exec(ctx, `DELETE FROM dashboard_rollup_days WHERE app_id = $1 AND day = $2`, ad.app, ad.day); err != nil {
 				return err
 			}
-		}
-		if _, err := tx.Exec(ctx, stepInputMethodsSQL, ad.app, ad.day, ad.day.AddDate(0, 0, 1)); err != nil {
-			return err
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO dashboard_level_days (app_id, day, inputs) VALUES ($1, $2, $3)
 			ON CONFLICT (app_id, day) DO UPDATE SET inputs = excluded.inputs, attributed_at = now()`, ad.app, ad.day, in[:])

@@ -31,7 +31,7 @@ type RollupStats struct {
 	// (LevelAttributionBudget).
 	LevelDays, LevelDaysLeft int
 	// LevelCellDays is how many app-days rolled up before the level cells
-	// existed had their cells built (topUpLevelCells).
+	// (or slices and counts) existed had them built (topUpLevelCells).
 	LevelCellDays int
 }
 
@@ -48,11 +48,11 @@ type kindKey struct {
 
 // Rollup first attributes trajectories to levels (attributeLevels, for the
 // last RollupLookback days and today), then brings the dashboard's daily
-// rollups (migrations/0031, 0051, 0052, 0056) up to date for every app and every whole
-// UTC day of the last RollupLookback days: an app-day is rebuilt when it
-// was never rolled up, when its raw row count per kind differs from the
-// rollup's (late events, or dropped partitions) or when a trajectory's
-// level changed. Each app-day is rebuilt in one repeatable-read
+// rollups (migrations/0031, 0051, 0052, 0056, 0059) up to date for every
+// app and every whole UTC day of the last RollupLookback days: an app-day
+// is rebuilt when it was never rolled up, when its raw row count per kind
+// differs from the rollup's (late events, or dropped partitions) or when a
+// trajectory's level or a funnel step's input method changed. Each app-day is rebuilt in one repeatable-read
 // transaction under the app's advisory lock, so concurrent runs and reruns
 // converge on the same rows; running it again with no new rows changes
 // nothing.
@@ -167,7 +167,8 @@ func rawCounts(ctx context.Context, db *pgxpool.Pool, from, to time.Time) (map[k
 
 // rollupTables are the tables that hold an app-day's rollups.
 var rollupTables = []string{"dashboard_daily_counts", "dashboard_daily_fps", "dashboard_daily_fps_by",
-	"dashboard_daily_perf_players", "dashboard_daily_name_players", "dashboard_daily_sessions", "dashboard_level_cells"}
+	"dashboard_daily_perf_players", "dashboard_daily_name_players", "dashboard_daily_sessions", "dashboard_level_cells",
+	"dashboard_level_slice_cells", "dashboard_level_counts"}
 
 // namedKinds are the kinds whose rows have a name the views rank (top
 // events, funnel step names), as dashboard_daily_name_players keeps them.
@@ -176,8 +177,8 @@ var namedKinds = []struct{ kind, table, name string }{
 	{"funnel", "funnel_steps", "funnel_step_name"},
 }
 
-// rebuildDay rolls up one app-day from its raw rows, its level cells
-// (buildLevelCells) included, and the firsts of the days after it that
+// rebuildDay rolls up one app-day from its raw rows, its level cells,
+// slices and counts (buildLevelRollups) included, and the firsts of the days after it that
 // depend on it, in one transaction under the app's rollup lock
 // (withRollupLock).
 func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.Time) error {
@@ -248,14 +249,14 @@ func rebuildDay(ctx context.Context, db *pgxpool.Pool, app uuid.UUID, day time.T
 			GROUP BY 3, 4, 5, 6`, app, day, day, end); err != nil {
 			return fmt.Errorf("error rolling up sessions: %w", err)
 		}
-		if err := buildLevelCells(ctx, tx, app, day); err != nil {
+		if err := buildLevelRollups(ctx, tx, app, day); err != nil {
 			return fmt.Errorf("error rolling up level cells: %w", err)
 		}
 		if err := refreshFirsts(ctx, tx, app, day); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO dashboard_rollup_days (app_id, day, level_cells) VALUES ($1, $2, true)
-			ON CONFLICT (app_id, day) DO UPDATE SET rolled_up_at = now(), level_cells = true`, app, day)
+		_, err := tx.Exec(ctx, `INSERT INTO dashboard_rollup_days (app_id, day, level_cells, level_slices) VALUES ($1, $2, true, true)
+			ON CONFLICT (app_id, day) DO UPDATE SET rolled_up_at = now(), level_cells = true, level_slices = true`, app, day)
 		return err
 	})
 	if err != nil {
