@@ -163,44 +163,17 @@ func storedCells(ctx context.Context, tx pgx.Tx, q *heatQuery, grouping string, 
 			rawDays = append(rawDays, day)
 			return nil
 		}
-		is, err := int4Array(bi)
+		cells, err := decodeCellArrays(bi, bj, bk, bcounts, bsum, bn, q.Metric != "count")
 		if err != nil {
 			return err
-		}
-		js, err := int4Array(bj)
-		if err != nil {
-			return err
-		}
-		ks, err := int4Array(bk)
-		if err != nil {
-			return err
-		}
-		counts, err := int8Array(bcounts)
-		if err != nil {
-			return err
-		}
-		var sums, ns []int64
-		if q.Metric != "count" {
-			if sums, err = int8Array(bsum); err != nil {
-				return err
-			}
-			if ns, err = int8Array(bn); err != nil {
-				return err
-			}
-		}
-		n := len(is)
-		if len(js) != n || len(ks) != n || len(counts) != n || (sums != nil && (len(sums) != n || len(ns) != n)) {
-			return errArray
 		}
 		shift := q.CellExp - int(exp)
-		for x := range n {
-			s := grid.at(cellKey{shiftIndex(is[x], shift), shiftIndex(js[x], shift), shiftIndex(ks[x], shift)})
-			s.points += counts[x]
-			if sums != nil {
-				// The metric's sums go in the mean's place, whichever it is.
-				s.meanSum += sums[x]
-				s.meanN += ns[x]
-			}
+		for x := range cells.i {
+			k, c := cells.cell(x, shift)
+			s := grid.at(k)
+			s.points += c.points
+			s.meanSum += c.meanSum
+			s.meanN += c.meanN
 		}
 		return nil
 	})

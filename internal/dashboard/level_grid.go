@@ -282,3 +282,53 @@ func eachPoint(b []byte, fn func(x, y, z float64)) error {
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// cellArrays are a cell rollup row's parallel arrays: the cells' indices,
+// their counts and, for an fps metric, its sums and counts.
+type cellArrays struct {
+	i, j, k  []int32
+	counts   []int64
+	sums, ns []int64 // nil without a metric
+}
+
+// decodeCellArrays decodes a rollup row's cell arrays (the sums only when
+// metric) and checks that they are parallel.
+func decodeCellArrays(bi, bj, bk, bcounts, bsum, bn []byte, metric bool) (cellArrays, error) {
+	var c cellArrays
+	var err error
+	if c.i, err = int4Array(bi); err != nil {
+		return c, err
+	}
+	if c.j, err = int4Array(bj); err != nil {
+		return c, err
+	}
+	if c.k, err = int4Array(bk); err != nil {
+		return c, err
+	}
+	if c.counts, err = int8Array(bcounts); err != nil {
+		return c, err
+	}
+	if metric {
+		if c.sums, err = int8Array(bsum); err != nil {
+			return c, err
+		}
+		if c.ns, err = int8Array(bn); err != nil {
+			return c, err
+		}
+	}
+	n := len(c.i)
+	if len(c.j) != n || len(c.k) != n || len(c.counts) != n || (metric && (len(c.sums) != n || len(c.ns) != n)) {
+		return c, errArray
+	}
+	return c, nil
+}
+
+// cell is the x-th cell's key on a grid shift exponents coarser, and its
+// sums (the metric's in the mean's place, whichever it is).
+func (c *cellArrays) cell(x, shift int) (cellKey, cellSums) {
+	s := cellSums{points: c.counts[x]}
+	if c.sums != nil {
+		s.meanSum, s.meanN = c.sums[x], c.ns[x]
+	}
+	return cellKey{shiftIndex(c.i[x], shift), shiftIndex(c.j[x], shift), shiftIndex(c.k[x], shift)}, s
+}

@@ -96,15 +96,7 @@ func storedSlicedCells(ctx context.Context, tx pgx.Tx, q *slicedCellsQuery, add 
 		if !some {
 			return nil
 		}
-		is, err := int4Array(bi)
-		if err != nil {
-			return err
-		}
-		js, err := int4Array(bj)
-		if err != nil {
-			return err
-		}
-		ks, err := int4Array(bk)
+		cells, err := decodeCellArrays(bi, bj, bk, bcount, bsum, bn, q.Kind == "trajectory" && q.Metric != "count")
 		if err != nil {
 			return err
 		}
@@ -112,34 +104,15 @@ func storedSlicedCells(ctx context.Context, tx pgx.Tx, q *slicedCellsQuery, add 
 		if err != nil {
 			return err
 		}
-		counts, err := int8Array(bcount)
-		if err != nil {
-			return err
-		}
-		var sums, ns []int64
-		if q.Kind == "trajectory" && q.Metric != "count" {
-			if sums, err = int8Array(bsum); err != nil {
-				return err
-			}
-			if ns, err = int8Array(bn); err != nil {
-				return err
-			}
-		}
-		m := len(is)
-		if len(js) != m || len(ks) != m || len(ss) != m || len(counts) != m || (sums != nil && (len(sums) != m || len(ns) != m)) {
+		if len(ss) != len(cells.i) {
 			return errArray
 		}
 		shift := q.CellExp - int(exp)
-		for x := range m {
+		for x := range cells.i {
 			if s := ss[x]; s < 1 || int(s) > n || !wanted[s] {
 				continue
 			}
-			c := cellSums{points: counts[x]}
-			if sums != nil {
-				// The metric's sums go in the mean's place, whichever it is.
-				c.meanSum, c.meanN = sums[x], ns[x]
-			}
-			add(cellKey{shiftIndex(is[x], shift), shiftIndex(js[x], shift), shiftIndex(ks[x], shift)}, c)
+			add(cells.cell(x, shift))
 		}
 		return nil
 	})
