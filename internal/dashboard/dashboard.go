@@ -115,6 +115,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /dashboard/api/levels/{ref}/heatmap", h.levelAPI(h.viewHeatmap))
 	mux.HandleFunc("GET /dashboard/api/levels/{ref}/sessions", h.levelAPI(h.viewLevelSessions))
 	mux.HandleFunc("GET /dashboard/api/levels/{ref}/paths", h.levelAPI(h.viewLevelPaths))
+	mux.HandleFunc("GET /dashboard/api/levels/{ref}/events", h.levelAPI(h.viewLevelEvents))
 	mux.HandleFunc("GET /dashboard/api/models/{id}/file", h.handleModelFile)
 	mux.HandleFunc("PUT /dashboard/api/models/{id}/alignment", h.handleModelAlignment)
 }

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -15,19 +16,25 @@ import (
 )
 
 // gameplayAt is a gameplay event to insert: an empty level is none, a nil
-// pos no position, an empty build b1.
+// pos no position, an empty build b1, an empty player p, an empty input
+// method none.
 type gameplayAt struct {
 	level, name, build string
 	pos                []float64
 	at                 string
+	player, input      string
 }
 
 func addGameplayAt(t *testing.T, db *pgxpool.Pool, app uuid.UUID, e gameplayAt) {
 	t.Helper()
-	var level, x, y, z any
+	var level, x, y, z, input any
 	if e.level != "" {
 		level = e.level
 	}
+	if e.input != "" {
+		input = e.input
+	}
+	player := cmp.Or(e.player, "p")
 	if e.pos != nil {
 		x, y, z = e.pos[0], e.pos[1], e.pos[2]
 	}
@@ -36,9 +43,9 @@ func addGameplayAt(t *testing.T, db *pgxpool.Pool, app uuid.UUID, e gameplayAt) 
 		build = "b1"
 	}
 	_, err := db.Exec(context.Background(), `INSERT INTO gameplay_events (event_id, app_id, build_id, player_id, session_id,
-			level_id, event_name, pos_x, pos_y, pos_z, "timestamp", received_at)
-		VALUES (gen_random_uuid(), $1, $2, 'p', 's', $3, $4, $5, $6, $7, $8, now())`,
-		app, build, level, e.name, x, y, z, ts(e.at))
+			level_id, event_name, input_method, pos_x, pos_y, pos_z, "timestamp", received_at)
+		VALUES (gen_random_uuid(), $1, $2, $3, 's', $4, $5, $6, $7, $8, $9, $10, now())`,
+		app, build, player, level, e.name, input, x, y, z, ts(e.at))
 	require.NoError(t, err)
 }
 

@@ -86,8 +86,8 @@ func askGameplayCells(t *testing.T, db *pgxpool.Pool, q heatQuery, events []stri
 // TestGameplayCellsRollupEqualsRaw: over random gameplay events, every
 // gameplay heatmap (cell sizes finer than, at and coarser than the sliced
 // cells', dims 3 and 2, event names, each level, no filter to three, whole
-// and partial days) and every levels list is the same raw, rolled up, and
-// with some days rolled up and others not.
+// and partial days), every levels list and every level's event names are
+// the same raw, rolled up, and with some days rolled up and others not.
 func TestGameplayCellsRollupEqualsRaw(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -154,6 +154,13 @@ func TestGameplayCellsRollupEqualsRaw(t *testing.T) {
 				b, err := json.Marshal(v)
 				require.NoError(t, err)
 				out = append(out, string(b))
+				for _, level := range levels {
+					v, err := f.h.viewLevelEvents(ctx, a, levelKeyOf(level), q)
+					require.NoError(t, err)
+					b, err := json.Marshal(v)
+					require.NoError(t, err)
+					out = append(out, string(b))
+				}
 			}
 		}
 		return out
