@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -215,6 +216,22 @@ func TestLevelsPageInBrowser(t *testing.T) {
 		require.Equal(t, 200, resp.StatusCode, "%s: %s", path, raw)
 		require.NoError(t, json.Unmarshal(raw, out), "%s", raw)
 	}
+	// apiError asks path and wants a 400, whose JSON body it returns.
+	apiError := func(path string, q url.Values) map[string]any {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, s.api.URL+path+"?"+q.Encode(), nil)
+		require.NoError(t, err)
+		req.Header.Set("x-api-key", key)
+		resp, err := s.api.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s: %s", path, raw)
+		var body map[string]any
+		require.NoError(t, json.Unmarshal(raw, &body), "%s", raw)
+		return body
+	}
 	heatmap := func(ref string, q url.Values) heatAnswer {
 		t.Helper()
 		for k, v := range rng {
@@ -250,8 +267,13 @@ func TestLevelsPageInBrowser(t *testing.T) {
 				return
 			}
 			// Warnings are not counted: SwiftShader's GL driver warns about
-			// reading pixels back, which the canvas captures below do.
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
+			// reading pixels back, which the canvas captures below do. Nor is
+			// the browser's own line for the heatmap the test asks at a cell
+			// too small, whose 400 the page answers with its offer of the
+			// smallest cell.
+			tooSmall := m.Type == chromedp.ConsoleError && strings.Contains(m.String(), "status of 400") &&
+				strings.Contains(m.URL, "/heatmap?") && strings.Contains(m.URL, "cell=1e-9")
+			if (m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException) && !tooSmall {
 				mu.Lock()
 				errors = append(errors, m.String()+" at "+m.URL)
 				mu.Unlock()
@@ -342,6 +364,42 @@ func TestLevelsPageInBrowser(t *testing.T) {
 	require.Equal(t, len(server.Cells), evalInt(`window.gpLevels.cellsDrawn()`))
 	require.Greater(t, differing(byCount, byFps), 0.002, "fps colouring changes the picture")
 
+	// A cell far too small: the page says so and offers the server's
+	// smallest cell, which then draws.
+	refused := apiError("/dashboard/api/levels/Level_1/heatmap", url.Values{"kind": {"trajectory"}, "dims": {"3"}, "cell": {"1e-9"},
+		"from": {from}, "to": {to}})
+	require.Equal(t, "too_many_cells", refused["error"], refused)
+	minCell, ok := refused["min_cell"].(float64)
+	require.True(t, ok, refused)
+	require.Greater(t, minCell, 1e-9)
+	open(pageURL(url.Values{"level": {"Level_1"}, "cell": {"1e-9"}}))
+	shoot("levels-too-small")
+	require.Zero(t, evalInt(`window.gpLevels.cellsDrawn()`))
+	require.Equal(t, 1, evalInt(`document.querySelectorAll('#lv-too-small #lv-min-cell').length`), "the smallest cell is offered")
+	text, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.ID("lv-too-small")))
+	require.NoError(t, err)
+	require.Contains(t, text, "Cell 1e-9 is too small")
+	var minText string
+	eval(`String(`+strconv.FormatFloat(minCell, 'g', -1, 64)+`)`, &minText)
+	button, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.ID("lv-min-cell")))
+	require.NoError(t, err)
+	require.Equal(t, "Use the smallest allowed cell ("+minText+")", button)
+	require.NoError(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("lv-min-cell")),
+		chromedp.WaitReady(chromedp.CSS(`body[data-state="ready"]`))))
+	loc, err := chromedp.Run(bctx, chromedp.Location())
+	require.NoError(t, err)
+	require.Contains(t, loc, "cell="+url.QueryEscape(minText))
+	shown, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.ID("lv-cell")))
+	require.NoError(t, err)
+	require.Equal(t, minText, shown)
+	eval(`window.gpLevels.heatmap()`, &pageHeat)
+	require.Equal(t, minCell, pageHeat.Cell)
+	smallest := heatmap("Level_1", url.Values{"kind": {"trajectory"}, "dims": {"3"}, "cell": {minText}})
+	require.Equal(t, minCell, smallest.Cell)
+	require.Equal(t, smallest.Cells, pageHeat.Cells)
+	require.Equal(t, len(smallest.Cells), evalInt(`window.gpLevels.cellsDrawn()`), "one instance per cell at the smallest cell")
+	require.Zero(t, evalInt(`document.querySelectorAll('#lv-too-small').length`))
+
 	// Gameplay events: Player_Death only, and a coarser cell (× 2).
 	open(pageURL(url.Values{"level": {"Level_1"}, "kind": {"gameplay"}, "events": {"Player_Death"}}))
 	deaths := heatmap("Level_1", url.Values{"kind": {"gameplay"}, "events": {"Player_Death"}, "dims": {"3"}, "cell": {"2"}})
@@ -349,7 +407,7 @@ func TestLevelsPageInBrowser(t *testing.T) {
 	require.Equal(t, 3, evalInt(`window.gpLevels.cellsDrawn()`))
 	require.NoError(t, chromedp.Do(bctx, chromedp.Click(chromedp.ID("lv-cell-double")),
 		chromedp.WaitReady(chromedp.CSS(`body[data-state="ready"]`))))
-	loc, err := chromedp.Run(bctx, chromedp.Location())
+	loc, err = chromedp.Run(bctx, chromedp.Location())
 	require.NoError(t, err)
 	require.Contains(t, loc, "cell=4")
 	require.Equal(t, 2, evalInt(`window.gpLevels.cellsDrawn()`), "deaths at x 20.5 and 22.5 share a 4-unit cell")

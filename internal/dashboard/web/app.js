@@ -92,11 +92,14 @@
     return r;
   }
 
+  // getJSON fetches a JSON view. An error answer throws an Error with its
+  // message, carrying the status and the JSON body (docs/dashboard.md,
+  // "The JSON views": error, field, and for too_many_cells min_cell).
   async function getJSON(path, params) {
     const res = await fetch(api + path + '?' + new URLSearchParams(params).toString(), { credentials: 'same-origin' });
     const body = await res.json().catch(() => ({}));
     if (res.status === 401) { showSignIn(); throw new Error('signed out'); }
-    if (!res.ok) throw new Error(body.message || ('HTTP ' + res.status));
+    if (!res.ok) throw Object.assign(new Error(body.message || ('HTTP ' + res.status)), { status: res.status, body });
     return body;
   }
 

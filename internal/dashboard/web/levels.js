@@ -464,14 +464,21 @@
       return p;
     };
     const ref = encodeURIComponent(level.ref);
-    let heat;
+    let heat, minCell = 0;
     try {
       heat = await ctx.getJSON('levels/' + ref + '/heatmap', heatParams(view3d ? 3 : 2));
     } catch (e) {
       if (stale()) return;
-      status.textContent = 'Heatmap: ' + e.message;
-      viewer.append(status);
       heat = null;
+      // A cell too small for the answer: the server names the smallest
+      // that fits, one click away.
+      if (e.body && e.body.error === 'too_many_cells' && e.body.min_cell > 0) {
+        minCell = e.body.min_cell;
+        viewer.append(tooSmall(ctx, cell, e.message, minCell, go));
+      } else {
+        status.textContent = 'Heatmap: ' + e.message;
+        viewer.append(status);
+      }
     }
     if (stale()) return;
     if (heat) heat.cells = heat.cells || [];
@@ -484,6 +491,7 @@
       finer.disabled = true;
       coarser.disabled = true;
     }
+    if (minCell) { cellOut.textContent = String(cell); finer.disabled = true; }
     if (heat) {
       cellOut.textContent = String(heat.cell);
       status.textContent = heat.cells.length + ' cells, ' + heat.total + (lv.kind === 'gameplay' ? ' events' : ' points') +
@@ -578,6 +586,17 @@
     const q = new URLSearchParams(r);
     for (const s of sessions) q.append('session_id', s);
     return q;
+  }
+
+  // tooSmall explains a heatmap refused as too_many_cells at cell, with a
+  // button that asks again at min_cell, the smallest cell the server allows.
+  function tooSmall(ctx, cell, message, minCell, go) {
+    const { el } = ctx;
+    const use = el('button', { type: 'button', id: 'lv-min-cell' }, 'Use the smallest allowed cell (' + String(minCell) + ')');
+    use.addEventListener('click', () => go({ cell: String(minCell) }));
+    return el('div', { id: 'lv-too-small' },
+      el('p', { class: 'error' }, 'Cell ' + cell + ' is too small for this heatmap. The smallest cell allowed is ' + String(minCell) + '.'),
+      el('p', { class: 'note' }, message), use);
   }
 
   // legend is a small canvas with the colour scale of the answer.
