@@ -400,8 +400,26 @@ func TestLevelsPageInBrowser(t *testing.T) {
 	require.Equal(t, len(smallest.Cells), evalInt(`window.gpLevels.cellsDrawn()`), "one instance per cell at the smallest cell")
 	require.Zero(t, evalInt(`document.querySelectorAll('#lv-too-small').length`))
 
-	// Gameplay events: Player_Death only, and a coarser cell (× 2).
+	// Gameplay events: Player_Death only, and a coarser cell (× 2). The
+	// Events input suggests the level's own names with a position, the
+	// most first: not Level_Start, which was sent without one.
 	open(pageURL(url.Values{"level": {"Level_1"}, "kind": {"gameplay"}, "events": {"Player_Death"}}))
+	var names struct {
+		Events []struct {
+			Name string `json:"name"`
+			N    int    `json:"positioned_events"`
+		} `json:"events"`
+	}
+	apiGet("/dashboard/api/levels/Level_1/events", rng, &names)
+	require.Len(t, names.Events, 2)
+	require.Equal(t, []any{"Player_Death", 3, "Item_Pickup", 1},
+		[]any{names.Events[0].Name, names.Events[0].N, names.Events[1].Name, names.Events[1].N})
+	var suggested []string
+	require.Eventually(t, func() bool {
+		eval(`Array.from(document.querySelectorAll('#lv-event-names option')).map(o => o.value)`, &suggested)
+		return len(suggested) > 0
+	}, 30*time.Second, 50*time.Millisecond, "the event names are suggested")
+	require.Equal(t, []string{"Player_Death", "Item_Pickup"}, suggested)
 	deaths := heatmap("Level_1", url.Values{"kind": {"gameplay"}, "events": {"Player_Death"}, "dims": {"3"}, "cell": {"2"}})
 	require.Len(t, deaths.Cells, 3)
 	require.Equal(t, 3, evalInt(`window.gpLevels.cellsDrawn()`))

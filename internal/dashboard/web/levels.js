@@ -416,8 +416,14 @@
     const viewer = el('div', { class: 'panel viewer' });
     const side = el('div', { class: 'levels-side' });
     $view(ctx).append(bar, counts, el('div', { class: 'levels-main' }, viewer, side));
+    const ref = encodeURIComponent(level.ref);
+    // The Events input suggests the level's own names with a position (the
+    // ones a gameplay heatmap can draw), the most frequent first; without
+    // them it still takes any name.
     if (lv.kind === 'gameplay') {
-      ctx.getJSON('overview', r).then((o) => names.replaceChildren(...o.top_events.map((e) => el('option', { value: e.name })))).catch(() => {});
+      ctx.getJSON('levels/' + ref + '/events', r).then((d) => {
+        if (!stale()) names.replaceChildren(...d.events.map((e) => el('option', { value: e.name }, e.positioned_events + ' with a position')));
+      }).catch(() => {});
     }
 
     // The model: downloaded (with progress) and parsed, in both views: the
@@ -463,7 +469,6 @@
       if (cell) p.cell = cell;
       return p;
     };
-    const ref = encodeURIComponent(level.ref);
     let heat, minCell = 0;
     try {
       heat = await ctx.getJSON('levels/' + ref + '/heatmap', heatParams(view3d ? 3 : 2));
