@@ -88,9 +88,11 @@ func parseEventNames(q url.Values) ([]string, error) {
 
 func fmtCell(k int) string { return strconv.FormatFloat(math.Ldexp(1, k), 'g', -1, 64) }
 
-// tooManyCells is the 400 of a cell too small for the answer to fit.
+// tooManyCells is the 400 of a cell too small for the answer to fit: more
+// than maxHeatCells cells, or cell indexes past ±2^cellIndexBits.
 func tooManyCells(k int) *apiError {
 	c := math.Ldexp(1, k)
 	return &apiError{Status: http.StatusBadRequest, Code: "too_many_cells", Field: "cell", MinCell: &c,
-		Message: fmt.Sprintf("cell: the heatmap would have more than %d cells; the smallest cell allowed is %s", maxHeatCells, fmtCell(k))}
+		Message: fmt.Sprintf("cell: too small for this heatmap (more than %d cells, or cell indexes past ±2^%d); the smallest cell allowed is %s",
+			maxHeatCells, cellIndexBits, fmtCell(k))}
 }
