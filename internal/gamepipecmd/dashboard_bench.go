@@ -152,6 +152,7 @@ func dashboardBench(ctx context.Context, cfg *config.Common, args []string, stdo
 		{"gameplay heatmap, 3D", heat, "kind=gameplay"},
 		{"gameplay heatmap, 2D, one event", heat, "kind=gameplay&dims=2&events=Player_Death"},
 		{"gameplay heatmap, 3D, build and region filters", heat, "kind=gameplay&build_id=1.0.3&region=EU-West"},
+		{"level event names", level + "/events", ""},
 		{"level sessions", level + "/sessions", ""},
 		{"level paths, 5 sessions", level + "/paths", pathSessions},
 	}
