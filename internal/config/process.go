@@ -161,7 +161,8 @@ type Worker struct {
 	// SinkBatchMax is the most messages per sink commit (SINK_BATCH_MAX).
 	SinkBatchMax int
 	// SinkConcurrency is how many sink loops share the consumer
-	// (SINK_CONCURRENCY).
+	// (SINK_CONCURRENCY): while one waits for its commit, the others fetch
+	// and encode (docs/telemetry.md, "Batches of the sink").
 	SinkConcurrency int
 	// AckWait is the sink consumer's AckWait (SINK_ACK_WAIT).
 	AckWait time.Duration
@@ -182,7 +183,7 @@ func WorkerFromEnv(getenv Getenv) (*Worker, error) {
 		Jobs:            r.jobs(common.DataDir),
 		HTTPAddr:        r.addr("WORKER_HTTP_ADDR", "127.0.0.1:4001"),
 		SinkBatchMax:    r.positiveInt("SINK_BATCH_MAX", 1000),
-		SinkConcurrency: r.positiveInt("SINK_CONCURRENCY", 2),
+		SinkConcurrency: r.positiveInt("SINK_CONCURRENCY", 4),
 		AckWait:         r.duration("SINK_ACK_WAIT", 30*time.Second),
 		MaxDeliver:      r.positiveInt("SINK_MAX_DELIVER", 5),
 	}

@@ -37,6 +37,14 @@ type Config struct {
 	// 200ms.
 	FetchMaxWait time.Duration
 
+	// BusyFetchWait bounds the wait of a fetch that follows a batch: what
+	// arrived while that batch was written is fetched at once, and only
+	// this long is spent waiting for more, so that a busy sink's batches
+	// are what piled up, not what piles up in FetchMaxWait, which every
+	// event's lag would pay. Defaults to FetchMaxWait / 8 (docs/telemetry.md,
+	// "Batches of the sink").
+	BusyFetchWait time.Duration
+
 	// Heartbeat is how often, while a batch is being written, each of its
 	// messages is marked in progress (InProgress) so that JetStream does not
 	// redeliver it. Zero means the consumer's AckWait / 3; negative
@@ -82,11 +90,12 @@ func (c *Config) withDefaults() (Config, error) {
 	if c != nil {
 		out = *c
 	}
-	if out.BatchMax < 0 || out.FetchMaxWait < 0 || out.PartitionsAhead < 0 || out.PartitionInterval < 0 ||
+	if out.BatchMax < 0 || out.FetchMaxWait < 0 || out.BusyFetchWait < 0 || out.PartitionsAhead < 0 || out.PartitionInterval < 0 ||
 		out.PingInterval < 0 || out.RetryMin < 0 || out.RetryMax < 0 || out.CommitTimeout < 0 {
 		return out, errors.New("sink config values must not be negative (but Heartbeat)")
 	}
 	out.FetchMaxWait = cmp.Or(out.FetchMaxWait, 200*time.Millisecond)
+	out.BusyFetchWait = min(cmp.Or(out.BusyFetchWait, out.FetchMaxWait/8), out.FetchMaxWait)
 	out.PartitionsAhead = cmp.Or(out.PartitionsAhead, 3)
 	out.PartitionInterval = cmp.Or(out.PartitionInterval, time.Hour)
 	out.PingInterval = cmp.Or(out.PingInterval, 5*time.Second)

@@ -37,6 +37,8 @@ type Sink struct {
 	nextPartitions time.Time
 	lastDBOK       time.Time
 	batch          batch
+	// busy says the last fetch returned messages.
+	busy bool
 }
 
 // New returns a Sink reading cons (a durable pull consumer on TELEMETRY,
@@ -130,11 +132,16 @@ func (s *Sink) Run(ctx context.Context) error {
 	return nil
 }
 
-// fetch pulls up to BatchMax messages, waiting at most FetchMaxWait. An
-// error that ends a fetch after some messages arrived is only logged: the
-// messages are good.
+// fetch pulls up to BatchMax messages, waiting at most FetchMaxWait, or
+// BusyFetchWait right after a batch. An error that ends a fetch after some
+// messages arrived is only logged: the messages are good.
 func (s *Sink) fetch() ([]jetstream.Msg, error) {
-	mb, err := s.cons.Fetch(s.cfg.BatchMax, jetstream.FetchMaxWait(s.cfg.FetchMaxWait))
+	wait := s.cfg.FetchMaxWait
+	if s.busy {
+		wait = s.cfg.BusyFetchWait
+	}
+	s.busy = false
+	mb, err := s.cons.Fetch(s.cfg.BatchMax, jetstream.FetchMaxWait(wait))
 	if err != nil {
 		return nil, fmt.Errorf("error fetching: %w", err)
 	}
@@ -143,6 +150,7 @@ func (s *Sink) fetch() ([]jetstream.Msg, error) {
 		msgs = append(msgs, msg)
 	}
 	s.batch.msgs = msgs
+	s.busy = len(msgs) > 0
 	if err := mb.Error(); err != nil {
 		if len(msgs) == 0 {
 			return nil, fmt.Errorf("error fetching: %w", err)
