@@ -31,6 +31,15 @@ const (
 	sustainAccepted = 0.95
 	// sustainWarmup is offered before each trial's window and left out.
 	sustainWarmup = 2 * time.Second
+	// sustainInFlight is the trials' cap on requests in flight, as a
+	// multiple of BENCH_BATCH_CONCURRENCY. A paced rate is offered as many
+	// game clients would, each sending whether or not the others have their
+	// answers: when the pipeline's work slows the answers, more are in
+	// flight. A cap of BENCH_BATCH_CONCURRENCY itself would make loadgen
+	// offer less as soon as answers take longer than that many per second
+	// allow (16 in flight at 50 ms each: 320 requests/s), and count the
+	// client's wait as the api's refusal; the cap stays, against a runaway.
+	sustainInFlight = 4
 )
 
 // sustainProcs are the processes whose CPU per event the row reports.
@@ -115,7 +124,7 @@ func runSustained(ctx context.Context, b *Bench) ([]Row, error) {
 		"gamepipe_sink_lag_seconds over the window, interpolated) is under %.0f s, and the backlog (sink consumer pending + unacknowledged, "+
 		"sampled every second) grows, by its least-squares slope over the window, less than one second of the messages stored "+
 		"(at least 2 × SINK_BATCH_MAX). Raw: gamepipe's own max ingest rate with batches of 100 at the same fsync setting (%s row, same run).",
-		b.cfg.BatchConcurrency, b.cfg.SustainSeconds, sustainWarmup, 100*sustainAccepted, sustainLagP99, syncName(rowIngestBatch, b.step.sync))
+		sustainInFlight*b.cfg.BatchConcurrency, b.cfg.SustainSeconds, sustainWarmup, 100*sustainAccepted, sustainLagP99, syncName(rowIngestBatch, b.step.sync))
 	if best == nil {
 		row := ratioRow(rowSustained, "events/s", 0, maxRate, sustainFirst)
 		row.Note = "no rate tried held; " + how + " " + search
@@ -154,7 +163,7 @@ func (b *Bench) sustainTrial(ctx context.Context, rate float64) (*trial, error) 
 	loadCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
-		res, err := b.load(loadCtx, loadgen.Config{BatchSize: 100, Concurrency: b.cfg.BatchConcurrency, Rate: reqRate,
+		res, err := b.load(loadCtx, loadgen.Config{BatchSize: 100, Concurrency: sustainInFlight * b.cfg.BatchConcurrency, Rate: reqRate,
 			Duration: window, Warmup: sustainWarmup, Sources: b.sourcesFor(reqRate * 1.2)})
 		done <- loaded{res, err}
 	}()
