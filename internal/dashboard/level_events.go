@@ -85,28 +85,14 @@ func storedLevelEventCounts(ctx context.Context, tx pgx.Tx, app uuid.UUID, level
 	var (
 		dict           [sliceDims][]*string
 		bslice, bcount pgtype.UndecodedBytes
+		wanted         []bool
 		sums           []int64
 	)
 	_, err = pgx.ForEachRow(rows, []any{&dict[sliceName], &dict[sliceBuild], &dict[sliceRegion], &dict[sliceInput],
 		&bslice, &bcount}, func() error {
-		n := len(dict[sliceName])
-		if len(dict[sliceBuild]) != n || len(dict[sliceRegion]) != n || len(dict[sliceInput]) != n {
-			return errArray
-		}
-		// sums[s] is slice s's events, -1 for a slice that does not pass
-		// (slices are numbered from 1).
-		sums = append(sums[:0], -1)
-		some := false
-		for x := range n {
-			sum := int64(-1)
-			if dict[sliceName][x] != nil &&
-				match([sliceDims]*string{dict[sliceName][x], dict[sliceBuild][x], dict[sliceRegion][x], dict[sliceInput][x]}) {
-				sum, some = 0, true
-			}
-			sums = append(sums, sum)
-		}
-		if !some {
-			return nil
+		var some bool
+		if wanted, some, err = wantedSlices(wanted, &dict, match); err != nil || !some {
+			return err
 		}
 		ss, err := int4Array(bslice)
 		if err != nil {
@@ -119,14 +105,16 @@ func storedLevelEventCounts(ctx context.Context, tx pgx.Tx, app uuid.UUID, level
 		if len(ss) != len(cs) {
 			return errArray
 		}
+		// sums[s] is slice s's events.
+		sums = append(sums[:0], make([]int64, len(wanted))...)
 		for x, s := range ss {
-			if s >= 1 && int(s) <= n && sums[s] >= 0 {
+			if s >= 1 && int(s) < len(wanted) && wanted[s] {
 				sums[s] += cs[x]
 			}
 		}
-		for s := 1; s <= n; s++ {
-			if sums[s] > 0 {
-				add(*dict[sliceName][s-1], sums[s])
+		for s := 1; s < len(wanted); s++ {
+			if name := dict[sliceName][s-1]; sums[s] > 0 && name != nil {
+				add(*name, sums[s])
 			}
 		}
 		return nil

@@ -33,6 +33,24 @@ func sliceMatch(f *filters, names []string) func(vals [sliceDims]*string) bool {
 	}
 }
 
+// wantedSlices says, for each slice of a row's slice columns dict, whether
+// it passes match, into wanted (reused; slices are numbered from 1, so
+// wanted[0] is false), and whether any does. The columns must be parallel.
+func wantedSlices(wanted []bool, dict *[sliceDims][]*string, match func(vals [sliceDims]*string) bool) ([]bool, bool, error) {
+	n := len(dict[sliceName])
+	if len(dict[sliceBuild]) != n || len(dict[sliceRegion]) != n || len(dict[sliceInput]) != n {
+		return wanted, false, errArray
+	}
+	wanted = append(wanted[:0], false)
+	some := false
+	for x := range n {
+		w := match([sliceDims]*string{dict[sliceName][x], dict[sliceBuild][x], dict[sliceRegion][x], dict[sliceInput][x]})
+		wanted = append(wanted, w)
+		some = some || w
+	}
+	return wanted, some, nil
+}
+
 // slicedCellsQuery asks for the sliced cells of one level and kind on the
 // covered days, at CellExp or coarser.
 type slicedCellsQuery struct {
@@ -82,19 +100,9 @@ func storedSlicedCells(ctx context.Context, tx pgx.Tx, q *slicedCellsQuery, add 
 			rawDays = append(rawDays, day)
 			return nil
 		}
-		n := len(dict[sliceName])
-		if len(dict[sliceBuild]) != n || len(dict[sliceRegion]) != n || len(dict[sliceInput]) != n {
-			return errArray
-		}
-		wanted = append(wanted[:0], false) // slices are numbered from 1
-		some := false
-		for x := range n {
-			w := match([sliceDims]*string{dict[sliceName][x], dict[sliceBuild][x], dict[sliceRegion][x], dict[sliceInput][x]})
-			wanted = append(wanted, w)
-			some = some || w
-		}
-		if !some {
-			return nil
+		var some bool
+		if wanted, some, err = wantedSlices(wanted, &dict, match); err != nil || !some {
+			return err
 		}
 		cells, err := decodeCellArrays(bi, bj, bk, bcount, bsum, bn, q.Kind == "trajectory" && q.Metric != "count")
 		if err != nil {
@@ -109,7 +117,7 @@ func storedSlicedCells(ctx context.Context, tx pgx.Tx, q *slicedCellsQuery, add 
 		}
 		shift := q.CellExp - int(exp)
 		for x := range cells.i {
-			if s := ss[x]; s < 1 || int(s) > n || !wanted[s] {
+			if s := ss[x]; s < 1 || int(s) >= len(wanted) || !wanted[s] {
 				continue
 			}
 			add(cells.cell(x, shift))
