@@ -37,8 +37,6 @@ type Sink struct {
 	nextPartitions time.Time
 	lastDBOK       time.Time
 	batch          batch
-	// busy says the last fetch returned messages.
-	busy bool
 }
 
 // New returns a Sink reading cons (a durable pull consumer on TELEMETRY,
@@ -136,11 +134,11 @@ func (s *Sink) Run(ctx context.Context) error {
 // BusyFetchWait right after a batch. An error that ends a fetch after some
 // messages arrived is only logged: the messages are good.
 func (s *Sink) fetch() ([]jetstream.Msg, error) {
+	// The last fetch's messages, until this one's arrive.
 	wait := s.cfg.FetchMaxWait
-	if s.busy {
+	if len(s.batch.msgs) > 0 {
 		wait = s.cfg.BusyFetchWait
 	}
-	s.busy = false
 	mb, err := s.cons.Fetch(s.cfg.BatchMax, jetstream.FetchMaxWait(wait))
 	if err != nil {
 		return nil, fmt.Errorf("error fetching: %w", err)
@@ -150,7 +148,6 @@ func (s *Sink) fetch() ([]jetstream.Msg, error) {
 		msgs = append(msgs, msg)
 	}
 	s.batch.msgs = msgs
-	s.busy = len(msgs) > 0
 	if err := mb.Error(); err != nil {
 		if len(msgs) == 0 {
 			return nil, fmt.Errorf("error fetching: %w", err)
