@@ -22,17 +22,19 @@ import (
 var errWebhookNotFound = newError(http.StatusNotFound, "not_found", "no such callback")
 
 // webhook receives a Generaitiv callback at
-// /webhooks/generaitiv/{id}?token=…. The token is the capability: its
-// SHA-256 is compared in constant time with each hash stored for the
-// generation (one per submit attempt). The hashes are read first, without
-// a transaction or a lock, so a wrong token or an unknown id (both the
-// same 404) costs one primary-key read and never waits for, or holds, the
-// row lock. Only then, under the row lock, in one transaction, a
-// generation still waiting moves on (finalizing, or failed) and its
-// generaitiv_finalize job is inserted; any later callback (a duplicate,
-// or one after the deadline or a cancel) is counted as late, changes
-// nothing else and is still answered 200, so the upstream stops retrying.
-// The route is rate limited per source (Config.WebhookRateLimit).
+// /webhooks/generaitiv/{id}?token=…. The token is the capability: the
+// generation lists the SHA-256 of each it was given (one per submit
+// attempt). A callback is one transaction: the completion, applied only to
+// a generation listing the token's hash (store.GenerationComplete: a wrong
+// token or an unknown id, both the same 404, neither waits for the row lock
+// nor takes it), the token then compared in constant time with the row's
+// hashes, and the generaitiv_finalize job of a generation that was still
+// waiting. Any later callback (a duplicate, or one after the deadline or a
+// cancel) is counted as late, changes nothing else and is still answered
+// 200, so the upstream stops retrying. Only the holder of a valid token
+// learns that a body is malformed: such a body is answered after a plain
+// read of the hashes. The route is rate limited per source
+// (Config.WebhookRateLimit).
 func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.deps.MaxWebhookBytes))
 	if err != nil {
@@ -46,28 +48,22 @@ func (h *generationHandlers) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	presented := sha256.Sum256([]byte(token))
-	hashes, err := store.GenerationCallbackTokenHashes(r.Context(), h.s.jobs.Pool, id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writeError(w, r, errWebhookNotFound)
-		return
-	case err != nil:
-		writeError(w, r, err)
-		return
-	case !tokenMatches(hashes, presented[:]):
-		writeError(w, r, errWebhookNotFound)
-		return
-	}
-	// Only the holder of a valid token learns that the body is wrong.
 	var cb generaitiv.Callback
 	if bad := checkCallback(body, &cb); bad != nil {
-		writeError(w, r, bad)
+		hashes, err := store.GenerationCallbackTokenHashes(r.Context(), h.s.jobs.Pool, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound) || err == nil && !tokenMatches(hashes, presented[:]):
+			writeError(w, r, errWebhookNotFound)
+		case err != nil:
+			writeError(w, r, err)
+		default:
+			writeError(w, r, bad)
+		}
 		return
 	}
-	completion := store.Completion{OK: cb.Status == generaitiv.CallbackCompleted, Link: cb.Link, Message: cb.Message, At: h.s.cfg.Now()}
+	completion := store.Completion{OK: cb.Status == generaitiv.CallbackCompleted, Link: cb.Link, Message: cb.Message,
+		At: h.s.cfg.Now(), TokenHash: presented[:]}
 	done, err := store.GenerationComplete(r.Context(), h.s.jobs.Pool, id, completion, func(tx pgx.Tx, done *store.Completed) error {
-		// Checked again on the row as written, in case its tokens changed
-		// since the read: a token no longer listed rolls back.
 		if !tokenMatches(done.CallbackTokenHashes, presented[:]) {
 			return errWebhookNotFound
 		}

@@ -211,8 +211,8 @@ func GenerationList(ctx context.Context, db DBTX, p *GenerationListParams) ([]*G
 
 // GenerationCallbackTokenHashes returns the hashes of a generation's
 // callback tokens (one per submit attempt) in one plain read: no
-// transaction and no row lock, so a webhook can refuse a wrong token before
-// it takes any lock. An unknown id is ErrNotFound.
+// transaction and no row lock (a webhook whose body is malformed tells only
+// the holder of a valid token so). An unknown id is ErrNotFound.
 func GenerationCallbackTokenHashes(ctx context.Context, db DBTX, id uuid.UUID) ([][]byte, error) {
 	var hashes [][]byte
 	err := db.QueryRow(ctx, `SELECT callback_token_hashes FROM generations WHERE id = $1`, id).Scan(&hashes)
@@ -230,6 +230,11 @@ type Completion struct {
 	Message string
 	// At is when it arrived.
 	At time.Time
+	// TokenHash, when set (a webhook's), is the SHA-256 of the callback
+	// token presented: the completion applies only to a generation that
+	// lists it among its callback token hashes, and to no other it is
+	// ErrNotFound.
+	TokenHash []byte
 }
 
 // awaitingStatuses are the states awaiting a completion.
@@ -241,8 +246,16 @@ var awaitingStatuses = []JobStatus{JobQueued, GenerationSubmitting, GenerationSu
 // other (a duplicate, or one after the deadline or a cancel) counts it as
 // late and keeps its first differing link in late_link. It returns whether
 // the generation was awaiting (applied) and the row as written.
+//
+// A token hash ($7) that the row does not list filters the row out before
+// the lock: a wrong token neither waits for the row lock nor takes it. It
+// compares SHA-256 digests, whose timing tells nothing usable about a
+// token; the caller still checks the token in constant time on the row
+// returned.
 var completeSQL = `WITH old AS (
-	SELECT id, status = ANY($6::text[]) AS awaiting FROM generations WHERE id = $1 FOR UPDATE
+	SELECT id, status = ANY($6::text[]) AS awaiting FROM generations
+	WHERE id = $1 AND ($7::bytea IS NULL OR $7 = ANY(callback_token_hashes))
+	FOR UPDATE
 )
 UPDATE generations g SET
 	completions = g.completions + 1,
@@ -286,47 +299,65 @@ type Completed struct {
 // completeSQL), then calls then, in the same transaction, with what it
 // wrote: then inserts the job that follows an applied completion, or
 // refuses the message by returning an error, which rolls everything back.
-// An unknown id is ErrNotFound.
+// An unknown id, or a token hash the generation does not list, is
+// ErrNotFound.
 //
-// It is GenerationUpdate's locked read, change and write in one statement
-// that returns the row as written (for its event): a webhook callback is a plain
-// read of its token hashes (GenerationCallbackTokenHashes, so a wrong token
-// never takes the lock), then that statement and a job insert (make bench, webhook callbacks row: finding 12
-// of bench/README.md).
+// The transaction begins in the same round trip as that statement (a batch
+// that begins it), so a webhook callback costs four round trips: begin
+// with the completion, its job event, the job insert, commit (make bench,
+// webhook callbacks row; bench/README.md).
 func GenerationComplete(ctx context.Context, db interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }, id uuid.UUID, c Completion, then func(tx pgx.Tx, done *Completed) error) (*Completed, error) {
 	message := c.Message
 	if !c.OK && message == "" {
 		message = "Generaitiv reported that the generation failed"
 	}
-	var out *Completed
-	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, completeSQL, id, c.OK, c.Link, message, c.At, awaitingStatuses)
+	var tokenHash any
+	if c.TokenHash != nil {
+		tokenHash = c.TokenHash
+	}
+	b := &pgx.Batch{}
+	b.BeginTx(pgx.TxOptions{})
+	b.Queue(completeSQL, id, c.OK, c.Link, message, c.At, awaitingStatuses, tokenHash)
+	br := db.SendBatch(ctx, b)
+	tx := br.Tx()
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // after a commit: ErrTxClosed
+	done, err := func() (*Completed, error) {
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("error beginning completion of generation %s: %w", id, err)
+		}
+		rows, err := br.Query()
 		if err != nil {
-			return fmt.Errorf("error recording completion of generation %s: %w", id, err)
+			return nil, fmt.Errorf("error recording completion of generation %s: %w", id, err)
 		}
 		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[struct {
 			Applied bool `db:"applied"`
 			Generation
 		}])
 		if err != nil {
-			return fmt.Errorf("error recording completion of generation %s: %w", id, mapErr(err))
+			return nil, fmt.Errorf("error recording completion of generation %s: %w", id, mapErr(err))
+		}
+		if err := br.Close(); err != nil {
+			return nil, fmt.Errorf("error recording completion of generation %s: %w", id, err)
 		}
 		done := &Completed{ID: id, Status: row.Status, CallbackTokenHashes: row.CallbackTokenHashes, Applied: row.Applied}
 		if done.Applied {
 			if err := recordJobEvent(ctx, tx, row.AppID, row.Generation.Object("")); err != nil {
-				return err
+				return nil, err
 			}
 		}
-		if err := then(tx, done); err != nil {
-			return err
-		}
-		out = done
-		return nil
-	})
+		return done, nil
+	}()
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	if err := then(tx, done); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("error committing completion of generation %s: %w", id, err)
+	}
+	return done, nil
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -113,6 +114,42 @@ func TestGenerationStore(t *testing.T) {
 		_, err = store.GenerationComplete(ctx, bundle.pool, uuid.New(), store.Completion{At: time.Now()},
 			func(pgx.Tx, *store.Completed) error { return nil })
 		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
+	// A webhook's completion applies only with a token hash the generation
+	// lists; any other is the same ErrNotFound as an unknown id, and
+	// neither the row nor the caller's step is touched.
+	t.Run("CompleteWithTokenHashNeedsAListedOne", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		g := insert(t, bundle, bundle.app, "m")
+		first, second := sha256.Sum256([]byte("first")), sha256.Sum256([]byte("second"))
+		_, err := store.GenerationUpdate(ctx, bundle.pool, g.ID, func(_ pgx.Tx, g *store.Generation) error {
+			g.CallbackTokenHashes = [][]byte{first[:], second[:]}
+			return nil
+		})
+		require.NoError(t, err)
+		called := 0
+		then := func(pgx.Tx, *store.Completed) error { called++; return nil }
+		for _, wrong := range [][]byte{make([]byte, sha256.Size), []byte("second")} {
+			_, err = store.GenerationComplete(ctx, bundle.pool, g.ID,
+				store.Completion{OK: true, Link: "https://x/1.png", At: time.Now(), TokenHash: wrong}, then)
+			require.ErrorIs(t, err, store.ErrNotFound)
+		}
+		require.Zero(t, called)
+		got := mustGet(t, bundle.pool, g.ID)
+		require.Equal(t, store.JobQueued, got.Status)
+		require.Zero(t, got.Completions)
+
+		done, err := store.GenerationComplete(ctx, bundle.pool, g.ID,
+			store.Completion{OK: true, Link: "https://x/1.png", At: time.Now(), TokenHash: second[:]}, then)
+		require.NoError(t, err)
+		require.True(t, done.Applied)
+		require.Equal(t, 1, called)
+		require.Equal(t, [][]byte{first[:], second[:]}, done.CallbackTokenHashes)
+		got = mustGet(t, bundle.pool, g.ID)
+		require.Equal(t, store.GenerationFinalizing, got.Status)
+		require.Equal(t, int32(1), got.Completions)
 	})
 
 	t.Run("GetForAppHidesOtherApps", func(t *testing.T) {

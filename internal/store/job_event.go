@@ -92,7 +92,7 @@ func recordJobEvent(ctx context.Context, tx pgx.Tx, appID uuid.UUID, obj *JobObj
 		return fmt.Errorf("error encoding event of job %s: no sequence field", objectID)
 	}
 	before, after := body[:at+len(sequenceField)-2], body[at+len(sequenceField)-1:]
-	eventID := uuid.New()
+	eventID := uuid.Must(uuid.NewV7()) // time-ordered: appended at the end of the key
 	// The job's row is locked by the change, so its next number is ours.
 	// The event has no number in the app's stream yet, and takes no lock of
 	// the app: it is numbered once it has committed (JobEventsNumber).
