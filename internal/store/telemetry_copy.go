@@ -48,7 +48,7 @@ func newEventSource(events []telemetry.Event) *eventSource {
 }
 
 // reset starts a pass over the events of kt's kind: in the slice's order
-// for a staging table, in primary key order (app_id, event_id, time) for a
+// for a staging table, in primary key order (app_id, time, event_id) for a
 // direct COPY into kt's table.
 func (s *eventSource) reset(kt *kindTable, direct bool) {
 	s.kt, s.direct = kt, direct
@@ -75,10 +75,12 @@ func (s *eventSource) reset(kt *kindTable, direct bool) {
 		if c := bytes.Compare(s.keys[2*a][:], s.keys[2*b][:]); c != 0 {
 			return c
 		}
-		if c := bytes.Compare(s.keys[2*a+1][:], s.keys[2*b+1][:]); c != 0 {
+		// Postgres keeps microseconds (pgx truncates): the same order as
+		// the staged moves' ORDER BY.
+		if c := s.events[a].OccurredAt().Truncate(time.Microsecond).Compare(s.events[b].OccurredAt().Truncate(time.Microsecond)); c != 0 {
 			return c
 		}
-		return s.events[a].OccurredAt().Compare(s.events[b].OccurredAt())
+		return bytes.Compare(s.keys[2*a+1][:], s.keys[2*b+1][:])
 	})
 }
 

@@ -373,7 +373,7 @@ func newKindTable(kind telemetry.Kind, table, timeColumn string, columns []strin
 		createStage: "CREATE TEMP TABLE IF NOT EXISTS " + stage + " ON COMMIT DELETE ROWS AS SELECT " +
 			cols + " FROM " + table + " WITH NO DATA",
 	}
-	order := " ORDER BY event_id, " + pgx.Identifier{timeColumn}.Sanitize()
+	order := " ORDER BY app_id, " + pgx.Identifier{timeColumn}.Sanitize() + ", event_id"
 	switch kind {
 	case telemetry.KindPlayer:
 		// The player's identity is the latest non-null value of each field,
