@@ -48,7 +48,9 @@ func (b *Bench) emoteJobSettings() (concurrency int, poll time.Duration, conns i
 func runEmoteJobs(ctx context.Context, b *Bench) ([]Row, error) {
 	s := b.stack
 	concurrency, poll, conns := b.emoteJobSettings()
-	s.stopWorker() // the raw ceilings run alone
+	if err := b.clearTelemetry(ctx); err != nil { // and the raw ceilings run alone
+		return nil, err
+	}
 	defaults := riverTuning{workers: concurrency, poll: poll}
 	ceilings := []struct {
 		tuning riverTuning
@@ -251,6 +253,9 @@ func runEmotesInFlight(ctx context.Context, b *Bench) ([]Row, error) {
 	concurrency, _, _ := b.emoteJobSettings()
 	n := b.cfg.envInt("BENCH_INFLIGHT_EMOTES", inFlightEmotes)
 	const processSeconds = 60
+	if err := b.clearTelemetry(ctx); err != nil {
+		return nil, err
+	}
 	sm, err := s.startSim(ctx, "sim-slow", map[string]string{"KINETIX_SIM_PROCESS_SECONDS": strconv.Itoa(processSeconds)})
 	if err != nil {
 		return nil, err

@@ -230,3 +230,28 @@ func (s *stack) jobWorkerEnv(sm *sim, publicURL string) map[string]string {
 }
 
 var errNoSim = errors.New("bin/upstreamsim is missing: run make build")
+
+// clearTelemetry stops the worker and empties the telemetry tables, the
+// players and the dashboard's rollups that the telemetry scenarios filled.
+// A job scenario starts a worker, whose dashboard rollup (at start, then
+// every 15 minutes) would otherwise catch up on those millions of rows
+// while the jobs are measured: attributing levels rewrites every
+// trajectory, hundreds of MB of WAL per second (bench/README.md, "The
+// rows").
+func (b *Bench) clearTelemetry(ctx context.Context) error {
+	b.stack.stopWorker()
+	_, err := b.stack.pool.Exec(ctx, `DO $$
+DECLARE tables text;
+BEGIN
+	SELECT string_agg(quote_ident(tablename), ', ') INTO tables FROM pg_tables
+	WHERE schemaname = current_schema()
+		AND (tablename IN ('player_events', 'funnel_steps', 'gameplay_events', 'trajectories', 'players')
+			OR tablename LIKE 'dashboard\_%');
+	EXECUTE 'TRUNCATE ' || tables;
+	DELETE FROM river_job WHERE kind = 'dashboard_rollup' AND finalized_at IS NULL;
+END $$`)
+	if err != nil {
+		return fmt.Errorf("error clearing the telemetry of the earlier scenarios: %w", err)
+	}
+	return nil
+}
