@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/riverqueue/river"
 
+	"github.com/gamepipe/gamepipe/internal/blob"
 	"github.com/gamepipe/gamepipe/internal/jobs"
 	"github.com/gamepipe/gamepipe/internal/store"
 )
@@ -186,7 +187,8 @@ func (h *generationHandlers) get(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, newGenerationView(g, h.deps.PublicBaseURL))
 }
 
-// image serves the stored image, with ranges and conditional requests.
+// image serves the stored image through blob.Serve: ranges, conditional
+// requests, and the time it was stored as Last-Modified.
 func (h *generationHandlers) image(w http.ResponseWriter, r *http.Request) {
 	g, err := h.lookup(r)
 	if err != nil {
@@ -197,17 +199,17 @@ func (h *generationHandlers) image(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, newError(http.StatusNotFound, "image_not_ready", "the generation has no stored image (yet); its status is "+string(g.Status)))
 		return
 	}
-	body, _, err := h.s.jobs.Blob.Open(r.Context(), g.ImageKey)
-	if err != nil {
-		writeError(w, r, fmt.Errorf("error opening image of generation %s: %w", g.ID, err))
-		return
+	var stored time.Time
+	if g.FinishedAt != nil {
+		stored = *g.FinishedAt
 	}
-	defer body.Close()
-	w.Header().Set("Content-Type", g.ImageContentType)
-	w.Header().Set("ETag", `"`+g.ImageKey+`"`)
-	w.Header().Set("Cache-Control", "private, max-age=31536000, immutable")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	http.ServeContent(w, r, "", time.Time{}, body)
+	if err := blob.Serve(w, r, h.s.jobs.Blob, g.ImageKey, &blob.ServeConfig{
+		ContentType: g.ImageContentType, CacheControl: "private, max-age=31536000, immutable",
+		ModTime: stored, Window: h.s.transferWindow(g.ImageSize),
+	}); err != nil {
+		// A row without its blob is data loss, not a client error.
+		writeError(w, r, fmt.Errorf("error serving image of generation %s: %w", g.ID, err))
+	}
 }
 
 // cancel moves a generation that still waits for the upstream to

@@ -276,23 +276,42 @@ func TestGenerationRoutes(t *testing.T) {
 		content := "\x89PNG\r\n\x1a\n" + uuid.NewString()
 		info, err := bundle.blobs.Put(ctx, strings.NewReader(content), 0)
 		require.NoError(t, err)
+		finished := time.Date(2026, 12, 1, 10, 20, 30, 0, time.UTC)
 		_, err = store.GenerationUpdate(ctx, bundle.pool, id, func(_ pgx.Tx, g *store.Generation) error {
 			g.Status, g.ImageKey, g.ImageSize, g.ImageContentType = store.JobSucceeded, info.Key, info.Size, "image/png"
+			g.FinishedAt = &finished
 			return nil
 		})
 		require.NoError(t, err)
-		req, err := http.NewRequest(http.MethodGet, bundle.api.URL+"/v1/generations/"+id.String()+"/image", nil)
-		require.NoError(t, err)
-		req.Header.Set("X-Api-Key", bundle.appA.SecretKey)
-		resp, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		got, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
+		get := func(t *testing.T, header, value string) (*http.Response, string) {
+			t.Helper()
+			req, err := http.NewRequest(http.MethodGet, bundle.api.URL+"/v1/generations/"+id.String()+"/image", nil)
+			require.NoError(t, err)
+			req.Header.Set("X-Api-Key", bundle.appA.SecretKey)
+			if header != "" {
+				req.Header.Set(header, value)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			got, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			return resp, string(got)
+		}
+		resp, got := get(t, "", "")
 		require.Equal(t, http.StatusOK, resp.StatusCode)
 		require.Equal(t, "image/png", resp.Header.Get("Content-Type"))
 		require.Equal(t, fmt.Sprintf("%q", info.Key), resp.Header.Get("ETag"))
-		require.Equal(t, content, string(got))
+		require.Equal(t, "private, max-age=31536000, immutable", resp.Header.Get("Cache-Control"))
+		require.Equal(t, finished.Format(http.TimeFormat), resp.Header.Get("Last-Modified"))
+		require.Equal(t, content, got)
+		// A range is a 206 of those bytes; the ETag makes a re-request a 304.
+		resp, got = get(t, "Range", "bytes=8-11")
+		require.Equal(t, http.StatusPartialContent, resp.StatusCode)
+		require.Equal(t, content[8:12], got)
+		resp, got = get(t, "If-None-Match", fmt.Sprintf("%q", info.Key))
+		require.Equal(t, http.StatusNotModified, resp.StatusCode)
+		require.Empty(t, got)
 		_, view, _ := bundle.do(t, bundle.appA, http.MethodGet, "/v1/generations/"+id.String(), nil, nil)
 		require.Equal(t, "/v1/generations/"+id.String()+"/image", view["result"].(map[string]any)["image_url"])
 		status, _, _ = bundle.do(t, bundle.appB, http.MethodGet, "/v1/generations/"+id.String()+"/image", nil, nil)
