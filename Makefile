@@ -60,10 +60,15 @@ bin/weed: tools/weed/go.mod tools/weed/go.sum
 	cd tools/weed && $(GO) build -o ../../bin/weed github.com/seaweedfs/seaweedfs/weed
 
 .PHONY: chromium
+# Two checkouts installing at once take turns (flock), and apt waits for
+# any other apt user's lock instead of failing.
 chromium: ## install Debian's chromium for the dashboard's browser test when it is missing (needs root)
 	@command -v chromium >/dev/null 2>&1 || { \
 		if [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+			echo "make: installing chromium for the dashboard's browser test"; \
+			flock -w 1800 /tmp/gamepipe-apt.lock sh -c 'command -v chromium >/dev/null 2>&1 || { \
+				apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+				DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium; }'; \
 		else \
 			echo "make: chromium is missing and this is not root: apt-get install chromium (the browser test skips without it unless CI=true)"; \
 		fi; }
