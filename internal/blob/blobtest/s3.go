@@ -94,10 +94,30 @@ func weedPath() (string, error) {
 	}
 }
 
-// startS3 starts `weed mini` in a temporary directory on free loopback
-// ports, with everything but the master, volume, filer and S3 gateway
-// off, and waits until its gateway answers.
+// s3StartAttempts is how many times a start is tried when weed finds one
+// of its ports taken: freePorts closes its listeners before weed binds
+// them, and on a busy machine another process can take one in between.
+const s3StartAttempts = 3
+
+// errPortTaken says weed exited because a port it was given was taken.
+var errPortTaken = errors.New("a port weed was given was taken before it bound it")
+
+// startS3 starts weed, on other ports when one it was given was taken.
 func startS3(t *testing.T) (*S3Server, error) {
+	var err error
+	for range s3StartAttempts {
+		var srv *S3Server
+		if srv, err = startS3Once(t); !errors.Is(err, errPortTaken) {
+			return srv, err
+		}
+	}
+	return nil, err
+}
+
+// startS3Once starts `weed server` in a temporary directory on free
+// loopback ports, with everything but the master, volume, filer and S3
+// gateway off, and waits until its gateway answers.
+func startS3Once(t *testing.T) (*S3Server, error) {
 	bin, err := weedPath()
 	if err != nil {
 		return nil, err
@@ -144,8 +164,11 @@ func startS3(t *testing.T) (*S3Server, error) {
 		_ = logFile.Close()
 		return nil, fmt.Errorf("error starting %s: %w", bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed once weed has exited, with waitErr set; both
+	// waitReady and the cleanup wait on it.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		// Its data is the test's, thrown away: no need for weed's slow
 		// graceful stop.
@@ -164,8 +187,11 @@ func startS3(t *testing.T) (*S3Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := srv.waitReady(exited); err != nil {
+	if err := srv.waitReady(exited, &waitErr); err != nil {
 		out, _ := os.ReadFile(logPath)
+		if bytes.Contains(out, []byte("address already in use")) {
+			err = fmt.Errorf("%w (%w)", errPortTaken, err)
+		}
 		return nil, fmt.Errorf("%w; weed's log:\n%s", err, tail(out, 4000))
 	}
 	return srv, nil
@@ -176,14 +202,15 @@ func startS3(t *testing.T) (*S3Server, error) {
 const s3Bucket = "gamepipe-test"
 
 // waitReady waits until the gateway stores an object, which needs the
-// master, a volume and the filer too, in a new bucket s3Bucket.
-func (s *S3Server) waitReady(exited <-chan error) error {
+// master, a volume and the filer too, in a new bucket s3Bucket; or until
+// weed exits (exited closed, *waitErr its end).
+func (s *S3Server) waitReady(exited <-chan struct{}, waitErr *error) error {
 	deadline := time.Now().Add(s3StartTimeout)
 	var last error
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
-			return fmt.Errorf("weed exited: %v", err)
+		case <-exited:
+			return fmt.Errorf("weed exited: %v", *waitErr)
 		default:
 		}
 		if last = s.probe(); last == nil {
