@@ -25,32 +25,15 @@ type Cluster struct {
 // the cluster has a JetStream meta leader.
 func RunCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	routePorts := make([]int, n)
-	for i := range routePorts {
-		routePorts[i] = freePort(t)
+	var c *Cluster
+	var err error
+	for range clusterStartAttempts {
+		if c, err = tryCluster(t, n); err == nil {
+			break
+		}
 	}
-	c := &Cluster{}
-	for i := range n {
-		var routes []*url.URL
-		for j, p := range routePorts {
-			if j != i {
-				routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
-			}
-		}
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			NoLog:      true,
-			NoSigs:     true,
-			Cluster:    server.ClusterOpts{Name: "natstest", Host: "127.0.0.1", Port: routePorts[i]},
-			Routes:     routes,
-		}
-		s := &Server{Opts: opts, t: t}
-		s.start()
-		c.Servers = append(c.Servers, s)
+	if err != nil {
+		t.Fatalf("natstest: cluster: %v", err)
 	}
 	nc := c.Connect(t)
 	js, err := jetstream.New(nc)
@@ -90,6 +73,52 @@ func (c *Cluster) Connect(t testing.TB) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
+}
+
+// clusterStartAttempts is how many times RunCluster starts a cluster whose
+// route ports were taken: freePort closes its listener before the server
+// binds the port, and on a busy machine another process can take it in
+// between (the member then never becomes ready).
+const clusterStartAttempts = 3
+
+// tryCluster starts n members whose routes name each other's ports, or
+// shuts down those it started and says why one did not start.
+func tryCluster(t testing.TB, n int) (*Cluster, error) {
+	t.Helper()
+	routePorts := make([]int, n)
+	for i := range routePorts {
+		routePorts[i] = freePort(t)
+	}
+	c := &Cluster{}
+	for i := range n {
+		var routes []*url.URL
+		for j, p := range routePorts {
+			if j != i {
+				routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+			}
+		}
+		opts := &server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1),
+			Host:       "127.0.0.1",
+			Port:       -1,
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			NoLog:      true,
+			NoSigs:     true,
+			Cluster:    server.ClusterOpts{Name: "natstest", Host: "127.0.0.1", Port: routePorts[i]},
+			Routes:     routes,
+		}
+		s := &Server{Opts: opts, t: t}
+		if err := s.tryStart(); err != nil {
+			for _, started := range c.Servers {
+				started.Shutdown()
+				started.WaitForShutdown()
+			}
+			return nil, fmt.Errorf("member n%d (route port %d): %w", i+1, routePorts[i], err)
+		}
+		c.Servers = append(c.Servers, s)
+	}
+	return c, nil
 }
 
 func freePort(t testing.TB) int {

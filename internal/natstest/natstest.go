@@ -4,6 +4,7 @@
 package natstest
 
 import (
+	"errors"
 	"net"
 	"testing"
 	"time"
@@ -49,18 +50,31 @@ func RunWith(t testing.TB, configure func(*server.Options)) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
-	srv, err := server.NewServer(s.Opts)
-	if err != nil {
+	if err := s.tryStart(); err != nil {
 		s.t.Fatalf("natstest: %v", err)
 	}
+}
+
+// tryStart starts the server, or says why it did not become ready (a
+// listener that could not bind its port, say); a server that did not is
+// shut down.
+func (s *Server) tryStart() error {
+	srv, err := server.NewServer(s.Opts)
+	if err != nil {
+		return err
+	}
 	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		s.t.Fatalf("natstest: server not ready")
+	// Far past an in-process start, on a machine busy with other tests.
+	if !srv.ReadyForConnections(time.Minute) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return errors.New("server not ready")
 	}
 	// Pin the port so a restart comes back on the same address.
 	s.Opts.Port = srv.Addr().(*net.TCPAddr).Port
 	s.Server = srv
 	s.t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return nil
 }
 
 // Restart shuts the server down and starts it again on the same port and
