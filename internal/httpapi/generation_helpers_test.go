@@ -164,6 +164,18 @@ func genSetup(t testing.TB, opts *genTestOpts) *genTestBundle {
 // do sends a request as app (its secret key) and decodes a JSON answer.
 func (b *genTestBundle) do(t testing.TB, app *store.AppCredentials, method, path string, body any, headers map[string]string) (int, map[string]any, http.Header) {
 	t.Helper()
+	status, raw, header := b.doRaw(t, app, method, path, body, headers)
+	var out map[string]any
+	if len(raw) > 0 && raw[0] == '{' {
+		require.NoError(t, json.Unmarshal(raw, &out), string(raw))
+	}
+	return status, out, header
+}
+
+// doRaw sends a request as app (its secret key) and returns the answer's
+// bytes as they came.
+func (b *genTestBundle) doRaw(t testing.TB, app *store.AppCredentials, method, path string, body any, headers map[string]string) (int, []byte, http.Header) {
+	t.Helper()
 	var rd io.Reader
 	switch v := body.(type) {
 	case nil:
@@ -188,11 +200,7 @@ func (b *genTestBundle) do(t testing.TB, app *store.AppCredentials, method, path
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
-	var out map[string]any
-	if len(raw) > 0 && raw[0] == '{' {
-		require.NoError(t, json.Unmarshal(raw, &out), string(raw))
-	}
-	return resp.StatusCode, out, resp.Header
+	return resp.StatusCode, raw, resp.Header
 }
 
 // create posts a valid generation for app and returns its id.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -283,34 +282,20 @@ func TestGenerationRoutes(t *testing.T) {
 			return nil
 		})
 		require.NoError(t, err)
-		get := func(t *testing.T, header, value string) (*http.Response, string) {
-			t.Helper()
-			req, err := http.NewRequest(http.MethodGet, bundle.api.URL+"/v1/generations/"+id.String()+"/image", nil)
-			require.NoError(t, err)
-			req.Header.Set("X-Api-Key", bundle.appA.SecretKey)
-			if header != "" {
-				req.Header.Set(header, value)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			require.NoError(t, err)
-			defer resp.Body.Close()
-			got, err := io.ReadAll(resp.Body)
-			require.NoError(t, err)
-			return resp, string(got)
-		}
-		resp, got := get(t, "", "")
-		require.Equal(t, http.StatusOK, resp.StatusCode)
-		require.Equal(t, "image/png", resp.Header.Get("Content-Type"))
-		require.Equal(t, fmt.Sprintf("%q", info.Key), resp.Header.Get("ETag"))
-		require.Equal(t, "private, max-age=31536000, immutable", resp.Header.Get("Cache-Control"))
-		require.Equal(t, finished.Format(http.TimeFormat), resp.Header.Get("Last-Modified"))
-		require.Equal(t, content, got)
+		image := "/v1/generations/" + id.String() + "/image"
+		status, got, header := bundle.doRaw(t, bundle.appA, http.MethodGet, image, nil, nil)
+		require.Equal(t, http.StatusOK, status)
+		require.Equal(t, "image/png", header.Get("Content-Type"))
+		require.Equal(t, fmt.Sprintf("%q", info.Key), header.Get("ETag"))
+		require.Equal(t, "private, max-age=31536000, immutable", header.Get("Cache-Control"))
+		require.Equal(t, finished.Format(http.TimeFormat), header.Get("Last-Modified"))
+		require.Equal(t, content, string(got))
 		// A range is a 206 of those bytes; the ETag makes a re-request a 304.
-		resp, got = get(t, "Range", "bytes=8-11")
-		require.Equal(t, http.StatusPartialContent, resp.StatusCode)
-		require.Equal(t, content[8:12], got)
-		resp, got = get(t, "If-None-Match", fmt.Sprintf("%q", info.Key))
-		require.Equal(t, http.StatusNotModified, resp.StatusCode)
+		status, got, _ = bundle.doRaw(t, bundle.appA, http.MethodGet, image, nil, map[string]string{"Range": "bytes=8-11"})
+		require.Equal(t, http.StatusPartialContent, status)
+		require.Equal(t, content[8:12], string(got))
+		status, got, _ = bundle.doRaw(t, bundle.appA, http.MethodGet, image, nil, map[string]string{"If-None-Match": fmt.Sprintf("%q", info.Key)})
+		require.Equal(t, http.StatusNotModified, status)
 		require.Empty(t, got)
 		_, view, _ := bundle.do(t, bundle.appA, http.MethodGet, "/v1/generations/"+id.String(), nil, nil)
 		require.Equal(t, "/v1/generations/"+id.String()+"/image", view["result"].(map[string]any)["image_url"])

@@ -97,17 +97,10 @@ func tryCluster(t testing.TB, n int) (*Cluster, error) {
 				routes = append(routes, &url.URL{Scheme: "nats-route", Host: fmt.Sprintf("127.0.0.1:%d", p)})
 			}
 		}
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			NoLog:      true,
-			NoSigs:     true,
-			Cluster:    server.ClusterOpts{Name: "natstest", Host: "127.0.0.1", Port: routePorts[i]},
-			Routes:     routes,
-		}
+		opts := serverOptions(t)
+		opts.ServerName = fmt.Sprintf("n%d", i+1)
+		opts.Cluster = server.ClusterOpts{Name: "natstest", Host: "127.0.0.1", Port: routePorts[i]}
+		opts.Routes = routes
 		s := &Server{Opts: opts, t: t}
 		if err := s.tryStart(); err != nil {
 			for _, started := range c.Servers {

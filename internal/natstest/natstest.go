@@ -32,7 +32,19 @@ func Run(t testing.TB) *Server {
 // and their permissions, say) before it starts.
 func RunWith(t testing.TB, configure func(*server.Options)) *Server {
 	t.Helper()
-	opts := &server.Options{
+	opts := serverOptions(t)
+	if configure != nil {
+		configure(opts)
+	}
+	s := &Server{Opts: opts, t: t}
+	s.start()
+	return s
+}
+
+// serverOptions are a test server's: loopback, a random client port,
+// JetStream with its store in a temp directory, quiet.
+func serverOptions(t testing.TB) *server.Options {
+	return &server.Options{
 		Host:      "127.0.0.1",
 		Port:      -1,
 		JetStream: true,
@@ -40,12 +52,6 @@ func RunWith(t testing.TB, configure func(*server.Options)) *Server {
 		NoLog:     true,
 		NoSigs:    true,
 	}
-	if configure != nil {
-		configure(opts)
-	}
-	s := &Server{Opts: opts, t: t}
-	s.start()
-	return s
 }
 
 func (s *Server) start() {
