@@ -83,7 +83,7 @@ func TestDecideNATS_NoJetStreamIsNotUsed(t *testing.T) {
 
 func TestDecideNATS_UnreachableIsNotUsed(t *testing.T) {
 	t.Parallel()
-	addr := testutil.FreeAddr(t) // nothing listens there
+	addr := testutil.DownAddr(t)
 
 	d := DecideNATS(context.Background(), "nats://user:secret@"+addr, eventstream.Credentials{}, time.Second)
 	require.False(t, d.Use)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +77,22 @@ func TestFreeAddr(t *testing.T) {
 	ln, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	require.NoError(t, err, "the port is free to listen on")
 	require.NoError(t, ln.Close())
+}
+
+func TestDownAddr(t *testing.T) {
+	t.Parallel()
+	addr := DownAddr(t)
+	for range 3 {
+		_, err := net.Dial("tcp", addr)
+		require.ErrorIs(t, err, syscall.ECONNREFUSED, "nothing answers there")
+	}
+	// A listener asking for any free port is not given it.
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		require.NotEqual(t, addr, ln.Addr().String())
+		require.NoError(t, ln.Close())
+	}
 }
 
 func TestWaitFor(t *testing.T) {
