@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -26,11 +27,14 @@ type eventSource struct {
 	now    time.Time
 	row    []any
 
-	// direct: the pass is in primary key order (order, keys) and fills the
-	// columns of a direct COPY.
+	// direct: the pass is in primary key order (order, keys, micros) and
+	// fills the columns of a direct COPY.
 	direct bool
 	order  []int
 	keys   [][16]byte
+	// micros are the events' times as Postgres keeps them: microseconds,
+	// truncated as pgx sends them.
+	micros []int64
 
 	id, app pgtype.UUID
 	text    [6]pgtype.Text
@@ -59,6 +63,7 @@ func (s *eventSource) reset(kt *kindTable, direct bool) {
 	}
 	if s.keys == nil {
 		s.keys = make([][16]byte, len(s.events)*2)
+		s.micros = make([]int64, len(s.events))
 	}
 	s.order = s.order[:0]
 	for i := range s.events {
@@ -69,15 +74,15 @@ func (s *eventSource) reset(kt *kindTable, direct bool) {
 		// CheckEvent has passed: both parse.
 		parseUUID(ev.AppID, &s.keys[2*i])
 		parseUUID(ev.ID, &s.keys[2*i+1])
+		s.micros[i] = ev.OccurredAt().UnixMicro()
 		s.order = append(s.order, i)
 	}
 	slices.SortFunc(s.order, func(a, b int) int {
 		if c := bytes.Compare(s.keys[2*a][:], s.keys[2*b][:]); c != 0 {
 			return c
 		}
-		// Postgres keeps microseconds (pgx truncates): the same order as
-		// the staged moves' ORDER BY.
-		if c := s.events[a].OccurredAt().Truncate(time.Microsecond).Compare(s.events[b].OccurredAt().Truncate(time.Microsecond)); c != 0 {
+		// The same order as the staged moves' ORDER BY.
+		if c := cmp.Compare(s.micros[a], s.micros[b]); c != 0 {
 			return c
 		}
 		return bytes.Compare(s.keys[2*a+1][:], s.keys[2*b+1][:])
