@@ -115,7 +115,7 @@ func Run(ctx context.Context, getenv config.Getenv, stderr io.Writer) error {
 	api, err := httpapi.New(HTTPConfig(cfg), &httpapi.Deps{
 		Logger:    logger,
 		Metrics:   reg,
-		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: cfg.PublishTimeout, Linger: cfg.IngestLinger, MaxBytes: int(cfg.IngestMaxMessageBytes)}),
+		Publisher: eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: cfg.PublishTimeout, Group: cfg.IngestGroup, Linger: cfg.IngestLinger, MaxBytes: int(cfg.IngestMaxMessageBytes)}),
 		KeyLookup: func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) { return store.KeyLookup(ctx, pool, h) },
 		Jobs: &httpapi.JobDeps{
 			Pool: pool, River: riverClient, Blob: blobs,

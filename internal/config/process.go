@@ -82,9 +82,14 @@ type API struct {
 	RequestTimeout time.Duration
 	// KeyCacheTTL is how long the api caches a key lookup; no variable.
 	KeyCacheTTL time.Duration
-	// IngestLinger is how long a message waits for other requests' events
-	// of the same app and kind before it is published (INGEST_LINGER; 0:
-	// each request publishes at once).
+	// IngestGroup has concurrent requests' events of one app and kind share
+	// messages: those arriving while a message of theirs awaits its ack
+	// gather into the next (INGEST_LINGER=off turns it off: each request
+	// publishes its own).
+	IngestGroup bool
+	// IngestLinger is how long the first events of an app and kind with
+	// no message awaiting its ack wait for other requests' before they are
+	// published (INGEST_LINGER; default 0: at once).
 	IngestLinger time.Duration
 	// IngestMaxMessageBytes caps one published message (INGEST_MAX_MESSAGE_BYTES).
 	IngestMaxMessageBytes int64
@@ -129,11 +134,12 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	c.DatabaseReadURL = r.url("DATABASE_READ_URL", c.DatabaseURL, "postgres", "postgresql")
 	c.DashboardQueryTimeout = r.duration("DASHBOARD_QUERY_TIMEOUT", 10*time.Second)
 	c.DashboardSessionTTL = r.duration("DASHBOARD_SESSION_TTL", 12*time.Hour)
-	c.IngestLinger = time.Millisecond
-	if r.getenv("INGEST_LINGER") == "0" {
-		c.IngestLinger = 0
-	} else {
-		c.IngestLinger = r.duration("INGEST_LINGER", c.IngestLinger)
+	switch v := strings.TrimSpace(r.getenv("INGEST_LINGER")); v {
+	case "off":
+	case "", "0":
+		c.IngestGroup = true
+	default:
+		c.IngestGroup, c.IngestLinger = true, r.duration("INGEST_LINGER", 0)
 	}
 	c.IngestMaxMessageBytes = r.byteSize("INGEST_MAX_MESSAGE_BYTES", 256<<10)
 	if c.IngestMaxMessageBytes < 4<<10 {

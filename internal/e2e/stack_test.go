@@ -85,7 +85,7 @@ func newStack(t *testing.T, opts *stackOpts) *stack {
 	}
 	deps.Logger = zerolog.Nop()
 	// The api's default linger: concurrent requests share messages.
-	deps.Publisher = eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: 2 * time.Second, Fault: opts.fault, Linger: time.Millisecond})
+	deps.Publisher = eventstream.NewPublisher(js, &eventstream.PublisherConfig{Timeout: 2 * time.Second, Fault: opts.fault, Group: true})
 	deps.KeyLookup = func(ctx context.Context, h auth.Hash) (*store.KeyInfo, error) {
 		return store.KeyLookup(ctx, s.db.Pool, h)
 	}

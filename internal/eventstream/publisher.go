@@ -37,9 +37,15 @@ type Message struct {
 type PublisherConfig struct {
 	// Timeout bounds the wait for all acks of one Publish. Defaults to 5s.
 	Timeout time.Duration
-	// Linger is how long the first items of a subject wait for other
-	// Publish calls' items of the same subject before their message is
-	// sent (group commit). 0 sends each call's messages at once.
+	// Group gathers concurrent Publish calls' items of a subject into
+	// shared messages (group commit): while a message of the subject
+	// awaits its ack, the items that follow go into the next one, sent
+	// when that ack arrives. Without it (and with Linger 0) each call's
+	// messages are sent at once, on their own.
+	Group bool
+	// Linger is how long the first items of a subject with no message
+	// awaiting its ack wait for other calls' items before their message
+	// is sent. 0 sends them at once. Above 0 it implies Group.
 	Linger time.Duration
 	// MaxBytes caps a grouped message: items that would make it larger go
 	// into the next one (a Message larger by itself goes alone). Defaults to
@@ -57,10 +63,10 @@ const publishRetryWait = 250 * time.Millisecond
 
 // Publisher publishes events to JetStream and waits for their acks.
 //
-// A Message with Events > 0 goes into the open message of its subject: one
-// is opened by the first such Message and sent Linger later (or, when an
-// earlier message of the subject still awaits its ack, once that ack
-// arrives), or as soon as it holds MaxBytes. Every caller whose items it holds waits for its ack, so
+// With Group, a Message with Events > 0 goes into the open message of its
+// subject: one is opened by the first such Message and sent at once (or
+// Linger later) when no earlier message of the subject awaits its ack, and
+// otherwise once that ack arrives, or as soon as it holds MaxBytes. Every caller whose items it holds waits for its ack, so
 // a Publish returns nil only once every message holding its items is
 // stored, and a Message's items are never split between two messages. The
 // Nats-Msg-Id of a message holding one Message is that Message's ID, so a
@@ -83,6 +89,7 @@ type Publisher struct {
 func NewPublisher(js jetstream.JetStream, cfg *PublisherConfig) *Publisher {
 	c := *cfg
 	c.Timeout = cmp.Or(c.Timeout, 5*time.Second)
+	c.Group = c.Group || c.Linger > 0
 	maxBytes := cmp.Or(c.MaxBytes, 256<<10)
 	if nc := js.Conn(); nc != nil {
 		// max_payload counts the headers too: leave them room.
@@ -144,9 +151,10 @@ func (p *Publisher) Publish(ctx context.Context, msgs []Message) (*Result, error
 }
 
 // add puts m into a message and returns it; the message is sent by add
-// itself, or later by its Linger timer.
+// itself, or later by its Linger timer or once the subject's message
+// awaiting its ack is settled (finished).
 func (p *Publisher) add(m *Message) *flight {
-	if m.Events == 0 || p.cfg.Linger <= 0 {
+	if m.Events == 0 || !p.cfg.Group {
 		size := 0
 		if m.Events > 0 {
 			size = len(m.Data)
@@ -167,11 +175,15 @@ func (p *Publisher) add(m *Message) *flight {
 	if f == nil {
 		f = newFlight(m.Subject, min(p.maxBytes, 4*len(m.Data)))
 		p.open[m.Subject] = f
-		f.timer = time.AfterFunc(p.cfg.Linger, func() { p.expire(f) })
+		if p.cfg.Linger > 0 {
+			f.timer = time.AfterFunc(p.cfg.Linger, func() { p.expire(f) })
+		} else {
+			f.expired = true // sent now, or when the subject's last ack arrives
+		}
 	}
 	f.put(m)
 	var now *flight
-	if f.size() >= p.maxBytes {
+	if f.size() >= p.maxBytes || f.expired && p.busy[m.Subject] == 0 {
 		now = p.close(f)
 	}
 	p.mu.Unlock()
@@ -188,7 +200,9 @@ func (p *Publisher) add(m *Message) *flight {
 // Called with p.mu held; returns f.
 func (p *Publisher) close(f *flight) *flight {
 	delete(p.open, f.subject)
-	f.timer.Stop()
+	if f.timer != nil {
+		f.timer.Stop()
+	}
 	p.busy[f.subject]++
 	return f
 }

@@ -30,7 +30,7 @@ type flight struct {
 	events  int
 	ids     []string
 	timer   *time.Timer
-	expired bool // its Linger is over; it waits for the subject's last ack
+	expired bool // its Linger is over (or it has none): it waits only for the subject's last ack
 	// own is set when one caller alone waits for f: it awaits the ack
 	// itself rather than through a goroutine of its own.
 	own bool

@@ -99,6 +99,47 @@ func TestPublisherGroups(t *testing.T) {
 		require.True(t, strings.HasPrefix(ids[0], "group:"), ids[0])
 	})
 
+	t.Run("IdleSubjectSendsAtOnceBusyOneGathers", func(t *testing.T) {
+		t.Parallel()
+		// The first message is held in Fault until the calls that follow
+		// have gathered behind it: they share the next message.
+		release := make(chan struct{})
+		p, s := setup(t, &PublisherConfig{Group: true, Timeout: 20 * time.Second, Fault: func(i int) error {
+			if i == 0 {
+				<-release
+			}
+			return nil
+		}})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			_, err := p.Publish(ctx, []Message{{Subject: subject, ID: "req-0", Data: items(t, app, 0, 2), Events: 2}})
+			require.NoError(t, err)
+		})
+		require.Eventually(t, func() bool { // the first is sent without waiting for others
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			return p.busy[subject] == 1
+		}, 30*time.Second, 5*time.Millisecond)
+		for i := 1; i <= 4; i++ {
+			wg.Go(func() {
+				_, err := p.Publish(ctx, []Message{{Subject: subject, ID: fmt.Sprint("req-", i), Data: items(t, app, 10*i, 3), Events: 3}})
+				require.NoError(t, err)
+			})
+		}
+		require.Eventually(t, func() bool {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			f := p.open[subject]
+			return f != nil && f.events == 12
+		}, 30*time.Second, 5*time.Millisecond)
+		close(release)
+		wg.Wait()
+		ids, counts := stored(t, s)
+		require.Equal(t, []int{2, 12}, counts, "the first alone, the rest in one message")
+		require.Equal(t, "req-0", ids[0], "a message holding one call keeps its id")
+		require.True(t, strings.HasPrefix(ids[1], "group:"), ids[1])
+	})
+
 	t.Run("MaxBytesStartsAnotherMessage", func(t *testing.T) {
 		t.Parallel()
 		one := items(t, app, 0, 4)
