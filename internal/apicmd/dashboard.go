@@ -12,6 +12,7 @@ import (
 	"github.com/gamepipe/gamepipe/internal/config"
 	"github.com/gamepipe/gamepipe/internal/dashboard"
 	"github.com/gamepipe/gamepipe/internal/ratelimit"
+	"github.com/gamepipe/gamepipe/internal/store"
 )
 
 // newDashboard builds the dashboard's routes: sessions on the primary
@@ -26,6 +27,7 @@ func newDashboard(ctx context.Context, cfg *config.API, logger zerolog.Logger, p
 			return nil, nil, fmt.Errorf("error parsing DATABASE_READ_URL: %w", err)
 		}
 		pc.ConnConfig.RuntimeParams["application_name"] = "gamepipe-api-dashboard"
+		store.ConfigurePool(pc)
 		if read, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 			return nil, nil, fmt.Errorf("error creating the dashboard's read pool: %w", err)
 		}

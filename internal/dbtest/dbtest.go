@@ -86,6 +86,7 @@ func NewSchema(t testing.TB) *Schema {
 		t.Fatalf("dbtest: %v", err)
 	}
 	cfg.MaxConns = 10
+	store.ConfigurePool(cfg)
 	s.Pool, err = pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		t.Fatalf("dbtest: error creating pool: %v", err)

@@ -91,6 +91,7 @@ func poolConfig(databaseURL, appName string, maxConns int32, configure []func(*p
 	for _, f := range configure {
 		f(cfg)
 	}
+	store.ConfigurePool(cfg)
 	return cfg, nil
 }
 

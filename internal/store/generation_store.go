@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // GenerationAwaitingCompletion reports whether a generation in status still
@@ -271,7 +272,9 @@ UPDATE generations g SET
 	updated_at = now()
 FROM old
 WHERE g.id = old.id
-RETURNING old.awaiting AS applied, ` + prefixColumns("g.", generationColumns)
+RETURNING old.awaiting AS applied,
+	EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.app_id = g.app_id AND e.enabled) AS listening,
+	` + prefixColumns("g.", generationColumns)
 
 // prefixColumns qualifies each of a comma-separated list of plain column
 // names with prefix.
@@ -299,16 +302,17 @@ type Completed struct {
 // completeSQL), then calls then, in the same transaction, with what it
 // wrote: then inserts the job that follows an applied completion, or
 // refuses the message by returning an error, which rolls everything back.
-// An unknown id, or a token hash the generation does not list, is
+// The status change of an applied completion is recorded as the job's
+// event. An unknown id, or a token hash the generation does not list, is
 // ErrNotFound.
 //
-// The transaction begins in the same round trip as that statement (a batch
-// that begins it), so a webhook callback costs four round trips: begin
-// with the completion, its job event, the job insert, commit (make bench,
-// webhook callbacks row; bench/README.md).
-func GenerationComplete(ctx context.Context, db interface {
-	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
-}, id uuid.UUID, c Completion, then func(tx pgx.Tx, done *Completed) error) (*Completed, error) {
+// The transaction begins in the round trip of that statement and, when no
+// webhook endpoint of the app is enabled (completeSQL's listening), commits
+// in the round trip of the job event: a webhook callback costs three round
+// trips, the middle one the job's insert (make bench, webhook callbacks
+// row; bench/README.md). With an endpoint enabled the event's deliveries
+// and their jobs come before COMMIT, as in every other status change.
+func GenerationComplete(ctx context.Context, pool *pgxpool.Pool, id uuid.UUID, c Completion, then func(tx pgx.Tx, done *Completed) error) (*Completed, error) {
 	message := c.Message
 	if !c.OK && message == "" {
 		message = "Generaitiv reported that the generation failed"
@@ -318,12 +322,13 @@ func GenerationComplete(ctx context.Context, db interface {
 		tokenHash = c.TokenHash
 	}
 	b := &pgx.Batch{}
-	b.BeginTx(pgx.TxOptions{})
 	b.Queue(completeSQL, id, c.OK, c.Link, message, c.At, awaitingStatuses, tokenHash)
-	br := db.SendBatch(ctx, b)
-	tx := br.Tx()
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }() // after a commit: ErrTxClosed
-	done, err := func() (*Completed, error) {
+	tx, br, err := beginPipeTx(ctx, pool, b)
+	if err != nil {
+		return nil, fmt.Errorf("error recording completion of generation %s: %w", id, err)
+	}
+	defer tx.release(ctx)
+	row, err := func() (*completedRow, error) {
 		defer br.Close()
 		if _, err := br.Exec(); err != nil {
 			return nil, fmt.Errorf("error beginning completion of generation %s: %w", id, err)
@@ -332,32 +337,48 @@ func GenerationComplete(ctx context.Context, db interface {
 		if err != nil {
 			return nil, fmt.Errorf("error recording completion of generation %s: %w", id, err)
 		}
-		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToStructByName[struct {
-			Applied bool `db:"applied"`
-			Generation
-		}])
+		row, err := pgx.CollectExactlyOneRow(rows, pgx.RowToAddrOfStructByName[completedRow])
 		if err != nil {
 			return nil, fmt.Errorf("error recording completion of generation %s: %w", id, mapErr(err))
 		}
 		if err := br.Close(); err != nil {
 			return nil, fmt.Errorf("error recording completion of generation %s: %w", id, err)
 		}
-		done := &Completed{ID: id, Status: row.Status, CallbackTokenHashes: row.CallbackTokenHashes, Applied: row.Applied}
-		if done.Applied {
-			if err := recordJobEvent(ctx, tx, row.AppID, row.Generation.Object("")); err != nil {
-				return nil, err
-			}
-		}
-		return done, nil
+		return row, nil
 	}()
 	if err != nil {
 		return nil, err
 	}
+	done := &Completed{ID: id, Status: row.Status, CallbackTokenHashes: row.CallbackTokenHashes, Applied: row.Applied}
 	if err := then(tx, done); err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	last := &pgx.Batch{}
+	if done.Applied {
+		obj := row.Generation.Object("")
+		if row.Listening {
+			if err := recordJobEvent(ctx, tx, row.AppID, obj); err != nil {
+				return nil, err
+			}
+		} else {
+			ev, err := newJobEventRow(row.AppID, obj)
+			if err != nil {
+				return nil, err
+			}
+			last.Queue(insertJobEventSQL, ev.args()...)
+		}
+	}
+	if err := tx.commitWith(ctx, last); err != nil {
 		return nil, fmt.Errorf("error committing completion of generation %s: %w", id, err)
 	}
 	return done, nil
+}
+
+// completedRow is what completeSQL returns.
+type completedRow struct {
+	Applied bool `db:"applied"`
+	// Listening says an endpoint of the app is enabled: the event may
+	// have deliveries to insert with it.
+	Listening bool `db:"listening"`
+	Generation
 }

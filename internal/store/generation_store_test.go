@@ -152,6 +152,88 @@ func TestGenerationStore(t *testing.T) {
 		require.Equal(t, int32(1), got.Completions)
 	})
 
+	// The completion's transaction ends with its event (the second of the
+	// generation's, after its insert's): alone (COMMIT in
+	// its round trip) while the app has no enabled endpoint, with a
+	// delivery and its job once one is enabled; then runs inside it.
+	t.Run("CompleteRecordsItsEventWithAndWithoutEndpoints", func(t *testing.T) {
+		t.Parallel()
+		bundle := setup(t)
+		app, err := store.AppCreate(ctx, db.Pool, "events")
+		require.NoError(t, err)
+		type recorded struct {
+			Type       string
+			Seq        int64
+			Deliveries int
+			Jobs       int
+		}
+		complete := func(t *testing.T, ok bool) recorded {
+			t.Helper()
+			g := insert(t, bundle, app.AppID, "m")
+			done, err := store.GenerationComplete(ctx, bundle.pool, g.ID, store.Completion{OK: ok, Link: "https://x/1.png", At: time.Now()},
+				func(tx pgx.Tx, done *store.Completed) error {
+					var status string // the change is visible: one transaction
+					if err := tx.QueryRow(ctx, `SELECT status FROM generations WHERE id = $1`, g.ID).Scan(&status); err != nil {
+						return err
+					}
+					require.Equal(t, string(done.Status), status)
+					return nil
+				})
+			require.NoError(t, err)
+			require.True(t, done.Applied)
+			var r recorded
+			require.NoError(t, bundle.pool.QueryRow(ctx, `SELECT type, (body::jsonb->>'sequence')::bigint,
+				(SELECT count(*) FROM webhook_deliveries d WHERE d.event_id = e.id),
+				(SELECT count(*) FROM river_job j, webhook_deliveries d
+					WHERE d.event_id = e.id AND j.kind = 'webhook_deliver' AND j.args->>'delivery_id' = d.id::text)
+				FROM job_events e WHERE object_id = $1 ORDER BY object_seq DESC LIMIT 1`, g.ID).Scan(&r.Type, &r.Seq, &r.Deliveries, &r.Jobs))
+			return r
+		}
+		require.Equal(t, recorded{Type: "generation.finalizing", Seq: 2}, complete(t, true))
+		require.Equal(t, recorded{Type: "generation.failed", Seq: 2}, complete(t, false))
+
+		require.NoError(t, store.WebhookEndpointInsert(ctx, db.Pool, nil, &store.WebhookEndpoint{
+			AppID: app.AppID, URL: "https://hooks.example/x", EventTypes: []string{"generation.*"}, Enabled: true}))
+		require.Equal(t, recorded{Type: "generation.finalizing", Seq: 2, Deliveries: 1, Jobs: 1}, complete(t, true))
+	})
+
+	// A completion refused or failed on the way leaves its connection out
+	// of any transaction: on a pool of one connection, the next one works
+	// and nothing of the first is left.
+	t.Run("CompleteLeavesNoTransactionOpen", func(t *testing.T) {
+		t.Parallel()
+		cfg := db.Pool.Config().Copy()
+		cfg.MaxConns, cfg.MinConns = 1, 0
+		one, err := pgxpool.NewWithConfig(ctx, cfg)
+		require.NoError(t, err)
+		t.Cleanup(one.Close)
+		g := insert(t, setup(t), a.AppID, "m")
+		refused := errors.New("refused")
+		_, err = store.GenerationComplete(ctx, one, g.ID, store.Completion{OK: true, Link: "https://x/1.png", At: time.Now()},
+			func(tx pgx.Tx, _ *store.Completed) error {
+				_, err := tx.Exec(ctx, `SELECT 1/0`) // aborts the transaction
+				require.Error(t, err)
+				return refused
+			})
+		require.ErrorIs(t, err, refused)
+		_, err = store.GenerationComplete(ctx, one, g.ID, store.Completion{OK: true, Link: "https://x/1.png", At: time.Now()},
+			func(tx pgx.Tx, _ *store.Completed) error {
+				_, err := tx.Exec(ctx, `SELECT 1/0`)
+				return err // the error ends it all the same
+			})
+		require.Error(t, err)
+		done, err := store.GenerationComplete(ctx, one, g.ID, store.Completion{OK: true, Link: "https://x/2.png", At: time.Now()},
+			func(pgx.Tx, *store.Completed) error { return nil })
+		require.NoError(t, err)
+		require.True(t, done.Applied)
+		got := mustGet(t, one, g.ID)
+		require.Equal(t, "https://x/2.png", got.UpstreamLink)
+		require.Equal(t, int32(1), got.Completions)
+		var events int
+		require.NoError(t, one.QueryRow(ctx, `SELECT count(*) FROM job_events WHERE object_id = $1`, g.ID).Scan(&events))
+		require.Equal(t, 2, events, "the insert's and the completion's")
+	})
+
 	t.Run("GetForAppHidesOtherApps", func(t *testing.T) {
 		t.Parallel()
 		bundle := setup(t)

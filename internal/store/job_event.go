@@ -74,47 +74,70 @@ type StoredJobEvent struct {
 // its number among the job's events and the deliveries are one statement
 // (it runs in every status change).
 func recordJobEvent(ctx context.Context, tx pgx.Tx, appID uuid.UUID, obj *JobObject) error {
+	ev, err := newJobEventRow(appID, obj)
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Query(ctx, `WITH ev AS (`+insertJobEventSQL+` RETURNING body)
+		INSERT INTO webhook_deliveries (id, endpoint_id, app_id, event_id, type, body)
+		SELECT gen_random_uuid(), e.id, e.app_id, $2, $3, ev.body FROM webhook_endpoints e, ev
+		WHERE e.app_id = $1 AND e.enabled
+			AND ($3 = ANY (e.event_types) OR $7 = ANY (e.event_types) OR '*' = ANY (e.event_types))
+		RETURNING id`, append(ev.args(), obj.Kind+".*")...)
+	if err != nil {
+		return fmt.Errorf("error storing event of job %s: %w", ev.objectID, err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
+	if err != nil {
+		return fmt.Errorf("error storing event of job %s: %w", ev.objectID, err)
+	}
+	return insertDeliverJobs(ctx, tx, ids)
+}
+
+// insertJobEventSQL stores a job event ($1 app, $2 event id, $3 type, $4
+// job id), numbered next among the job's events: the job's row is locked
+// by the change, so its next number is ours. The body is $5, the number,
+// $6. The event has no number in the app's stream yet, and takes no lock of
+// the app: it is numbered once it has committed (JobEventsNumber).
+const insertJobEventSQL = `INSERT INTO job_events (app_id, id, type, object_id, object_seq, body)
+	SELECT $1, $2, $3, $4, n, $5::text || n::text || $6::text
+	FROM (SELECT coalesce(max(object_seq), 0) + 1 AS n FROM job_events WHERE object_id = $4) next`
+
+// jobEventRow is a job event encoded for insertJobEventSQL.
+type jobEventRow struct {
+	appID, eventID, objectID uuid.UUID
+	typ                      string
+	// before and after are the body, encoded with sequence 0 and split
+	// around it; the statement puts the job's next number in between.
+	before, after string
+}
+
+func newJobEventRow(appID uuid.UUID, obj *JobObject) (*jobEventRow, error) {
 	ev := &JobEvent{Type: obj.Kind + "." + string(obj.Status), Timestamp: obj.UpdatedAt, Data: obj}
 	objectID, err := uuid.Parse(obj.ID)
 	if err != nil {
-		return fmt.Errorf("error recording event of job %q: %w", obj.ID, err)
+		return nil, fmt.Errorf("error recording event of job %q: %w", obj.ID, err)
 	}
-	// The body is encoded with sequence 0 and split around it; the
-	// statement puts the job's next number in between.
 	body, err := json.Marshal(ev)
 	if err != nil {
-		return fmt.Errorf("error encoding event of job %s: %w", objectID, err)
+		return nil, fmt.Errorf("error encoding event of job %s: %w", objectID, err)
 	}
 	// Type and timestamp come first and are JSON strings (no bare quote in
 	// them), so the first match is the event's own field.
 	at := bytes.Index(body, []byte(sequenceField))
 	if at < 0 {
-		return fmt.Errorf("error encoding event of job %s: no sequence field", objectID)
+		return nil, fmt.Errorf("error encoding event of job %s: no sequence field", objectID)
 	}
-	before, after := body[:at+len(sequenceField)-2], body[at+len(sequenceField)-1:]
-	eventID := uuid.Must(uuid.NewV7()) // time-ordered: appended at the end of the key
-	// The job's row is locked by the change, so its next number is ours.
-	// The event has no number in the app's stream yet, and takes no lock of
-	// the app: it is numbered once it has committed (JobEventsNumber).
-	rows, err := tx.Query(ctx, `WITH ev AS (
-			INSERT INTO job_events (app_id, id, type, object_id, object_seq, body)
-			SELECT $1, $2, $3, $4, n, $5::text || n::text || $6::text
-			FROM (SELECT coalesce(max(object_seq), 0) + 1 AS n FROM job_events WHERE object_id = $4) next
-			RETURNING body
-		)
-		INSERT INTO webhook_deliveries (id, endpoint_id, app_id, event_id, type, body)
-		SELECT gen_random_uuid(), e.id, e.app_id, $2, $3, ev.body FROM webhook_endpoints e, ev
-		WHERE e.app_id = $1 AND e.enabled
-			AND ($3 = ANY (e.event_types) OR $7 = ANY (e.event_types) OR '*' = ANY (e.event_types))
-		RETURNING id`, appID, eventID, ev.Type, objectID, string(before), string(after), obj.Kind+".*")
-	if err != nil {
-		return fmt.Errorf("error storing event of job %s: %w", objectID, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
-	if err != nil {
-		return fmt.Errorf("error storing event of job %s: %w", objectID, err)
-	}
-	return insertDeliverJobs(ctx, tx, ids)
+	return &jobEventRow{
+		appID: appID, objectID: objectID, typ: ev.Type,
+		eventID: uuid.Must(uuid.NewV7()), // time-ordered: appended at the end of the key
+		before:  string(body[:at+len(sequenceField)-2]), after: string(body[at+len(sequenceField)-1:]),
+	}, nil
+}
+
+// args are insertJobEventSQL's.
+func (ev *jobEventRow) args() []any {
+	return []any{ev.appID, ev.eventID, ev.typ, ev.objectID, ev.before, ev.after}
 }
 
 // sequenceField is how a JobEvent with sequence 0 encodes it.
