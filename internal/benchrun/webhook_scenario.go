@@ -148,8 +148,8 @@ func runWebhookCallbacks(ctx context.Context, b *Bench) ([]Row, error) {
 	}
 
 	row := ratioRow(rowWebhookCallbacks, "callbacks/s", ours, raw, 0.5)
-	row.Note = fmt.Sprintf("callbacks answered 200 and applied by POST /webhooks/generaitiv/{id}?token= (one transaction in four round trips: begin with one UPDATE of the row holding the token's hash, under its row lock: "+
-		"status → finalizing, the token compared in constant time on the row returned; the job event; the generaitiv_finalize insert; commit; the per-source webhook limit raised out of the way), %d sent %d at a time in %.2fs (answers %v); "+
+	row.Note = fmt.Sprintf("callbacks answered 200 and applied by POST /webhooks/generaitiv/{id}?token= (one transaction in three round trips: begin with one UPDATE of the row holding the token's hash, under its row lock: "+
+		"status → finalizing, the token compared in constant time on the row returned; the generaitiv_finalize insert; the job event with commit, the app having no webhook endpoint; the per-source webhook limit raised out of the way), %d sent %d at a time in %.2fs (answers %v); "+
 		"the callbacks are the simulator's own (GENERAITIV_SIM_SECONDS=0.001), caught at PUBLIC_BASE_URL by the bench from %d generations "+
 		"created through the api over %s (%s; all %d submitted and called back %.0f/s on average: the generate jobs) and then sent at once, with the worker stopped (as in the raw phase, the inserted jobs are not worked while inserting is measured). "+
 		"%s. Raw: River InsertTx of one no-op job per transaction (begin, insert, commit), %d goroutines, one process. "+
