@@ -10,6 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/gamepipe/gamepipe/internal/store"
 )
 
 // RollupLookback is how many whole days before today Rollup keeps rolled
@@ -46,8 +48,10 @@ type kindKey struct {
 	kind string
 }
 
-// Rollup first attributes trajectories to levels (attributeLevels, for the
-// last RollupLookback days and today), then brings the dashboard's daily
+// Rollup first analyzes the day partitions it is about to read whose
+// statistics are missing or stale (store.AnalyzeStaleDays), then
+// attributes trajectories to levels (attributeLevels, for the last
+// RollupLookback days and today), then brings the dashboard's daily
 // rollups (migrations/0031, 0051, 0052, 0056, 0059) up to date for every
 // app and every whole UTC day of the last RollupLookback days: an app-day
 // is rebuilt when it was never rolled up, when its raw row count per kind
@@ -60,6 +64,9 @@ func Rollup(ctx context.Context, db *pgxpool.Pool, now time.Time) (RollupStats, 
 	var st RollupStats
 	today := now.UTC().Truncate(24 * time.Hour)
 	from := today.AddDate(0, 0, -RollupLookback)
+	if _, err := store.AnalyzeStaleDays(ctx, db, from.AddDate(0, 0, -1), today.AddDate(0, 0, 1)); err != nil {
+		return st, err
+	}
 	raw, err := rawCounts(ctx, db, from.AddDate(0, 0, -1), today.AddDate(0, 0, 2))
 	if err != nil {
 		return st, err
