@@ -139,7 +139,11 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	case "", "0":
 		c.IngestGroup = true
 	default:
-		c.IngestGroup, c.IngestLinger = true, r.duration("INGEST_LINGER", 0)
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			r.fail("INGEST_LINGER", "must be off, 0 or a positive duration such as 1ms", v)
+		}
+		c.IngestGroup, c.IngestLinger = true, max(d, 0)
 	}
 	c.IngestMaxMessageBytes = r.byteSize("INGEST_MAX_MESSAGE_BYTES", 256<<10)
 	if c.IngestMaxMessageBytes < 4<<10 {
