@@ -136,7 +136,7 @@ func APIFromEnv(getenv Getenv) (*API, error) {
 	c.DashboardSessionTTL = r.duration("DASHBOARD_SESSION_TTL", 12*time.Hour)
 	switch v := strings.TrimSpace(r.getenv("INGEST_LINGER")); v {
 	case "off":
-	case "", "0":
+	case "":
 		c.IngestGroup = true
 	default:
 		d, err := time.ParseDuration(v)
